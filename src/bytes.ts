@@ -1,0 +1,21 @@
+// Byte helpers shared by the library. Plain functions, nothing runs at import time.
+
+export const utf8Encode = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+// ignoreBOM keeps a leading U+FEFF in the text instead of silently stripping it.
+export const utf8Decode = (b: Uint8Array): string => new TextDecoder(void 0, { ignoreBOM: true }).decode(b);
+
+export const concat = (parts: Uint8Array[]): Uint8Array => {
+  const r = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) r.set(p, o), (o += p.length);
+  return r;
+};
+
+// Not constant-time: for ids and tests, never for secrets.
+export const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length == b.length && a.every((x, i) => x == b[i]);
+
+export const hex = (b: Uint8Array): string => Array.from(b, (x) => (x + 256).toString(16).slice(1)).join('');
+
+// getRandomValues exists on non-secure origins too (unlike crypto.subtle).
+export const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
