@@ -1,0 +1,542 @@
+// werift adapter: the one module of the project that imports werift (pinned 0.25.2).
+//
+// It gives the relay (and the relay-to-relay / load-test client) a DTLS 1.2 + SCTP +
+// DataChannel session over a datagram transport the CALLER owns: the relay has one UDP
+// socket for every session, demultiplexes by remote address and feeds each session's
+// DTLS datagrams to `receive()`; the session hands datagrams back through `transmit()`.
+// Only one DataChannel exists per session: the negotiated channel id 0 (no DCEP), binary
+// messages (PPID 53/57). Node `Buffer` and werift's `Event<T>` stop here: the API is
+// Uint8Array and callbacks.
+//
+// Wiring (why each piece is used the way it is; werift quirks cited in /tmp/notes/werift.md):
+//  - DtlsServer / DtlsClient run over a tiny `Transport` object ({send, onData, close}).
+//    RTCDtlsTransport is not used: it wants the peer fingerprint up front and a role
+//    from ICE. No RTCPeerConnection, no ICE agent, no SRTP (no use_srtp extension).
+//  - SCTP: werift exports only RTCSctpTransport, not its `SCTP` association class. We take
+//    the class once from a throw-away RTCSctpTransport and then build one bare SCTP
+//    association per session (no RTCSctpTransport, no RTCDataChannel, no stand-in DTLS
+//    transport): channel 0 is negotiated, so DCEP is not needed, and remote DCEP OPENs are
+//    ignored instead of allocating channels.
+//  - Everything werift misses for a relay is done here: records are filtered before they
+//    reach werift (post-handshake plaintext is dropped: a spoofed ClientHello would
+//    otherwise reset the session), alerts are authenticated here (werift closes on any
+//    alert, even unauthenticated ones), close sends a real close_notify (werift's close()
+//    sends nothing), the client verifies the ServerKeyExchange signature and the server
+//    the client's CertificateVerify (werift checks neither), and every werift promise gets
+//    a catch (werift's SCTP data path rejects on malformed input: an unhandled rejection).
+
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, X509Certificate } from "node:crypto";
+import { DtlsClient, DtlsServer, HashAlgorithm, RTCSctpTransport, SignatureAlgorithm } from "werift";
+
+// ---------------------------------------------------------------------------------------
+// Certificates
+
+export interface Certificate {
+  certDer: Uint8Array;
+  keyPkcs8: Uint8Array;
+  /** sha-256 of certDer, uppercase colon hex as in SDP `a=fingerprint:sha-256` */
+  fingerprint: string;
+}
+
+/** sha-256 fingerprint of a DER certificate: "AB:CD:…" (uppercase, colon separated). */
+export function fingerprintOf(certDer: Uint8Array): string {
+  const h = createHash("sha256").update(certDer).digest("hex").toUpperCase();
+  return h.match(/../g)!.join(":");
+}
+
+function normFp(fp: string): string {
+  return fp.trim().replace(/^sha-256\s+/i, "").toUpperCase();
+}
+
+// Minimal DER writer (X.690): enough for one self-signed X.509 v3 certificate.
+function derLen(n: number): number[] {
+  if (n < 0x80) return [n];
+  const out: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) out.unshift(v & 0xff);
+  return [0x80 | out.length, ...out];
+}
+function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  const len = parts.reduce((a, p) => a + p.length, 0);
+  const head = [tag, ...derLen(len)];
+  const out = new Uint8Array(head.length + len);
+  out.set(head, 0);
+  let o = head.length;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+const seq = (...p: Uint8Array[]) => tlv(0x30, ...p);
+function oid(dotted: string): Uint8Array {
+  const a = dotted.split(".").map(Number);
+  const out = [40 * a[0]! + a[1]!];
+  for (const v of a.slice(2)) {
+    const b = [v & 0x7f];
+    for (let x = Math.floor(v / 128); x > 0; x = Math.floor(x / 128)) b.unshift(0x80 | (x & 0x7f));
+    out.push(...b);
+  }
+  return tlv(0x06, Uint8Array.from(out));
+}
+function derTime(d: Date): Uint8Array {
+  // RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+  const y = d.getUTCFullYear();
+  const p = (n: number) => String(n).padStart(2, "0");
+  const rest = p(d.getUTCMonth() + 1) + p(d.getUTCDate()) + p(d.getUTCHours()) + p(d.getUTCMinutes()) + p(d.getUTCSeconds()) + "Z";
+  return y < 2050
+    ? tlv(0x17, new TextEncoder().encode(p(y % 100) + rest))
+    : tlv(0x18, new TextEncoder().encode(String(y) + rest));
+}
+
+/** OID 1.2.840.10045.3.1.7 (prime256v1 / P-256), DER encoded: exported for tests. */
+export const P256_OID_DER: Uint8Array = /* @__PURE__ */ Uint8Array.from([0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]);
+
+/**
+ * A long-lived self-signed ECDSA P-256 certificate (default 10 years: its fingerprint is
+ * published on-chain). werift has a helper (CipherContext.createSelfSignedCertificateWithKey)
+ * but its lifetime is fixed at 10 years from "now" (no backdating for clock skew) and it goes
+ * through @peculiar/x509; twenty lines of DER do the job with node:crypto alone.
+ */
+export async function generateCertificate(opts?: { days?: number }): Promise<Certificate> {
+  const days = opts?.days ?? 3650;
+  if (!Number.isFinite(days) || days <= 0) throw new RangeError(`werift: days must be > 0, got ${days}`);
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const spki = new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
+  const keyPkcs8 = new Uint8Array(privateKey.export({ type: "pkcs8", format: "der" }));
+  const serial = randomBytes(16);
+  serial[0] = serial[0]! & 0x7f; // positive INTEGER
+  if (serial[0] === 0) serial[0] = 1; // minimal encoding
+  const name = seq(tlv(0x31, seq(oid("2.5.4.3"), tlv(0x0c, new TextEncoder().encode("lumamesh")))));
+  const ecdsaSha256 = seq(oid("1.2.840.10045.4.3.2"));
+  const now = Date.now();
+  const tbs = seq(
+    tlv(0xa0, tlv(0x02, Uint8Array.of(2))), // version v3
+    tlv(0x02, serial),
+    ecdsaSha256,
+    name,
+    seq(derTime(new Date(now - 86_400_000)), derTime(new Date(now + days * 86_400_000))),
+    name,
+    spki,
+  );
+  const sig = sign("sha256", tbs, privateKey); // DER ECDSA-Sig-Value
+  const certDer = seq(tbs, ecdsaSha256, tlv(0x03, Uint8Array.of(0), sig));
+  return { certDer, keyPkcs8, fingerprint: fingerprintOf(certDer) };
+}
+
+function pem(label: string, der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString("base64");
+  return `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)!.join("\n")}\n-----END ${label}-----\n`;
+}
+function unpem(label: string, text: string): Uint8Array {
+  const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(text);
+  if (!m) throw new TypeError(`werift: no PEM block "${label}"`);
+  return new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64"));
+}
+
+export function certificateToPem(c: Certificate): { cert: string; key: string } {
+  return { cert: pem("CERTIFICATE", c.certDer), key: pem("PRIVATE KEY", c.keyPkcs8) };
+}
+
+/** Loads a PEM pair; throws TypeError if it does not parse or the key does not match the cert. */
+export function certificateFromPem(cert: string, key: string): Certificate {
+  const certDer = unpem("CERTIFICATE", cert);
+  const keyPkcs8 = unpem("PRIVATE KEY", key);
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(certDer);
+  } catch (e) {
+    throw new TypeError(`werift: certificate does not parse: ${(e as Error).message}`);
+  }
+  const priv = createPrivateKey({ key: Buffer.from(keyPkcs8), format: "der", type: "pkcs8" });
+  if (priv.asymmetricKeyType !== "ec") throw new TypeError("werift: key is not an EC key");
+  const fromKey = createPublicKey(priv).export({ type: "spki", format: "der" });
+  const fromCert = x.publicKey.export({ type: "spki", format: "der" });
+  if (!Buffer.from(fromKey).equals(Buffer.from(fromCert))) throw new TypeError("werift: key does not match certificate");
+  return { certDer, keyPkcs8, fingerprint: fingerprintOf(certDer) };
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+
+export interface SessionHandlers {
+  /** send one datagram to this session's remote address */
+  transmit(datagram: Uint8Array): void;
+  /** channel id 0 open (DTLS done, SCTP established) */
+  onOpen(): void;
+  /** one binary DataChannel message */
+  onMessage(msg: Uint8Array): void;
+  /** exactly once: 'dtls-closed' | 'sctp-closed' | 'fingerprint-mismatch' | 'handshake-failed: …' | 'closed-locally' */
+  onClose(reason: string): void;
+}
+
+export interface ChannelSession {
+  /** a DTLS datagram from the socket; never throws (garbage is dropped) */
+  receive(datagram: Uint8Array): void;
+  /** binary message (PPID 53) on channel id 0; false if not open. RangeError if over the peer's max message size. */
+  send(msg: Uint8Array): boolean;
+  readonly bufferedAmount: number;
+  /** peer cert fingerprint once DTLS is done */
+  readonly remoteFingerprint: string | undefined;
+  /** graceful: SCTP ABORT + DTLS close_notify; then onClose('closed-locally') */
+  close(): void;
+}
+
+const SCTP_PORT = 5000;
+const PPID_BINARY = 53;
+const PPID_BINARY_EMPTY = 57;
+/** RFC 8841 default a=max-message-size when the SDP says nothing. */
+const DEFAULT_MAX_MESSAGE_SIZE = 65536;
+/** SCTP receive window we advertise: bounds what a well-behaved peer keeps in flight at us. */
+const RECEIVE_WINDOW = 256 * 1024;
+
+const CT_CHANGE_CIPHER_SPEC = 20;
+const CT_ALERT = 21;
+const CT_HANDSHAKE = 22;
+const CT_APPLICATION_DATA = 23;
+const DTLS_1_2 = 0xfefd;
+const SESSION_SERVER = 2; // werift SessionType.SERVER
+const HS_SERVER_KEY_EXCHANGE = 12;
+const HS_CERTIFICATE_VERIFY = 15;
+const HS_FINISHED = 20;
+
+type Dtls = DtlsServer | DtlsClient;
+type Sctp = RTCSctpTransport["sctp"];
+type SctpCtor = new (transport: SctpLower, port?: number, options?: object) => Sctp;
+interface SctpLower {
+  send(data: Buffer): Promise<void>;
+  onData?: (buf: Buffer) => void;
+  close(): void;
+}
+
+let sctpCtor: SctpCtor | undefined;
+/** werift does not export its SCTP association class; take it from one throw-away RTCSctpTransport. */
+function sctpClass(): SctpCtor {
+  if (!sctpCtor) {
+    const t = new RTCSctpTransport();
+    const fakeDtls = { id: "x", onStateChange: { subscribe: () => ({ unSubscribe() {} }) }, iceTransport: { role: "controlled" }, sendData: async () => {} };
+    t.setDtlsTransport(fakeDtls as unknown as RTCSctpTransport["dtlsTransport"]);
+    sctpCtor = t.sctp.constructor as SctpCtor;
+    t.sctp.setState(1 /* SCTP_STATE.CLOSED */); // no timers were started; mark closed anyway
+  }
+  return sctpCtor;
+}
+
+const noop = () => {};
+const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+interface Role {
+  server: boolean;
+  cert: Certificate;
+  expectFp?: string;
+  maxMessageSize: number;
+}
+
+function pemOf(c: Certificate) {
+  return certificateToPem(c);
+}
+
+function createSession(role: Role, h: SessionHandlers): ChannelSession {
+  const { cert: certPem, key: keyPem } = pemOf(role.cert);
+  let closed = false;
+  let open = false;
+  let connected = false; // DTLS handshake done and verified
+  let remoteFp: string | undefined;
+  let buffered = 0;
+  let sctp: Sctp | undefined;
+
+  const lower = {
+    send: (buf: Buffer) => {
+      if (!closed) {
+        try {
+          h.transmit(u8(buf));
+        } catch {
+          /* the caller's socket error is not ours to throw into werift */
+        }
+      }
+    },
+    onData: noop as (buf: Buffer) => void,
+    close: noop,
+  };
+  const options = {
+    transport: lower,
+    cert: certPem,
+    key: keyPem,
+    signatureHash: { hash: HashAlgorithm.sha256_4, signature: SignatureAlgorithm.ecdsa_3 },
+    extendedMasterSecret: true,
+    // Server: ask for the browser's certificate so its fingerprint is known (peer identity).
+    certificateRequest: role.server,
+  };
+  const dtls: Dtls = role.server ? new DtlsServer(options) : new DtlsClient(options);
+
+  const finish = (reason: string) => {
+    if (closed) return;
+    closed = true;
+    open = false;
+    if (sctp) {
+      const s = sctp;
+      sctp = undefined;
+      s.onReceive.allUnsubscribe();
+      s.setState(1 /* CLOSED: cancels every SCTP timer */);
+    }
+    dtls.onConnect.allUnsubscribe();
+    dtls.onData.allUnsubscribe();
+    dtls.onError.allUnsubscribe();
+    dtls.onClose.allUnsubscribe();
+    try {
+      h.onClose(reason);
+    } catch {
+      /* a throwing handler must not break teardown */
+    }
+  };
+
+  const sendAlert = (level: number, desc: number) => {
+    // werift's DtlsSocket.close() sends nothing; build an encrypted alert record (RFC 6347 §4.1).
+    try {
+      if (!connected) return;
+      const epoch = dtls.dtls.epoch;
+      const seqNo = ++dtls.dtls.recordSequenceNumber;
+      const frag = dtls.cipher.cipher.encrypt(dtls.sessionType, Buffer.from([level, desc]), {
+        type: CT_ALERT,
+        version: DTLS_1_2,
+        epoch,
+        sequenceNumber: seqNo,
+      });
+      const rec = Buffer.alloc(13 + frag.length);
+      rec[0] = CT_ALERT;
+      rec.writeUInt16BE(DTLS_1_2, 1);
+      rec.writeUInt16BE(epoch, 3);
+      rec.writeUIntBE(seqNo, 5, 6);
+      rec.writeUInt16BE(frag.length, 11);
+      frag.copy(rec, 13);
+      lower.send(rec);
+    } catch {
+      /* best effort */
+    }
+  };
+
+  const fail = (reason: string, alert?: number) => {
+    if (closed) return;
+    if (alert !== undefined) sendAlert(2, alert);
+    finish(reason);
+  };
+
+  dtls.onError.subscribe((e: unknown) => fail(`handshake-failed: ${e instanceof Error ? e.message : String(e)}`));
+  dtls.onClose.subscribe(() => fail("dtls-closed"));
+  dtls.onData.subscribe((buf: Buffer) => {
+    if (!sctp) return;
+    // SCTP.handleData is async and rejects on malformed packets (werift's own wiring drops the
+    // promise: an unhandled rejection). Call it directly with a catch.
+    sctp.handleData(buf).catch(noop);
+  });
+  dtls.onConnect.subscribe(() => {
+    // DtlsClient fires onConnect again on every retransmitted server Finished.
+    if (connected || closed) return;
+    const der = dtls.remoteCertificate;
+    if (!der) return fail("handshake-failed: no peer certificate", 42);
+    const fp = fingerprintOf(der);
+    if (role.expectFp !== undefined && fp !== role.expectFp) return fail("fingerprint-mismatch", 42 /* bad_certificate */);
+    const proof = role.server ? checkCertificateVerify(dtls, der) : checkServerKeyExchange(dtls, der);
+    if (proof) return fail(`handshake-failed: ${proof}`, 51 /* decrypt_error */);
+    remoteFp = fp;
+    connected = true;
+    startSctp();
+  });
+
+  if (dtls instanceof DtlsClient) {
+    const client = dtls;
+    // Deferred so the caller holds the session before the first transmit() happens.
+    queueMicrotask(() => {
+      if (!closed) client.connect().catch((e: unknown) => fail(`handshake-failed: ${e instanceof Error ? e.message : String(e)}`));
+    });
+  }
+
+  const startSctp = () => {
+    const s = new (sctpClass())(
+      {
+        send: (data: Buffer) => (closed ? Promise.resolve() : dtls.send(data).catch(noop)),
+        close: noop,
+      },
+      SCTP_PORT,
+    );
+    sctp = s;
+    s.isServer = role.server;
+    s.advertisedRwnd = RECEIVE_WINDOW;
+    s.onReceive.subscribe((streamId: number, ppid: number, data: Buffer) => {
+      if (closed || streamId !== 0) return; // only the negotiated channel 0; DCEP OPENs ignored
+      if (ppid !== PPID_BINARY && ppid !== PPID_BINARY_EMPTY) return; // strings: not our protocol
+      if (data.length > role.maxMessageSize) return;
+      try {
+        h.onMessage(ppid === PPID_BINARY_EMPTY ? new Uint8Array(0) : u8(data));
+      } catch {
+        /* handler errors stay with the handler */
+      }
+    });
+    s.stateChanged.connected.subscribe(() => {
+      if (closed || open) return;
+      open = true;
+      try {
+        h.onOpen();
+      } catch {
+        /* as above */
+      }
+    });
+    s.stateChanged.closed.subscribe(() => {
+      if (closed) return;
+      sendAlert(1, 0); // close_notify: the peer's SCTP is gone (ABORT or retransmit failure)
+      finish("sctp-closed");
+    });
+    s.start(SCTP_PORT).catch(noop);
+  };
+
+  return {
+    receive(datagram: Uint8Array) {
+      if (closed) return;
+      try {
+        const buf = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+        const pass = filterRecords(buf, connected, dtls, fail);
+        if (pass && !closed) (dtls.transport.socket.onData as (b: Buffer) => void)(pass);
+      } catch {
+        /* dropped: werift's parsers throw on garbage */
+      }
+    },
+    send(msg: Uint8Array): boolean {
+      const s = sctp;
+      if (closed || !open || !s) return false;
+      if (!(msg instanceof Uint8Array)) throw new TypeError("werift: send() takes a Uint8Array");
+      if (msg.length > DEFAULT_MAX_MESSAGE_SIZE) {
+        throw new RangeError(`werift: message of ${msg.length} bytes exceeds max-message-size ${DEFAULT_MAX_MESSAGE_SIZE}`);
+      }
+      const empty = msg.length === 0;
+      // Copy: the caller may reuse its buffer; SCTP keeps chunks until they are acknowledged.
+      const data = empty ? Buffer.from([0]) : Buffer.from(msg);
+      buffered += msg.length;
+      const n = msg.length;
+      s.send(0, empty ? PPID_BINARY_EMPTY : PPID_BINARY, data, { ordered: true, expiry: undefined, maxRetransmits: undefined })
+        .catch(noop)
+        .finally(() => {
+          buffered -= n;
+        });
+      return true;
+    },
+    get bufferedAmount() {
+      return buffered;
+    },
+    get remoteFingerprint() {
+      return remoteFp;
+    },
+    close() {
+      if (closed) return;
+      const s = sctp;
+      if (s && open) {
+        // stop() sends ABORT synchronously (its first await is after transmit) and cancels timers.
+        s.onReceive.allUnsubscribe();
+        s.stop().catch(noop);
+      }
+      sendAlert(1, 0); // close_notify
+      finish("closed-locally");
+    },
+  };
+}
+
+/**
+ * Record layer gate (RFC 6347 §4.1: type(1) version(2) epoch(2) seq(6) length(2) fragment).
+ * Before the handshake completes everything goes to werift (it copes with plaintext flights).
+ * After it: only epoch ≥ 1 records pass (a plaintext ClientHello would make werift reset the
+ * session — renegotiation() — and a plaintext alert would close it: both spoofable), and
+ * alerts are decrypted here; only an authentic one closes the session.
+ */
+function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: string) => void): Buffer | undefined {
+  const keep: Buffer[] = [];
+  let o = 0;
+  while (o + 13 <= buf.length) {
+    const type = buf[o]!;
+    const epoch = buf.readUInt16BE(o + 3);
+    const len = buf.readUInt16BE(o + 11);
+    if (o + 13 + len > buf.length) break;
+    const rec = buf.subarray(o, o + 13 + len);
+    o += 13 + len;
+    if (type < CT_CHANGE_CIPHER_SPEC || type > CT_APPLICATION_DATA) continue;
+    if (type === CT_ALERT) {
+      if (!connected) {
+        // Pre-handshake alerts are plaintext by nature; werift swallows fatal ones, so report here.
+        if (epoch === 0 && len === 2) fail(`handshake-failed: alert ${rec[14]}`);
+        continue;
+      }
+      if (epoch === 0) continue;
+      try {
+        dtls.cipher.cipher.decrypt(dtls.sessionType, rec.subarray(13), {
+          type: CT_ALERT,
+          version: rec.readUInt16BE(1),
+          epoch,
+          sequenceNumber: rec.readUIntBE(5, 6),
+        });
+      } catch {
+        continue; // forged
+      }
+      fail("dtls-closed");
+      return undefined;
+    }
+    if (connected && epoch === 0) continue;
+    keep.push(rec);
+  }
+  if (keep.length === 0) return undefined;
+  return keep.length === 1 ? keep[0] : Buffer.concat(keep);
+}
+
+/** Client side: werift never checks the ServerKeyExchange signature (RFC 5246 §7.4.3). */
+function checkServerKeyExchange(dtls: Dtls, der: Buffer): string | undefined {
+  try {
+    const ske = findHandshake(dtls, HS_SERVER_KEY_EXCHANGE);
+    if (!ske) return "no ServerKeyExchange";
+    const f = ske.fragment;
+    const params = 4 + f[3]!; // curve_type(1) named_curve(2) point_len(1) point
+    const hash = f[params]!;
+    const sigLen = f.readUInt16BE(params + 2);
+    const sig = f.subarray(params + 4, params + 4 + sigLen);
+    if (hash !== HashAlgorithm.sha256_4) return "unsupported ServerKeyExchange hash";
+    const signed = Buffer.concat([dtls.cipher.localRandom.serialize(), dtls.cipher.remoteRandom.serialize(), f.subarray(0, params)]);
+    const key = new X509Certificate(der).publicKey;
+    return verify("sha256", signed, key, sig) ? undefined : "bad ServerKeyExchange signature";
+  } catch (e) {
+    return `ServerKeyExchange: ${(e as Error).message}`;
+  }
+}
+
+/** Server side: werift never checks the client's CertificateVerify (RFC 5246 §7.4.8). */
+function checkCertificateVerify(dtls: Dtls, der: Buffer): string | undefined {
+  try {
+    const all = dtls.dtls.sortedHandshakeCache;
+    const cv = all.find((m) => m.msg_type === HS_CERTIFICATE_VERIFY);
+    if (!cv) return "no CertificateVerify";
+    const transcript = Buffer.concat(all.filter((m) => m.msg_type !== HS_CERTIFICATE_VERIFY && m.msg_type !== HS_FINISHED).map((m) => m.serialize()));
+    const f = cv.fragment;
+    const hash = f[0]!;
+    const sigLen = f.readUInt16BE(2);
+    if (hash !== HashAlgorithm.sha256_4) return "unsupported CertificateVerify hash";
+    const key = new X509Certificate(der).publicKey;
+    return verify("sha256", transcript, key, f.subarray(4, 4 + sigLen)) ? undefined : "bad CertificateVerify signature";
+  } catch (e) {
+    return `CertificateVerify: ${(e as Error).message}`;
+  }
+}
+
+function findHandshake(dtls: Dtls, type: number) {
+  return dtls.dtls.sortedHandshakeCache.find((m) => m.msg_type === type);
+}
+
+/** DTLS server (relay role, a=setup:passive), SCTP port 5000, negotiated channel id 0. Accepts any client certificate but exposes its fingerprint (after checking the client holds its key). */
+export function createServerSession(cert: Certificate, handlers: SessionHandlers, opts?: { maxMessageSize?: number }): ChannelSession {
+  const maxMessageSize = opts?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  if (!Number.isInteger(maxMessageSize) || maxMessageSize <= 0) throw new RangeError(`werift: bad maxMessageSize ${maxMessageSize}`);
+  return createSession({ server: true, cert, maxMessageSize }, handlers);
+}
+
+/** DTLS client that checks the server certificate's sha-256 against remoteFingerprint; SCTP client; channel id 0. */
+export function createClientSession(cert: Certificate, remoteFingerprint: string, handlers: SessionHandlers): ChannelSession {
+  const expectFp = normFp(remoteFingerprint);
+  if (!/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(expectFp)) throw new TypeError(`werift: bad sha-256 fingerprint "${remoteFingerprint}"`);
+  return createSession({ server: false, cert, expectFp, maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE }, handlers);
+}
+
+/** Internals for tests. */
+export const _internal = /* @__PURE__ */ Object.freeze({ filterRecords, derTime, oid });
