@@ -1,0 +1,81 @@
+// Relay configuration: command-line flags, each also settable by an environment variable.
+import { LEVELS, type Level } from "./log.ts";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+export const DEFAULT_PORT = 4884;
+
+export interface Config {
+  command: "serve" | "record" | "help" | "version";
+  host: string;
+  port: number;
+  publicIp: string | undefined;
+  dataDir: string;
+  logLevel: Level;
+  logAddresses: boolean;
+  /** Test switch: append every application-layer frame received or sent to this file. */
+  recordFrames: string | undefined;
+}
+
+interface Flag { name: keyof Config; env: string; help: string; arg?: string; bool?: boolean }
+export const FLAGS: Flag[] = [
+  { name: "host", env: "LUMAMESH_HOST", arg: "ADDR", help: "address to bind the UDP socket to (default 0.0.0.0)" },
+  { name: "port", env: "LUMAMESH_PORT", arg: "N", help: `UDP port (default ${DEFAULT_PORT}; 0 picks a free one)` },
+  { name: "publicIp", env: "LUMAMESH_PUBLIC_IP", arg: "ADDR", help: "address advertised in the relay's record (default: --host, or 127.0.0.1 when binding 0.0.0.0)" },
+  { name: "dataDir", env: "LUMAMESH_DATA_DIR", arg: "DIR", help: "where the certificate and keys live (default ~/.lumamesh)" },
+  { name: "logLevel", env: "LUMAMESH_LOG_LEVEL", arg: "LEVEL", help: `one of ${LEVELS.join(", ")} (default info)` },
+  { name: "logAddresses", env: "LUMAMESH_LOG_ADDRESSES", bool: true, help: "log remote addresses instead of redacting them" },
+  { name: "recordFrames", env: "LUMAMESH_RECORD_FRAMES", arg: "FILE", help: "testing only: record every application-layer frame to FILE" },
+];
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+export const USAGE = `lumamesh-relay — a Lumamesh relay: browsers reach it over WebRTC on one UDP port, no signaling server.
+
+Usage:
+  lumamesh-relay [options]            run the relay
+  lumamesh-relay record [options]     print this relay's record (JSON) and exit
+  lumamesh-relay --help | --version
+
+Options (each also read from the environment variable shown):
+${FLAGS.map((f) => `  --${kebab(f.name)}${f.arg ? " " + f.arg : ""}`.padEnd(30) + `${f.help} [${f.env}]`).join("\n")}
+`;
+
+export class ConfigError extends Error {}
+
+export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config {
+  const raw: Record<string, string | boolean | undefined> = {};
+  for (const f of FLAGS) if (env[f.env] !== undefined && env[f.env] !== "") raw[f.name] = f.bool ? env[f.env] != "0" && env[f.env] != "false" : env[f.env];
+  let command: Config["command"] = "serve";
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a == "--help" || a == "-h" || a == "help") { command = "help"; continue; }
+    if (a == "--version" || a == "-v") { command = "version"; continue; }
+    if (a == "record" || a == "serve") { command = a; continue; }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    const f = m && FLAGS.find((x) => kebab(x.name) == m[1]);
+    if (!f) throw new ConfigError(`unknown argument ${JSON.stringify(a)} (see --help)`);
+    if (f.bool) { raw[f.name] = m![2] === undefined ? true : m![2] != "false"; continue; }
+    const v = m![2] ?? argv[++i];
+    if (v === undefined) throw new ConfigError(`--${m![1]} needs a value`);
+    raw[f.name] = v;
+  }
+  const port = raw.port === undefined ? DEFAULT_PORT : Number(raw.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be 0..65535, got ${JSON.stringify(raw.port)}`);
+  const logLevel = (raw.logLevel ?? "info") as Level;
+  if (!LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LEVELS.join(", ")}`);
+  const host = (raw.host as string | undefined) ?? "0.0.0.0";
+  return {
+    command, host, port, logLevel,
+    publicIp: raw.publicIp as string | undefined,
+    dataDir: (raw.dataDir as string | undefined) ?? join(env.HOME ?? homedir(), ".lumamesh"),
+    logAddresses: raw.logAddresses === true,
+    recordFrames: raw.recordFrames as string | undefined,
+  };
+}
+
+/** The address to advertise: explicit, else the bound host, else loopback for a wildcard bind. */
+export function advertisedIp(c: Config): string {
+  if (c.publicIp) return c.publicIp;
+  return c.host == "0.0.0.0" || c.host == "::" ? "127.0.0.1" : c.host;
+}

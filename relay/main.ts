@@ -1,0 +1,51 @@
+#!/usr/bin/env bun
+// lumamesh-relay: the command-line entry. Parses flags, loads the data directory, runs the socket loop.
+import pkg from "../package.json" with { type: "json" };
+import { parseConfig, advertisedIp, USAGE, ConfigError } from "./config.ts";
+import { loadState, relayRecord } from "./state.ts";
+import { startRelay } from "./socket.ts";
+import { createLogger } from "./log.ts";
+
+async function main(argv: string[]): Promise<number> {
+  let c;
+  try {
+    c = parseConfig(argv, process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`lumamesh-relay: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (c.command == "help") return process.stdout.write(USAGE), 0;
+  if (c.command == "version") return process.stdout.write(`lumamesh-relay ${pkg.version}\n`), 0;
+  const state = await loadState(c.dataDir);
+  if (c.command == "record") {
+    process.stdout.write(JSON.stringify(relayRecord(state, advertisedIp(c), c.port), null, 2) + "\n");
+    return 0;
+  }
+  const log = createLogger(c.logLevel, { showAddresses: c.logAddresses });
+  if (state.created) log("info", "state.created", { dataDir: c.dataDir, fp: state.cert.fingerprint });
+  const relay = await startRelay({ host: c.host, port: c.port, cert: state.cert, log, recordFrames: c.recordFrames });
+  log("info", "relay.listening", { version: pkg.version, host: c.host, port: relay.port, record: relayRecord(state, advertisedIp(c), relay.port) });
+  const stats = setInterval(() => log("info", "relay.stats", { sessions: relay.sessions(), ...relay.core.router.stats(), counters: relay.core.counters }), 60000);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log("info", "relay.stopping", { signal: sig });
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  clearInterval(stats);
+  await relay.stop();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`lumamesh-relay: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,109 @@
+// Room routing, sans-IO: who is in which topic, and which frames go to whom.
+// The relay only ever sees opaque 16-byte topics, 8-byte peer ids and sealed payloads.
+import { E, T, encode, type Frame } from "../src/wire.ts";
+import type { Limits } from "./limits.ts";
+
+export type RouteOut = { key: string; data: Uint8Array };
+export type RouteResult = { out: RouteOut[]; error?: { code: number; message: string } };
+
+const hex = (b: Uint8Array) => {
+  let s = "";
+  for (const x of b) s += (x < 16 ? "0" : "") + x.toString(16);
+  return s;
+};
+
+export interface RoomStats { rooms: number; memberships: number }
+
+export class Router {
+  /** topic hex → (peer id hex → session key) */
+  private rooms = new Map<string, Map<string, string>>();
+  /** session key → (topic hex → { topic, id }) */
+  private bySession = new Map<string, Map<string, { topic: Uint8Array; id: Uint8Array }>>();
+
+  constructor(private limits: Pick<Limits, "roomsPerSession" | "membersPerRoom">) {}
+
+  stats(): RoomStats {
+    let memberships = 0;
+    for (const r of this.rooms.values()) memberships += r.size;
+    return { rooms: this.rooms.size, memberships };
+  }
+
+  /** Route one room frame (JOIN, LEAVE, SEND, BCAST) from session `key`. */
+  handle(key: string, f: Frame): RouteResult {
+    const out: RouteOut[] = [];
+    switch (f.t) {
+      case T.JOIN: {
+        const th = hex(f.topic);
+        const mine = this.bySession.get(key) ?? new Map();
+        const room = this.rooms.get(th) ?? new Map<string, string>();
+        const ih = hex(f.id);
+        const prev = mine.get(th);
+        if (prev) {
+          if (hex(prev.id) != ih) return { out, error: { code: E.ID_TAKEN, message: "already in this room under another id" } };
+        } else {
+          if (mine.size >= this.limits.roomsPerSession) return { out, error: { code: E.ROOMS, message: `at most ${this.limits.roomsPerSession} rooms per session` } };
+          if (room.size >= this.limits.membersPerRoom) return { out, error: { code: E.MEMBERS, message: `room is full (${this.limits.membersPerRoom} members)` } };
+          if (room.has(ih)) return { out, error: { code: E.ID_TAKEN, message: "peer id already in this room" } };
+          const topic = f.topic.slice(), id = f.id.slice();
+          const joined = encode({ t: T.JOINED, topic, id });
+          for (const k of room.values()) out.push({ key: k, data: joined });
+          room.set(ih, key);
+          mine.set(th, { topic, id });
+          this.rooms.set(th, room);
+          this.bySession.set(key, mine);
+        }
+        const ids: Uint8Array[] = [];
+        for (const [other, k] of room) if (k != key) ids.push(fromHex(other));
+        out.push({ key, data: encode({ t: T.MEMBERS, topic: f.topic, ids }) });
+        return { out };
+      }
+      case T.LEAVE: {
+        this.leave(key, hex(f.topic), out);
+        return { out };
+      }
+      case T.SEND:
+      case T.BCAST: {
+        const th = hex(f.topic);
+        const me = this.bySession.get(key)?.get(th);
+        if (!me) return { out, error: { code: E.NOT_JOINED, message: "not in this room" } };
+        const room = this.rooms.get(th)!;
+        if (f.t == T.SEND) {
+          const k = room.get(hex(f.to));
+          if (!k) return { out, error: { code: E.NO_PEER, message: "no such peer in this room" } };
+          out.push({ key: k, data: encode({ t: T.DELIVER, topic: me.topic, from: me.id, bcast: false, data: f.data }) });
+        } else {
+          const data = encode({ t: T.DELIVER, topic: me.topic, from: me.id, bcast: true, data: f.data });
+          for (const k of room.values()) if (k != key) out.push({ key: k, data });
+        }
+        return { out };
+      }
+    }
+    return { out, error: { code: E.UNEXPECTED, message: "not a room frame" } };
+  }
+
+  /** A session went away: it leaves every room it was in. */
+  drop(key: string): RouteOut[] {
+    const out: RouteOut[] = [];
+    for (const th of [...(this.bySession.get(key)?.keys() ?? [])]) this.leave(key, th, out);
+    return out;
+  }
+
+  private leave(key: string, th: string, out: RouteOut[]) {
+    const mine = this.bySession.get(key);
+    const me = mine?.get(th);
+    if (!mine || !me) return;
+    mine.delete(th);
+    if (!mine.size) this.bySession.delete(key);
+    const room = this.rooms.get(th)!;
+    room.delete(hex(me.id));
+    if (!room.size) this.rooms.delete(th);
+    const left = encode({ t: T.LEFT, topic: me.topic, id: me.id });
+    for (const k of room.values()) out.push({ key: k, data: left });
+  }
+}
+
+function fromHex(h: string): Uint8Array {
+  const b = new Uint8Array(h.length / 2);
+  for (let i = 0; i < b.length; i++) b[i] = parseInt(h.slice(i * 2, i * 2 + 2), 16);
+  return b;
+}

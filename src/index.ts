@@ -1,0 +1,10 @@
+// Lumamesh browser library: the public entry. `connect()` links this page to a relay.
+import { createNet, type ConnectOptions, type Net } from "./net.ts";
+
+export { ConnectError, type ConnectOptions, type Net, type Attempt } from "./net.ts";
+export { LinkError, type RelayInfo, type FailReason } from "./link.ts";
+
+/** Connect to the Lumamesh network through the first relay that answers. */
+export function connect(options: ConnectOptions = {}): Promise<Net> {
+  return createNet(options);
+}

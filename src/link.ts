@@ -1,0 +1,141 @@
+// Layer 1: a DataChannel from this browser to one relay with no signaling server.
+// The browser knows the relay's ip:port and certificate fingerprint, so it writes the relay's
+// answer itself (the technique of libp2p's WebRTC Direct; DESIGN.md §1 and docs/protocol.md §1):
+// offer with ufrag == pwd, answer with a=ice-lite, a=setup:passive, the relay's fingerprint and
+// one host candidate. The relay checks the ufrag from the STUN USERNAME, so no state is shared.
+import { T, VERSION, decode, encode, type Frame } from "./wire.ts";
+
+export interface RelayInfo {
+  /** "ip:port" or "[ipv6]:port" */
+  addr: string;
+  /** SHA-256 fingerprint of the relay's DTLS certificate, colon hex as in SDP. */
+  fp: string;
+}
+
+/** Why a relay could not be used. */
+export type FailReason = "bad-relay" | "ice-timeout" | "ice-failed" | "dtls-fingerprint" | "version" | "closed" | "timeout";
+
+export class LinkError extends Error {
+  constructor(readonly relay: string, readonly reason: FailReason, detail: string) {
+    super(`${relay}: ${detail}`);
+  }
+}
+
+export interface Link {
+  relay: RelayInfo;
+  /** Bytes the relay allows in one frame. */
+  maxFrame: number;
+  send(f: Frame): void;
+  onframe: (f: Frame) => void;
+  onclose: (why: string) => void;
+  close(): void;
+  pc: RTCPeerConnection;
+}
+
+export interface LinkOptions {
+  RTCPeerConnection?: typeof RTCPeerConnection;
+  /** Give up on a relay after this many ms (default 10000). */
+  timeout?: number;
+  certificates?: RTCCertificate[];
+}
+
+const ICE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** Parse "ip:port" / "[v6]:port"; null when malformed. */
+export function parseAddr(addr: string): { ip: string; port: number; v6: boolean } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(addr);
+  const port = m ? +m[3] : 0;
+  return m && port > 0 && port < 65536 ? { ip: m[1] ?? m[2], port, v6: !!m[1] } : null;
+}
+
+export const FP_RE = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
+
+/** The relay's SDP answer, synthesized from what the bootstrap config says about it. */
+export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, ufrag: string, mid: string, maxMessageSize: number): string {
+  const v = v6 ? 6 : 4;
+  return [
+    "v=0", `o=- 0 0 IN IP${v} ${ip}`, "s=-", "t=0 0", `a=group:BUNDLE ${mid}`, "a=ice-lite",
+    `m=application ${port} UDP/DTLS/SCTP webrtc-datachannel`, `c=IN IP${v} ${ip}`, `a=mid:${mid}`,
+    `a=ice-ufrag:${ufrag}`, `a=ice-pwd:${ufrag}`, `a=fingerprint:sha-256 ${fp}`, "a=setup:passive",
+    "a=sctp-port:5000", `a=max-message-size:${maxMessageSize}`,
+    `a=candidate:1 1 UDP 2130706431 ${ip} ${port} typ host`, "a=end-of-candidates", "",
+  ].join("\r\n");
+}
+
+export function randomUfrag(n = 32): string {
+  const b = crypto.getRandomValues(new Uint8Array(n));
+  let s = "";
+  for (const x of b) s += ICE[x & 63];
+  return s;
+}
+
+/** Open a link to one relay: resolves once the relay said WELCOME, rejects with a LinkError. */
+export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
+  const a = parseAddr(relay.addr);
+  const fp = relay.fp?.toUpperCase?.();
+  if (!a || !FP_RE.test(fp)) return Promise.reject(new LinkError(relay.addr, "bad-relay", "not a valid relay address and SHA-256 fingerprint"));
+  const PC = o.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+  const pc = new PC({ certificates: o.certificates });
+  const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
+  dc.binaryType = "arraybuffer";
+  let done = false, timer: ReturnType<typeof setTimeout>;
+  const link: Link = {
+    relay, pc, maxFrame: 0,
+    send: (f) => dc.readyState == "open" && dc.send(encode(f) as Uint8Array<ArrayBuffer>),
+    onframe: () => {},
+    onclose: () => {},
+    close: () => finish("closed locally"),
+  };
+  // One place where the link ends, however it ends.
+  const finish = (why: string) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    dc.onmessage = dc.onclose = pc.onconnectionstatechange = null;
+    try { dc.close(); pc.close(); } catch {}
+    link.onclose(why);
+  };
+  return new Promise<Link>((resolve, reject) => {
+    const fail = (reason: FailReason, detail: string) => {
+      if (done) return;
+      reject(new LinkError(relay.addr, reason, detail));
+      finish(detail);
+    };
+    const ms = o.timeout ?? 10000;
+    timer = setTimeout(() => {
+      const ice = pc.iceConnectionState;
+      if (ice == "connected" || ice == "completed") fail("timeout", `no WELCOME within ${ms} ms`);
+      else fail("ice-timeout", `ICE timeout after ${ms} ms (is UDP ${a.port} reachable?)`);
+    }, ms);
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState != "failed" && pc.connectionState != "closed") return;
+      // ICE got through but the connection failed: DTLS refused the relay's certificate.
+      const ice = pc.iceConnectionState;
+      if (ice == "connected" || ice == "completed" || pc.sctp?.transport.state == "failed")
+        fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint");
+      else fail("ice-failed", "ICE failed");
+    };
+    dc.onopen = () => link.send({ t: T.HELLO, min: VERSION, max: VERSION });
+    dc.onclose = () => fail("closed", "channel closed");
+    dc.onmessage = (e) => {
+      const f = decode(new Uint8Array(e.data as ArrayBuffer));
+      if (!f) return;
+      if (link.maxFrame) return link.onframe(f);
+      if (f.t == T.WELCOME) {
+        link.maxFrame = f.maxFrame;
+        clearTimeout(timer);
+        dc.onclose = () => finish("relay closed the channel");
+        pc.onconnectionstatechange = () => (pc.connectionState == "failed" || pc.connectionState == "closed") && finish("connection " + pc.connectionState);
+        resolve(link);
+      } else if (f.t == T.ERROR) fail(f.code == 100 ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);
+    };
+    (async () => {
+      const offer = await pc.createOffer();
+      const ufrag = randomUfrag();
+      const sdp = offer.sdp!.replace(/^a=ice-ufrag:.*$/m, "a=ice-ufrag:" + ufrag).replace(/^a=ice-pwd:.*$/m, "a=ice-pwd:" + ufrag);
+      await pc.setLocalDescription({ type: "offer", sdp });
+      const mid = /^a=mid:(.*)$/m.exec(sdp)?.[1]?.trim() ?? "0";
+      await pc.setRemoteDescription({ type: "answer", sdp: relayAnswer(a.ip, a.port, a.v6, fp, ufrag, mid, 65536) });
+    })().catch((e) => fail("closed", "WebRTC refused the handshake: " + (e?.message ?? e)));
+  });
+}
