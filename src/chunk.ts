@@ -1,0 +1,144 @@
+// Application messages on a direct peer DataChannel: encode a value into binary frames, reassemble
+// frames into values, and send frames with backpressure.
+//
+// Every frame is binary and at most MAX_FRAME = 16 KiB, the size every browser's SCTP stack delivers
+// whole without ndata/EOR support (RFC 8831 §6.6). Bigger messages are chunked.
+//
+//   single   [ 0000 00 kk ] payload                                   whole message
+//   first    [ 0000 01 kk ] id:u32be  total:u32be  payload            total = message bytes
+//   next     [ 0000 10 kk ] id:u32be  payload                         until total bytes arrived
+//   kk: 0 JSON (UTF-8 of JSON.stringify), 1 text (UTF-8), 2 binary. Other header bits: malformed.
+//
+// Received: JSON → the parsed value; text → string; binary (any ArrayBuffer or view) → a Uint8Array
+// that owns exactly its bytes. JSON follows JSON.stringify (NaN → null, functions in objects dropped);
+// text is UTF-8, so lone surrogates in a text message arrive as U+FFFD (JSON escapes them and keeps them).
+// Chunks of a message arrive in order (reliable ordered channel); messages may interleave, keyed by id.
+// After a message is dropped, each of its remaining frames also returns an error.
+
+import { concat, utf8Decode, utf8Encode } from './bytes.ts';
+
+export const MAX_FRAME = 16384;
+const FIRST = 4,
+  NEXT = 8;
+let seq = 0;
+
+/** Frames for one message. Throws TypeError for what cannot be sent (undefined, functions, symbols, BigInt, cycles). */
+export const encodeData = (data: unknown): Uint8Array[] => {
+  let k = 2,
+    p: Uint8Array,
+    s: string | undefined;
+  if (data instanceof ArrayBuffer) p = new Uint8Array(data);
+  else if (ArrayBuffer.isView(data)) p = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  else {
+    if (typeof data == 'string') (k = 1), (s = data);
+    else
+      try {
+        (k = 0), (s = JSON.stringify(data));
+      } catch {}
+    if (s === void 0) throw new TypeError('lumamesh: cannot send ' + typeof data + ' (not JSON, text or bytes)');
+    p = utf8Encode(s);
+  }
+  const n = p.length,
+    out: Uint8Array[] = [];
+  if (n < MAX_FRAME) {
+    const f = new Uint8Array(n + 1);
+    f[0] = k;
+    f.set(p, 1);
+    return [f];
+  }
+  const id = (seq = (seq + 1) >>> 0);
+  for (let o = 0; o < n; ) {
+    const h = o ? 5 : 9,
+      e = Math.min(n, o + MAX_FRAME - h),
+      f = new Uint8Array(h + e - o),
+      v = new DataView(f.buffer);
+    f[0] = k | (o ? NEXT : FIRST);
+    v.setUint32(1, id);
+    if (!o) v.setUint32(5, n);
+    f.set(p.subarray(o, e), h);
+    out.push(f);
+    o = e;
+  }
+  return out;
+};
+
+export type Reassembled = { data: unknown } | { error: string } | null;
+
+/**
+ * A frame sink for one channel: null = need more frames, {data} = a whole message, {error} = this
+ * frame (and its message) was dropped. Never throws. Keeps views of the frames it is given until
+ * the message completes, so do not reuse a frame's buffer (DataChannel messages never are).
+ */
+export const createReassembler = (limits: { maxMessage?: number; maxPending?: number } = {}): ((frame: Uint8Array) => Reassembled) => {
+  const max = limits.maxMessage ?? 64 << 20,
+    maxPending = limits.maxPending ?? 8,
+    m = new Map<number, { k: number; t: number; n: number; p: Uint8Array[] }>(),
+    err = (e: string) => ({ error: 'lumamesh: ' + e }),
+    done = (k: number, b: Uint8Array): Reassembled => {
+      try {
+        return { data: k > 1 ? b : k ? utf8Decode(b) : JSON.parse(utf8Decode(b)) };
+      } catch {
+        return err('bad JSON');
+      }
+    };
+  return (f) => {
+    const n = f.length,
+      h = f[0],
+      k = h & 3,
+      fl = h & 252;
+    if (!n || k > 2) return err('bad frame');
+    if (!fl) return n - 1 > max ? err('message too large') : done(k, f.slice(1));
+    if (n < 5 || (fl != FIRST && fl != NEXT)) return err('bad frame');
+    const v = new DataView(f.buffer, f.byteOffset, n),
+      id = v.getUint32(1);
+    let e = m.get(id),
+      c: Uint8Array;
+    if (fl == FIRST) {
+      if (e) return m.delete(id), err('duplicate message id');
+      if (n < 9) return err('bad frame');
+      const t = v.getUint32(5);
+      if (t > max) return err('message too large');
+      if (m.size >= maxPending) return err('too many pending messages');
+      m.set(id, (e = { k, t, n: 0, p: [] }));
+      c = f.subarray(9);
+    } else {
+      if (!e || e.k != k) return m.delete(id), err('unknown message');
+      c = f.subarray(5);
+    }
+    e.p.push(c);
+    if ((e.n += c.length) < e.t) return null;
+    m.delete(id);
+    return e.n > e.t ? err('bad length') : done(k, concat(e.p));
+  };
+};
+
+/** What sendFrames needs of an RTCDataChannel. */
+export type FrameChannel = {
+  send(d: Uint8Array): void;
+  bufferedAmount: number;
+  bufferedAmountLowThreshold: number;
+  readyState: string;
+  addEventListener(t: 'bufferedamountlow' | 'close', f: () => void, o?: { once: boolean }): void;
+  removeEventListener(t: 'bufferedamountlow' | 'close', f: () => void): void;
+};
+
+/**
+ * Sends frames in order, waiting for 'bufferedamountlow' whenever more than highWater bytes are
+ * queued (the queue is finite: Chromium closes a channel whose send queue would pass 16 MiB).
+ * Rejects if the channel is not open or closes while waiting.
+ */
+export const sendFrames = async (ch: FrameChannel, frames: Uint8Array[], highWater = 1 << 20): Promise<void> => {
+  for (const f of frames) {
+    if (ch.bufferedAmount > highWater) {
+      ch.bufferedAmountLowThreshold = highWater >> 1;
+      await new Promise<void>((ok, no) => {
+        const low = () => (ch.removeEventListener('close', shut), ok()),
+          shut = () => (ch.removeEventListener('bufferedamountlow', low), no(new Error('lumamesh: channel closed')));
+        ch.addEventListener('bufferedamountlow', low, { once: true });
+        ch.addEventListener('close', shut, { once: true });
+      });
+    }
+    if (ch.readyState != 'open') throw new Error('lumamesh: channel closed');
+    ch.send(f);
+  }
+};
