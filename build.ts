@@ -1,0 +1,81 @@
+#!/usr/bin/env bun
+// Build: the browser library as one minified ES module with no imports (dist/lumamesh.js) and the
+// relay as one executable (dist/lumamesh-relay). Prints raw, gzip and brotli bytes and the sha256
+// of each artifact. Usage: bun run build.ts [--lib-only] [--out DIR]
+import { brotliCompressSync, gzipSync, constants } from "node:zlib";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const ROOT = import.meta.dir;
+
+export interface Sizes { raw: number; gzip: number; brotli: number; sha256: string }
+
+/** Sizes as inscribed (brotli quality 11, window 24, as ord compresses); `quality` lowers both for huge files. */
+export function measure(bytes: Uint8Array, quality = 11): Sizes {
+  return {
+    raw: bytes.length,
+    gzip: gzipSync(bytes, { level: quality >= 9 ? 9 : quality }).length,
+    brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: quality, [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } }).length,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+  };
+}
+
+/** Bundle one browser entry point into a single minified ES module; returns its bytes. */
+export async function bundle(entry: string, define: Record<string, string> = {}): Promise<Uint8Array> {
+  const r = await Bun.build({
+    entrypoints: [resolve(ROOT, entry)],
+    target: "browser",
+    format: "esm",
+    minify: true,
+    define,
+  });
+  if (!r.success) throw new AggregateError(r.logs, "build: bundling " + entry + " failed");
+  const out = r.outputs.find((o) => o.kind == "entry-point")!;
+  const bytes = new Uint8Array(await out.arrayBuffer());
+  if (r.outputs.filter((o) => o.kind == "chunk").length) throw new Error(`build: ${entry} split into chunks; the library must be one file`);
+  if (/\bimport\s*[{*"'\w]|\bimport\(/.test(new TextDecoder().decode(bytes).replace(/"[^"]*"/g, ""))) throw new Error(`build: ${entry} still imports something at run time`);
+  return bytes;
+}
+
+export async function buildLibrary(outDir = join(ROOT, "dist")): Promise<Record<string, Uint8Array>> {
+  mkdirSync(outDir, { recursive: true });
+  const files: Record<string, Uint8Array> = { "lumamesh.js": await bundle("src/index.ts") };
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(outDir, name), bytes);
+  return files;
+}
+
+/** Compile the relay into one executable with `bun build --compile`. */
+export async function buildRelay(outFile = join(ROOT, "dist", "lumamesh-relay"), target?: string): Promise<string> {
+  mkdirSync(resolve(outFile, ".."), { recursive: true });
+  const args = [process.execPath, "build", "--compile", "--minify", join(ROOT, "relay/main.ts"), "--outfile", outFile];
+  if (target) args.push("--target", target);
+  const p = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode != 0) throw new Error("build: compiling the relay failed:\n" + p.stderr.toString() + p.stdout.toString());
+  return outFile;
+}
+
+export function table(rows: [string, Sizes][]): string {
+  const head = ["artifact", "raw", "gzip", "brotli", "sha256"];
+  const body = rows.map(([n, s]) => [n, String(s.raw), String(s.gzip), String(s.brotli), s.sha256]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i && i < 4 ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ");
+  return [line(head), ...body.map(line)].join("\n");
+}
+
+if (import.meta.main) {
+  const args = process.argv.slice(2);
+  const out = args.includes("--out") ? resolve(args[args.indexOf("--out") + 1]) : join(ROOT, "dist");
+  const rows: [string, Sizes][] = [];
+  const lib = await buildLibrary(out);
+  for (const [n, b] of Object.entries(lib)) rows.push([n, measure(b)]);
+  if (!args.includes("--lib-only")) {
+    const exe = await buildRelay(join(out, "lumamesh-relay"));
+    const bytes = readFileSync(exe);
+    // Brotli 11 over a ~100 MB executable takes minutes; quality 5 is representative for a download.
+    rows.push(["lumamesh-relay (gzip 5, br 5)", measure(bytes, 5)]);
+    if (statSync(exe).size != bytes.length) throw new Error("build: relay size changed while measuring");
+  }
+  console.log(table(rows));
+  writeFileSync(join(out, "SIZES.txt"), table(rows) + "\n");
+}

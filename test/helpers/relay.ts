@@ -1,0 +1,65 @@
+// Test helper: run a real relay as its own process (from source or the compiled executable),
+// read its JSON log lines, and wait for events.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+export interface RelayProc {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  record: { addr: string; fp: string; ip: string; port: number; id: string };
+  dataDir: string;
+  lines: any[];
+  waitFor(event: string, pred?: (l: any) => boolean, timeoutMs?: number): Promise<any>;
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+const ROOT = join(import.meta.dir, "../..");
+
+export async function startRelayProc(o: { exe?: string; dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<RelayProc> {
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), "lumamesh-relay-"));
+  const cmd = o.exe ? [o.exe] : [process.execPath, join(ROOT, "relay/main.ts")];
+  const proc = Bun.spawn([...cmd, "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "debug", ...(o.args ?? [])], {
+    stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...o.env },
+  });
+  const lines: any[] = [];
+  const waiters: { ev: string; pred: (l: any) => boolean; res: (l: any) => void }[] = [];
+  let stderr = "";
+  (async () => {
+    for await (const c of proc.stderr) stderr += new TextDecoder().decode(c);
+  })();
+  (async () => {
+    let buf = "";
+    for await (const c of proc.stdout) {
+      buf += new TextDecoder().decode(c);
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let l: any;
+        try { l = JSON.parse(line); } catch { continue; }
+        lines.push(l);
+        for (const w of [...waiters]) if (w.ev == l.event && w.pred(l)) waiters.splice(waiters.indexOf(w), 1), w.res(l);
+      }
+    }
+  })();
+  const waitFor = (ev: string, pred: (l: any) => boolean = () => true, timeoutMs = 15000) => {
+    const seen = lines.find((l) => l.event == ev && pred(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise<any>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`relay: no ${ev} within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+      waiters.push({ ev, pred, res: (l) => (clearTimeout(t), res(l)) });
+    });
+  };
+  const listening = await Promise.race([
+    waitFor("relay.listening"),
+    proc.exited.then((c) => { throw new Error(`relay exited with ${c}: ${stderr}`); }),
+  ]);
+  return {
+    proc, dataDir, lines, waitFor, record: listening.record,
+    async stop(signal = "SIGTERM") {
+      proc.kill(signal);
+      return proc.exited;
+    },
+  };
+}
