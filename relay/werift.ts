@@ -26,7 +26,7 @@
 //    a catch (werift's SCTP data path rejects on malformed input: an unhandled rejection).
 
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, X509Certificate } from "node:crypto";
-import { DtlsClient, DtlsServer, HashAlgorithm, RTCSctpTransport, SignatureAlgorithm } from "werift";
+import { DtlsClient, DtlsServer, HashAlgorithm, RTCSctpTransport, SignatureAlgorithm, type Transport } from "werift";
 
 // ---------------------------------------------------------------------------------------
 // Certificates
@@ -222,6 +222,12 @@ function sctpClass(): SctpCtor {
 }
 
 const noop = () => {};
+const DONE: Promise<void> = /* @__PURE__ */ Promise.resolve();
+/** SCTP members werift marks private that the adapter needs. */
+interface SctpPrivate {
+  handleData(buf: Buffer): Promise<void>;
+  advertisedRwnd: number;
+}
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 interface Role {
@@ -244,7 +250,11 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   let buffered = 0;
   let sctp: Sctp | undefined;
 
-  const lower = {
+  // werift's Transport shape; `onData` is set by DtlsSocket and called by receive() below.
+  const lower: Transport = {
+    type: "lumamesh",
+    address: {} as Transport["address"],
+    closed: false,
     send: (buf: Buffer) => {
       if (!closed) {
         try {
@@ -253,9 +263,10 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
           /* the caller's socket error is not ours to throw into werift */
         }
       }
+      return DONE;
     },
-    onData: noop as (buf: Buffer) => void,
-    close: noop,
+    onData: noop,
+    close: () => DONE,
   };
   const options = {
     transport: lower,
@@ -292,8 +303,9 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   const sendAlert = (level: number, desc: number) => {
     // werift's DtlsSocket.close() sends nothing; build an encrypted alert record (RFC 6347 §4.1).
     try {
-      if (!connected) return;
+      // Keys exist once our Finished went out (epoch 1), even before our own checks pass.
       const epoch = dtls.dtls.epoch;
+      if (epoch === 0 || !dtls.cipher.cipher) return;
       const seqNo = ++dtls.dtls.recordSequenceNumber;
       const frag = dtls.cipher.cipher.encrypt(dtls.sessionType, Buffer.from([level, desc]), {
         type: CT_ALERT,
@@ -326,7 +338,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     if (!sctp) return;
     // SCTP.handleData is async and rejects on malformed packets (werift's own wiring drops the
     // promise: an unhandled rejection). Call it directly with a catch.
-    sctp.handleData(buf).catch(noop);
+    (sctp as unknown as SctpPrivate).handleData(buf).catch(noop);
   });
   dtls.onConnect.subscribe(() => {
     // DtlsClient fires onConnect again on every retransmitted server Finished.
@@ -360,7 +372,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     );
     sctp = s;
     s.isServer = role.server;
-    s.advertisedRwnd = RECEIVE_WINDOW;
+    (s as unknown as SctpPrivate).advertisedRwnd = RECEIVE_WINDOW;
     s.onReceive.subscribe((streamId: number, ppid: number, data: Buffer) => {
       if (closed || streamId !== 0) return; // only the negotiated channel 0; DCEP OPENs ignored
       if (ppid !== PPID_BINARY && ppid !== PPID_BINARY_EMPTY) return; // strings: not our protocol
@@ -394,7 +406,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       try {
         const buf = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
         const pass = filterRecords(buf, connected, dtls, fail);
-        if (pass && !closed) (dtls.transport.socket.onData as (b: Buffer) => void)(pass);
+        if (pass && !closed) lower.onData(pass, undefined as unknown as Parameters<Transport["onData"]>[1]);
       } catch {
         /* dropped: werift's parsers throw on garbage */
       }

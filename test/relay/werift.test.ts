@@ -1,0 +1,274 @@
+// Tests for relay/werift.ts: certificates, and a server + client session joined by an
+// in-memory datagram pipe (delivery on setTimeout(0), like a socket: never re-entrant).
+import { describe, expect, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
+import {
+  certificateFromPem,
+  certificateToPem,
+  createClientSession,
+  createServerSession,
+  fingerprintOf,
+  generateCertificate,
+  P256_OID_DER,
+  type Certificate,
+  type ChannelSession,
+} from "../../relay/werift.ts";
+
+function indexOf(hay: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+interface Side {
+  session: ChannelSession;
+  opened: number;
+  messages: Uint8Array[];
+  closes: string[];
+  sent: Uint8Array[]; // every datagram this side transmitted
+}
+
+/** Waits until cond() holds; rejects after ms (a failed expectation, not a skipped one). */
+async function until(cond: () => boolean, ms = 3000, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(2);
+  }
+}
+
+let serverCert: Certificate;
+let clientCert: Certificate;
+async function certs() {
+  serverCert ??= await generateCertificate();
+  clientCert ??= await generateCertificate({ days: 30 });
+  return { serverCert, clientCert };
+}
+
+function pair(sc: Certificate, cc: Certificate, expectFp = sc.fingerprint, opts: { drop?: (fromServer: boolean, d: Uint8Array) => boolean } = {}) {
+  const mk = (): Omit<Side, "session"> => ({ opened: 0, messages: [], closes: [], sent: [] });
+  const s = mk() as Side;
+  const c = mk() as Side;
+  const wire = (from: Side, to: () => Side, fromServer: boolean) => (d: Uint8Array) => {
+    const copy = d.slice();
+    from.sent.push(copy);
+    if (opts.drop?.(fromServer, copy)) return;
+    setTimeout(() => to().session.receive(copy), 0);
+  };
+  const handlers = (me: Side, other: () => Side, isServer: boolean) => ({
+    transmit: wire(me, other, isServer),
+    onOpen: () => void me.opened++,
+    onMessage: (m: Uint8Array) => void me.messages.push(m.slice()),
+    onClose: (r: string) => void me.closes.push(r),
+  });
+  s.session = createServerSession(sc, handlers(s, () => c, true));
+  c.session = createClientSession(cc, expectFp, handlers(c, () => s, false));
+  return { s, c };
+}
+
+async function openPair() {
+  const { serverCert: sc, clientCert: cc } = await certs();
+  const p = pair(sc, cc);
+  await until(() => p.s.opened === 1 && p.c.opened === 1, 3000, "both sides open");
+  return p;
+}
+
+describe("certificates", () => {
+  test("generate → PEM → load keeps the fingerprint; ECDSA P-256 in the DER", async () => {
+    const c = await generateCertificate({ days: 365 });
+    expect(c.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    expect(c.fingerprint).toBe(fingerprintOf(c.certDer));
+    // id-ecPublicKey 1.2.840.10045.2.1, prime256v1 1.2.840.10045.3.1.7, ecdsa-with-SHA256 1.2.840.10045.4.3.2
+    expect(indexOf(c.certDer, Uint8Array.from([0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]))).toBeGreaterThan(0);
+    expect(indexOf(c.certDer, P256_OID_DER)).toBeGreaterThan(0);
+    expect(indexOf(c.certDer, Uint8Array.from([0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]))).toBeGreaterThan(0);
+    const { cert, key } = certificateToPem(c);
+    expect(cert.startsWith("-----BEGIN CERTIFICATE-----\n")).toBe(true);
+    expect(key.startsWith("-----BEGIN PRIVATE KEY-----\n")).toBe(true);
+    const back = certificateFromPem(cert, key);
+    expect(back.fingerprint).toBe(c.fingerprint);
+    expect(Buffer.from(back.certDer).equals(Buffer.from(c.certDer))).toBe(true);
+    expect(Buffer.from(back.keyPkcs8).equals(Buffer.from(c.keyPkcs8))).toBe(true);
+    // An independent parser agrees: self-signed, valid for the asked lifetime.
+    const x = new X509Certificate(c.certDer);
+    expect(x.verify(x.publicKey)).toBe(true);
+    const days = (Date.parse(x.validTo) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(364);
+    expect(days).toBeLessThan(366);
+  });
+
+  test("default lifetime is ~10 years; certificateFromPem rejects a key of another cert", async () => {
+    const a = await generateCertificate();
+    const b = await generateCertificate();
+    const years = (Date.parse(new X509Certificate(a.certDer).validTo) - Date.now()) / (365.25 * 86_400_000);
+    expect(years).toBeGreaterThan(9.9);
+    expect(years).toBeLessThan(10.1);
+    expect(a.fingerprint).not.toBe(b.fingerprint);
+    expect(() => certificateFromPem(certificateToPem(a).cert, certificateToPem(b).key)).toThrow(TypeError);
+    expect(() => certificateFromPem("nope", certificateToPem(b).key)).toThrow(TypeError);
+  });
+});
+
+describe("sessions over an in-memory pipe", () => {
+  test("open, exchange binary both ways (16 KiB included), fingerprints, ECDHE-ECDSA-AES128-GCM without use_srtp", async () => {
+    const { s, c } = await openPair();
+    expect(s.session.remoteFingerprint).toBe(clientCert.fingerprint);
+    expect(c.session.remoteFingerprint).toBe(serverCert.fingerprint);
+
+    // ServerHello on the wire (RFC 6347 §4.2 / RFC 5246 §7.4.1.3): find cipher_suite and extensions.
+    const hello = s.sent.map((d) => d).find((d) => d[0] === 22 && d[13] === 2);
+    expect(hello).toBeDefined();
+    const body = hello!.subarray(13 + 12); // record header + handshake header
+    const sidLen = body[34]!;
+    const suite = (body[35 + sidLen]! << 8) | body[36 + sidLen]!;
+    expect(suite).toBe(0xc02b); // TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    const extTypes: number[] = [];
+    for (let o = 38 + sidLen + 2; o + 4 <= body.length - 0; ) {
+      const t = (body[o]! << 8) | body[o + 1]!;
+      const l = (body[o + 2]! << 8) | body[o + 3]!;
+      extTypes.push(t);
+      o += 4 + l;
+      if (o >= 38 + sidLen + 2 + ((body[38 + sidLen]! << 8) | body[39 + sidLen]!)) break;
+    }
+    expect(extTypes).not.toContain(14); // use_srtp
+    expect(extTypes).toContain(23); // extended_master_secret
+
+    const big = new Uint8Array(16 * 1024).map((_, i) => (i * 7) & 0xff);
+    expect(c.session.send(Uint8Array.of(1, 2, 3))).toBe(true);
+    expect(c.session.send(big)).toBe(true);
+    expect(s.session.send(Uint8Array.of(9))).toBe(true);
+    expect(s.session.send(big)).toBe(true);
+    expect(s.session.send(new Uint8Array(0))).toBe(true);
+    await until(() => s.messages.length === 2 && c.messages.length === 3, 3000, "messages");
+    expect([...s.messages[0]!]).toEqual([1, 2, 3]);
+    expect(Buffer.from(s.messages[1]!).equals(Buffer.from(big))).toBe(true);
+    expect([...c.messages[0]!]).toEqual([9]);
+    expect(Buffer.from(c.messages[1]!).equals(Buffer.from(big))).toBe(true);
+    expect(c.messages[2]!.length).toBe(0);
+    await until(() => s.session.bufferedAmount === 0 && c.session.bufferedAmount === 0, 3000, "buffers drained");
+    expect(() => s.session.send(new Uint8Array(65537))).toThrow(RangeError);
+
+    c.session.close();
+    s.session.close();
+  });
+
+  for (const closer of ["client", "server"] as const) {
+    test(`${closer} close() reaches the other side promptly, onClose exactly once each`, async () => {
+      const p = await openPair();
+      const [me, other] = closer === "client" ? [p.c, p.s] : [p.s, p.c];
+      const t0 = performance.now();
+      me.session.close();
+      expect(me.closes).toEqual(["closed-locally"]);
+      await until(() => other.closes.length > 0, 1000, "remote onClose");
+      expect(performance.now() - t0).toBeLessThan(500);
+      expect(["sctp-closed", "dtls-closed"]).toContain(other.closes[0]!);
+      expect(me.session.send(Uint8Array.of(1))).toBe(false);
+      expect(other.session.send(Uint8Array.of(1))).toBe(false);
+      me.session.close();
+      other.session.close();
+      me.session.receive(new Uint8Array(40));
+      await Bun.sleep(50);
+      expect(me.closes.length).toBe(1);
+      expect(other.closes.length).toBe(1);
+    });
+  }
+
+  test("client with the wrong fingerprint: onClose('fingerprint-mismatch'), never onOpen; server learns", async () => {
+    const { serverCert: sc, clientCert: cc } = await certs();
+    const other = await generateCertificate();
+    const p = pair(sc, cc, other.fingerprint.toLowerCase());
+    await until(() => p.c.closes.length > 0, 3000, "client close");
+    expect(p.c.closes).toEqual(["fingerprint-mismatch"]);
+    await until(() => p.s.closes.length > 0, 1000, "server close");
+    await Bun.sleep(100);
+    expect(p.c.opened).toBe(0);
+    expect(p.c.closes.length).toBe(1);
+    expect(p.s.closes.length).toBe(1);
+    expect(p.c.session.remoteFingerprint).toBeUndefined();
+  });
+
+  test("a bad fingerprint string is a TypeError", async () => {
+    const { clientCert: cc } = await certs();
+    const h = { transmit() {}, onOpen() {}, onMessage() {}, onClose() {} };
+    expect(() => createClientSession(cc, "AB:CD", h)).toThrow(TypeError);
+  });
+
+  test("2000 garbage datagrams: a fresh server and an open session never throw; the open one keeps working", async () => {
+    const { serverCert: sc } = await certs();
+    const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+    // Half pure noise, half records that look like DTLS 1.2 (type 20..23, fe fd, epoch 0/1, right length).
+    const garbage = (i: number): Uint8Array => {
+      if (i % 2 === 0) return rnd(i % 300);
+      const frag = rnd((i * 13) % 200);
+      const r = new Uint8Array(13 + frag.length);
+      r[0] = 20 + (i % 4);
+      r[1] = 0xfe;
+      r[2] = 0xfd;
+      r[4] = (i >> 2) & 1;
+      r.set(rnd(6), 5);
+      r[11] = frag.length >> 8;
+      r[12] = frag.length & 0xff;
+      r.set(frag, 13);
+      return r;
+    };
+    const closes: string[] = [];
+    const fresh = createServerSession(sc, { transmit() {}, onOpen() {}, onMessage() {}, onClose: (r) => void closes.push(r) });
+    const p = await openPair();
+    for (let i = 0; i < 2000; i++) {
+      const g = garbage(i);
+      expect(() => fresh.receive(g)).not.toThrow();
+      expect(() => p.s.session.receive(g)).not.toThrow();
+      expect(() => p.c.session.receive(g)).not.toThrow();
+    }
+    // Replayed plaintext handshake (a spoofer's ClientHello) must not reset the open session.
+    for (const d of p.c.sent.slice(0, 3)) p.s.session.receive(d);
+    await Bun.sleep(50);
+    expect(p.s.closes).toEqual([]);
+    expect(p.c.closes).toEqual([]);
+    expect(p.c.session.send(Uint8Array.of(42))).toBe(true);
+    expect(p.s.session.send(Uint8Array.of(43))).toBe(true);
+    await until(() => p.s.messages.length === 1 && p.c.messages.length === 1, 3000, "messages after garbage");
+    expect([...p.s.messages[0]!]).toEqual([42]);
+    expect([...p.c.messages[0]!]).toEqual([43]);
+    expect(closes.length).toBeLessThanOrEqual(1);
+    fresh.close();
+    fresh.close();
+    expect(closes.length).toBe(1);
+    p.c.session.close();
+    await until(() => p.s.closes.length === 1, 1000, "server close");
+  });
+
+  test("handlers that throw do not break the session", async () => {
+    const { serverCert: sc, clientCert: cc } = await certs();
+    let c!: ChannelSession;
+    let got = 0;
+    const s = createServerSession(sc, {
+      transmit: (d) => void setTimeout(() => c.receive(d.slice()), 0),
+      onOpen: () => {
+        throw new Error("boom");
+      },
+      onMessage: () => {
+        got++;
+        throw new Error("boom");
+      },
+      onClose: () => {
+        throw new Error("boom");
+      },
+    });
+    let opened = false;
+    c = createClientSession(cc, sc.fingerprint, {
+      transmit: (d) => void setTimeout(() => s.receive(d.slice()), 0),
+      onOpen: () => void (opened = true),
+      onMessage() {},
+      onClose() {},
+    });
+    await until(() => opened, 3000, "open");
+    c.send(Uint8Array.of(1));
+    c.send(Uint8Array.of(2));
+    await until(() => got === 2, 3000, "two messages");
+    expect(() => s.close()).not.toThrow();
+    c.close();
+  });
+});
