@@ -132,10 +132,11 @@ export const sendFrames = async (ch: FrameChannel, frames: Uint8Array[], highWat
     if (ch.bufferedAmount > highWater) {
       ch.bufferedAmountLowThreshold = highWater >> 1;
       await new Promise<void>((ok, no) => {
+        // Each listener removes the other, so no listener outlives the wait.
         const low = () => (ch.removeEventListener('close', shut), ok()),
           shut = () => (ch.removeEventListener('bufferedamountlow', low), no(new Error('lumamesh: channel closed')));
-        ch.addEventListener('bufferedamountlow', low, { once: true });
-        ch.addEventListener('close', shut, { once: true });
+        ch.addEventListener('bufferedamountlow', low);
+        ch.addEventListener('close', shut);
       });
     }
     if (ch.readyState != 'open') throw new Error('lumamesh: channel closed');
