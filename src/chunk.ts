@@ -132,9 +132,10 @@ export const sendFrames = async (ch: FrameChannel, frames: Uint8Array[], highWat
     if (ch.bufferedAmount > highWater) {
       ch.bufferedAmountLowThreshold = highWater >> 1;
       await new Promise<void>((ok, no) => {
-        // Each listener removes the other, so no listener outlives the wait.
-        const low = () => (ch.removeEventListener('close', shut), ok()),
-          shut = () => (ch.removeEventListener('bufferedamountlow', low), no(new Error('lumamesh: channel closed')));
+        // Whichever fires first removes both, so no listener outlives the wait.
+        const off = () => (ch.removeEventListener('bufferedamountlow', low), ch.removeEventListener('close', shut)),
+          low = () => (off(), ok()),
+          shut = () => (off(), no(new Error('lumamesh: channel closed')));
         ch.addEventListener('bufferedamountlow', low);
         ch.addEventListener('close', shut);
       });

@@ -214,13 +214,13 @@ describe('sendFrames', () => {
       drain(to: number) {
         const was = this.bufferedAmount;
         this.bufferedAmount = to;
-        // like the browser: fires when the amount falls to or below the threshold; {once} is emulated
+        // like the browser: fires when the amount falls to or below the threshold; listeners stay registered
         if (was > this.bufferedAmountLowThreshold && to <= this.bufferedAmountLowThreshold)
-          for (const f of [...l.bufferedamountlow!]) l.bufferedamountlow!.delete(f), f();
+          for (const f of [...l.bufferedamountlow!]) f();
       },
       close() {
         this.readyState = 'closed';
-        for (const f of [...l.close!]) l.close!.delete(f), f();
+        for (const f of [...l.close!]) f();
       },
     };
     return ch satisfies FrameChannel;
