@@ -137,7 +137,9 @@ export function isStun(buf: Uint8Array): boolean {
 function parse(buf: Uint8Array): StunMessage | StunReason {
   const n = buf.length;
   if (n < 20) return 'truncated';
-  if (buf[0]! > 3) return 'not-stun'; // top two bits must be 0 (RFC 8489 §5, RFC 7983)
+  // RFC 8489 §5 only needs the top two bits clear, but on a port shared with DTLS, RFC 7983 §7
+  // reads a first byte of 0..3 as STUN and 20..63 as DTLS, so methods >= 0x100 are not STUN here.
+  if (buf[0]! > 3) return 'not-stun';
   if (u32(buf, 4) !== MAGIC_COOKIE) return 'bad-cookie'; // also rejects RFC 3489 "classic" STUN
   const len = u16(buf, 2);
   if ((len & 3) !== 0) return 'bad-length';
