@@ -118,7 +118,7 @@ export type FrameChannel = {
   bufferedAmount: number;
   bufferedAmountLowThreshold: number;
   readyState: string;
-  addEventListener(t: 'bufferedamountlow' | 'close', f: () => void, o?: { once: boolean }): void;
+  addEventListener(t: 'bufferedamountlow' | 'close', f: () => void): void;
   removeEventListener(t: 'bufferedamountlow' | 'close', f: () => void): void;
 };
 
