@@ -23,7 +23,7 @@ const FIRST = 4,
 let seq = 0;
 
 /** Frames for one message. Throws TypeError for what cannot be sent (undefined, functions, symbols, BigInt, cycles). */
-export const encodeData = (data: unknown): Uint8Array[] => {
+export const encodeData = (data: unknown): Uint8Array<ArrayBuffer>[] => {
   let k = 2,
     p: Uint8Array,
     s: string | undefined;
@@ -39,7 +39,7 @@ export const encodeData = (data: unknown): Uint8Array[] => {
     p = utf8Encode(s);
   }
   const n = p.length,
-    out: Uint8Array[] = [];
+    out: Uint8Array<ArrayBuffer>[] = [];
   if (n < MAX_FRAME) {
     const f = new Uint8Array(n + 1);
     f[0] = k;
@@ -112,9 +112,9 @@ export const createReassembler = (limits: { maxMessage?: number; maxPending?: nu
   };
 };
 
-/** What sendFrames needs of an RTCDataChannel. */
+/** What sendFrames needs of an RTCDataChannel (an RTCDataChannel is one). */
 export type FrameChannel = {
-  send(d: Uint8Array): void;
+  send(d: Uint8Array<ArrayBuffer>): void;
   bufferedAmount: number;
   bufferedAmountLowThreshold: number;
   readyState: string;
@@ -127,7 +127,7 @@ export type FrameChannel = {
  * queued (the queue is finite: Chromium closes a channel whose send queue would pass 16 MiB).
  * Rejects if the channel is not open or closes while waiting.
  */
-export const sendFrames = async (ch: FrameChannel, frames: Uint8Array[], highWater = 1 << 20): Promise<void> => {
+export const sendFrames = async (ch: FrameChannel, frames: Uint8Array<ArrayBuffer>[], highWater = 1 << 20): Promise<void> => {
   for (const f of frames) {
     if (ch.bufferedAmount > highWater) {
       ch.bufferedAmountLowThreshold = highWater >> 1;

@@ -269,3 +269,6 @@ describe('sendFrames', () => {
     await expect(sendFrames(ch, frames(1))).rejects.toThrow('lumamesh: channel closed');
   });
 });
+
+// Compile-time check (npm run typecheck): a real RTCDataChannel satisfies FrameChannel.
+export const _rtcDataChannelIsAFrameChannel = (dc: RTCDataChannel): FrameChannel => dc;
