@@ -240,7 +240,7 @@ export function planInscription(o: PlanOptions): Plan {
   const script = revealScript(internalKey, o.inscription);
   const pay = btc.p2tr(internalKey, { script }, net, true);
   const leaf = pay.leaves![0]!;
-  const controlBlock = leaf.controlBlock;
+  const controlBlock = (leaf as unknown as { controlBlock: Uint8Array }).controlBlock;
   const commitScript = pay.script;
 
   // Reveal first, with a placeholder commit outpoint (size does not depend on it).
