@@ -480,6 +480,8 @@ function understood(type: number): boolean {
   return type === ATTR.USERNAME || type === ATTR.MESSAGE_INTEGRITY || type === ATTR.PRIORITY || type === ATTR.USE_CANDIDATE;
 }
 
+let decoder: TextDecoder | undefined; // created on first use
+
 const IGNORED = new Map<string, StunDecision>();
 function ignore(reason: StunReason): StunDecision {
   // Shared frozen objects: a flood of junk allocates nothing per datagram here.
@@ -581,7 +583,7 @@ export function handleStun(buf: Uint8Array, from: { address: string; port: numbe
     { integrityKey: key, fingerprint: true },
     0,
   );
-  const ufrag = String.fromCharCode.apply(null, key as unknown as number[]);
+  const ufrag = (decoder ??= new TextDecoder()).decode(key);
   return { type: 'check', ufrag, useCandidate, reply };
 }
 
