@@ -30,7 +30,7 @@ function raw(url: string, path: string, headers: Record<string, string> = {}, me
         .join("");
       sock.write(`${method} ${path} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n${extra}\r\n`);
     });
-    sock.on("data", (d) => chunks.push(d));
+    sock.on("data", (d: Buffer) => chunks.push(d));
     sock.on("error", reject);
     sock.on("close", () => {
       const all = Buffer.concat(chunks);
