@@ -1,0 +1,723 @@
+// relay/core.ts: the sans-IO core driven with synthesized ICE checks, DTLS-range bytes, channel
+// events and frames, over a fake clock. No sockets. Every frame the core emits is decoded with src/wire.ts.
+import { describe, expect, test } from 'bun:test';
+import { RelayCore, addrKey, type Action, type Addr } from '../../relay/core.ts';
+import { DEFAULT_LIMITS, type Limits } from '../../relay/limits.ts';
+import { ATTR, CLASS, METHOD_BINDING, checkIntegrity, decodeXorAddress, encodeStun, getAttr, parseStun } from '../../relay/stun.ts';
+import { E, T, decode, encode, type Frame } from '../../src/wire.ts';
+
+const te = new TextEncoder();
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+// Deterministic randomness (xorshift32), so failures reproduce.
+let seed = 0x12345678;
+const rnd = () => ((seed ^= seed << 13), (seed ^= seed >>> 17), (seed ^= seed << 5), seed >>> 0);
+const ICE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** A fresh 32-ice-char ufrag (the browser uses it as ufrag and pwd). */
+const ufrag = () => Array.from({ length: 32 }, () => ICE[rnd() % 64]).join('');
+const bytes = (n: number) => Uint8Array.from({ length: n }, () => rnd() & 255);
+
+/** A browser's ICE connectivity check: Binding request, USERNAME "U:U", ICE-CONTROLLING, PRIORITY, MESSAGE-INTEGRITY(U), FINGERPRINT. */
+function check(u: string, key = u): { buf: Uint8Array; txid: Uint8Array } {
+  const txid = bytes(12);
+  const buf = encodeStun(
+    {
+      method: METHOD_BINDING, cls: CLASS.REQUEST, txid,
+      attrs: [
+        { type: ATTR.USERNAME, value: te.encode(`${u}:${u}`) },
+        { type: ATTR.ICE_CONTROLLING, value: bytes(8) },
+        { type: ATTR.PRIORITY, value: Uint8Array.of(0x6e, 0x7f, 0x1e, 0xff) },
+      ],
+    },
+    { integrityKey: te.encode(key), fingerprint: true },
+  );
+  return { buf, txid };
+}
+
+/** A plain STUN Binding request (a browser using the relay as its stun: server). */
+const plainBinding = () => {
+  const txid = bytes(12);
+  return { txid, buf: encodeStun({ method: METHOD_BINDING, cls: CLASS.REQUEST, txid, attrs: [] }, { fingerprint: true }) };
+};
+
+/** A success reply for `txid` whose XOR-MAPPED-ADDRESS is `from`, integrity-protected by `u` when given. */
+function expectReply(data: Uint8Array, txid: Uint8Array, from: Addr, u?: string) {
+  const m = parseStun(data);
+  expect(m).not.toBeNull();
+  expect(m!.method).toBe(METHOD_BINDING);
+  expect(m!.cls).toBe(CLASS.SUCCESS);
+  expect(hex(m!.txid)).toBe(hex(txid));
+  const xa = decodeXorAddress(getAttr(m!, ATTR.XOR_MAPPED_ADDRESS)!, m!.txid);
+  expect(xa).toEqual({ address: from.address, port: from.port, family: from.address.includes(':') ? 6 : 4 });
+  if (u === undefined) expect(m!.integrityOffset).toBe(-1);
+  else {
+    expect(checkIntegrity(m!, te.encode(u))).toBe(true);
+    expect(checkIntegrity(m!, te.encode(u.slice(1) + 'x'))).toBe(false);
+  }
+  expect(m!.fingerprintOffset).toBeGreaterThan(0);
+}
+
+const types = (acts: Action[]) => acts.map((a) => a.type);
+const closes = (acts: Action[]) => acts.flatMap((a) => (a.type == 'close' ? [[a.key, a.reason]] : []));
+/** Every 'frame' action as [key, decoded frame], with byte arrays shown as hex. */
+const frames = (acts: Action[]) =>
+  acts.flatMap((a) => (a.type == 'frame' ? [[a.key, show(decode(a.data))]] : []));
+const show = (f: Frame | null) => JSON.parse(JSON.stringify(f, (_k, v) => (v instanceof Uint8Array ? hex(v) : v)));
+const errFrame = (code: number, message: string) => show({ t: T.ERROR, code, message });
+
+const A: Addr = { address: '203.0.113.7', port: 50001 };
+const B: Addr = { address: '198.51.100.9', port: 40002 };
+const at = (address: string, port: number): Addr => ({ address, port });
+
+const HELLO = encode({ t: T.HELLO, min: 1, max: 1 });
+
+/** Create a session from `from` with a valid check; returns its key and ufrag. */
+function create(core: RelayCore, from: Addr, now: number, u = ufrag()) {
+  const acts = core.handleDatagram(check(u).buf, from, now);
+  expect(types(acts)).toEqual(['open', 'send', 'event']);
+  return { key: addrKey(from), u };
+}
+
+/** Create, open the channel and say HELLO: a session that may use rooms. */
+function ready(core: RelayCore, from: Addr, now: number) {
+  const s = create(core, from, now);
+  core.handleOpen(s.key, now);
+  const acts = core.handleMessage(s.key, HELLO, now);
+  expect(frames(acts)).toEqual([[s.key, show({ t: T.WELCOME, version: 1, maxFrame: core.limits.maxFrame })]]);
+  return s;
+}
+
+describe('addrKey', () => {
+  test('IPv4 as a:p, IPv6 bracketed', () => {
+    expect(addrKey(A)).toBe('203.0.113.7:50001');
+    expect(addrKey(at('2001:db8::1', 443))).toBe('[2001:db8::1]:443');
+  });
+});
+
+describe('demux and ICE checks', () => {
+  test('a valid check creates a session: open, then a reply that verifies with the ufrag', () => {
+    const core = new RelayCore();
+    const u = ufrag();
+    const { buf, txid } = check(u);
+    const acts = core.handleDatagram(buf, A, 1000);
+    expect(types(acts)).toEqual(['open', 'send', 'event']);
+    expect(acts[0]).toEqual({ type: 'open', key: '203.0.113.7:50001', from: A });
+    const send = acts[1] as Extract<Action, { type: 'send' }>;
+    expect(send.to).toEqual(A);
+    expectReply(send.data, txid, A, u);
+    expect(acts[2]).toEqual({ type: 'event', level: 'debug', name: 'session.new', fields: { key: '203.0.113.7:50001' } });
+    expect(core.size).toBe(1);
+    expect(core.handshaking).toBe(1);
+    expect(core.counters['sessions.created']).toBe(1);
+  });
+
+  test('the open action carries a copy of the address, not the caller object', () => {
+    const core = new RelayCore();
+    const from = { ...A };
+    const acts = core.handleDatagram(check(ufrag()).buf, from, 0);
+    from.port = 1;
+    expect((acts[0] as Extract<Action, { type: 'open' }>).from).toEqual(A);
+  });
+
+  test('the same check again only refreshes: one send, no second open', () => {
+    const core = new RelayCore();
+    const { u } = create(core, A, 0);
+    const { buf, txid } = check(u);
+    const acts = core.handleDatagram(buf, A, 5000);
+    expect(types(acts)).toEqual(['send']);
+    expectReply((acts[0] as Extract<Action, { type: 'send' }>).data, txid, A, u);
+    expect(core.size).toBe(1);
+    expect(core.counters['sessions.created']).toBe(1);
+  });
+
+  test('same address with a new ufrag replaces the session: close(replaced), then open', () => {
+    const core = new RelayCore();
+    const { key } = create(core, A, 0);
+    const u2 = ufrag();
+    const { buf, txid } = check(u2);
+    const acts = core.handleDatagram(buf, A, 7000);
+    expect(types(acts)).toEqual(['close', 'event', 'open', 'send', 'event']);
+    expect(acts[0]).toEqual({ type: 'close', key, reason: 'replaced' });
+    expect(acts[1]).toEqual({ type: 'event', level: 'info', name: 'session.close', fields: { key, reason: 'replaced', age_ms: 7000 } });
+    expect(acts[2]).toEqual({ type: 'open', key, from: A });
+    expectReply((acts[3] as Extract<Action, { type: 'send' }>).data, txid, A, u2);
+    expect(core.size).toBe(1);
+    expect(core.handshaking).toBe(1);
+    expect(core.counters['sessions.closed.replaced']).toBe(1);
+    expect(core.counters['sessions.created']).toBe(2);
+    // The new ufrag is now the session's: checking with it only refreshes.
+    expect(types(core.handleDatagram(check(u2).buf, A, 8000))).toEqual(['send']);
+  });
+
+  test('a check from another port of the same IP is another session', () => {
+    const core = new RelayCore();
+    create(core, A, 0);
+    create(core, at(A.address, A.port + 1), 0);
+    expect(core.size).toBe(2);
+  });
+
+  test('IPv6 sources work and are keyed with brackets', () => {
+    const core = new RelayCore();
+    const from = at('2001:db8::7', 9999);
+    const u = ufrag();
+    const { buf, txid } = check(u);
+    const acts = core.handleDatagram(buf, from, 0);
+    expect(acts[0]).toEqual({ type: 'open', key: '[2001:db8::7]:9999', from });
+    expectReply((acts[1] as Extract<Action, { type: 'send' }>).data, txid, from, u);
+  });
+
+  test('DTLS-range bytes (20..63) from an address with no session are dropped and counted', () => {
+    const core = new RelayCore();
+    for (let b = 20; b <= 63; b++) expect(core.handleDatagram(Uint8Array.of(b, 0xfe, 0xfd, 0, 0), A, 0)).toEqual([]);
+    expect(core.counters['drop.dtls-no-session']).toBe(44);
+    expect(core.size).toBe(0);
+  });
+
+  test('DTLS-range bytes from a session go to its adapter unchanged', () => {
+    const core = new RelayCore();
+    const { key } = create(core, A, 0);
+    for (const b of [20, 22, 23, 63]) {
+      const d = Uint8Array.of(b, 0xfe, 0xfd, 1, 2, 3);
+      const acts = core.handleDatagram(d, A, 100);
+      expect(acts).toEqual([{ type: 'dtls', key, data: d }]);
+      expect((acts[0] as Extract<Action, { type: 'dtls' }>).data).toBe(d);
+    }
+    // Another address gets nothing from this session.
+    expect(core.handleDatagram(Uint8Array.of(22, 0xfe, 0xfd), B, 100)).toEqual([]);
+    expect(core.counters['drop.dtls-no-session']).toBe(1);
+  });
+
+  test('first bytes 4..19 and 64..255 are dropped and counted, with or without a session', () => {
+    const core = new RelayCore();
+    const { u } = create(core, A, 0);
+    let n = 0;
+    for (let b = 4; b < 256; b++) {
+      if (b >= 20 && b <= 63) continue;
+      expect(core.handleDatagram(Uint8Array.of(b, 1, 2, 3), A, 10)).toEqual([]);
+      expect(core.handleDatagram(Uint8Array.of(b), B, 10)).toEqual([]);
+      n += 2;
+    }
+    expect(n).toBe(2 * (16 + 192));
+    expect(core.counters['drop.not-stun-or-dtls']).toBe(n);
+    // The session is untouched.
+    expect(core.size).toBe(1);
+    expect(types(core.handleDatagram(check(u).buf, A, 20))).toEqual(['send']);
+  });
+
+  test('an empty datagram is dropped and counted', () => {
+    const core = new RelayCore();
+    expect(core.handleDatagram(new Uint8Array(0), A, 0)).toEqual([]);
+    expect(core.counters['drop.empty']).toBe(1);
+  });
+
+  test('a plain Binding request (no USERNAME) gets a reply and creates no session', () => {
+    const core = new RelayCore();
+    const { buf, txid } = plainBinding();
+    const acts = core.handleDatagram(buf, B, 0);
+    expect(types(acts)).toEqual(['send']);
+    expect((acts[0] as Extract<Action, { type: 'send' }>).to).toEqual(B);
+    expectReply((acts[0] as Extract<Action, { type: 'send' }>).data, txid, B);
+    expect(core.size).toBe(0);
+    expect(core.counters['stun.binding']).toBe(1);
+    expect(core.counters['sessions.created']).toBeUndefined();
+  });
+
+  test('a check with a wrong MESSAGE-INTEGRITY gets a 401 and creates no session', () => {
+    const core = new RelayCore();
+    const u = ufrag();
+    const acts = core.handleDatagram(check(u, ufrag()).buf, A, 0);
+    expect(types(acts)).toEqual(['send']);
+    const m = parseStun((acts[0] as Extract<Action, { type: 'send' }>).data)!;
+    expect(m.cls).toBe(CLASS.ERROR);
+    const ec = getAttr(m, ATTR.ERROR_CODE)!;
+    expect(ec[2]! * 100 + ec[3]!).toBe(401);
+    expect(core.counters['drop.stun.bad-integrity']).toBe(1);
+    expect(core.size).toBe(0);
+  });
+
+  test('STUN-range junk is ignored and counted under its reason', () => {
+    const core = new RelayCore();
+    expect(core.handleDatagram(Uint8Array.of(0, 1, 0, 0), A, 0)).toEqual([]);
+    const notCookie = check(ufrag()).buf.slice();
+    notCookie[4] ^= 0xff;
+    expect(core.handleDatagram(notCookie, A, 0)).toEqual([]);
+    const counted = Object.entries(core.counters).filter(([k]) => k.startsWith('drop.stun.'));
+    expect(counted.reduce((n, [, v]) => n + v, 0)).toBe(2);
+    expect(core.size).toBe(0);
+  });
+});
+
+describe('limits', () => {
+  /** The sessions still answer and carry traffic exactly as before. */
+  function undisturbed(core: RelayCore, list: { key: string; u: string; from: Addr }[], now: number) {
+    for (const s of list) {
+      expect(types(core.handleDatagram(check(s.u).buf, s.from, now))).toEqual(['send']);
+      const d = Uint8Array.of(23, 0xfe, 0xfd);
+      expect(core.handleDatagram(d, s.from, now)).toEqual([{ type: 'dtls', key: s.key, data: d }]);
+    }
+  }
+  const mk = (core: RelayCore, from: Addr, now: number) => ({ ...create(core, from, now), from });
+
+  test('sessionsPerIp', () => {
+    const core = new RelayCore({ sessionsPerIp: 2 });
+    const list = [mk(core, at('10.0.0.1', 1), 0), mk(core, at('10.0.0.1', 2), 0)];
+    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 3), 0)).toEqual([]);
+    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 4), 0)).toEqual([]);
+    expect(core.counters['drop.limit.sessions-per-ip']).toBe(2);
+    expect(core.size).toBe(2);
+    undisturbed(core, list, 100);
+    // Another IP is not affected.
+    mk(core, at('10.0.0.2', 1), 0);
+    expect(core.size).toBe(3);
+  });
+
+  test('halfOpen: handshaking sessions are capped; an opened channel frees a slot', () => {
+    const core = new RelayCore({ halfOpen: 2 });
+    const list = [mk(core, at('10.0.0.1', 1), 0), mk(core, at('10.0.0.2', 1), 0)];
+    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.3', 1), 0)).toEqual([]);
+    expect(core.counters['drop.limit.half-open']).toBe(1);
+    expect(core.handshaking).toBe(2);
+    undisturbed(core, list, 100);
+    core.handleOpen(list[0]!.key, 200);
+    expect(core.handshaking).toBe(1);
+    mk(core, at('10.0.0.3', 1), 300);
+    expect(core.handshaking).toBe(2);
+    expect(core.size).toBe(3);
+  });
+
+  test('createRate/createBurst: a token bucket over the fake clock that refills up to the burst', () => {
+    const core = new RelayCore({ createRate: 4, createBurst: 3 }, 0);
+    let ip = 0;
+    const next = () => at(`10.1.0.${++ip}`, 1000);
+    const list = [mk(core, next(), 0), mk(core, next(), 0), mk(core, next(), 0)];
+    expect(core.handleDatagram(check(ufrag()).buf, next(), 0)).toEqual([]);
+    expect(core.counters['drop.limit.create-rate']).toBe(1);
+    expect(core.handleDatagram(check(ufrag()).buf, next(), 200)).toEqual([]); // 0.8 tokens
+    expect(core.counters['drop.limit.create-rate']).toBe(2);
+    undisturbed(core, list, 200);
+    mk(core, next(), 260); // 1.04 tokens
+    expect(core.handleDatagram(check(ufrag()).buf, next(), 260)).toEqual([]);
+    expect(core.counters['drop.limit.create-rate']).toBe(3);
+    // A long pause refills only up to the burst: exactly 3 more, then refused.
+    for (let i = 0; i < 3; i++) mk(core, next(), 60_000);
+    expect(core.handleDatagram(check(ufrag()).buf, next(), 60_000)).toEqual([]);
+    expect(core.counters['drop.limit.create-rate']).toBe(4);
+    expect(core.counters['sessions.created']).toBe(7);
+  });
+
+  test('a check refused by another limit does not spend a creation token', () => {
+    const c2 = new RelayCore({ createRate: 0, createBurst: 2, sessionsPerIp: 1 }, 0);
+    mk(c2, at('10.0.0.1', 1), 0);
+    for (let i = 0; i < 5; i++) expect(c2.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 2 + i), 0)).toEqual([]);
+    expect(c2.counters['drop.limit.sessions-per-ip']).toBe(5);
+    mk(c2, at('10.0.0.2', 1), 0); // the second token is still there
+    expect(c2.handleDatagram(check(ufrag()).buf, at('10.0.0.3', 1), 0)).toEqual([]);
+    expect(c2.counters['drop.limit.create-rate']).toBe(1);
+  });
+
+  test('maxSessions: a hard ceiling, counting open sessions too', () => {
+    const core = new RelayCore({ maxSessions: 2 });
+    const list = [mk(core, at('10.0.0.1', 1), 0), mk(core, at('10.0.0.2', 1), 0)];
+    core.handleOpen(list[0]!.key, 10);
+    core.handleOpen(list[1]!.key, 10);
+    expect(core.handshaking).toBe(0);
+    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.3', 1), 20)).toEqual([]);
+    expect(core.counters['drop.limit.sessions']).toBe(1);
+    expect(core.size).toBe(2);
+    undisturbed(core, list, 30);
+  });
+
+  test('at maxSessions, a restart from the same address still replaces its own session', () => {
+    const core = new RelayCore({ maxSessions: 1 });
+    const { key } = create(core, A, 0);
+    const acts = core.handleDatagram(check(ufrag()).buf, A, 10);
+    expect(closes(acts)).toEqual([[key, 'replaced']]);
+    expect(types(acts)).toEqual(['close', 'event', 'open', 'send', 'event']);
+    expect(core.size).toBe(1);
+    expect(core.counters['drop.limit.sessions']).toBeUndefined();
+  });
+});
+
+describe('lifecycle and the Layer-1 protocol', () => {
+  test('frames before the channel opens, or for unknown keys, are dropped and counted', () => {
+    const core = new RelayCore();
+    const { key } = create(core, A, 0);
+    expect(core.handleMessage(key, HELLO, 10)).toEqual([]);
+    expect(core.handleMessage('nobody:1', HELLO, 10)).toEqual([]);
+    expect(core.counters['drop.msg-no-session']).toBe(2);
+  });
+
+  test('handleOpen: one info event with the handshake time; a second call or unknown key is a no-op', () => {
+    const core = new RelayCore();
+    const { key } = create(core, A, 1000);
+    expect(core.handleOpen(key, 1042)).toEqual([{ type: 'event', level: 'info', name: 'session.open', fields: { key, ms: 42 } }]);
+    expect(core.handshaking).toBe(0);
+    expect(core.handleOpen(key, 1050)).toEqual([]);
+    expect(core.handleOpen('nobody:1', 1050)).toEqual([]);
+    expect(core.handshaking).toBe(0);
+    expect(core.counters['sessions.opened']).toBe(1);
+  });
+
+  test('frames before HELLO get ERROR 102', () => {
+    const core = new RelayCore();
+    const { key } = create(core, A, 0);
+    core.handleOpen(key, 0);
+    for (const f of [encode({ t: T.PING, data: Uint8Array.of(1) }), encode({ t: T.JOIN, topic: new Uint8Array(16), id: new Uint8Array(8) })]) {
+      const acts = core.handleMessage(key, f, 10);
+      expect(frames(acts)).toEqual([[key, errFrame(E.UNEXPECTED, 'say HELLO first')]]);
+      expect(hex((acts[0] as Extract<Action, { type: 'frame' }>).data)).toBe('050066' + hex(te.encode('say HELLO first')));
+    }
+    expect(core.counters['drop.before-hello']).toBe(2);
+    expect(core.size).toBe(1);
+  });
+
+  test('HELLO with a version range excluding 1 → ERROR 100 and close(version)', () => {
+    for (const [min, max] of [[2, 3], [0, 0], [2, 1]] as const) {
+      const core = new RelayCore();
+      const { key } = create(core, A, 0);
+      core.handleOpen(key, 0);
+      const acts = core.handleMessage(key, encode({ t: T.HELLO, min, max }), 10);
+      expect(types(acts)).toEqual(['frame', 'close', 'event']);
+      expect(frames(acts)).toEqual([[key, errFrame(E.VERSION, 'relay speaks version 1 only')]]);
+      expect(closes(acts)).toEqual([[key, 'version']]);
+      expect(core.size).toBe(0);
+      expect(core.counters['drop.version']).toBe(1);
+      expect(core.counters['sessions.closed.version']).toBe(1);
+    }
+  });
+
+  test('HELLO ok → WELCOME with version 1 and the relay maxFrame, byte for byte', () => {
+    const core = new RelayCore({ maxFrame: 1200 });
+    const { key } = create(core, A, 0);
+    core.handleOpen(key, 0);
+    const acts = core.handleMessage(key, encode({ t: T.HELLO, min: 0, max: 7 }), 10);
+    expect(acts).toHaveLength(1);
+    expect(acts[0]!.type).toBe('frame');
+    expect(hex((acts[0] as Extract<Action, { type: 'frame' }>).data)).toBe('020104b0');
+    expect(frames(acts)).toEqual([[key, show({ t: T.WELCOME, version: 1, maxFrame: 1200 })]]);
+    // A second HELLO is not expected any more.
+    expect(frames(core.handleMessage(key, HELLO, 20))).toEqual([[key, errFrame(E.UNEXPECTED, 'frame type 1 is not for the relay')]]);
+    expect(core.counters['drop.unexpected']).toBe(1);
+  });
+
+  test('PING → PONG echoing the data; PONG → nothing; WELCOME/ERROR/MEMBERS from a browser → ERROR 102', () => {
+    const core = new RelayCore();
+    const { key } = ready(core, A, 0);
+    const data = bytes(64);
+    const acts = core.handleMessage(key, encode({ t: T.PING, data }), 10);
+    expect(acts).toHaveLength(1);
+    expect(hex((acts[0] as Extract<Action, { type: 'frame' }>).data)).toBe('04' + hex(data));
+    expect(frames(core.handleMessage(key, encode({ t: T.PING, data: new Uint8Array(0) }), 11))).toEqual([[key, show({ t: T.PONG, data: new Uint8Array(0) })]]);
+    expect(core.handleMessage(key, encode({ t: T.PONG, data }), 12)).toEqual([]);
+    for (const f of [encode({ t: T.WELCOME, version: 1, maxFrame: 1 }), encode({ t: T.ERROR, code: 1, message: '' }), encode({ t: T.MEMBERS, topic: new Uint8Array(16), ids: [] })])
+      expect(frames(core.handleMessage(key, f, 13))).toEqual([[key, errFrame(E.UNEXPECTED, `frame type ${f[0]} is not for the relay`)]]);
+  });
+
+  test('an oversized frame → ERROR 200; the limit itself is accepted', () => {
+    const core = new RelayCore({ maxFrame: 100 });
+    const { key } = ready(core, A, 0);
+    const big = new Uint8Array(101);
+    big[0] = T.BCAST;
+    expect(frames(core.handleMessage(key, big, 10))).toEqual([[key, errFrame(E.FRAME_SIZE, 'frame of 101 bytes exceeds 100')]]);
+    expect(core.counters['drop.frame-size']).toBe(1);
+    // 100 bytes passes the size check and reaches the router (not joined).
+    expect(frames(core.handleMessage(key, big.subarray(0, 100), 10))).toEqual([[key, errFrame(E.NOT_JOINED, 'not in this room')]]);
+    expect(core.size).toBe(1);
+  });
+
+  test('a malformed frame → ERROR 101, before or after HELLO', () => {
+    const core = new RelayCore();
+    const { key } = create(core, A, 0);
+    core.handleOpen(key, 0);
+    for (const bad of [Uint8Array.of(1, 1), Uint8Array.of(0), Uint8Array.of(99, 1, 2), new Uint8Array(0)])
+      expect(frames(core.handleMessage(key, bad, 5))).toEqual([[key, errFrame(E.MALFORMED, 'malformed frame')]]);
+    core.handleMessage(key, HELLO, 6);
+    expect(frames(core.handleMessage(key, Uint8Array.of(16, 1, 2), 7))).toEqual([[key, errFrame(E.MALFORMED, 'malformed frame')]]);
+    expect(core.counters['drop.malformed']).toBe(5);
+  });
+
+  test('a flood beyond msgBurst: frames dropped and counted, exactly one ERROR 201 per second of fake time', () => {
+    // msgRate so small that nothing refills in 3 s: the burst is all the flood gets.
+    const core = new RelayCore({ msgRate: 0.001, msgBurst: 3 });
+    const { key } = ready(core, A, 0); // HELLO took one token: 2 left
+    const ping = encode({ t: T.PING, data: Uint8Array.of(7) });
+    const errs: number[] = [];
+    let pongs = 0, sent = 0;
+    for (let t = 0; t < 3000; t += 10) {
+      for (const a of core.handleMessage(key, ping, t)) {
+        const f = decode((a as Extract<Action, { type: 'frame' }>).data)!;
+        if (f.t == T.PONG) pongs++;
+        else {
+          expect(show(f)).toEqual(errFrame(E.RATE, 'more than 0.001 frames per second'));
+          errs.push(t);
+        }
+      }
+      sent++;
+    }
+    expect(sent).toBe(300);
+    expect(pongs).toBe(2);
+    expect(errs).toEqual([20, 1020, 2020]);
+    expect(core.counters['drop.rate']).toBe(298);
+    expect(core.size).toBe(1);
+  });
+
+  test('the frame bucket refills at msgRate up to msgBurst', () => {
+    const core = new RelayCore({ msgRate: 10, msgBurst: 5 });
+    const { key } = ready(core, A, 0);
+    const ping = encode({ t: T.PING, data: new Uint8Array(0) });
+    const burst = (t: number, n: number) => {
+      let ok = 0;
+      for (let i = 0; i < n; i++) for (const a of core.handleMessage(key, ping, t)) if (a.type == 'frame' && a.data[0] == T.PONG) ok++;
+      return ok;
+    };
+    expect(burst(0, 10)).toBe(4); // 5 - HELLO
+    expect(burst(500, 10)).toBe(5); // 5 tokens refilled
+    expect(burst(10_000, 10)).toBe(5); // capped at the burst
+    expect(core.counters['drop.rate']).toBe(16); // 6 + 5 + 5
+  });
+
+  test('an oversized frame does not spend a rate token', () => {
+    const core = new RelayCore({ msgRate: 0, msgBurst: 2, maxFrame: 10 });
+    const { key } = ready(core, A, 0); // 1 token left
+    for (let i = 0; i < 5; i++) core.handleMessage(key, new Uint8Array(11).fill(3), 1);
+    expect(frames(core.handleMessage(key, encode({ t: T.PING, data: Uint8Array.of(1) }), 2))).toEqual([[key, show({ t: T.PONG, data: Uint8Array.of(1) })]]);
+  });
+});
+
+describe('tick: timeouts', () => {
+  test('idle timeout closes a ready session (reason idle), not a moment earlier', () => {
+    const core = new RelayCore({ idleTimeoutMs: 30000 });
+    const { key } = ready(core, A, 0);
+    expect(core.tick(30000)).toEqual([]);
+    const acts = core.tick(30001);
+    expect(closes(acts)).toEqual([[key, 'idle']]);
+    expect(types(acts)).toEqual(['close', 'event']);
+    expect(core.size).toBe(0);
+    expect(core.counters['sessions.closed.idle']).toBe(1);
+  });
+
+  test('a stalled handshake closes (handshake-timeout) even while checks keep arriving', () => {
+    const core = new RelayCore({ handshakeTimeoutMs: 10000 });
+    const { key, u } = create(core, A, 0);
+    for (let t = 1000; t <= 10000; t += 1000) {
+      core.handleDatagram(check(u).buf, A, t);
+      expect(core.tick(t)).toEqual([]);
+    }
+    expect(closes(core.tick(10001))).toEqual([[key, 'handshake-timeout']]);
+    expect(core.handshaking).toBe(0);
+    expect(core.size).toBe(0);
+  });
+
+  test('an open channel that never says HELLO closes (hello-timeout)', () => {
+    const core = new RelayCore({ helloTimeoutMs: 10000 });
+    const { key } = create(core, A, 0);
+    core.handleOpen(key, 1000);
+    expect(core.tick(11000)).toEqual([]);
+    expect(closes(core.tick(11001))).toEqual([[key, 'hello-timeout']]);
+    expect(core.counters['sessions.closed.hello-timeout']).toBe(1);
+  });
+
+  test('a session kept alive by checks every 5 s survives 60 s of ticks (idleTimeoutMs 30000), then idles out', () => {
+    const core = new RelayCore({ idleTimeoutMs: 30000 });
+    const { key, u } = ready(core, A, 0);
+    for (let t = 0; t <= 60000; t += 1000) {
+      if (t % 5000 == 0) expect(types(core.handleDatagram(check(u).buf, A, t))).toEqual(['send']);
+      expect(core.tick(t)).toEqual([]);
+    }
+    expect(core.size).toBe(1);
+    expect(core.tick(90000)).toEqual([]);
+    expect(closes(core.tick(90001))).toEqual([[key, 'idle']]);
+  });
+
+  test('DTLS datagrams and frames also count as activity', () => {
+    const core = new RelayCore({ idleTimeoutMs: 30000 });
+    const { key } = ready(core, A, 0);
+    core.handleDatagram(Uint8Array.of(23, 0xfe, 0xfd), A, 20000);
+    expect(core.tick(40000)).toEqual([]);
+    core.handleMessage(key, encode({ t: T.PING, data: new Uint8Array(0) }), 45000);
+    expect(core.tick(75000)).toEqual([]);
+    expect(closes(core.tick(75001))).toEqual([[key, 'idle']]);
+  });
+
+  test('one tick closes every expired session and keeps the rest', () => {
+    const core = new RelayCore();
+    const a = ready(core, at('10.0.0.1', 1), 0);
+    const b = ready(core, at('10.0.0.2', 1), 20000);
+    expect(closes(core.tick(30001))).toEqual([[a.key, 'idle']]);
+    expect(core.size).toBe(1);
+    expect(closes(core.tick(50001))).toEqual([[b.key, 'idle']]);
+  });
+});
+
+describe('handleClosed and closeAll', () => {
+  test('handleClosed removes the session without a close action and frees per-IP and half-open counts', () => {
+    const core = new RelayCore({ sessionsPerIp: 2, halfOpen: 2 });
+    const s1 = create(core, at('10.0.0.1', 1), 0);
+    const s2 = create(core, at('10.0.0.1', 2), 0);
+    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 3), 0)).toEqual([]);
+    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.9', 3), 0)).toEqual([]);
+    expect(core.counters['drop.limit.sessions-per-ip']).toBe(1);
+    expect(core.counters['drop.limit.half-open']).toBe(1);
+    const acts = core.handleClosed(s1.key, 'dtls:handshake failed', 500);
+    expect(acts).toEqual([{ type: 'event', level: 'info', name: 'session.close', fields: { key: s1.key, reason: 'dtls:handshake failed', age_ms: 500 } }]);
+    expect(core.counters['sessions.closed.dtls']).toBe(1);
+    expect(core.size).toBe(1);
+    expect(core.handshaking).toBe(1);
+    // Up to the limits again.
+    create(core, at('10.0.0.1', 3), 600);
+    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 4), 600)).toEqual([]);
+    expect(core.counters['drop.limit.sessions-per-ip']).toBe(2);
+    // Closing an open session frees per-IP but not half-open (it was not half-open).
+    core.handleOpen(s2.key, 700);
+    expect(core.handshaking).toBe(1);
+    core.handleClosed(s2.key, 'sctp', 800);
+    expect(core.handshaking).toBe(1);
+    create(core, at('10.0.0.1', 5), 900);
+    expect(core.handshaking).toBe(2);
+    expect(core.size).toBe(2);
+    // Unknown or already closed keys are ignored.
+    expect(core.handleClosed(s1.key, 'again', 1000)).toEqual([]);
+    expect(core.handleClosed('nobody:1', 'x', 1000)).toEqual([]);
+  });
+
+  test('frames and DTLS for a closed session are dropped', () => {
+    const core = new RelayCore();
+    const { key } = ready(core, A, 0);
+    core.handleClosed(key, 'dtls', 10);
+    expect(core.handleMessage(key, HELLO, 20)).toEqual([]);
+    expect(core.handleDatagram(Uint8Array.of(23), A, 20)).toEqual([]);
+    expect(core.counters['drop.msg-no-session']).toBe(1);
+    expect(core.counters['drop.dtls-no-session']).toBe(1);
+  });
+
+  test('closeAll closes every session (shutdown) and leaves no counts behind', () => {
+    const core = new RelayCore({ sessionsPerIp: 2 });
+    const a = create(core, at('10.0.0.1', 1), 0);
+    const b = ready(core, at('10.0.0.1', 2), 0);
+    const c = ready(core, at('10.0.0.2', 1), 0);
+    const acts = core.closeAll(100);
+    expect(closes(acts).sort()).toEqual([[a.key, 'shutdown'], [b.key, 'shutdown'], [c.key, 'shutdown']].sort());
+    expect(core.size).toBe(0);
+    expect(core.handshaking).toBe(0);
+    expect(core.counters['sessions.closed.shutdown']).toBe(3);
+    expect(core.closeAll(200)).toEqual([]);
+    create(core, at('10.0.0.1', 1), 300);
+    create(core, at('10.0.0.1', 2), 300);
+    expect(core.size).toBe(2);
+  });
+});
+
+describe('rooms through the core', () => {
+  const topic = Uint8Array.from({ length: 16 }, (_, i) => 0xc0 + i);
+  const idA = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8), idB = Uint8Array.of(9, 9, 9, 9, 8, 8, 8, 8);
+  const TOPIC = hex(topic);
+
+  /** Decode each frame action and give [key, hex] too, for byte-for-byte checks. */
+  const raw = (acts: Action[]) => acts.flatMap((a) => (a.type == 'frame' ? [[a.key, hex(a.data)]] : []));
+
+  function two() {
+    const core = new RelayCore();
+    const a = ready(core, A, 0), b = ready(core, B, 0);
+    return { core, a: a.key, b: b.key };
+  }
+
+  test('JOIN, MEMBERS, JOINED, SEND, BCAST, DELIVER, LEAVE, LEFT', () => {
+    const { core, a, b } = two();
+    let acts = core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 10);
+    expect(raw(acts)).toEqual([[a, '12' + TOPIC]]);
+    expect(frames(acts)).toEqual([[a, show({ t: T.MEMBERS, topic, ids: [] })]]);
+
+    acts = core.handleMessage(b, encode({ t: T.JOIN, topic, id: idB }), 20);
+    expect(raw(acts)).toEqual([[a, '13' + TOPIC + hex(idB)], [b, '12' + TOPIC + hex(idA)]]);
+    expect(frames(acts)).toEqual([[a, show({ t: T.JOINED, topic, id: idB })], [b, show({ t: T.MEMBERS, topic, ids: [idA] })]]);
+
+    acts = core.handleMessage(a, encode({ t: T.SEND, topic, to: idB, data: te.encode('offer') }), 30);
+    expect(raw(acts)).toEqual([[b, '17' + TOPIC + hex(idA) + '00' + hex(te.encode('offer'))]]);
+    expect(frames(acts)).toEqual([[b, show({ t: T.DELIVER, topic, from: idA, bcast: false, data: te.encode('offer') })]]);
+
+    acts = core.handleMessage(b, encode({ t: T.BCAST, topic, data: Uint8Array.of(0xff, 0) }), 40);
+    expect(raw(acts)).toEqual([[a, '17' + TOPIC + hex(idB) + '01' + 'ff00']]);
+
+    acts = core.handleMessage(a, encode({ t: T.LEAVE, topic }), 50);
+    expect(raw(acts)).toEqual([[b, '14' + TOPIC + hex(idA)]]);
+    expect(frames(acts)).toEqual([[b, show({ t: T.LEFT, topic, id: idA })]]);
+    expect(core.router.stats()).toEqual({ rooms: 1, memberships: 1 });
+
+    expect(core.counters['room.t16']).toBe(2);
+    expect(core.counters['room.t21']).toBe(1);
+    expect(core.counters['room.t22']).toBe(1);
+    expect(core.counters['room.t17']).toBe(1);
+  });
+
+  test('room errors come back as ERROR frames and are counted by code', () => {
+    const { core, a, b } = two();
+    core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 10);
+    expect(frames(core.handleMessage(a, encode({ t: T.SEND, topic, to: idB, data: new Uint8Array(0) }), 20))).toEqual([[a, errFrame(E.NO_PEER, 'no such peer in this room')]]);
+    expect(frames(core.handleMessage(b, encode({ t: T.BCAST, topic, data: new Uint8Array(0) }), 20))).toEqual([[b, errFrame(E.NOT_JOINED, 'not in this room')]]);
+    expect(frames(core.handleMessage(b, encode({ t: T.JOIN, topic, id: idA }), 20))).toEqual([[b, errFrame(E.ID_TAKEN, 'peer id already in this room')]]);
+    expect(core.counters['room.302']).toBe(1);
+    expect(core.counters['room.300']).toBe(1);
+    expect(core.counters['room.301']).toBe(1);
+  });
+
+  test('a session that closes (adapter, idle, replaced, shutdown) leaves its rooms: the others get LEFT', () => {
+    const leftFor = (id: Uint8Array) => '14' + TOPIC + hex(id);
+    // Adapter reports the close.
+    {
+      const { core, a, b } = two();
+      core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 10);
+      core.handleMessage(b, encode({ t: T.JOIN, topic, id: idB }), 10);
+      const acts = core.handleClosed(b, 'dtls', 20);
+      expect(types(acts)).toEqual(['frame', 'event']);
+      expect(raw(acts)).toEqual([[a, leftFor(idB)]]);
+      expect(core.router.stats()).toEqual({ rooms: 1, memberships: 1 });
+    }
+    // Idle timeout: LEFT before the close action.
+    {
+      const { core, a, b } = two();
+      core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 10);
+      core.handleMessage(b, encode({ t: T.JOIN, topic, id: idB }), 10);
+      core.handleMessage(a, encode({ t: T.PING, data: new Uint8Array(0) }), 25000);
+      const acts = core.tick(30011);
+      expect(types(acts)).toEqual(['frame', 'close', 'event']);
+      expect(raw(acts)).toEqual([[a, leftFor(idB)]]);
+      expect(closes(acts)).toEqual([[b, 'idle']]);
+    }
+    // Replaced by a restart from the same address.
+    {
+      const { core, a, b } = two();
+      core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 10);
+      core.handleMessage(b, encode({ t: T.JOIN, topic, id: idB }), 10);
+      const acts = core.handleDatagram(check(ufrag()).buf, B, 20);
+      expect(types(acts)).toEqual(['frame', 'close', 'event', 'open', 'send', 'event']);
+      expect(raw(acts)).toEqual([[a, leftFor(idB)]]);
+      expect(core.router.stats()).toEqual({ rooms: 1, memberships: 1 });
+    }
+    // Shutdown.
+    {
+      const { core, a, b } = two();
+      core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 10);
+      core.handleMessage(b, encode({ t: T.JOIN, topic, id: idB }), 10);
+      const acts = core.closeAll(20);
+      expect(raw(acts)).toEqual([[b, leftFor(idA)]]);
+      expect(core.router.stats()).toEqual({ rooms: 0, memberships: 0 });
+    }
+  });
+
+  test('the limits given to the core reach the router', () => {
+    const core = new RelayCore({ roomsPerSession: 1, membersPerRoom: 1 });
+    const a = ready(core, A, 0).key, b = ready(core, B, 0).key;
+    core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 1);
+    expect(frames(core.handleMessage(a, encode({ t: T.JOIN, topic: new Uint8Array(16), id: idA }), 2))).toEqual([[a, errFrame(E.ROOMS, 'at most 1 rooms per session')]]);
+    expect(frames(core.handleMessage(b, encode({ t: T.JOIN, topic, id: idB }), 2))).toEqual([[b, errFrame(E.MEMBERS, 'room is full (1 members)')]]);
+  });
+});
+
+describe('defaults', () => {
+  test('a core without options uses DEFAULT_LIMITS; partial limits override only what they name', () => {
+    expect(new RelayCore().limits).toEqual(DEFAULT_LIMITS);
+    const l: Limits = new RelayCore({ halfOpen: 3 }).limits;
+    expect(l).toEqual({ ...DEFAULT_LIMITS, halfOpen: 3 });
+    expect(DEFAULT_LIMITS.idleTimeoutMs).toBe(30000);
+  });
+});
