@@ -241,8 +241,13 @@ function pemOf(c: Certificate) {
   return certificateToPem(c);
 }
 
+/** werift parses the PEM pair in every DtlsSocket (CipherContext.parseX509, ~0.5 ms and a
+ * private-key object per session). Parse once per Certificate and share the result. */
+const parsedKeys = new WeakMap<Certificate, { localCert: Buffer; localPrivateKey: unknown }>();
+
 function createSession(role: Role, h: SessionHandlers): ChannelSession {
-  const { cert: certPem, key: keyPem } = pemOf(role.cert);
+  const shared = parsedKeys.get(role.cert);
+  const { cert: certPem, key: keyPem } = shared ? { cert: undefined, key: undefined } : pemOf(role.cert);
   let closed = false;
   let open = false;
   let connected = false; // DTLS handshake done and verified
@@ -278,6 +283,13 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     certificateRequest: role.server,
   };
   const dtls: Dtls = role.server ? new DtlsServer(options) : new DtlsClient(options);
+  if (shared) {
+    dtls.cipher.localCert = shared.localCert;
+    (dtls.cipher as unknown as { localPrivateKey: unknown }).localPrivateKey = shared.localPrivateKey;
+    dtls.cipher.signatureHashAlgorithm = options.signatureHash;
+  } else {
+    parsedKeys.set(role.cert, { localCert: dtls.cipher.localCert, localPrivateKey: dtls.cipher.localPrivateKey });
+  }
 
   const finish = (reason: string) => {
     if (closed) return;
@@ -351,6 +363,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     if (proof) return fail(`handshake-failed: ${proof}`, 51 /* decrypt_error */);
     remoteFp = fp;
     connected = true;
+    release(dtls);
     startSctp();
   });
 
@@ -474,25 +487,51 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
         if (epoch === 0 && len === 2) fail(`handshake-failed: alert ${rec[14]}`);
         continue;
       }
-      if (epoch === 0) continue;
-      try {
-        dtls.cipher.cipher.decrypt(dtls.sessionType, rec.subarray(13), {
-          type: CT_ALERT,
-          version: rec.readUInt16BE(1),
-          epoch,
-          sequenceNumber: rec.readUIntBE(5, 6),
-        });
-      } catch {
-        continue; // forged
-      }
+      if (epoch === 0 || !authentic(dtls, rec, epoch)) continue; // forged
       fail("dtls-closed");
       return undefined;
     }
     if (connected && epoch === 0) continue;
+    if (connected && type === CT_HANDSHAKE) {
+      // The peer retransmits its last flight when our last one was lost. werift would look for
+      // the handshake transcript we released; answer here instead (server: resend flight 6),
+      // but only to an authentic record.
+      if (dtls instanceof DtlsServer && authentic(dtls, rec, epoch)) for (const b of dtls.dtls.lastMessage) dtls.transport.send(b).catch(() => {});
+      continue;
+    }
     keep.push(rec);
   }
   if (keep.length === 0) return undefined;
   return keep.length === 1 ? keep[0] : Buffer.concat(keep);
+}
+
+function authentic(dtls: Dtls, rec: Buffer, epoch: number): boolean {
+  try {
+    dtls.cipher.cipher.decrypt(dtls.sessionType, rec.subarray(13), {
+      type: rec[0]!,
+      version: rec.readUInt16BE(1),
+      epoch,
+      sequenceNumber: rec.readUIntBE(5, 6),
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** After the handshake werift keeps every handshake message, the ECDHE keys and the flight
+ * objects for the session's lifetime; none is used again once records are gated as above. */
+function release(dtls: Dtls): void {
+  dtls.dtls.handshakeCache = {};
+  dtls.dtls.lastFlight = [];
+  const c = dtls.cipher as unknown as Record<string, unknown>;
+  c.localKeyPair = undefined;
+  c.remoteKeyPair = undefined;
+  c.remoteCertificate = undefined;
+  const d = dtls as unknown as Record<string, unknown>;
+  d.flight5 = undefined;
+  d.flight6 = undefined;
+  d.bufferFragmentedHandshakes = [];
 }
 
 /** Client side: werift never checks the ServerKeyExchange signature (RFC 5246 §7.4.3). */

@@ -189,6 +189,21 @@ describe("sessions over an in-memory pipe", () => {
     expect(p.c.session.remoteFingerprint).toBeUndefined();
   });
 
+  test("server Finished lost: the client's retransmitted flight 5 gets flight 6 again, channel opens", async () => {
+    const { serverCert: sc, clientCert: cc } = await certs();
+    let dropped = 0;
+    const p = pair(sc, cc, sc.fingerprint, {
+      // epoch-1 handshake record from the server = its Finished (RFC 6347 §4.2.4 retransmission)
+      drop: (fromServer, d) => fromServer && d[0] === 22 && d[4] === 1 && dropped++ === 0,
+    });
+    await until(() => p.s.opened === 1 && p.c.opened === 1, 5000, "open after retransmission");
+    expect(dropped).toBeGreaterThan(1);
+    expect(p.c.session.send(Uint8Array.of(5))).toBe(true);
+    await until(() => p.s.messages.length === 1, 3000, "message");
+    p.c.session.close();
+    await until(() => p.s.closes.length === 1, 1000, "server close");
+  });
+
   test("a bad fingerprint string is a TypeError", async () => {
     const { clientCert: cc } = await certs();
     const h = { transmit() {}, onOpen() {}, onMessage() {}, onClose() {} };
