@@ -114,7 +114,13 @@ export function envelopeScript(f: InscriptionFields): Uint8Array {
   if (f.metaprotocol !== undefined) tag(TAG.metaprotocol, te.encode(f.metaprotocol));
   for (const p of f.parents ?? []) tag(TAG.parent, encodeInscriptionId(p));
   if (f.delegate !== undefined) tag(TAG.delegate, encodeInscriptionId(f.delegate));
-  if (f.pointer !== undefined) tag(TAG.pointer, encodePointer(f.pointer));
+  if (f.pointer !== undefined) {
+    // ord writes pointer 0 as an empty push (OP_0); a one-byte 0x00 push decodes to the same
+    // pointer in ord (`Inscription::pointer` zero-fills) and does not trip parsers such as
+    // micro-ordinals, which read an OP_0 in tag position as the body separator.
+    const v = encodePointer(f.pointer);
+    tag(TAG.pointer, v.length ? v : Uint8Array.of(0));
+  }
   if (f.metadata !== undefined)
     for (let i = 0; i < f.metadata.length; i += MAX_PUSH) tag(TAG.metadata, f.metadata.subarray(i, i + MAX_PUSH));
   if (f.body !== undefined) {
