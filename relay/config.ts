@@ -15,6 +15,10 @@ export interface Config {
   logAddresses: boolean;
   /** Test switch: append every application-layer frame received or sent to this file. */
   recordFrames: string | undefined;
+  /** Close sessions silent for this many seconds. */
+  idleTimeout: number;
+  /** Log counters every this many seconds (0: never). */
+  statsInterval: number;
 }
 
 interface Flag { name: keyof Config; env: string; help: string; arg?: string; bool?: boolean }
@@ -25,6 +29,8 @@ export const FLAGS: Flag[] = [
   { name: "dataDir", env: "LUMAMESH_DATA_DIR", arg: "DIR", help: "where the certificate and keys live (default ~/.lumamesh)" },
   { name: "logLevel", env: "LUMAMESH_LOG_LEVEL", arg: "LEVEL", help: `one of ${LEVELS.join(", ")} (default info)` },
   { name: "logAddresses", env: "LUMAMESH_LOG_ADDRESSES", bool: true, help: "log remote addresses instead of redacting them" },
+  { name: "idleTimeout", env: "LUMAMESH_IDLE_TIMEOUT", arg: "SECONDS", help: "close sessions silent this long (default 30; browsers check consent every ~5 s)" },
+  { name: "statsInterval", env: "LUMAMESH_STATS_INTERVAL", arg: "SECONDS", help: "log a relay.stats line with every counter this often (default 60, 0 = never)" },
   { name: "recordFrames", env: "LUMAMESH_RECORD_FRAMES", arg: "FILE", help: "testing only: record every application-layer frame to FILE" },
 ];
 
@@ -65,12 +71,19 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const logLevel = (raw.logLevel ?? "info") as Level;
   if (!LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LEVELS.join(", ")}`);
   const host = (raw.host as string | undefined) ?? "0.0.0.0";
+  const num = (k: string, d: number, min: number) => {
+    const v = raw[k] === undefined ? d : Number(raw[k]);
+    if (!Number.isFinite(v) || v < min) throw new ConfigError(`--${kebab(k)} must be a number ≥ ${min}, got ${JSON.stringify(raw[k])}`);
+    return v;
+  };
   return {
     command, host, port, logLevel,
     publicIp: raw.publicIp as string | undefined,
     dataDir: (raw.dataDir as string | undefined) ?? join(env.HOME ?? homedir(), ".lumamesh"),
     logAddresses: raw.logAddresses === true,
     recordFrames: raw.recordFrames as string | undefined,
+    idleTimeout: num("idleTimeout", 30, 1),
+    statsInterval: num("statsInterval", 60, 0),
   };
 }
 

@@ -78,7 +78,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
   const pc = new PC({ certificates: o.certificates });
   const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
   dc.binaryType = "arraybuffer";
-  let done = false, timer: ReturnType<typeof setTimeout>;
+  let done = false, timer: ReturnType<typeof setTimeout>, rx = 0;
   const link: Link = {
     relay, pc, maxFrame: 0,
     send: (f) => dc.readyState == "open" && dc.send(encode(f) as Uint8Array<ArrayBuffer>),
@@ -120,12 +120,25 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     dc.onmessage = (e) => {
       const f = decode(new Uint8Array(e.data as ArrayBuffer));
       if (!f) return;
+      rx = performance.now();
       if (link.maxFrame) return link.onframe(f);
       if (f.t == T.WELCOME) {
         link.maxFrame = f.maxFrame;
         clearTimeout(timer);
         dc.onclose = () => finish("relay closed the channel");
         pc.onconnectionstatechange = () => (pc.connectionState == "failed" || pc.connectionState == "closed") && finish("connection " + pc.connectionState);
+        // Liveness: a relay that restarted on the same port still answers ICE consent checks,
+        // so ICE alone never notices. Ping after 3 s of silence; no answer in 5 s means dead.
+        // Only an unanswered PING counts, so throttled timers in background tabs cause no false alarms.
+        let sent = 0;
+        const beat = () => {
+          if (done) return;
+          const now = performance.now();
+          if (sent && rx < sent && now - sent > 5000) return finish("relay stopped answering");
+          if (now - rx > 3000 && !(sent > rx)) (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
+          timer = setTimeout(beat, 2000);
+        };
+        timer = setTimeout(beat, 2000);
         resolve(link);
       } else if (f.t == T.ERROR) fail(f.code == 100 ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);
     };

@@ -5,12 +5,21 @@ import { bundle } from "../../build.ts";
 
 export const chromiumPath = () => process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
+const launchOptions = () => ({
+  executablePath: chromiumPath(),
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+
 export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: chromiumPath(),
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  return chromium.launch(launchOptions());
+}
+
+/** A Chromium whose process the test can kill (SIGKILL: no goodbye packets at all). */
+export async function launchKillableChromium(): Promise<{ browser: Browser; kill(): void }> {
+  const server = await chromium.launchServer(launchOptions());
+  const browser = await chromium.connect(server.wsEndpoint());
+  return { browser, kill: () => void server.process().kill("SIGKILL") };
 }
 
 let lib: Promise<Uint8Array> | undefined;
