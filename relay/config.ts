@@ -61,12 +61,13 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
     const f = m && FLAGS.find((x) => kebab(x.name) == m[1]);
     if (!f) throw new ConfigError(`unknown argument ${JSON.stringify(a)} (see --help)`);
-    if (f.bool) { raw[f.name] = m![2] === undefined ? true : m![2] != "false"; continue; }
+    if (f.bool) { raw[f.name] = m![2] === undefined ? true : m![2] != "false" && m![2] != "0"; continue; }
     const v = m![2] ?? argv[++i];
     if (v === undefined) throw new ConfigError(`--${m![1]} needs a value`);
     raw[f.name] = v;
   }
-  const port = raw.port === undefined ? DEFAULT_PORT : Number(raw.port);
+  // Decimal digits only: Number("") is 0 (a random port) and Number("0x50") is 80.
+  const port = raw.port === undefined ? DEFAULT_PORT : /^\d+$/.test(raw.port as string) ? Number(raw.port) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be 0..65535, got ${JSON.stringify(raw.port)}`);
   const logLevel = (raw.logLevel ?? "info") as Level;
   if (!LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LEVELS.join(", ")}`);
