@@ -134,7 +134,7 @@ describe('decode rejects', () => {
     });
   test('right lengths for the same types are accepted (the rejections above are about length)', () => {
     const ok: [number, number][] = [[1, 3], [2, 4], [3, 1], [3, 65], [4, 65], [5, 3], [16, 25], [17, 17], [18, 17], [18, 25], [18, 33], [19, 25], [20, 25], [21, 25], [22, 17], [23, 26]];
-    for (const [t, n] of ok) expect(decode(z(n, t))?.t).toBe(t);
+    for (const [t, n] of ok) expect(decode(z(n, t))?.t as number | undefined).toBe(t);
   });
   test('DELIVER with a bcast byte other than 0 or 1', () => {
     for (const v of [2, 0x80, 0xff]) {
