@@ -53,8 +53,17 @@ export function startOrd(): OrdStandIn {
       }
       if ((m = /^\/sat\/(\d+)$/.exec(path))) {
         const ids = st.sats.get(m[1]!) ?? [];
-        const last = ids.length ? st.inscriptions.get(ids[ids.length - 1]!) : undefined;
-        return Response.json({ number: Number(m[1]), inscriptions: ids, satpoint: last?.satpoint ?? null });
+        // Like ord with --index-sats: the satpoint comes from the sat ranges of unspent outputs.
+        const n = Number(m[1]);
+        let satpoint: string | null = null;
+        for (const [op, o] of st.outputs) {
+          let off = 0;
+          for (const [a, b] of o.sat_ranges ?? []) {
+            if (n >= a && n < b) satpoint = `${op}:${off + n - a}`;
+            off += b - a;
+          }
+        }
+        return Response.json({ number: n, inscriptions: ids, satpoint });
       }
       if ((m = /^\/r\/children\/([0-9a-f]{64}i\d+)(?:\/(\d+))?$/.exec(path))) return Response.json({ ids: [], more: false, page: Number(m[2] ?? 0) });
       if (path === '/r/blockheight') return Response.json(st.height);
