@@ -71,11 +71,11 @@ export async function vetUtxos(utxos: Utxo[], ord: OrdClient): Promise<{ cardina
 
 async function signAndCheck(tx: btc.Transaction, signer: Signer, which: string, skip: number[] = []): Promise<btc.Transaction> {
   const before = tx.id;
+  const bytes = await signer.signPsbt(tx.toPSBT()); // signer errors (and the CLI's stop) pass through
   let signed: btc.Transaction;
   try {
-    signed = btc.Transaction.fromPSBT(await signer.signPsbt(tx.toPSBT()), TX_OPTS);
+    signed = btc.Transaction.fromPSBT(bytes, TX_OPTS);
   } catch (e) {
-    if (e instanceof InscribeError) throw e;
     throw new InscribeError('bad-psbt', `the signed ${which} PSBT cannot be read: ${(e as Error).message}`);
   }
   if (signed.id !== before) throw new InscribeError('bad-psbt', `the signed ${which} PSBT is for a different transaction (${signed.id}, expected ${before})`);
