@@ -1,5 +1,6 @@
 // Relay configuration: command-line flags, each also settable by an environment variable.
 import { LEVELS, type Level } from "./log.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -19,9 +20,11 @@ export interface Config {
   idleTimeout: number;
   /** Log counters every this many seconds (0: never). */
   statsInterval: number;
+  /** Overrides of the relay's limits (`--limit name=value`, repeatable). */
+  limits: Partial<Limits>;
 }
 
-interface Flag { name: keyof Config; env: string; help: string; arg?: string; bool?: boolean }
+interface Flag { name: keyof Config; env: string; help: string; arg?: string; bool?: boolean; flag?: string }
 export const FLAGS: Flag[] = [
   { name: "host", env: "LUMAMESH_HOST", arg: "ADDR", help: "address to bind the UDP socket to (default 0.0.0.0)" },
   { name: "port", env: "LUMAMESH_PORT", arg: "N", help: `UDP port (default ${DEFAULT_PORT}; 0 picks a free one)` },
@@ -31,6 +34,7 @@ export const FLAGS: Flag[] = [
   { name: "logAddresses", env: "LUMAMESH_LOG_ADDRESSES", bool: true, help: "log remote addresses instead of redacting them" },
   { name: "idleTimeout", env: "LUMAMESH_IDLE_TIMEOUT", arg: "SECONDS", help: "close sessions silent this long (default 30; browsers check consent every ~5 s)" },
   { name: "statsInterval", env: "LUMAMESH_STATS_INTERVAL", arg: "SECONDS", help: "log a relay.stats line with every counter this often (default 60, 0 = never)" },
+  { name: "limits", flag: "limit", env: "LUMAMESH_LIMITS", arg: "NAME=N", help: `override a limit, repeatable (env: comma-separated); names: ${Object.keys(DEFAULT_LIMITS).join(", ")}` },
   { name: "recordFrames", env: "LUMAMESH_RECORD_FRAMES", arg: "FILE", help: "testing only: record every application-layer frame to FILE" },
 ];
 
@@ -44,7 +48,7 @@ Usage:
   lumamesh-relay --help | --version
 
 Options (each also read from the environment variable shown):
-${FLAGS.map((f) => `  --${kebab(f.name)}${f.arg ? " " + f.arg : ""}`.padEnd(30) + `${f.help} [${f.env}]`).join("\n")}
+${FLAGS.map((f) => `  --${f.flag ?? kebab(f.name)}${f.arg ? " " + f.arg : ""}`.padEnd(30) + `${f.help} [${f.env}]`).join("\n")}
 `;
 
 export class ConfigError extends Error {}
@@ -59,12 +63,12 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     if (a == "--version" || a == "-v") { command = "version"; continue; }
     if (a == "record" || a == "serve") { command = a; continue; }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    const f = m && FLAGS.find((x) => kebab(x.name) == m[1]);
+    const f = m && FLAGS.find((x) => (x.flag ?? kebab(x.name)) == m[1]);
     if (!f) throw new ConfigError(`unknown argument ${JSON.stringify(a)} (see --help)`);
     if (f.bool) { raw[f.name] = m![2] === undefined ? true : m![2] != "false" && m![2] != "0"; continue; }
     const v = m![2] ?? argv[++i];
     if (v === undefined) throw new ConfigError(`--${m![1]} needs a value`);
-    raw[f.name] = v;
+    raw[f.name] = f.name == "limits" && raw.limits ? raw.limits + "," + v : v;
   }
   // Decimal digits only: Number("") is 0 (a random port) and Number("0x50") is 80.
   const port = raw.port === undefined ? DEFAULT_PORT : /^\d+$/.test(raw.port as string) ? Number(raw.port) : NaN;
@@ -83,6 +87,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     dataDir: (raw.dataDir as string | undefined) ?? join(env.HOME ?? homedir(), ".lumamesh"),
     logAddresses: raw.logAddresses === true,
     recordFrames: raw.recordFrames as string | undefined,
+    limits: parseLimits(raw.limits as string | undefined),
     idleTimeout: num("idleTimeout", 30, 1),
     statsInterval: num("statsInterval", 60, 0),
   };
@@ -92,4 +97,16 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
 export function advertisedIp(c: Config): string {
   if (c.publicIp) return c.publicIp;
   return c.host == "0.0.0.0" || c.host == "::" ? "127.0.0.1" : c.host;
+}
+
+function parseLimits(spec: string | undefined): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  for (const item of (spec ?? "").split(",").filter(Boolean)) {
+    const [k, v] = item.split("=");
+    if (!(k in DEFAULT_LIMITS)) throw new ConfigError(`--limit: unknown limit ${JSON.stringify(k)} (known: ${Object.keys(DEFAULT_LIMITS).join(", ")})`);
+    const n = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v ?? "") || n <= 0) throw new ConfigError(`--limit ${k} must be a positive number, got ${JSON.stringify(v)}`);
+    out[k as keyof Limits] = n;
+  }
+  return out;
 }

@@ -26,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger(c.logLevel, { showAddresses: c.logAddresses });
   if (state.created) log("info", "state.created", { dataDir: c.dataDir, fp: state.cert.fingerprint });
-  const relay = await startRelay({ host: c.host, port: c.port, cert: state.cert, log, recordFrames: c.recordFrames, limits: { idleTimeoutMs: c.idleTimeout * 1000 } });
+  const relay = await startRelay({ host: c.host, port: c.port, cert: state.cert, log, recordFrames: c.recordFrames, limits: { idleTimeoutMs: c.idleTimeout * 1000, ...c.limits } });
   log("info", "relay.listening", { version: pkg.version, host: c.host, port: relay.port, record: relayRecord(state, advertisedIp(c), relay.port) });
   const stats = c.statsInterval > 0 ? setInterval(() => log("info", "relay.stats", { sessions: relay.sessions(), ...relay.core.router.stats(), counters: relay.core.counters }), c.statsInterval * 1000) : undefined;
   await new Promise<void>((resolve) => {

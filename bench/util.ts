@@ -1,0 +1,32 @@
+// Benchmark helpers: percentiles, process CPU and RSS from /proc, and a plain-text table.
+import { readFileSync } from "node:fs";
+
+export const median = (xs: number[]) => pct(xs, 50);
+export function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+const TICK = 100; // USER_HZ on Linux
+/** CPU seconds (user + system) a process has used. */
+export function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) / TICK;
+}
+/** Resident set size of a process in bytes. */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+export type Row = Record<string, string | number>;
+export function table(rows: Row[]): string {
+  if (!rows.length) return "";
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cell = (v: unknown) => (typeof v == "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : String(v ?? ""));
+  const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => "| " + vals.map((v, i) => v.padEnd(w[i])).join(" | ") + " |";
+  return [line(cols), "|" + w.map((n) => "-".repeat(n + 2)).join("|") + "|", ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join("\n");
+}
