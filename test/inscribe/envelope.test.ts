@@ -187,7 +187,7 @@ describe('every envelope parses back through micro-ordinals', () => {
       expect(p.tags.contentType).toBe(f.contentType);
       expect(p.tags.contentEncoding).toBe(f.contentEncoding);
       expect(p.tags.metaprotocol).toBe(f.metaprotocol);
-      expect(p.tags.delegate).toBe(f.delegate);
+      expect(p.tags.delegate as string | undefined).toBe(f.delegate);
       expect(p.tags.pointer).toBe(f.pointer === undefined ? undefined : BigInt(f.pointer));
       const parents = p.tags.parent === undefined ? undefined : ([] as string[]).concat(p.tags.parent as any);
       expect(parents).toEqual(f.parents);
