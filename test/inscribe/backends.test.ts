@@ -137,7 +137,7 @@ describe('Core RPC backend', () => {
   });
 
   test('RPC errors carry the code', async () => {
-    const err = await be.rpc('nosuchmethod', []).catch((e) => e as CoreRpcError);
+    const err = (await be.rpc('nosuchmethod', []).catch((e) => e)) as CoreRpcError;
     expect(err).toBeInstanceOf(CoreRpcError);
     expect(err.rpcCode).toBe(-32601);
     expect(err.status).toBe(404);

@@ -15,7 +15,7 @@ describe('BIP-341 vectors (test/inscribe/vectors/bip341.json, from bitcoin/bips 
   const toTree = (t: any): any => (t === null ? undefined : Array.isArray(t) ? t.map(toTree) : { script: hex.decode(t.script), leafVersion: t.leafVersion });
   v341.scriptPubKey.forEach((v: any, i: number) =>
     test(`scriptPubKey[${i}] through btc.p2tr(internal, tree, NETWORK, true) as planInscription calls it`, () => {
-      const r = btc.p2tr(v.given.internalPubkey, toTree(v.given.scriptTree), btc.NETWORK, true);
+      const r: any = btc.p2tr(v.given.internalPubkey, toTree(v.given.scriptTree), btc.NETWORK, true);
       expect(hex.encode(r.script)).toBe(v.expected.scriptPubKey);
       expect(r.address).toBe(v.expected.bip350Address);
       expect(hex.encode(r.tweakedPubkey)).toBe(v.intermediary.tweakedPubkey);
