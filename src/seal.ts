@@ -1,10 +1,13 @@
 // Room keys, relay topics and sealing of everything a browser sends through a relay.
 //
 // Derivation (version 1, every step domain-separated by its label):
-//   pw     = u32be(len(utf8(N))) || utf8(N) || utf8(P)        N = name.normalize('NFC'), P = password ?? ''
-//   master = PBKDF2-HMAC-SHA-256(pw, salt = utf8("lumamesh/v1/room"), KDF_ITERATIONS, 32 bytes)
-//   topic  = HKDF-SHA-256(master, salt = empty, info = "lumamesh/v1/topic", 16 bytes)   what the relay routes on
-//   key    = HKDF-SHA-256(master, salt = empty, info = "lumamesh/v1/seal",  32 bytes)   AES-256-GCM key
+//   M(P)   = PBKDF2-HMAC-SHA-256(u32be(len(utf8(N))) || utf8(N) || utf8(P), salt = utf8("lumamesh/v1/room"),
+//                                KDF_ITERATIONS, 32 bytes)        N = name.normalize('NFC'), P = password ?? ''
+//   topic  = HKDF-SHA-256(M(''), salt = empty, info = "lumamesh/v1/topic", 16 bytes)   what the relay routes on
+//   key    = HKDF-SHA-256(M(P),  salt = empty, info = "lumamesh/v1/seal",  32 bytes)   AES-256-GCM key
+// The topic depends on the name only: a peer with the wrong password lands in the same relay room,
+// and the app can be told "messages from this peer do not decrypt" instead of silence. The key
+// depends on name and password, each through the slow KDF (two PBKDF2 runs when there is a password).
 // The length prefix (not a 0x00 separator) keeps (name, password) unambiguous even when the name
 // holds NUL: ("a\0", "b") and ("a", "\0b") would collide under a separator. No password and an empty
 // password are the same room. NFC makes "é" typed on any OS one room. Anyone who knows the name
@@ -74,8 +77,11 @@ export const deriveRoom = async (c: CryptoProvider, name: string, password = '')
     len = new Uint8Array(4),
     e = new Uint8Array(0);
   new DataView(len.buffer).setUint32(0, n.length);
-  const m = await c.pbkdf2(concat([len, n, utf8Encode(password)]), L('room'), KDF_ITERATIONS, 32);
-  return { topic: await c.hkdf(m, e, L('topic'), 16), key: await c.hkdf(m, e, L('seal'), 32) };
+  const master = (p: string) => c.pbkdf2(concat([len, n, utf8Encode(p)]), L('room'), KDF_ITERATIONS, 32);
+  // The topic comes from the name alone, so peers with a wrong password still meet at the relay
+  // and can be told why nothing decrypts; the key comes from name and password.
+  const mt = master(''), mk = password ? master(password) : mt;
+  return { topic: await c.hkdf(await mt, e, L('topic'), 16), key: await c.hkdf(await mk, e, L('seal'), 32) };
 };
 
 const ad = (k: RoomKeys, from: Uint8Array, to: Uint8Array | null, type: number) => {

@@ -13,10 +13,10 @@ const B = (b: Buffer | ArrayBuffer) => new Uint8Array(b instanceof ArrayBuffer ?
 const oracle = (name: string, password = '') => {
   const n = Buffer.from(name.normalize('NFC'), 'utf8'), len = Buffer.alloc(4);
   len.writeUInt32BE(n.length);
-  const master = pbkdf2Sync(Buffer.concat([len, n, Buffer.from(password, 'utf8')]), 'lumamesh/v1/room', KDF_ITERATIONS, 32, 'sha256');
+  const M = (p: string) => pbkdf2Sync(Buffer.concat([len, n, Buffer.from(p, 'utf8')]), 'lumamesh/v1/room', KDF_ITERATIONS, 32, 'sha256');
   return {
-    topic: B(hkdfSync('sha256', master, Buffer.alloc(0), 'lumamesh/v1/topic', 16)),
-    key: B(hkdfSync('sha256', master, Buffer.alloc(0), 'lumamesh/v1/seal', 32)),
+    topic: B(hkdfSync('sha256', M(''), Buffer.alloc(0), 'lumamesh/v1/topic', 16)),
+    key: B(hkdfSync('sha256', M(password), Buffer.alloc(0), 'lumamesh/v1/seal', 32)),
   };
 };
 
@@ -40,21 +40,24 @@ describe('KDF', () => {
     expect(equal(k.topic, k.key.subarray(0, 16))).toBe(false);
   });
 
-  test('different names, passwords and unicode give different topics', async () => {
+  test('different names and unicode give different topics; different passwords give different keys', async () => {
     const inputs: [string, string?][] = [
-      ['lobby'], ['Lobby'], ['lobby '], ['lobby', 'x'], ['lobby', 'y'], ['lobbyx'], ['x', 'lobby'],
+      ['lobby'], ['Lobby'], ['lobby '], ['lobbyx'], ['x'],
       ['café'], ['cafe'], ['日本'], ['日本語'], ['🚀'], ['\u0000'], [''],
     ];
     const topics = await Promise.all(inputs.map(([n, p]) => deriveRoom(c, n, p).then((k) => hex(k.topic))));
     expect(new Set(topics).size).toBe(inputs.length);
+    const pw = await Promise.all([undefined, 'x', 'y', 'lobby'].map((p) => deriveRoom(c, 'lobby', p)));
+    expect(new Set(pw.map((k) => hex(k.topic))).size).toBe(1); // same room at the relay...
+    expect(new Set(pw.map((k) => hex(k.key))).size).toBe(4); // ...but nothing decrypts across passwords
   });
 
   test('length prefix: a NUL in the name cannot be confused with the name/password boundary', async () => {
     // With a 0x00 separator both of these would be PBKDF2("a\0\0b").
     const a = await deriveRoom(c, 'a\0', 'b'), b = await deriveRoom(c, 'a', '\0b');
-    expect(hex(a.topic)).not.toBe(hex(b.topic));
+    expect(hex(a.key)).not.toBe(hex(b.key));
     // ...and a name cannot carry a password: ("ab", "") ≠ ("a", "b").
-    expect(hex((await deriveRoom(c, 'ab')).topic)).not.toBe(hex((await deriveRoom(c, 'a', 'b')).topic));
+    expect(hex((await deriveRoom(c, 'ab')).key)).not.toBe(hex((await deriveRoom(c, 'a', 'b')).key));
   });
 
   test('no password and the empty password are the same room; NFC and NFD spellings are the same room', async () => {
@@ -131,7 +134,7 @@ describe('sealMsg / openMsg', () => {
   let k: RoomKeys, k2: RoomKeys;
   const keys = async () => {
     k ??= await deriveRoom(c, 'seal-room');
-    k2 ??= await deriveRoom(c, 'seal-room', 'other');
+    k2 ??= await deriveRoom(c, 'other-room', 'other');
   };
 
   test('round trip, directed and broadcast; layout is nonce(12) || ct || tag(16)', async () => {
