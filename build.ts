@@ -34,7 +34,9 @@ export async function bundle(entry: string, define: Record<string, string> = {})
   const out = r.outputs.find((o) => o.kind == "entry-point")!;
   const bytes = new Uint8Array(await out.arrayBuffer());
   if (r.outputs.filter((o) => o.kind == "chunk").length) throw new Error(`build: ${entry} split into chunks; the library must be one file`);
-  if (/\bimport\s*[{*"'\w]|\bimport\(/.test(new TextDecoder().decode(bytes).replace(/"[^"]*"/g, ""))) throw new Error(`build: ${entry} still imports something at run time`);
+  const code = new TextDecoder().decode(bytes);
+  // Static imports at statement start, dynamic import(), and re-exports from another module.
+  if (/(?:^|[;}\n])\s*import\s*[\w${*"']|\bimport\s*\(|\bexport\s*[{*][^;]*\bfrom\s*["']/.test(code)) throw new Error(`build: ${entry} still imports something at run time`);
   return bytes;
 }
 

@@ -35,6 +35,8 @@ interface Session {
   openedAt: number;
   msgs: Bucket;
   rateWarned: number;
+  /** First 8 bytes of the browser's DTLS certificate fingerprint: the only peer id it may use. */
+  id?: Uint8Array;
 }
 
 export const addrKey = (a: Addr) => (a.address.includes(":") ? `[${a.address}]` : a.address) + ":" + a.port;
@@ -120,10 +122,11 @@ export class RelayCore {
     return out;
   }
 
-  /** The adapter reports the DataChannel open. */
-  handleOpen(key: string, now: number): Action[] {
+  /** The adapter reports the DataChannel open; `remoteFp` is the browser's certificate fingerprint. */
+  handleOpen(key: string, now: number, remoteFp?: string): Action[] {
     const s = this.sessions.get(key);
     if (!s || s.state != "handshake") return [];
+    if (remoteFp) s.id = Uint8Array.from(remoteFp.split(":").slice(0, 8), (h) => parseInt(h, 16));
     s.state = "open";
     s.openedAt = now;
     this.halfOpen--;
@@ -176,6 +179,11 @@ export class RelayCore {
       case T.PING: return [{ type: "frame", key, data: encode({ t: T.PONG, data: f.data }) }];
       case T.PONG: return [];
       case T.JOIN: case T.LEAVE: case T.SEND: case T.BCAST: {
+        // Peer ids are bound to the DTLS certificate, so nobody can squat another browser's id.
+        if (f.t == T.JOIN && s.id && f.id.some((b, i) => b != s.id![i])) {
+          this.count("room." + E.ID_MISMATCH);
+          return [err(E.ID_MISMATCH, "peer id must be the first 8 bytes of your certificate's SHA-256 fingerprint")];
+        }
         const r = this.router.handle(key, f);
         const out: Action[] = r.out.map((o) => ({ type: "frame", key: o.key, data: o.data }));
         if (r.error) {

@@ -53,7 +53,7 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
           const { key, from } = a;
           const s: ChannelSession = createServerSession(o.cert, {
             transmit: (d) => sock.send(d, from.port, from.address),
-            onOpen: () => adapters.get(key) === s && run(core.handleOpen(key, now())),
+            onOpen: () => adapters.get(key) === s && run(core.handleOpen(key, now(), s.remoteFingerprint)),
             onMessage: (m) => {
               if (adapters.get(key) !== s) return;
               record(0, m);

@@ -3,6 +3,9 @@
 import { createEmitter } from "./emitter.ts";
 import { openLink, LinkError, type Link, type LinkOptions, type RelayInfo, type FailReason } from "./link.ts";
 import { T, type Frame } from "./wire.ts";
+import { joinRoom, type JoinOptions, type Room } from "./room.ts";
+import { webCrypto } from "./seal.ts";
+import { hex, random } from "./bytes.ts";
 
 export interface ConnectOptions extends LinkOptions {
   /** Relays to use, tried in order. */
@@ -28,10 +31,16 @@ export type NetEvents = {
   reconnect: [relay: RelayInfo];
   /** Every frame from the relay (rooms listen here). */
   frame: [f: Frame];
+  /** The relay refused something (an ERROR frame): code and message. */
+  error: [e: { code: number; message: string }];
   close: [];
 };
 
 export interface Net {
+  /** This page's peer id: 16 hex chars, the first 8 bytes of its DTLS certificate fingerprint. */
+  readonly id: string;
+  /** Join a room: resolves once the relay has admitted this page to it. */
+  joinRoom(name: string, options?: JoinOptions): Promise<Room>;
   /** The relay this page is linked to now, or null while reconnecting. */
   readonly relay: RelayInfo | null;
   on: ReturnType<typeof createEmitter<NetEvents>>["on"];
@@ -61,6 +70,16 @@ async function firstLink(o: ConnectOptions, onFail?: (a: Attempt) => void): Prom
 
 export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   const ev = createEmitter<NetEvents>();
+  const PC = o.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+  if (!PC) throw new Error("lumamesh: no RTCPeerConnection here; pass one as options.RTCPeerConnection");
+  // One certificate for the relay link and every direct connection: the peer id is its fingerprint's
+  // prefix, so the relay and the other peers can both check it.
+  let id = random(8);
+  if (!o.certificates && PC.generateCertificate) {
+    const cert = await PC.generateCertificate({ name: "ECDSA", namedCurve: "P-256" } as EcKeyGenParams);
+    const fp = cert.getFingerprints().find((f) => f.algorithm == "sha-256")?.value;
+    if (fp) (o = { ...o, certificates: [cert] }), (id = Uint8Array.from(fp.split(":").slice(0, 8), (h) => parseInt(h, 16)));
+  }
   let link: Link | null = await firstLink(o);
   let closed = false;
   let retry = 0;
@@ -71,6 +90,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     link = l;
     l.onframe = (f) => {
       if (f.t == T.PONG) pongs.get(f.data.join())?.();
+      if (f.t == T.ERROR) ev.emit("error", { code: f.code, message: f.message });
       ev.emit("frame", f);
     };
     l.onclose = (why) => {
@@ -97,8 +117,24 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     }, base * (0.5 + jitter / 2));
   };
   attach(link);
+  // A closing tab says goodbye: pc.close() sends SCTP ABORT to every direct peer and to the relay,
+  // so the others see `leave` at once instead of after ICE consent or idle timeouts.
+  globalThis.addEventListener?.("pagehide", () => net.close());
 
+  const rooms = new Set<Room>();
   const net: Net = {
+    id: hex(id),
+    async joinRoom(name, options) {
+      const room = await joinRoom({
+        net, id, cert: o.certificates?.[0], crypto: webCrypto, PC,
+        // Relays answer plain STUN Binding requests: they are this page's STUN servers.
+        iceServers: () => (o.relays ?? []).map((r) => ({ urls: "stun:" + r.addr })),
+      }, name, options);
+      rooms.add(room);
+      const leave = room.leave;
+      (room as { leave: () => void }).leave = () => (rooms.delete(room), leave());
+      return room;
+    },
     get relay() { return link?.relay ?? null; },
     on: ev.on,
     off: ev.off,
@@ -117,6 +153,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     close() {
       if (closed) return;
       closed = true;
+      for (const r of [...rooms]) r.leave();
       clearTimeout(retryTimer);
       link?.close();
       ev.emit("close");
