@@ -12,6 +12,11 @@
 //   src/templates/iframe.rs, templates/preview-*.html, templates/inscription.html
 // Path-parameter errors reproduce axum 0.8's `Path` rejection texts ("Invalid URL: ...").
 //
+// With `chain` (an OrdChainView, e.g. inscribe/testing's MemoryChain) it also indexes that
+// chain as ord does: outputs and sat ranges for /r/utxo, /output and /sat, and every envelope
+// revealed in a mined transaction becomes an inscription (index/updater/inscription_updater.rs,
+// src/inscriptions/envelope.rs). Like ord, it sees blocks only, not the mempool: mine first.
+//
 // The server runs on node:http rather than Bun.serve: Bun.serve folds two headers of the same
 // name into one comma-joined line, and ord sends its two Content-Security-Policy headers as two
 // separate lines (r.rs content_response). node:http (Bun's implementation) keeps them apart.
@@ -62,6 +67,38 @@ export interface Inscription {
   charms: string[];
 }
 
+/** An output as a chain view reports it; `height` null = in the mempool. */
+export interface OrdChainOutput {
+  value: number;
+  script_pubkey: string;
+  address: string | null;
+  /** Ordinal sat ranges [start, end) in order. */
+  sat_ranges: [number, number][];
+  height: number | null;
+  /** The spending transaction, or null while unspent. */
+  spent: { txid: string; height: number | null } | null;
+}
+
+/** A transaction as a chain view reports it, in acceptance order; `height` null = mempool. */
+export interface OrdChainTx {
+  txid: string;
+  hex: string;
+  height: number | null;
+  inputs: { outpoint: string; witness: Uint8Array[] }[];
+  outputs: { value: number }[];
+}
+
+/**
+ * What the server needs from a chain to index it like ord. Kept this small so dev/ depends on
+ * no chain implementation; inscribe/testing/chain.ts's MemoryChain implements it.
+ */
+export interface OrdChainView {
+  readonly height: number;
+  output(outpoint: string): OrdChainOutput | null;
+  outputs(): Iterable<[string, OrdChainOutput]>;
+  transactions(): Iterable<OrdChainTx>;
+}
+
 export interface OrdServerOptions {
   host?: string;
   /** 0 (default) picks an ephemeral port. */
@@ -78,6 +115,10 @@ export interface OrdServerOptions {
   decompress?: boolean;
   /** Starting chain height (a block is "mined" per inscription added without a height). */
   height?: number;
+  /** Index this chain too (outputs, sat ranges, reveals in mined transactions). */
+  chain?: OrdChainView;
+  /** ord's --index-runes: `runes` is `{}` (no rune is ever etched here) instead of null. */
+  runeIndex?: boolean;
 }
 
 export interface OrdServer {
@@ -86,6 +127,8 @@ export interface OrdServer {
   stop(): Promise<void>;
   add(inscription: InscriptionInput): Inscription;
   store: Store;
+  /** Paths requested, in order (query strings included). */
+  log: string[];
 }
 
 // server.rs: const PAGE_SIZE: usize = 100; r.rs pages children/parents/sats by 100.
@@ -180,6 +223,57 @@ export function parseOutPoint(s: string): Parsed<string> {
   return { ok: true, value: `${txid.value}:${v.value}` };
 }
 
+/**
+ * ordinals crate sat.rs: where sat `n` was mined and what that makes it. Charms are only the
+ * rarity ones (charm.rs also has coin, nineball, palindrome, vintage, …, not computed here).
+ */
+export function satInfo(n: bigint): {
+  height: bigint; epoch: bigint; offset: bigint; cycle: bigint; period: bigint;
+  decimal: string; degree: string; name: string; percentile: string; rarity: string; charms: string[];
+} {
+  // epoch.rs: subsidy halves every 210,000 blocks from 50 BTC.
+  let epoch = 0n;
+  let start = 0n;
+  for (;;) {
+    const subsidy = (50n * 100_000_000n) >> epoch;
+    const size = subsidy * 210_000n;
+    if (subsidy === 0n || n < start + size) break;
+    start += size;
+    epoch++;
+  }
+  const subsidy = (50n * 100_000_000n) >> epoch;
+  const height = epoch * 210_000n + (subsidy === 0n ? 0n : (n - start) / subsidy);
+  const offset = subsidy === 0n ? 0n : (n - start) % subsidy;
+  const cycle = epoch / 6n;
+  let x = SAT_LAST + 1n - n;
+  let name = "";
+  while (x > 0n) {
+    name = String.fromCharCode(97 + Number((x - 1n) % 26n)) + name;
+    x = (x - 1n) / 26n;
+  }
+  // rarity.rs
+  const rarity =
+    n === 0n ? "mythic"
+    : offset !== 0n ? "common"
+    : height % (210_000n * 6n) === 0n ? "legendary"
+    : height % 210_000n === 0n ? "epic"
+    : height % 2016n === 0n ? "rare"
+    : "uncommon";
+  return {
+    height,
+    epoch,
+    offset,
+    cycle,
+    period: height / 2016n,
+    decimal: `${height}.${offset}`,
+    degree: `${cycle}°${height % 210_000n}′${height % 2016n}″${offset}‴`,
+    name,
+    percentile: `${(Number(n) / Number(SAT_LAST)) * 100}%`,
+    rarity,
+    charms: rarity === "common" ? [] : [rarity],
+  };
+}
+
 // --- the store ---
 
 const sha256 = (data: Uint8Array | string): Uint8Array => new Uint8Array(createHash("sha256").update(data).digest());
@@ -198,14 +292,248 @@ export function blockHash(height: number): string {
   return hex(sha256(`lumamesh dev ord block ${height}`));
 }
 
+// --- envelopes in witnesses (ord src/inscriptions/envelope.rs, inscription.rs, tag.rs) ---
+
+/** One envelope's fields as ord reads them; byte values are raw. */
+export interface Envelope {
+  content_type: string | null;
+  content_encoding: string | null;
+  body: Uint8Array | null;
+  metadata: Uint8Array | null;
+  parents: string[];
+  delegate: string | null;
+  pointer: bigint | null;
+}
+
+type Instruction = { push: Uint8Array } | { op: number };
+
+/** Script instructions; null when a push runs past the end (rust-bitcoin stops there too). */
+function instructions(script: Uint8Array): Instruction[] | null {
+  const out: Instruction[] = [];
+  let i = 0;
+  while (i < script.length) {
+    const op = script[i++]!;
+    let n = -1;
+    if (op <= 0x4b) n = op;
+    else if (op === 0x4c || op === 0x4d || op === 0x4e) {
+      const w = op === 0x4c ? 1 : op === 0x4d ? 2 : 4;
+      if (i + w > script.length) return null;
+      n = 0;
+      for (let k = w - 1; k >= 0; k--) n = n * 256 + script[i + k]!;
+      i += w;
+    }
+    if (n < 0) out.push({ op });
+    else {
+      if (i + n > script.length) return null;
+      out.push({ push: script.subarray(i, i + n) });
+      i += n;
+    }
+  }
+  return out;
+}
+
+/** bitcoin Witness::tapscript: the second-to-last element (third with an annex), script path only. */
+function tapscript(witness: Uint8Array[]): Uint8Array | null {
+  const annex = witness.length >= 2 && witness[witness.length - 1]![0] === 0x50 ? 1 : 0;
+  return witness.length >= 2 + annex ? witness[witness.length - 2 - annex]! : null;
+}
+
+const ORD = new TextEncoder().encode("ord");
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, k) => x === b[k]);
+
+/** InscriptionId::from_value: 32-byte txid (internal order) + LE index, trailing zeros stripped unless 4 bytes. */
+function idFromValue(v: Uint8Array): string | null {
+  if (v.length < 32 || v.length > 36) return null;
+  const index = v.subarray(32);
+  if (index.length !== 4 && index.length > 0 && index[index.length - 1] === 0) return null;
+  let n = 0;
+  for (let k = index.length - 1; k >= 0; k--) n = n * 256 + index[k]!;
+  return `${hex(v.subarray(0, 32).slice().reverse())}i${n}`;
+}
+
+/** Every envelope in a witness, in order (RawEnvelope::from_tapscript + ParsedEnvelope::from). */
+export function envelopesIn(witness: Uint8Array[]): Envelope[] {
+  const script = tapscript(witness);
+  const ins = script && instructions(script);
+  if (!ins) return [];
+  const found: Envelope[] = [];
+  const isPush = (x: Instruction | undefined): x is { push: Uint8Array } => x !== undefined && "push" in x;
+  for (let k = 0; k + 2 < ins.length; k++) {
+    const a = ins[k]!;
+    const b = ins[k + 1]!;
+    const c = ins[k + 2];
+    // OP_FALSE (an empty push) OP_IF push("ord")
+    if (!(isPush(a) && a.push.length === 0 && "op" in b && b.op === 0x63 && isPush(c) && sameBytes(c.push, ORD))) continue;
+    const payload: Uint8Array[] = [];
+    let j = k + 3;
+    let ended = false;
+    for (; j < ins.length; j++) {
+      const x = ins[j]!;
+      if ("push" in x) payload.push(x.push);
+      else if (x.op === 0x68) {
+        ended = true;
+        break;
+      } else if (x.op === 0x4f) payload.push(new Uint8Array([0x81])); // OP_1NEGATE (pushnum)
+      else if (x.op >= 0x51 && x.op <= 0x60) payload.push(new Uint8Array([x.op - 0x50])); // OP_1..OP_16 (pushnum)
+      else break; // any other opcode ends the envelope unterminated
+    }
+    if (!ended) continue;
+    k = j;
+    // The body tag is the first empty push in a tag position; fields are the pairs before it.
+    const bodyAt = payload.findIndex((p, i) => i % 2 === 0 && p.length === 0);
+    const fields = new Map<number, Uint8Array[]>();
+    const head = bodyAt < 0 ? payload : payload.slice(0, bodyAt);
+    for (let i = 0; i + 1 < head.length; i += 2) {
+      const tag = head[i]!;
+      if (tag.length !== 1) continue; // multi-byte tags: unrecognized, odd or even alike here
+      fields.set(tag[0]!, [...(fields.get(tag[0]!) ?? []), head[i + 1]!]);
+    }
+    const first = (t: number) => fields.get(t)?.[0] ?? null;
+    const joined = (t: number) => (fields.has(t) ? concat(fields.get(t)!) : null);
+    const utf8 = (v: Uint8Array | null) => (v === null ? null : new TextDecoder().decode(v));
+    const ptr = first(2);
+    let pointer: bigint | null = null;
+    if (ptr !== null && ptr.subarray(8).every((x) => x === 0)) {
+      pointer = 0n;
+      for (let i = Math.min(ptr.length, 8) - 1; i >= 0; i--) pointer = pointer * 256n + BigInt(ptr[i]!);
+    }
+    const delegate = first(11);
+    found.push({
+      content_type: utf8(first(1)),
+      content_encoding: utf8(first(9)),
+      body: bodyAt < 0 ? null : concat(payload.slice(bodyAt + 1)),
+      metadata: joined(5),
+      parents: (fields.get(3) ?? []).map(idFromValue).filter((x): x is string => x !== null),
+      delegate: delegate === null ? null : idFromValue(delegate),
+      pointer,
+    });
+  }
+  return found;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) (out.set(p, o), (o += p.length));
+  return out;
+}
+
+// ord with --index-sats keeps spent outputs out of its UTXO table; it sees blocks, not the mempool.
+const indexed = (o: OrdChainOutput) => o.height !== null;
+const unspent = (o: OrdChainOutput) => o.spent === null || o.spent.height === null;
+
 export class Store {
   readonly list: Inscription[] = [];
   private readonly byId = new Map<string, Inscription>();
   private readonly bySat = new Map<number, Inscription[]>();
+  private readonly seenTxs = new Set<string>();
   height: number;
 
-  constructor(height = 0) {
-    this.height = height;
+  constructor(
+    height = 0,
+    readonly chain: OrdChainView | null = null,
+  ) {
+    this.height = Math.max(height, chain?.height ?? 0);
+  }
+
+  /** Indexes what the chain mined since the last call: block height and every revealed envelope. */
+  sync(): void {
+    const chain = this.chain;
+    if (!chain) return;
+    this.height = Math.max(this.height, chain.height);
+    for (const tx of chain.transactions()) {
+      if (tx.height === null || this.seenTxs.has(tx.txid)) continue;
+      this.seenTxs.add(tx.txid);
+      this.indexReveal(tx, tx.height);
+    }
+  }
+
+  // inscription_updater.rs index_inscriptions: ids count envelopes across all inputs; each lands
+  // on the first sat of its input, or at `pointer` when that is inside the outputs.
+  private indexReveal(tx: OrdChainTx, height: number): void {
+    const chain = this.chain!;
+    const inputs = tx.inputs.map((i) => chain.output(i.outpoint));
+    const ranges = inputs.flatMap((o) => o?.sat_ranges ?? []);
+    const inTotal = inputs.reduce((n, o) => n + (o?.value ?? 0), 0);
+    const outTotal = tx.outputs.reduce((n, o) => n + o.value, 0);
+    let index = 0;
+    let inputOffset = 0;
+    for (let k = 0; k < tx.inputs.length; k++) {
+      for (const e of envelopesIn(tx.inputs[k]!.witness)) {
+        const offset = e.pointer !== null && e.pointer < BigInt(outTotal) ? Number(e.pointer) : inputOffset;
+        let sat: number | null = null;
+        let o = offset;
+        for (const [a, b] of ranges) {
+          if (o < b - a) {
+            sat = a + o;
+            break;
+          }
+          o -= b - a;
+        }
+        // Where the offset falls among the outputs; past them it went to fees (ord: the coinbase).
+        let satpoint = `${"0".repeat(64)}:0:${offset}`;
+        let value = 0;
+        let address: string | null = null;
+        let rest = offset;
+        for (let v = 0; v < tx.outputs.length; v++) {
+          const out = tx.outputs[v]!;
+          if (rest < out.value) {
+            satpoint = `${tx.txid}:${v}:${rest}`;
+            value = out.value;
+            address = chain.output(`${tx.txid}:${v}`)?.address ?? null;
+            break;
+          }
+          rest -= out.value;
+        }
+        const id = `${tx.txid}i${index++}`;
+        if (this.byId.has(id)) continue;
+        this.add({
+          id,
+          sat,
+          height,
+          ...(e.content_type !== null ? { content_type: e.content_type } : {}),
+          ...(e.content_encoding !== null ? { content_encoding: e.content_encoding } : {}),
+          body: e.body,
+          parents: e.parents,
+          ...(e.delegate !== null ? { delegate: e.delegate } : {}),
+          ...(e.metadata !== null ? { metadata: e.metadata } : {}),
+          fee: inTotal - outTotal,
+          value,
+          address,
+          satpoint,
+        });
+      }
+      inputOffset += inputs[k]?.value ?? 0;
+    }
+  }
+
+  /** `<outpoint>:<offset>` of the unspent indexed chain output holding `sat`, if the chain has one. */
+  chainSatpoint(sat: number): string | null {
+    if (!this.chain) return null;
+    for (const [op, o] of this.chain.outputs()) {
+      if (!indexed(o) || !unspent(o)) continue;
+      let off = 0;
+      for (const [a, b] of o.sat_ranges) {
+        if (sat >= a && sat < b) return `${op}:${off + sat - a}`;
+        off += b - a;
+      }
+    }
+    return null;
+  }
+
+  /** The chain output as ord has indexed it (created in a block), or null. */
+  chainOutput(outpoint: string): OrdChainOutput | null {
+    const o = this.chain?.output(outpoint) ?? null;
+    return o && indexed(o) ? o : null;
+  }
+
+  /** Inscriptions now in `outpoint`, by offset then age (ord's SATPOINT_TO_SEQUENCE_NUMBER order). */
+  inOutput(outpoint: string): Inscription[] {
+    const at = this.list
+      .map((i) => [i, this.location(i)] as const)
+      .filter(([, sp]) => sp.startsWith(`${outpoint}:`))
+      .map(([i, sp]) => [i, Number(sp.slice(sp.lastIndexOf(":") + 1))] as const);
+    return at.sort((x, y) => x[1] - y[1] || x[0].sequence - y[0].sequence).map(([i]) => i);
   }
 
   get(id: string): Inscription | undefined {
@@ -241,6 +569,8 @@ export class Store {
     if (input.height !== undefined) {
       height = input.height;
       this.height = Math.max(this.height, height);
+    } else if (this.chain) {
+      height = this.height; // a real chain makes the blocks; an added inscription joins the tip
     } else {
       height = ++this.height; // one reveal, one block: what a regtest chain shows
     }
@@ -282,6 +612,8 @@ export class Store {
   /** Where the inscription is now: reinscribing a sat moves the sat, and with it every inscription on it. */
   location(i: Inscription): string {
     if (i.sat === null) return i.satpoint;
+    const onChain = this.chainSatpoint(i.sat);
+    if (onChain !== null) return onChain;
     const on = this.onSat(i.sat);
     return on[on.length - 1]!.satpoint;
   }
@@ -338,6 +670,7 @@ interface Config {
   satIndex: boolean;
   cspOrigin: string | null;
   decompress: boolean;
+  runeIndex?: boolean;
 }
 
 class Rejection {
@@ -728,6 +1061,26 @@ const INSCRIPTION_NUMBER_RE = /^-?[0-9]+$/;
 function routes(store: Store, config: Config): [string, Handler][] {
   const noSatIndex = () => notFound("this server has no sat index");
   const tipHeight = () => store.height;
+  /** index.rs get_utxo_recursive: from the chain when it has the output, else from the store. */
+  const utxoOf = (
+    outpoint: string,
+  ): { inscriptions: string[]; runes: Record<string, never> | null; sat_ranges: [number, number][] | null; value: number; address: string | null } | null => {
+    const runes = config.runeIndex ? {} : null; // no rune is ever etched on these chains
+    const c = store.chainOutput(outpoint);
+    const here = store.inOutput(outpoint);
+    if (c) {
+      return { inscriptions: here.map((i) => i.id), runes, sat_ranges: config.satIndex ? c.sat_ranges : null, value: c.value, address: c.address };
+    }
+    // Without a chain output: the outputs the store's inscriptions sit in. The dev chain only
+    // knows inscribed sats: model the output as one range starting at the lowest inscribed sat
+    // and `value` sats long (ord's ranges also sum to the value).
+    if (here.length === 0) return null;
+    const value = here[here.length - 1]!.value;
+    const sats = here.map((i) => i.sat).filter((s): s is number => s !== null);
+    const first = sats.length ? Math.min(...sats) : null;
+    const ranges: [number, number][] | null = config.satIndex ? (first === null ? [] : [[first, first + value]]) : null;
+    return { inscriptions: here.map((i) => i.id), runes, sat_ranges: ranges, value, address: here[here.length - 1]!.address };
+  };
   const needChild = (id: string, kind: string): Inscription => {
     const i = store.get(id);
     if (!i) throw new Rejection(notFound(`inscription ${id}${kind}`));
@@ -887,7 +1240,74 @@ function routes(store: Store, config: Config): [string, Handler][] {
       (p) => {
         const t = parseTxid(p.txid!);
         if (!t.ok) return badPath(`Cannot parse \`txid\` with value \`${p.txid}\`: ${t.message}`);
-        return notFound(`transaction ${t.value} not found`); // the dev chain keeps no transactions
+        // r.rs tx: the raw transaction as a JSON hex string (ord asks bitcoind, mempool included).
+        for (const tx of store.chain?.transactions() ?? []) if (tx.txid === t.value) return json(JSON.stringify(tx.hex));
+        return notFound(`transaction ${t.value} not found`); // the dev chain alone keeps no transactions
+      },
+    ],
+    [
+      "/output/{outpoint}",
+      (p, r) => {
+        const o = parseOutPoint(p.outpoint!);
+        if (!o.ok) return badPath(`Cannot parse \`outpoint\` with value \`${p.outpoint}\`: ${o.message}`);
+        const u = utxoOf(o.value);
+        if (!u) return notFound(`output ${o.value} not found`);
+        const c = store.chainOutput(o.value);
+        // api.rs Output, fields in declaration order; HTML unless `Accept: application/json`.
+        const body = {
+          address: c ? c.address : u.address,
+          confirmations: c && c.height !== null ? tipHeight() - c.height + 1 : 0,
+          indexed: true,
+          inscriptions: u.inscriptions,
+          outpoint: o.value,
+          runes: u.runes,
+          sat_ranges: u.sat_ranges,
+          script_pubkey: c ? c.script_pubkey : "",
+          spent: c ? !unspent(c) : false,
+          transaction: o.value.split(":")[0],
+          value: u.value,
+        };
+        if (r.accept === "application/json") return json(JSON.stringify(body));
+        const dd = (k: string, v: string) => `  <dt>${k}</dt>\n  <dd>${v}</dd>\n`;
+        return html(
+          page(
+            `Output ${o.value}`,
+            `<h1>Output <span class=monospace>${o.value}</span></h1>\n<dl>\n${u.inscriptions
+              .map((id) => dd("inscription", `<a href=/inscription/${id}>${id}</a>`))
+              .join("")}${dd("value", String(u.value))}${body.address ? dd("address", escapeHtml(body.address)) : ""}${dd(
+              "spent",
+              String(body.spent),
+            )}${u.sat_ranges ? dd("sat ranges", u.sat_ranges.map(([a, b]) => `${a}–${b}`).join("<br>")) : ""}</dl>`,
+          ),
+        );
+      },
+    ],
+    [
+      "/sat/{sat}",
+      (p, r) => {
+        const sat = satParam(p.sat!);
+        const info = satInfo(sat);
+        const on = config.satIndex && sat <= BigInt(Number.MAX_SAFE_INTEGER) ? store.onSat(Number(sat)) : [];
+        const satpoint = config.satIndex && sat <= BigInt(Number.MAX_SAFE_INTEGER) ? store.chainSatpoint(Number(sat)) : null;
+        const address = satpoint === null ? null : (store.chainOutput(satpoint.split(":").slice(0, 2).join(":"))?.address ?? null);
+        // api.rs Sat, fields in declaration order; HTML unless `Accept: application/json`.
+        const body = `{"address":${JSON.stringify(address)},"block":${info.height},"charms":${JSON.stringify(info.charms)},"cycle":${info.cycle},"decimal":${JSON.stringify(
+          info.decimal,
+        )},"degree":${JSON.stringify(info.degree)},"epoch":${info.epoch},"inscriptions":${JSON.stringify(on.map((i) => i.id))},"name":${JSON.stringify(
+          info.name,
+        )},"number":${sat},"offset":${info.offset},"percentile":${JSON.stringify(info.percentile)},"period":${info.period},"rarity":${JSON.stringify(
+          info.rarity,
+        )},"satpoint":${JSON.stringify(satpoint)},"timestamp":${GENESIS_TIME + Number(info.height) * 600}}`;
+        if (r.accept === "application/json") return json(body);
+        const dd = (k: string, v: string) => `  <dt>${k}</dt>\n  <dd>${v}</dd>\n`;
+        return html(
+          page(
+            `Sat ${sat}`,
+            `<h1>Sat ${sat}</h1>\n<dl>\n${dd("name", info.name)}${dd("decimal", info.decimal)}${dd("rarity", info.rarity)}${
+              satpoint ? dd("satpoint", satpoint) : ""
+            }${on.map((i) => dd("inscription", `<a href=/inscription/${i.id}>${i.id}</a>`)).join("")}</dl>`,
+          ),
+        );
       },
     ],
     [
@@ -904,16 +1324,12 @@ function routes(store: Store, config: Config): [string, Handler][] {
       (p) => {
         const o = parseOutPoint(p.outpoint!);
         if (!o.ok) return badPath(`Cannot parse \`outpoint\` with value \`${p.outpoint}\`: ${o.message}`);
-        // index.rs get_utxo_recursive, from what the store knows: the outputs its inscriptions sit in.
-        const here = store.list.filter((i) => store.location(i).startsWith(`${o.value}:`));
-        if (here.length === 0) return notFound(`output ${o.value} not found`);
-        const value = here[here.length - 1]!.value;
-        // The dev chain only knows inscribed sats: model the output as one range starting at the
-        // lowest inscribed sat and `value` sats long (ord's ranges also sum to the value).
-        const sats = here.map((i) => i.sat).filter((s): s is number => s !== null);
-        const first = sats.length ? Math.min(...sats) : null;
-        const ranges = config.satIndex ? (first === null ? [] : [[first, first + value]]) : null;
-        return json(JSON.stringify({ inscriptions: here.map((i) => i.id), runes: null, sat_ranges: ranges, value }));
+        const c = store.chainOutput(o.value);
+        // index.rs get_utxo_recursive reads the UTXO table: a spent output is gone from it.
+        const u = c && !unspent(c) ? null : utxoOf(o.value);
+        if (!u) return notFound(`output ${o.value} not found`);
+        const { inscriptions, runes, sat_ranges, value } = u;
+        return json(JSON.stringify({ inscriptions, runes, sat_ranges, value }));
       },
     ],
   ];
@@ -974,6 +1390,7 @@ export function handle(
   header: (name: string) => string | null,
 ): Reply {
   const path = rawPath.split("?")[0]!;
+  store.sync();
   let reply: Reply;
   if (method === "OPTIONS" && header("access-control-request-method") !== null) {
     // CORS preflight: answered by the CORS layer, outside the CSP/HSTS layers.
@@ -1038,15 +1455,18 @@ export async function startOrdServer(opts: OrdServerOptions = {}): Promise<OrdSe
     fromDir = manifest.inscriptions;
     height ??= manifest.height;
   }
-  const store = new Store(height ?? 0);
+  const store = new Store(height ?? 0, opts.chain ?? null);
   for (const entry of fromDir) store.add(entry);
   for (const entry of opts.inscriptions ?? []) store.add(entry);
   const config: Config = {
     satIndex: opts.satIndex ?? true,
     cspOrigin: opts.cspOrigin ?? null,
     decompress: opts.decompress ?? false,
+    runeIndex: opts.runeIndex ?? false,
   };
+  const log: string[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    log.push(req.url ?? "/");
     const header = (name: string): string | null => {
       const v = req.headers[name];
       return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
@@ -1072,7 +1492,8 @@ export async function startOrdServer(opts: OrdServerOptions = {}): Promise<OrdSe
     url: `http://${urlHost}:${port}`,
     port,
     store,
-    add: (inscription) => store.add(inscription),
+    log,
+    add: (inscription) => (store.sync(), store.add(inscription)),
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,9 +1,13 @@
 // testing/chain.ts: a regtest-like in-memory chain for the stand-in Esplora and Core RPC servers.
 // It checks what a node's mempool would (inputs exist and are unspent, value is not created,
 // weight ≤ 400,000 WU, taproot signatures verify for P2TR inputs) and tracks the resulting UTXOs.
+// It also tracks sats as ordinal theory numbers them (first in, first out; fee sats are dropped,
+// there is no coinbase) and implements dev/ord-server.ts's OrdChainView, so the local ord server
+// can index what is revealed here.
 import * as btc from '@scure/btc-signer';
 import { hex } from '@scure/base';
 import { schnorr } from '@noble/curves/secp256k1.js';
+import type { OrdChainOutput, OrdChainTx, OrdChainView } from '../../dev/ord-server.ts';
 
 export interface ChainUtxo {
   txid: string;
@@ -11,7 +15,20 @@ export interface ChainUtxo {
   value: bigint;
   script: Uint8Array;
   height: number | null;
+  /** Ordinal sat ranges [start, end) held by this output, in order. */
+  sat_ranges: [number, number][];
 }
+
+/** A transaction the chain accepted: raw hex plus what an indexer needs without parsing it. */
+export interface ChainTx {
+  hex: string;
+  height: number | null;
+  inputs: { outpoint: string; witness: Uint8Array[] }[];
+  outputs: { value: number }[];
+}
+
+/** A network's address encoding, for the `address` the ord view reports (default regtest). */
+export const REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef } as const;
 
 export class RejectError extends Error {
   constructor(
@@ -24,17 +41,31 @@ export class RejectError extends Error {
 
 const OPTS = { allowUnknownInputs: true, allowUnknownOutputs: true, disableScriptCheck: true } as const;
 
-export class MemoryChain {
+export class MemoryChain implements OrdChainView {
   height = 100;
   readonly utxos = new Map<string, ChainUtxo>();
-  readonly txs = new Map<string, { hex: string; height: number | null }>();
+  readonly txs = new Map<string, ChainTx>();
+  /** Every output ever created (spent ones too), and who spent it. */
+  readonly created = new Map<string, ChainUtxo>();
+  readonly spent = new Map<string, { txid: string; height: number | null }>();
+  /** The next sat `fund()` hands out when not told which. */
+  nextSat = 0;
   private nonce = 0;
 
-  /** Credits `script` with `value` sats in a synthetic confirmed transaction. */
-  fund(script: Uint8Array, value: bigint): ChainUtxo {
+  constructor(readonly network: typeof btc.NETWORK = REGTEST) {}
+
+  /**
+   * Credits `script` with `value` sats in a synthetic transaction, confirmed at the current height
+   * unless `confirmed: false` (then it is in the mempool, as a node's unconfirmed change would be).
+   * Its sats are `[sat, sat + value)`, by default fresh ones.
+   */
+  fund(script: Uint8Array, value: bigint, opts: { sat?: number; confirmed?: boolean } = {}): ChainUtxo {
     const txid = hex.encode(schnorr.utils.taggedHash('memchain/fund', new Uint8Array([++this.nonce & 0xff, this.nonce >> 8])));
-    const u = { txid, vout: 0, value, script, height: this.height };
+    const first = opts.sat ?? this.nextSat;
+    this.nextSat = Math.max(this.nextSat, first + Number(value));
+    const u: ChainUtxo = { txid, vout: 0, value, script, height: opts.confirmed === false ? null : this.height, sat_ranges: [[first, first + Number(value)]] };
     this.utxos.set(`${txid}:0`, u);
+    this.created.set(`${txid}:0`, u);
     return u;
   }
 
@@ -80,45 +111,85 @@ export class MemoryChain {
     }
     const out = { txid: tx.id, vsize: tx.vsize, fee: inSum - outSum };
     if (dryRun) return out;
+    const inputs: ChainTx['inputs'] = [];
     for (let i = 0; i < tx.inputsLength; i++) {
       const inp = tx.getInput(i);
-      this.utxos.delete(`${hex.encode(inp.txid!)}:${inp.index}`);
+      const key = `${hex.encode(inp.txid!)}:${inp.index}`;
+      this.utxos.delete(key);
+      this.spent.set(key, { txid: tx.id, height: null });
+      inputs.push({ outpoint: key, witness: inp.finalScriptWitness ?? [] });
     }
+    // Ordinal theory: the inputs' sats, concatenated in order, fill the outputs in order.
+    const pool = prev.flatMap((p) => p.sat_ranges.map(([a, b]) => [a, b] as [number, number]));
+    const take = (n: number): [number, number][] => {
+      const got: [number, number][] = [];
+      while (n > 0 && pool.length) {
+        const r = pool[0]!;
+        const k = Math.min(n, r[1] - r[0]);
+        got.push([r[0], r[0] + k]);
+        r[0] += k;
+        n -= k;
+        if (r[0] === r[1]) pool.shift();
+      }
+      return got;
+    };
+    const outputs: ChainTx['outputs'] = [];
     for (let i = 0; i < tx.outputsLength; i++) {
       const o = tx.getOutput(i);
-      this.utxos.set(`${tx.id}:${i}`, { txid: tx.id, vout: i, value: o.amount!, script: o.script!, height: null });
+      const u: ChainUtxo = { txid: tx.id, vout: i, value: o.amount!, script: o.script!, height: null, sat_ranges: take(Number(o.amount!)) };
+      this.utxos.set(`${tx.id}:${i}`, u);
+      this.created.set(`${tx.id}:${i}`, u);
+      outputs.push({ value: Number(o.amount!) });
     }
-    this.txs.set(tx.id, { hex: rawHex, height: null });
+    this.txs.set(tx.id, { hex: rawHex, height: null, inputs, outputs });
     return out;
   }
 
   /** Accepts a package atomically (each tx may spend the previous ones). */
   acceptPackage(hexes: string[], dryRun = false): { txid: string; vsize: number; fee: bigint }[] {
-    const snapU = new Map(this.utxos);
-    const snapT = new Map(this.txs);
+    const maps = [this.utxos, this.txs, this.created, this.spent] as Map<string, unknown>[];
+    const snap = maps.map((m) => new Map(m));
+    const restore = () => maps.forEach((m, k) => (m.clear(), snap[k]!.forEach((v, key) => m.set(key, v))));
     try {
       const r = hexes.map((h) => this.accept(h));
-      if (dryRun) this.restore(snapU, snapT);
+      if (dryRun) restore();
       return r;
     } catch (e) {
-      this.restore(snapU, snapT);
+      restore();
       throw e;
     }
-  }
-
-  private restore(u: Map<string, ChainUtxo>, t: Map<string, { hex: string; height: number | null }>) {
-    this.utxos.clear();
-    u.forEach((v, k) => this.utxos.set(k, v));
-    this.txs.clear();
-    t.forEach((v, k) => this.txs.set(k, v));
   }
 
   /** Confirms everything in the mempool in one new block. */
   mine(): number {
     this.height++;
     for (const t of this.txs.values()) if (t.height === null) t.height = this.height;
-    for (const u of this.utxos.values()) if (u.height === null) u.height = this.height;
+    for (const u of this.created.values()) if (u.height === null) u.height = this.height;
+    for (const s of this.spent.values()) if (s.height === null) s.height = this.height;
     return this.height;
+  }
+
+  // --- OrdChainView (dev/ord-server.ts) ---
+
+  output(outpoint: string): OrdChainOutput | null {
+    const u = this.created.get(outpoint);
+    return u ? this.view(outpoint, u) : null;
+  }
+
+  *outputs(): Iterable<[string, OrdChainOutput]> {
+    for (const [k, u] of this.created) yield [k, this.view(k, u)];
+  }
+
+  *transactions(): Iterable<OrdChainTx> {
+    for (const [txid, t] of this.txs) yield { txid, ...t };
+  }
+
+  private view(outpoint: string, u: ChainUtxo): OrdChainOutput {
+    let address: string | null = null;
+    try {
+      address = btc.Address(this.network).encode(btc.OutScript.decode(u.script));
+    } catch {}
+    return { value: Number(u.value), script_pubkey: hex.encode(u.script), address, sat_ranges: u.sat_ranges, height: u.height, spent: this.spent.get(outpoint) ?? null };
   }
 
   utxosFor(script: Uint8Array): ChainUtxo[] {
