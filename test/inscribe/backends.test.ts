@@ -1,6 +1,6 @@
 // Esplora, Core RPC and ord clients against local stand-ins (127.0.0.1, port 0) that answer with
 // those APIs' documented shapes, errors included.
-import { afterAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import * as btc from '@scure/btc-signer';
 import { utf8 } from '@scure/base';
 import { BackendError, CoreRpcBackend, CoreRpcError, EsploraBackend, KeySigner, btcToSats } from '../../inscribe/fund.ts';
@@ -9,13 +9,13 @@ import { planInscription, signRevealCommitInput } from '../../inscribe/tx.ts';
 import { MemoryChain } from '../../inscribe/testing/chain.ts';
 import { startEsplora } from '../../inscribe/testing/esplora-server.ts';
 import { startCoreRpc } from '../../inscribe/testing/core-rpc-server.ts';
-import { startOrd } from '../../inscribe/testing/ord-server.ts';
+import { startOrdServer } from '../../dev/ord-server.ts';
 
 const signer = new KeySigner(new Uint8Array(32).fill(7), 'p2tr');
 const ADDR = signer.address('regtest');
 const SECRET = new Uint8Array(32).fill(9);
-const stops: (() => void)[] = [];
-afterAll(() => stops.forEach((s) => s()));
+const stops: (() => unknown)[] = [];
+afterAll(() => Promise.all(stops.map((s) => s())));
 
 async function signedPair(chain: MemoryChain, feeRate = 2) {
   const u = chain.fund(signer.script(), 50_000n);
@@ -151,14 +151,21 @@ describe('Core RPC backend', () => {
 });
 
 describe('ord client', () => {
-  const ord = startOrd();
-  stops.push(ord.stop);
-  const c = new OrdClient(ord.url);
+  // The dev ord server over a chain: the output comes from the chain (with its sat range), the
+  // inscription on its first sat is added to the server, as ord would have indexed it.
+  let ord: Awaited<ReturnType<typeof startOrdServer>>;
+  let c: OrdClient;
+  let OP = '';
   const ID = 'ab'.repeat(32) + 'i0';
-  const OP = 'cd'.repeat(32) + ':1';
-  ord.outputs.set(OP, { value: 10_000, inscriptions: [ID], sat_ranges: [[5_000_000_000, 5_000_010_000]], address: ADDR });
-  ord.inscriptions.set(ID, { satpoint: `${OP}:0`, sat: 5_000_000_000, content_type: 'application/json', body: utf8.decode('{"relays":[]}') });
-  ord.sats.set('5000000000', [ID]);
+  beforeAll(async () => {
+    const chain = new MemoryChain();
+    const u = chain.fund(signer.script(), 10_000n, { sat: 5_000_000_000 });
+    OP = `${u.txid}:0`;
+    ord = await startOrdServer({ chain, runeIndex: true });
+    stops.push(ord.stop);
+    c = new OrdClient(ord.url);
+    ord.add({ id: ID, sat: 5_000_000_000, content_type: 'application/json', body: utf8.decode('{"relays":[]}') });
+  });
 
   test('utxo and output shapes (api.rs UtxoRecursive / Output)', async () => {
     expect(await c.utxo(OP)).toEqual({ inscriptions: [ID], runes: {}, sat_ranges: [[5_000_000_000, 5_000_010_000]], value: 10_000 });
@@ -166,6 +173,7 @@ describe('ord client', () => {
     expect(o.outpoint).toBe(OP);
     expect(o.inscriptions).toEqual([ID]);
     expect(o.spent).toBe(false);
+    expect(o.address).toBe(ADDR);
   });
 
   test('inscription, content, sat routes, children, blockheight', async () => {

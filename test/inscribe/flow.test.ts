@@ -23,27 +23,31 @@ import {
 import { MemoryChain } from '../../inscribe/testing/chain.ts';
 import { startEsplora } from '../../inscribe/testing/esplora-server.ts';
 import { startCoreRpc } from '../../inscribe/testing/core-rpc-server.ts';
-import { startOrd, type OrdStandIn } from '../../inscribe/testing/ord-server.ts';
+import { startOrdServer, type OrdServer } from '../../dev/ord-server.ts';
 
 const KEY = new Uint8Array(32).fill(7);
 const signer = new KeySigner(KEY, 'p2tr');
 const ADDR = signer.address('regtest');
 const dir = mkdtempSync(join(tmpdir(), 'inscribe-test-'));
-const stops: (() => void)[] = [];
-afterAll(() => stops.forEach((s) => s()));
+const stops: (() => unknown)[] = [];
+afterAll(() => Promise.all(stops.map((s) => s())));
 
-function world() {
+/** A chain, Esplora over it, and the ord server indexing the same chain. */
+async function world() {
   const chain = new MemoryChain();
   const es = startEsplora({ chain });
-  const ord = startOrd();
+  const ord = await startOrdServer({ chain });
   stops.push(es.stop, ord.stop);
   return { chain, es, ord, backend: new EsploraBackend(es.url), ordc: new OrdClient(ord.url) };
 }
 
-/** Fund the signer and tell the ord stand-in the output is cardinal (or carries `inscriptions`). */
-function fund(chain: MemoryChain, ord: OrdStandIn, value: bigint, inscriptions: string[] = [], satStart?: number) {
-  const u = chain.fund(signer.script(), value);
-  ord.outputs.set(`${u.txid}:0`, { value: Number(value), inscriptions, ...(satStart !== undefined ? { sat_ranges: [[satStart, satStart + Number(value)]] as [number, number][] } : {}) });
+/**
+ * Funds the signer (sats from `satStart` when given) in a confirmed output, which the ord server
+ * then knows from the chain; `inscriptions` are put on its first sats, one sat each, in order.
+ */
+function fund(chain: MemoryChain, ord: OrdServer, value: bigint, inscriptions: string[] = [], satStart?: number) {
+  const u = chain.fund(signer.script(), value, satStart !== undefined ? { sat: satStart } : {});
+  inscriptions.forEach((id, k) => ord.add({ id, sat: u.sat_ranges[0]![0] + k, body: '' }));
   return u;
 }
 
@@ -57,7 +61,7 @@ const req = (extra: Partial<InscribeRequest> = {}): InscribeRequest => ({
 
 describe('fundAndSign + broadcast', () => {
   test('happy path: recovery file first (0600), both txs accepted, reveal seen', async () => {
-    const { chain, es, ord, backend, ordc } = world();
+    const { chain, es, ord, backend, ordc } = await world();
     fund(chain, ord, 100_000n);
     const signed = await fundAndSign(req(), backend, signer, ordc);
     expect(es.log.filter((l) => l.startsWith('POST'))).toEqual([]); // nothing sent while planning
@@ -77,7 +81,7 @@ describe('fundAndSign + broadcast', () => {
   });
 
   test('a UTXO carrying an inscription is never spent', async () => {
-    const { chain, ord, backend, ordc } = world();
+    const { chain, ord, backend, ordc } = await world();
     const inscribed = fund(chain, ord, 500_000n, ['ee'.repeat(32) + 'i0']);
     const cardinal = fund(chain, ord, 60_000n);
     const signed = await fundAndSign(req(), backend, signer, ordc);
@@ -87,7 +91,7 @@ describe('fundAndSign + broadcast', () => {
   });
 
   test('only inscribed UTXOs: insufficient funds, nothing broadcast', async () => {
-    const { chain, es, ord, backend, ordc } = world();
+    const { chain, es, ord, backend, ordc } = await world();
     fund(chain, ord, 500_000n, ['ee'.repeat(32) + 'i0']);
     const err = await fundAndSign(req(), backend, signer, ordc).catch((e) => e);
     expect(err).toBeInstanceOf(InscribeError);
@@ -96,19 +100,19 @@ describe('fundAndSign + broadcast', () => {
   });
 
   test('ord does not know a UTXO (not synced) or is unreachable: refuse', async () => {
-    const { chain, backend, ord, ordc } = world();
-    chain.fund(signer.script(), 100_000n); // not in ord's index
+    const { chain, backend, ord, ordc } = await world();
+    chain.fund(signer.script(), 100_000n, { confirmed: false }); // in the mempool: not in ord's index yet
     const err = await fundAndSign(req(), backend, signer, ordc).catch((e) => e);
     expect(err.code).toBe('inscribed-utxo');
     expect(err.message).toContain('HTTP 404');
-    ord.stop();
+    await ord.stop();
     const err2 = await fundAndSign(req(), backend, signer, ordc).catch((e) => e);
     expect(err2.code).toBe('inscribed-utxo');
     expect(err2.message).toContain('unreachable');
   });
 
   test('unreachable backend', async () => {
-    const { ordc } = world();
+    const { ordc } = await world();
     const s = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('') });
     const url = `http://127.0.0.1:${s.port}`;
     s.stop(true);
@@ -117,7 +121,7 @@ describe('fundAndSign + broadcast', () => {
   });
 
   test('wrong-network destination', async () => {
-    const { chain, ord, backend, ordc } = world();
+    const { chain, ord, backend, ordc } = await world();
     fund(chain, ord, 100_000n);
     const err = await fundAndSign(req({ destination: signer.address('mainnet') }), backend, signer, ordc).catch((e) => e);
     expect(err.code).toBe('wrong-network');
@@ -129,10 +133,8 @@ describe('reinscription on a chosen sat', () => {
   const OLD = 'aa'.repeat(32) + 'i0';
 
   test('the new inscription lands on S and S stays at the destination', async () => {
-    const { chain, ord, backend, ordc } = world();
+    const { chain, ord, backend, ordc } = await world();
     const holder = fund(chain, ord, 10_000n, [OLD], SAT); // S is the first sat, carrying OLD
-    ord.inscriptions.set(OLD, { satpoint: `${holder.txid}:0:0`, sat: SAT });
-    ord.sats.set(String(SAT), [OLD]);
     fund(chain, ord, 80_000n);
     const signed = await fundAndSign(req({ sat: BigInt(SAT) }), backend, signer, ordc);
     const p = signed.plan;
@@ -146,11 +148,9 @@ describe('reinscription on a chosen sat', () => {
   });
 
   test('refuses when S is in a UTXO the signer does not control', async () => {
-    const { chain, ord, backend, ordc } = world();
-    const other = chain.fund(new KeySigner(new Uint8Array(32).fill(3)).script(), 10_000n);
-    ord.outputs.set(`${other.txid}:0`, { value: 10_000, inscriptions: [OLD], sat_ranges: [[SAT, SAT + 10_000]] });
-    ord.inscriptions.set(OLD, { satpoint: `${other.txid}:0:0`, sat: SAT });
-    ord.sats.set(String(SAT), [OLD]);
+    const { chain, ord, backend, ordc } = await world();
+    const other = chain.fund(new KeySigner(new Uint8Array(32).fill(3)).script(), 10_000n, { sat: SAT });
+    ord.add({ id: OLD, sat: SAT, body: '' });
     fund(chain, ord, 80_000n);
     const err = await fundAndSign(req({ sat: BigInt(SAT) }), backend, signer, ordc).catch((e) => e);
     expect(err.code).toBe('not-controlled');
@@ -158,10 +158,8 @@ describe('reinscription on a chosen sat', () => {
   });
 
   test('refuses when S shares its UTXO with other inscriptions', async () => {
-    const { chain, ord, backend, ordc } = world();
-    const holder = fund(chain, ord, 10_000n, [OLD, 'bb'.repeat(32) + 'i0'], SAT);
-    ord.inscriptions.set(OLD, { satpoint: `${holder.txid}:0:0`, sat: SAT });
-    ord.sats.set(String(SAT), [OLD]);
+    const { chain, ord, backend, ordc } = await world();
+    fund(chain, ord, 10_000n, [OLD, 'bb'.repeat(32) + 'i0'], SAT); // OLD on S, the other on S + 1
     fund(chain, ord, 80_000n);
     const err = await fundAndSign(req({ sat: BigInt(SAT) }), backend, signer, ordc).catch((e) => e);
     expect(err.code).toBe('inscribed-utxo');
@@ -170,7 +168,7 @@ describe('reinscription on a chosen sat', () => {
 
 describe('other signers', () => {
   test('watch-only: external signer round trip; a broken or foreign PSBT is refused', async () => {
-    const { chain, ord, backend, ordc } = world();
+    const { chain, ord, backend, ordc } = await world();
     fund(chain, ord, 100_000n);
     const secret = new Uint8Array(32).fill(4);
     let seen: Uint8Array | null = null;
@@ -196,7 +194,7 @@ describe('other signers', () => {
   test('Core wallet: funds from listunspent, signs with walletprocesspsbt, broadcasts as a package', async () => {
     const chain = new MemoryChain();
     const core = startCoreRpc({ chain, walletKey: KEY, walletScripts: [signer.script()] });
-    const ord = startOrd();
+    const ord = await startOrdServer({ chain });
     stops.push(core.stop, ord.stop);
     const backend = new CoreRpcBackend(core.url, { user: 'user', password: 'pass' }, 'maint');
     fund(chain, ord, 100_000n);
@@ -225,7 +223,7 @@ describe('CLI', () => {
   });
 
   test('dry run prints the plan, broadcasts nothing, never prints the key', async () => {
-    const { chain, es, ord } = world();
+    const { chain, es, ord } = await world();
     fund(chain, ord, 100_000n);
     const file = join(dir, 'boot.json');
     writeFileSync(file, JSON.stringify({ relays: [{ addr: '203.0.113.7:443', fp: 'ab'.repeat(32) }] }).repeat(20));
@@ -241,7 +239,7 @@ describe('CLI', () => {
   });
 
   test('--broadcast writes the recovery file and sends both', async () => {
-    const { chain, es, ord } = world();
+    const { chain, es, ord } = await world();
     fund(chain, ord, 100_000n);
     const file = join(dir, 'hello.txt');
     writeFileSync(file, 'hello');
@@ -257,7 +255,7 @@ describe('CLI', () => {
   });
 
   test('errors are one clear line and exit 1', async () => {
-    const { chain, es, ord } = world();
+    const { chain, es, ord } = await world();
     fund(chain, ord, 5_000n);
     const file = join(dir, 'x.txt');
     writeFileSync(file, 'x');
@@ -272,7 +270,7 @@ describe('CLI', () => {
   });
 
   test('watch-only: writes an unsigned PSBT + state, then takes the signed PSBT back', async () => {
-    const { chain, es, ord } = world();
+    const { chain, es, ord } = await world();
     fund(chain, ord, 100_000n);
     const file = join(dir, 'w.txt');
     writeFileSync(file, 'watch');
