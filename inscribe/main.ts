@@ -29,47 +29,65 @@ import {
 } from './index.ts';
 
 const HELP = `Usage: bun run inscribe <file> [options]
+       bun run inscribe --recover <recovery file> --to ADDRESS --fee-rate R [backend] [--broadcast]
 
-Inscribes <file> with a commit/reveal pair. Prints the plan and broadcasts nothing unless --broadcast.
+Inscribes <file> with a commit/reveal pair, as ord does. By default it is a dry run: it checks
+every UTXO with the ord server, signs both transactions and prints the plan (future inscription
+id, content bytes before/after compression, size and fee of each transaction, total cost), and
+broadcasts nothing. With --broadcast it first writes a recovery file (mode 0600), then sends
+commit and reveal.
 
 Content
-  --content-type TYPE       override the type guessed from the extension
-  --compress                brotli (quality 11, window 24); kept only when smaller (Content-Encoding: br)
+  --content-type TYPE       MIME type; default from the extension (.json .html .js .txt .svg .png ...)
+  --compress                brotli (quality 11, window 24, as ord); kept only when smaller
+                            (then Content-Encoding: br)
   --metadata FILE.json      JSON metadata, stored as CBOR (tag 5)
   --metaprotocol NAME       tag 7
   --parent ID               parent inscription (repeatable); its UTXO must be the signer's
-  --delegate ID             tag 11
-  --pointer N               tag 2: output sat the inscription lands on
+  --delegate ID             tag 11: serve that inscription's content instead
+  --pointer N               tag 2: output sat offset the inscription lands on
 Where and how much
   --destination ADDRESS     receiver of the inscription (default: the signer's address)
   --postage SATS            sats in the inscription output (default 10000, as ord)
   --fee-rate SAT_PER_VB     fee rate for both transactions
-  --fee-target BLOCKS       otherwise ask the backend for an estimate (default 2)
+  --fee-target BLOCKS       without --fee-rate: the backend's estimate for this target (default 2)
   --network NAME            mainnet | testnet4 | signet | regtest (default mainnet)
-  --sat N                   reinscribe: put the inscription on sat N (must be in a UTXO you control)
-Backends
-  --ord URL                 ord server (required: every UTXO is checked for inscriptions)
-  --esplora URL             Esplora HTTP API for UTXOs, fees, broadcast
-  --core-rpc URL            Bitcoin Core JSON-RPC instead (with --core-user and --core-password-env VAR
-                            or --core-cookie FILE; --core-wallet NAME)
+  --sat N                   reinscribe sat N: the UTXO holding it must be the signer's and carry
+                            no other inscriptions or runes; N stays at the destination
+Backends (one of --esplora / --core-rpc, and always --ord)
+  --ord URL                 ord server with --index-sats for --sat; every UTXO is checked with it,
+                            and one carrying inscriptions or runes is never spent
+  --esplora URL             Esplora HTTP API: UTXOs, fee estimates, broadcast
+  --core-rpc URL            Bitcoin Core JSON-RPC instead
+  --core-user NAME          RPC user, with
+  --core-password-env VAR     the environment variable holding the RPC password
+  --core-cookie FILE        or Core's .cookie file
+  --core-wallet NAME        wallet for wallet RPCs (/wallet/NAME)
 Keys (never printed)
   --key-file PATH           file holding a WIF or 64-hex secret key
   --key-env VAR             environment variable holding it
   --key-type p2tr|p2wpkh    address type of that key (default p2tr)
   --core-wallet-sign        fund from and sign with the Core wallet (walletprocesspsbt)
-  --watch-only ADDRESS      no key here: write the commit PSBT to --psbt-out and stop;
-  --internal-key HEX          (x-only key for a P2TR watch-only address)
-  --psbt-out FILE           where the unsigned PSBT goes (base64)
-  --signed-psbt FILE        resume with the signed PSBT (base64 or binary) and --state FILE
-  --state FILE              the plan state written by the watch-only first run
+  --watch-only ADDRESS      no key here: write the unsigned commit PSBT and stop (exit code 2)
+  --internal-key HEX        x-only internal key of a P2TR --watch-only address
+  --psbt-out FILE           where that unsigned PSBT goes (base64)
+  --state FILE              the plan state the first watch-only run writes and the second reads
+  --signed-psbt FILE        second run: the signed PSBT (base64 or binary), with --state FILE
 Broadcast and recovery
   --broadcast               really send (after writing the recovery file)
-  --recovery-file PATH      default ./inscribe-recovery-<commit txid>.json
+  --recovery-file PATH      default ./inscribe-recovery-<commit txid>.json; never overwritten
   --wait SECONDS            after broadcast, wait this long for the reveal to be seen (default 60)
-  --recover FILE --to ADDRESS --fee-rate R
-                            sweep a commit output by key path using a recovery file
-  --json                    print the plan as JSON
+  --recover FILE            sweep the commit output by key path with a recovery file, if the
+  --to ADDRESS                reveal never confirmed: to this address, at --fee-rate
+Output
+  --json                    print the plan as one JSON object (nothing else on stdout)
   -h, --help
+
+Exit codes: 0 done (or dry run), 1 error (one line on stderr), 2 unsigned PSBT written.
+
+Example (dry run, then for real):
+  bun run inscribe record.json --compress --network signet --esplora URL --ord URL --key-env KEY
+  bun run inscribe record.json --compress --network signet --esplora URL --ord URL --key-env KEY --broadcast
 `;
 
 type Args = ReturnType<typeof parse>['values'];
@@ -205,6 +223,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
   let utxos: Utxo[] | undefined;
   let revealSecret: Uint8Array | undefined;
   let feeRate = num(a['fee-rate'], 'fee-rate');
+  let feeSource = feeRate === undefined ? '' : 'given';
   let lastFeeRate = 0;
   const key = keyText(a);
   if (key !== null) signer = KeySigner.fromString(key, (a['key-type'] ?? 'p2tr') as 'p2tr' | 'p2wpkh', network);
@@ -220,6 +239,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
       const st = JSON.parse(readFileSync(a.state, 'utf8')) as { utxos: { txid: string; vout: number; value: string; script: string }[]; feeRate: number; revealSecret: string };
       utxos = st.utxos.map((u) => ({ txid: u.txid, vout: u.vout, value: BigInt(u.value), script: hex.decode(u.script) }));
       feeRate = st.feeRate;
+      feeSource = 'from --state';
       revealSecret = hex.decode(st.revealSecret);
       const signedPath = a['signed-psbt'];
       signer = new ExternalSigner(addr, async () => readPsbt(signedPath), internal);
@@ -244,7 +264,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
 
   const destination = a.destination ?? signer.address(network);
   if (!destination) throw new InscribeError('bad-input', '--destination is required with this signer');
-  if (feeRate === undefined) feeRate = await backend.feeRate(num(a['fee-target'], 'fee-target') ?? 2);
+  if (feeRate === undefined) {
+    const target = num(a['fee-target'], 'fee-target') ?? 2;
+    feeRate = await backend.feeRate(target);
+    feeSource = `${backend.name} estimate for ${target} block(s)`;
+  }
   lastFeeRate = feeRate;
   let signed;
   try {
@@ -275,17 +299,18 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
   if (a.json) {
     out(JSON.stringify({ inscriptionId: p.inscriptionId, commit: { txid: p.commit.txid, vsize: p.commit.vsize, fee: Number(p.commit.fee) }, reveal: { txid: p.reveal.txid, vsize: p.reveal.vsize, fee: Number(p.reveal.fee) }, contentBytes: { before: raw.length, after: p.bodyBytes }, postage: Number(p.postage), totalCost: Number(p.totalCost), feeRate, broadcast: !!a.broadcast }));
   } else {
-    out(`Plan (${network}, ${feeRate} sat/vB)`);
-    out(`  inscription id   ${p.inscriptionId}`);
-    out(`  content          ${contentType}${fields.contentEncoding ? ' (br)' : ''}: ${raw.length} bytes${a.compress ? ` → ${p.bodyBytes} bytes${fields.contentEncoding ? '' : ' (compression did not help; stored raw)'}` : ''}`);
+    out(`Plan (${network}, ${feeRate} sat/vB${feeSource ? `, ${feeSource}` : ''})`);
+    out(`  inscription id   ${p.inscriptionId}  (once the reveal is mined)`);
+    const how = !a.compress ? ' (not compressed; --compress tries brotli)' : fields.contentEncoding ? '' : ' (compression did not help; stored raw)';
+    out(`  content          ${contentType}${fields.contentEncoding ? ' (br)' : ''}: ${raw.length} bytes → ${p.bodyBytes} bytes${how}`);
     out(`  destination      ${destination}${a.sat !== undefined ? ` (reinscribing sat ${a.sat})` : ''}`);
     out(`  commit           ${p.commit.txid}  ${p.commit.vsize} vB  fee ${sats(p.commit.fee)}  (${p.commit.inputs.length} input(s))`);
     out(`  reveal           ${p.reveal.txid}  ${p.reveal.vsize} vB  fee ${sats(p.reveal.fee)}`);
     out(`  postage          ${sats(p.postage)}`);
-    out(`  total cost       ${sats(p.totalCost)}`);
+    out(`  total cost       ${sats(p.totalCost)}  (fees ${sats(p.commit.fee + p.reveal.fee)} + postage ${sats(p.postage)})`);
   }
   if (!a.broadcast) {
-    out('Dry run: nothing was broadcast. Add --broadcast to send.');
+    if (!a.json) out('Dry run: nothing was broadcast. Add --broadcast to send.');
     return 0;
   }
   const recoveryFile = a['recovery-file'] ?? `inscribe-recovery-${p.commit.txid}.json`;

@@ -220,6 +220,10 @@ describe('CLI', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: bun run inscribe <file>');
     expect(r.out).toContain('--broadcast');
+    // Every option the parser takes is documented on a line of its own.
+    for (const o of ['--core-user', '--core-password-env', '--core-cookie', '--core-wallet', '--recover', '--to', '--state', '--json', '--sat', '--compress'])
+      expect(r.out).toMatch(new RegExp(`^  ${o} `, 'm'));
+    expect(r.out).toContain('Exit codes');
   });
 
   test('dry run prints the plan, broadcasts nothing, never prints the key', async () => {
@@ -232,7 +236,18 @@ describe('CLI', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/inscription id +[0-9a-f]{64}i0/);
     expect(r.out).toMatch(/application\/json \(br\): \d+ bytes → \d+ bytes/);
+    expect(r.out).toMatch(/^  commit +[0-9a-f]{64} +\d+ vB +fee [\d,]+ sats/m);
+    expect(r.out).toMatch(/^  reveal +[0-9a-f]{64} +\d+ vB +fee [\d,]+ sats/m);
+    expect(r.out).toMatch(/^  total cost +[\d,]+ sats +\(fees [\d,]+ sats \+ postage 10,000 sats\)/m);
     expect(r.out).toContain('Dry run: nothing was broadcast');
+    // --json: stdout is one JSON object whose numbers add up.
+    const j = await run([file, '--compress', '--network', 'regtest', '--esplora', es.url, '--ord', ord.url, '--key-env', 'TEST_KEY', '--fee-rate', '3', '--json'], { TEST_KEY: WIF });
+    expect(j.code).toBe(0);
+    const plan = JSON.parse(j.out);
+    expect(plan.inscriptionId).toBe(`${plan.reveal.txid}i0`);
+    expect(plan.contentBytes.after).toBeLessThan(plan.contentBytes.before);
+    expect(plan.totalCost).toBe(plan.commit.fee + plan.reveal.fee + plan.postage);
+    expect(plan.broadcast).toBe(false);
     expect(r.out).not.toContain(WIF);
     expect(r.out).not.toContain(hex.encode(KEY));
     expect(es.log.some((l) => l.startsWith('POST'))).toBe(false);
