@@ -4,22 +4,23 @@ import { createEmitter } from "./emitter.ts";
 import { openLink, LinkError, type Link, type LinkOptions, type RelayInfo, type FailReason } from "./link.ts";
 import { T, type Frame } from "./wire.ts";
 import { joinRoom, type JoinOptions, type Room } from "./room.ts";
-import { webCrypto } from "./seal.ts";
+import { webCrypto, type CryptoProvider } from "./seal.ts";
+import { discover, remember, BUILD, type DiscoverOptions, type SourceReport } from "./discover.ts";
 import { hex, random } from "./bytes.ts";
 
-export interface ConnectOptions extends LinkOptions {
-  /** Relays to use, tried in order. */
-  relays?: RelayInfo[];
+export interface ConnectOptions extends LinkOptions, DiscoverOptions {
+  /** URL of the crypto fallback module, loaded only where crypto.subtle is missing (default: compiled in). */
+  fallback?: string;
   /** Reconnect when the relay goes away (default true). */
   reconnect?: boolean;
 }
 
 export interface Attempt { relay: string; reason: FailReason; message: string }
 
-/** No relay could be reached; `attempts` names each relay tried and why it failed. */
+/** No relay could be reached; `attempts` names each relay tried and why it failed, `sources` where relays were looked for. */
 export class ConnectError extends Error {
-  constructor(readonly attempts: Attempt[]) {
-    super("lumamesh: no relay reachable" + (attempts.length ? ": " + attempts.map((a) => a.message).join("; ") : " (no relays configured)"));
+  constructor(readonly attempts: Attempt[], readonly sources: SourceReport[] = []) {
+    super("lumamesh: no relay reachable" + (attempts.length ? ": " + attempts.map((a) => a.message).join("; ") : " (none found: " + sources.map((s) => s.source + ": " + (s.reason ?? s.relays)).join("; ") + ")"));
     this.name = "ConnectError";
   }
 }
@@ -37,6 +38,8 @@ export type NetEvents = {
 };
 
 export interface Net {
+  /** Where relays were looked for, and what each source gave or why it was skipped. */
+  readonly sources: SourceReport[];
   /** This page's peer id: 16 hex chars, the first 8 bytes of its DTLS certificate fingerprint. */
   readonly id: string;
   /** Join a room: resolves once the relay has admitted this page to it. */
@@ -54,7 +57,7 @@ export interface Net {
   readonly opts: ConnectOptions;
 }
 
-async function firstLink(o: ConnectOptions, onFail?: (a: Attempt) => void): Promise<Link> {
+async function firstLink(o: ConnectOptions, sources?: SourceReport[]): Promise<Link> {
   const attempts: Attempt[] = [];
   for (const r of o.relays ?? []) {
     try {
@@ -62,10 +65,9 @@ async function firstLink(o: ConnectOptions, onFail?: (a: Attempt) => void): Prom
     } catch (e) {
       const a = e instanceof LinkError ? { relay: e.relay, reason: e.reason, message: e.message } : { relay: String(r?.addr), reason: "closed" as const, message: String(e) };
       attempts.push(a);
-      onFail?.(a);
     }
   }
-  throw new ConnectError(attempts);
+  throw new ConnectError(attempts, sources);
 }
 
 export async function createNet(o: ConnectOptions = {}): Promise<Net> {
@@ -80,7 +82,17 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     const fp = cert.getFingerprints().find((f) => f.algorithm == "sha-256")?.value;
     if (fp) (o = { ...o, certificates: [cert] }), (id = Uint8Array.from(fp.split(":").slice(0, 8), (h) => parseInt(h, 16)));
   }
-  let link: Link | null = await firstLink(o);
+  const found = await discover(o);
+  o = { ...o, relays: found.relays };
+  let link: Link | null = await firstLink(o, found.sources);
+  remember([link.relay, ...found.relays.filter((r) => r != link!.relay)]);
+  let crypto_: Promise<CryptoProvider> | undefined;
+  // WebCrypto is missing on non-secure origins (an ord server on plain HTTP on a LAN address): load
+  // the @noble fallback, its own module and inscription, so secure pages never pay for it.
+  const cryptoProvider = () =>
+    (crypto_ ??= globalThis.crypto?.subtle
+      ? Promise.resolve(webCrypto)
+      : import(o.fallback ?? new URL(BUILD.fallback, import.meta.url).href).then((m) => m.nobleCrypto as CryptoProvider));
   let closed = false;
   let retry = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -124,9 +136,10 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   const rooms = new Set<Room>();
   const net: Net = {
     id: hex(id),
+    sources: found.sources,
     async joinRoom(name, options) {
       const room = await joinRoom({
-        net, id, cert: o.certificates?.[0], crypto: webCrypto, PC,
+        net, id, cert: o.certificates?.[0], crypto: await cryptoProvider(), PC,
         // Relays answer plain STUN Binding requests: they are this page's STUN servers.
         iceServers: () => (o.relays ?? []).map((r) => ({ urls: "stun:" + r.addr })),
       }, name, options);
