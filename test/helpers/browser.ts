@@ -34,7 +34,7 @@ export async function serveLibrary(extra: Record<string, () => Response | Promis
     port: 0,
     fetch(req) {
       const path = new URL(req.url).pathname;
-      if (path == "/lumamesh.js") return new Response(js, { headers: { "content-type": "text/javascript" } });
+      if (path == "/lumamesh.js") return new Response(js as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } });
       if (extra[path]) return extra[path]();
       if (path == "/") return new Response("<!doctype html><meta charset=utf-8><title>lumamesh test</title>", { headers: { "content-type": "text/html" } });
       return new Response("not found", { status: 404 });

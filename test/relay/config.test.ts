@@ -17,7 +17,7 @@ function fails(argv: string[], env: Record<string, string | undefined> = HOME): 
 
 const DEFAULTS: Config = {
   command: 'serve', host: '0.0.0.0', port: 4884, publicIp: undefined, dataDir: '/home/op/.lumamesh',
-  logLevel: 'info', logAddresses: false, recordFrames: undefined, idleTimeout: 30, statsInterval: 60,
+  logLevel: 'info', logAddresses: false, recordFrames: undefined, idleTimeout: 30, statsInterval: 60, limits: {},
 };
 
 describe('parseConfig', () => {
@@ -30,7 +30,7 @@ describe('parseConfig', () => {
     expect(p(['--host', '192.0.2.5', '--port', '9000', '--public-ip', '198.51.100.1', '--data-dir', '/srv/luma',
       '--log-level', 'debug', '--log-addresses', '--idle-timeout', '45', '--stats-interval', '0', '--record-frames', '/tmp/f.log'])).toEqual({
       command: 'serve', host: '192.0.2.5', port: 9000, publicIp: '198.51.100.1', dataDir: '/srv/luma',
-      logLevel: 'debug', logAddresses: true, recordFrames: '/tmp/f.log', idleTimeout: 45, statsInterval: 0,
+      logLevel: 'debug', logAddresses: true, recordFrames: '/tmp/f.log', idleTimeout: 45, statsInterval: 0, limits: {},
     });
   });
 
@@ -44,6 +44,14 @@ describe('parseConfig', () => {
     expect(p(['--log-addresses=1']).logAddresses).toBe(true);
   });
 
+  test('--limit overrides, repeatable, and LUMAMESH_LIMITS; unknown names and bad values are refused', () => {
+    expect(p(['--limit', 'sessionsPerIp=2000', '--limit=msgRate=50']).limits).toEqual({ sessionsPerIp: 2000, msgRate: 50 });
+    expect(p([], { HOME: '/h', LUMAMESH_LIMITS: 'roomsPerSession=2,membersPerRoom=8' }).limits).toEqual({ roomsPerSession: 2, membersPerRoom: 8 });
+    expect(fails(['--limit', 'nope=1'])).toContain('--limit: unknown limit "nope"');
+    expect(fails(['--limit', 'msgRate=-1'])).toBe('--limit msgRate must be a positive number, got "-1"');
+    expect(fails(['--limit', 'msgRate'])).toBe('--limit msgRate must be a positive number, got undefined');
+  });
+
   test('a value that looks like a flag is still taken as the value', () => {
     expect(p(['--data-dir', '--weird']).dataDir).toBe('--weird');
   });
@@ -54,7 +62,7 @@ describe('parseConfig', () => {
       LUMAMESH_LOG_LEVEL: 'error', LUMAMESH_LOG_ADDRESSES: '1', LUMAMESH_IDLE_TIMEOUT: '10', LUMAMESH_STATS_INTERVAL: '5', LUMAMESH_RECORD_FRAMES: '/tmp/r',
     })).toEqual({
       command: 'serve', host: '10.0.0.1', port: 5000, publicIp: '203.0.113.9', dataDir: '/var/lib/luma',
-      logLevel: 'error', logAddresses: true, recordFrames: '/tmp/r', idleTimeout: 10, statsInterval: 5,
+      logLevel: 'error', logAddresses: true, recordFrames: '/tmp/r', idleTimeout: 10, statsInterval: 5, limits: {},
     });
   });
 
@@ -157,7 +165,7 @@ describe('advertisedIp', () => {
 describe('USAGE', () => {
   test('names every flag in kebab case with its environment variable', () => {
     for (const f of FLAGS) {
-      const flag = '--' + f.name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+      const flag = '--' + ((f as { flag?: string }).flag ?? f.name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()));
       expect(USAGE).toContain(flag);
       expect(USAGE).toContain(`[${f.env}]`);
       // and that spelling parses
@@ -165,7 +173,7 @@ describe('USAGE', () => {
     }
     expect(FLAGS.map((f) => f.env)).toEqual([
       'LUMAMESH_HOST', 'LUMAMESH_PORT', 'LUMAMESH_PUBLIC_IP', 'LUMAMESH_DATA_DIR', 'LUMAMESH_LOG_LEVEL',
-      'LUMAMESH_LOG_ADDRESSES', 'LUMAMESH_IDLE_TIMEOUT', 'LUMAMESH_STATS_INTERVAL', 'LUMAMESH_RECORD_FRAMES',
+      'LUMAMESH_LOG_ADDRESSES', 'LUMAMESH_IDLE_TIMEOUT', 'LUMAMESH_STATS_INTERVAL', 'LUMAMESH_LIMITS', 'LUMAMESH_RECORD_FRAMES',
     ]);
   });
 });
