@@ -143,7 +143,13 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
       if (s == "failed") offer(m, true);
       else if (s == "disconnected") m.restart = setTimeout(() => pc.iceConnectionState == "disconnected" && offer(m, true), 2000);
     };
-    dc.onopen = () => {
+    // The channel can open before our side has applied the answer (the answerer's checks and
+    // DTLS arrive while the answer is still being opened): wait for it, then check the identity.
+    dc.onopen = () => (pc.remoteDescription ? opened() : pc.addEventListener("signalingstatechange", function f() {
+      if (pc.remoteDescription) pc.removeEventListener("signalingstatechange", f), opened();
+    }));
+    const opened = () => {
+      if (m.gone || m.peer) return;
       // DTLS proved the certificate in the SDP; the id the relay routed on must be its prefix.
       const rid = sdpId(pc.remoteDescription?.sdp);
       if (!rid || !same(rid, m.id)) {

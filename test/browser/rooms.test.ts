@@ -27,6 +27,8 @@ type Rec = { addr: string; fp: string };
 /** A page connected to the relay, joined to `room`, logging every room event into globalThis.log. */
 async function peerPage(rec: Rec, room: string, opts: { nick?: string; password?: string } = {}): Promise<Page> {
   const page = await browser.newPage();
+  await page.addInitScript(traceConnections);
+  allPages.push(page);
   await page.goto(server.url);
   await page.evaluate(async ({ rec, room, opts }) => {
     const g = globalThis as any;
@@ -51,8 +53,49 @@ async function peerPage(rec: Rec, room: string, opts: { nick?: string; password?
   return page;
 }
 
+/** Page-side trace of every RTCPeerConnection, dumped when a test times out waiting for peers. */
+function traceConnections() {
+  const g = globalThis as any;
+  const PC = g.RTCPeerConnection;
+  g.__pcs = [];
+  g.RTCPeerConnection = class extends PC {
+    log: string[] = [];
+    constructor(...a: any[]) {
+      super(...a);
+      g.__pcs.push(this);
+      const t0 = performance.now();
+      const log = (what: string) => this.log.push(`+${Math.round(performance.now() - t0)}ms ${what}`);
+      this.addEventListener("iceconnectionstatechange", () => log("ice " + this.iceConnectionState));
+      this.addEventListener("connectionstatechange", () => log("conn " + this.connectionState));
+      this.addEventListener("signalingstatechange", () => log("sig " + this.signalingState));
+      this.addEventListener("icecandidate", (e: any) => log("cand " + (e.candidate?.candidate?.split(" ").slice(4, 8).join(" ") ?? "end")));
+    }
+  };
+  g.RTCPeerConnection.generateCertificate = PC.generateCertificate;
+  g.__dump = () =>
+    `page ${g.net?.id} peers=[${g.room?.peers.map((p: any) => p.id)}]\n` +
+    g.__pcs.map((pc: any, i: number) => {
+      const remote = /a=fingerprint:sha-256 (\S+)/.exec(pc.remoteDescription?.sdp ?? "")?.[1]?.replace(/:/g, "").slice(0, 16).toLowerCase();
+      return `  pc${i} remote=${remote} sig=${pc.signalingState} ice=${pc.iceConnectionState} conn=${pc.connectionState}\n    ${pc.log.join("\n    ")}`;
+    }).join("\n");
+}
+
+let traceRelay: RelayProc | undefined;
+async function dumpAll(pages: Page[]) {
+  if (traceRelay) console.error(traceRelay.lines.filter((l) => /session\.(close|new)|room|ERROR/.test(l.event)).map((l) => JSON.stringify(l)).join("\n"));
+  for (const p of pages) if (!p.isClosed()) console.error(await p.evaluate(() => (globalThis as any).__dump()).catch((e) => String(e)));
+}
+
 const id = (p: Page) => p.evaluate(() => (globalThis as any).net.id as string);
-const waitPeers = (p: Page, n: number, ms = 20000) => p.waitForFunction((n) => (globalThis as any).room.peers.length >= n, n, { timeout: ms });
+const allPages: Page[] = [];
+const waitPeers = async (p: Page, n: number, ms = 20000) => {
+  try {
+    await p.waitForFunction((n) => (globalThis as any).room.peers.length >= n, n, { timeout: ms });
+  } catch (e) {
+    await dumpAll(allPages);
+    throw e;
+  }
+};
 
 /** Every page sends JSON, text, binary and 1 MB binary to every other page, directly. */
 async function exchangeAll(pages: Page[]) {
@@ -90,7 +133,7 @@ describe("rooms and the direct mesh", () => {
   let recordFile: string;
   beforeAll(async () => {
     recordFile = join(mkdtempSync(join(tmpdir(), "lumamesh-rec-")), "frames.bin");
-    relay = await startRelayProc({ args: ["--record-frames", recordFile, "--stats-interval", "0.5"] });
+    relay = traceRelay = await startRelayProc({ args: ["--record-frames", recordFile, "--stats-interval", "0.5"] });
   });
   afterAll(async () => {
     await relay?.stop();

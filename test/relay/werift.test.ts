@@ -287,3 +287,28 @@ describe("sessions over an in-memory pipe", () => {
     c.close();
   });
 });
+
+// RFC 7748 §6.1 (Diffie-Hellman on Curve25519): the native X25519 that replaces werift's pure-JS one.
+describe("X25519 through node:crypto (replacing tweetnacl inside werift)", () => {
+  const h = (s: string) => Uint8Array.from(Buffer.from(s, "hex"));
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  const aPriv = h("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+  const aPub = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+  const bPriv = h("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
+  const bPub = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
+  const K = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
+  const nine = new Uint8Array(32);
+  nine[0] = 9;
+  test("RFC 7748 §6.1 vectors, and werift's tweetnacl now calls it", async () => {
+    const { x25519, x25519KeyPair } = await import("../../relay/werift.ts");
+    const nacl = (await import("tweetnacl")).default;
+    expect(hex(x25519(aPriv, nine))).toBe(aPub);
+    expect(hex(x25519(bPriv, nine))).toBe(bPub);
+    expect(hex(x25519(aPriv, h(bPub)))).toBe(K);
+    expect(hex(x25519(bPriv, h(aPub)))).toBe(K);
+    expect(nacl.scalarMult).toBe(x25519);
+    expect(nacl.box.keyPair).toBe(x25519KeyPair);
+    const kp = x25519KeyPair();
+    expect(hex(x25519(kp.secretKey, nine))).toBe(hex(kp.publicKey));
+  });
+});

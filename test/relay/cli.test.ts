@@ -1,0 +1,46 @@
+// The relay's command line as an operator meets it: --help, --version, record, bad flags, and a
+// certificate that is created once and reused (its fingerprint gets published on-chain).
+import { describe, test, expect } from "bun:test";
+import { mkdtempSync, statSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
+
+const MAIN = join(import.meta.dir, "../../relay/main.ts");
+const run = (...args: string[]) => {
+  const p = Bun.spawnSync([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LUMAMESH_DATA_DIR: "" } });
+  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+};
+
+describe("lumamesh-relay CLI", () => {
+  test("--help lists every flag with its environment variable; --version prints the package version", () => {
+    const h = run("--help");
+    expect(h.code).toBe(0);
+    for (const f of ["--host", "--port", "--public-ip", "--data-dir", "--log-level", "--limit", "record", "LUMAMESH_PORT"]) expect(h.out).toContain(f);
+    expect(run("--version")).toEqual({ code: 0, out: `lumamesh-relay ${pkg.version}\n`, err: "" });
+  });
+
+  test("a bad flag exits 2 with a one-line reason", () => {
+    const r = run("--bogus");
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('lumamesh-relay: unknown argument "--bogus" (see --help)\n');
+  });
+
+  test("record: JSON with address, port, identity and the SDP-style fingerprint; the same on every run", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lumamesh-cli-"));
+    const a = run("record", "--data-dir", dir, "--public-ip", "203.0.113.5", "--port", "4884");
+    expect(a.code).toBe(0);
+    const rec = JSON.parse(a.out);
+    expect(rec).toEqual({ v: 1, addr: "203.0.113.5:4884", ip: "203.0.113.5", port: 4884, fp: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/), id: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const b = JSON.parse(run("record", "--data-dir", dir, "--public-ip", "203.0.113.5").out);
+    expect(b.fp).toBe(rec.fp);
+    expect(b.id).toBe(rec.id);
+    // Secrets are private to the relay's user.
+    expect(statSync(join(dir, "cert.key")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "identity.key")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, "cert.pem"), "utf8")).toStartWith("-----BEGIN CERTIFICATE-----");
+    // A different data dir is a different relay.
+    const other = JSON.parse(run("record", "--data-dir", mkdtempSync(join(tmpdir(), "lumamesh-cli-"))).out);
+    expect(other.fp).not.toBe(rec.fp);
+  });
+});
