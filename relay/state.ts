@@ -2,7 +2,9 @@
 // on-chain, so it must survive restarts) and its Ed25519 identity key.
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { signRecord, type RelayRecord } from "./record.ts";
+export type { RelayRecord } from "./record.ts";
 import { certificateFromPem, certificateToPem, generateCertificate, type Certificate } from "./werift.ts";
 
 export interface RelayState {
@@ -44,13 +46,8 @@ export async function loadState(dir: string): Promise<RelayState> {
   return { cert, identity, id, created };
 }
 
-/** The relay's record: what a bootstrap config or an inscription publishes about it. */
-export interface RelayRecord { v: 1; addr: string; ip: string; port: number; fp: string; id: string }
-
-export function relayRecord(state: RelayState, ip: string, port: number): RelayRecord {
-  return { v: 1, addr: (ip.includes(":") ? `[${ip}]` : ip) + ":" + port, ip, port, fp: state.cert.fingerprint, id: state.id };
-}
-
-export function signRecord(state: RelayState, rec: RelayRecord): string {
-  return sign(null, Buffer.from(JSON.stringify(rec)), state.identity).toString("base64url");
+/** The relay's record, signed with its identity key: what bootstrap configs, inscriptions and gossip carry. */
+export function relayRecord(state: RelayState, ip: string, port: number, sat?: number, seq = Math.floor(Date.now() / 1000)): RelayRecord {
+  const addr = (ip.includes(":") ? `[${ip}]` : ip) + ":" + port;
+  return signRecord({ lumamesh: 1, addr, fp: state.cert.fingerprint, id: state.id, ...(sat !== undefined && { sat }), seq }, state.identity);
 }

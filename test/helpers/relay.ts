@@ -7,7 +7,8 @@ import type { Subprocess } from "bun";
 
 export interface RelayProc {
   proc: Subprocess<"ignore", "pipe", "pipe">;
-  record: { addr: string; fp: string; ip: string; port: number; id: string };
+  /** The relay's signed record, plus the UDP port it bound (handy for raw-datagram tests). */
+  record: { addr: string; fp: string; id: string; seq: number; sig: string; port: number };
   dataDir: string;
   lines: any[];
   waitFor(event: string, pred?: (l: any) => boolean, timeoutMs?: number): Promise<any>;
@@ -56,7 +57,7 @@ export async function startRelayProc(o: { exe?: string; dataDir?: string; args?:
     proc.exited.then((c) => { throw new Error(`relay exited with ${c}: ${stderr}`); }),
   ]);
   return {
-    proc, dataDir, lines, waitFor, record: listening.record,
+    proc, dataDir, lines, waitFor, record: { ...listening.record, port: listening.port },
     async stop(signal = "SIGTERM") {
       proc.kill(signal);
       return proc.exited;

@@ -5,6 +5,7 @@ import { mkdtempSync, statSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
+import { checkRecord } from "../../relay/record.ts";
 
 const MAIN = join(import.meta.dir, "../../relay/main.ts");
 const run = (...args: string[]) => {
@@ -31,7 +32,10 @@ describe("lumamesh-relay CLI", () => {
     const a = run("record", "--data-dir", dir, "--public-ip", "203.0.113.5", "--port", "4884");
     expect(a.code).toBe(0);
     const rec = JSON.parse(a.out);
-    expect(rec).toEqual({ v: 1, addr: "203.0.113.5:4884", ip: "203.0.113.5", port: 4884, fp: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/), id: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(rec).toEqual({ lumamesh: 1, addr: "203.0.113.5:4884", fp: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/), id: expect.stringMatching(/^[0-9a-f]{64}$/), seq: expect.any(Number), sig: expect.any(String) });
+    // Signed by the relay's identity key.
+    expect(checkRecord(rec)).toEqual(rec);
+    expect(checkRecord({ ...rec, addr: "203.0.113.6:4884" })).toBe("bad signature");
     const b = JSON.parse(run("record", "--data-dir", dir, "--public-ip", "203.0.113.5").out);
     expect(b.fp).toBe(rec.fp);
     expect(b.id).toBe(rec.id);
