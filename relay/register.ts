@@ -1,0 +1,326 @@
+// Self-registration: the relay inscribes its own signed record on a sat it holds and reinscribes
+// that sat when its address, port or certificate changes (DESIGN §3, layer 2; docs/register.md).
+//
+//   needsRegistration(record, registration.json)  pure: 'fresh' | 'reinscribe' | 'none'
+//   registerRelay(opts)                            survey funds → plan → (broadcast) → registration.json
+//   autoRegister(opts, log)                        serve mode: the same in the background, logged
+//
+// Which sat: a new inscription lands on the first sat of the commit's first input (inscribe/tx.ts).
+// For a fresh registration the first input is the first vetted funding UTXO, whose sat ranges the
+// ord server reports, so the sat is known before anything is signed and the very first record
+// already carries `sat`. Every later version reinscribes that sat (the UTXO holding it goes first).
+// The inscription and the change go back to the relay's own address, so what is spent is the two
+// fees; the postage stays with the inscription and is recycled by each reinscription.
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { isIP } from "node:net";
+import {
+  broadcast, fundAndSign, outpoint, planInscription, InscribeError, OrdError, type Backend,
+  type KeySigner, type NetworkName, type OrdClient, type Plan, type Utxo,
+} from "../inscribe/index.ts";
+import type { RelayState } from "./state.ts";
+import { relayRecord } from "./state.ts";
+import type { RelayRecord } from "./record.ts";
+import { loadBitcoinKey } from "./wallet.ts";
+
+export const REGISTRATION_FILE = "registration.json";
+/**
+ * Postage of the inscription output. 546 is the smallest value every wallet and relay policy treats
+ * as non-dust for any output type (P2PKH's dust limit; P2TR's is 330), so the record's UTXO stays
+ * standard even if dust rules tighten a little. More would only lock more of the operator's sats:
+ * nothing here needs a fee-bumping reserve in that output, and each reinscription spends it
+ * into the next one anyway. ord's default of 10,000 guards wallets that might spend an inscribed
+ * UTXO as fee; this wallet vets every UTXO with ord first.
+ */
+export const DEFAULT_POSTAGE = 546n;
+export const CONTENT_TYPE = "application/json";
+export const METAPROTOCOL = "lumamesh";
+
+export interface Registration {
+  network: NetworkName;
+  sat: number;
+  inscriptionId: string;
+  /** Where the sat is after the reveal: `<reveal txid>:0`. */
+  outpoint: string;
+  commitTxid: string;
+  revealTxid: string;
+  record: RelayRecord;
+  /** ms since the epoch, from the injected clock. */
+  registeredAt: number;
+}
+
+export type RegistrationAction = "fresh" | "reinscribe" | "none";
+
+/** Sans-IO: does the relay's current record differ from what is inscribed? */
+export function needsRegistration(current: Pick<RelayRecord, "addr" | "fp" | "id">, registration: Pick<Registration, "record"> | null): RegistrationAction {
+  if (!registration) return "fresh";
+  const r = registration.record;
+  return r.addr == current.addr && r.fp == current.fp && r.id == current.id ? "none" : "reinscribe";
+}
+
+export function readRegistration(dir: string): Registration | null {
+  const path = join(dir, REGISTRATION_FILE);
+  if (!existsSync(path)) return null;
+  const r = JSON.parse(readFileSync(path, "utf8")) as Registration;
+  if (!r || !Number.isSafeInteger(r.sat) || typeof r.inscriptionId != "string" || !r.record) throw new RegisterError("bad-state", `${path} is not a registration file`);
+  return r;
+}
+
+function writeRegistration(dir: string, r: Registration): void {
+  const path = join(dir, REGISTRATION_FILE);
+  writeFileSync(path + ".tmp", JSON.stringify(r, null, 2) + "\n", { mode: 0o644 });
+  renameSync(path + ".tmp", path); // atomic: a crash leaves the old or the new file, never half
+}
+
+export class RegisterError extends Error {
+  constructor(readonly code: "no-sat-index" | "sat-moved" | "bad-state" | "not-public" | "wrong-network", message: string) {
+    super(`register: ${message}`);
+    this.name = "RegisterError";
+  }
+}
+
+export interface Cost {
+  feeRate: number;
+  commitVsize: number;
+  revealVsize: number;
+  commitFee: number;
+  revealFee: number;
+  postage: number;
+  /** commit + reveal fee: what leaves the relay's wallet. */
+  fees: number;
+  /** Spendable sats the wallet must hold (fees + new postage, less the postage a reinscription recycles). */
+  need: number;
+  /** Bytes of the record as inscribed. */
+  bodyBytes: number;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+const realClock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+
+export type Progress = (event: string, fields: Record<string, unknown>) => void;
+
+export interface RegisterOptions {
+  dataDir: string;
+  state: RelayState;
+  /** Address and port to publish. */
+  ip: string;
+  port: number;
+  network: NetworkName;
+  backend: Backend;
+  ord: OrdClient;
+  /** sat/vB; default: the backend's 2-block estimate, taken once at the start. */
+  feeRate?: number;
+  postage?: bigint;
+  /** Send for real (else a dry run that signs and shows the plan). */
+  broadcast?: boolean;
+  /** Poll for funds until `timeoutMs` (default: check once). */
+  wait?: boolean;
+  timeoutMs?: number;
+  pollMs?: number;
+  clock?: Clock;
+  progress?: Progress;
+}
+
+interface Common {
+  action: RegistrationAction;
+  address: string;
+  record: RelayRecord;
+}
+export type RegisterResult =
+  | (Common & { status: "current"; registration: Registration })
+  | (Common & { status: "unfunded"; cost: Cost; have: number; unconfirmed: number })
+  | (Common & { status: "pending"; registration: Registration })
+  | (Common & { status: "planned"; cost: Cost; sat: number; inscriptionId: string; commitTxid: string; revealTxid: string })
+  | (Common & { status: "registered"; cost: Cost; sat: number; inscriptionId: string; commitTxid: string; revealTxid: string; registration: Registration; recoveryFile: string });
+
+const PLACEHOLDER_SAT = 2_099_999_997_689_999; // the last sat: as many digits as any real one
+const DUMMY_TXID = "11".repeat(32);
+
+// Sats as numbers (all fit in 2^53): results go to JSON logs, which cannot take bigints.
+function costOf(plan: Plan, feeRate: number, recycled: bigint): Cost {
+  const fees = plan.commit.fee + plan.reveal.fee;
+  return {
+    feeRate, commitVsize: plan.commit.vsize, revealVsize: plan.reveal.vsize, commitFee: Number(plan.commit.fee), revealFee: Number(plan.reveal.fee),
+    postage: Number(plan.postage), fees: Number(fees), need: Number(fees + plan.postage - recycled), bodyBytes: plan.bodyBytes,
+  };
+}
+
+/** The envelope fields of a record. */
+export function inscriptionOf(record: RelayRecord) {
+  return { contentType: CONTENT_TYPE, metaprotocol: METAPROTOCOL, body: new TextEncoder().encode(JSON.stringify(record)) };
+}
+
+/** Loopback, private, link-local, CGNAT and documentation ranges cannot be reached from the internet. */
+export function isPublicIp(ip: string): boolean {
+  const v = isIP(ip);
+  if (v == 4) {
+    const [a, b] = ip.split(".").map(Number) as [number, number];
+    return !(a == 0 || a == 10 || a == 127 || (a == 100 && b >= 64 && b < 128) || (a == 169 && b == 254) || (a == 172 && b >= 16 && b < 32) || (a == 192 && b == 168) || a >= 224);
+  }
+  if (v == 6) {
+    const l = ip.toLowerCase();
+    return !(l == "::" || l == "::1" || /^f[cd]/.test(l) || /^fe[89ab]/.test(l) || /^ff/.test(l));
+  }
+  return false;
+}
+
+interface Survey {
+  cardinal: { utxo: Utxo; firstSat: number | null }[];
+  all: Utxo[];
+  have: number;
+  /** In the backend but not yet indexed by ord (unconfirmed): not spendable yet. */
+  unconfirmed: number;
+}
+
+/** The wallet's UTXOs as ord sees them: only indexed, uninscribed, rune-free ones are spendable. */
+async function survey(backend: Backend, ord: OrdClient, address: string, network: NetworkName): Promise<Survey> {
+  const all = await backend.utxos(address, network);
+  const cardinal: Survey["cardinal"] = [];
+  let have = 0, unconfirmed = 0;
+  for (const u of all) {
+    let info;
+    try {
+      info = await ord.utxo(outpoint(u));
+    } catch (e) {
+      if (e instanceof OrdError && e.status == 404) { unconfirmed += Number(u.value); continue; }
+      throw e;
+    }
+    if (info.inscriptions === null) throw new RegisterError("no-sat-index", `ord server ${ord.base} does not index inscriptions`);
+    if (info.inscriptions.length || Object.keys(info.runes ?? {}).length) continue;
+    cardinal.push({ utxo: u, firstSat: info.sat_ranges?.[0]?.[0] ?? null });
+    have += Number(u.value);
+  }
+  // Largest first: fewest inputs, and the first one is where a fresh inscription lands.
+  cardinal.sort((a, b) => (a.utxo.value < b.utxo.value ? 1 : a.utxo.value > b.utxo.value ? -1 : 0));
+  return { cardinal, all, have, unconfirmed };
+}
+
+export async function registerRelay(o: RegisterOptions): Promise<RegisterResult> {
+  const clock = o.clock ?? realClock;
+  const progress = o.progress ?? (() => {});
+  const postage = o.postage ?? DEFAULT_POSTAGE;
+  const { signer } = loadBitcoinKey(o.dataDir);
+  const address = signer.address(o.network);
+  const prev = readRegistration(o.dataDir);
+  if (prev && prev.network != o.network) throw new RegisterError("wrong-network", `${REGISTRATION_FILE} is for ${prev.network}, not ${o.network}; use another --data-dir`);
+  if (o.network != "regtest" && !isPublicIp(o.ip)) throw new RegisterError("not-public", `${o.ip} is not a public address; set --public-ip`);
+  if (o.port == 0) throw new RegisterError("not-public", "port 0 changes on every start; set --port");
+
+  const seqFor = () => Math.max(Math.floor(clock.now() / 1000), (prev?.record.seq ?? -1) + 1);
+  const sign = (sat: number | undefined) => relayRecord(o.state, o.ip, o.port, sat, seqFor());
+  const preview = sign(prev?.sat);
+  const action = needsRegistration(preview, prev);
+  if (action == "none") return { status: "current", action, address, record: prev!.record, registration: prev! };
+
+  // A reinscription spends the sat's UTXO, which only exists once the previous reveal is mined.
+  if (prev) {
+    const st = await o.backend.txStatus(prev.revealTxid);
+    if (!st.confirmed) return { status: "pending", action, address, record: preview, registration: prev };
+  }
+
+  const feeRate = o.feeRate ?? (await o.backend.feeRate(2));
+  const recycled = prev ? postage : 0n; // approximated by the new postage until the real UTXO is known
+  const dummy = (n: number, value: bigint): Utxo => ({ txid: DUMMY_TXID, vout: n, value, script: signer.script(), tapInternalKey: signer.tapInternalKey! });
+  const plan = (utxos: Utxo[], record: RelayRecord, reinscribe?: { utxo: Utxo; offset: bigint }) =>
+    planInscription({
+      network: o.network, inscription: inscriptionOf(record), destination: address, changeAddress: address, postage, feeRate, utxos,
+      revealSecret: new Uint8Array(32).fill(1), ...(reinscribe && { reinscribe }),
+    });
+  // What it costs with one funding UTXO: shown before any funds arrive.
+  const estimate = costOf(
+    plan([dummy(1, 21_000_000n * 100_000_000n)], sign(prev?.sat ?? PLACEHOLDER_SAT), prev ? { utxo: dummy(0, postage), offset: 0n } : undefined),
+    feeRate, recycled,
+  );
+  progress("register.plan", { action, address, network: o.network, cost: estimate, record: preview });
+
+  const deadline = clock.now() + (o.wait ? (o.timeoutMs ?? 3_600_000) : 0);
+  let ready: { utxos: Utxo[]; sat: number; record: RelayRecord; recycled: bigint } | null = null;
+  let s: Survey;
+  for (;;) {
+    s = await survey(o.backend, o.ord, address, o.network);
+    ready = await tryPlan(s);
+    if (ready) break;
+    if (clock.now() >= deadline) return { status: "unfunded", action, address, record: preview, cost: estimate, have: s.have, unconfirmed: s.unconfirmed };
+    progress("register.waiting", { address, have: s.have, unconfirmed: s.unconfirmed, need: estimate.need });
+    await clock.sleep(o.pollMs ?? 30_000);
+  }
+  progress("register.funded", { address, have: s.have, sat: ready.sat });
+
+  async function tryPlan(s: Survey) {
+    let sat: number, reinscribe: { utxo: Utxo; offset: bigint } | undefined, recycledNow = 0n;
+    if (prev) {
+      sat = prev.sat;
+      const loc = await o.ord.locateSat(BigInt(sat));
+      const utxo = s.all.find((u) => outpoint(u) == loc.outpoint);
+      if (!utxo) throw new RegisterError("sat-moved", `sat ${sat} is in ${loc.outpoint}, which is not the relay's (${address}); it cannot be reinscribed`);
+      reinscribe = { utxo, offset: loc.offset };
+      recycledNow = utxo.value;
+    } else {
+      if (!s.cardinal.length) return null;
+      const first = s.cardinal[0]!.firstSat;
+      if (first === null) throw new RegisterError("no-sat-index", `ord server ${o.ord.base} does not index sats (run ord with --index-sats)`);
+      sat = first;
+    }
+    const utxos = s.cardinal.map((c) => c.utxo);
+    const record = sign(sat);
+    try {
+      plan(utxos, record, reinscribe); // pure: throws insufficient-funds until the wallet can pay
+      return { utxos: [...(reinscribe ? [reinscribe.utxo] : []), ...utxos], sat, record, recycled: recycledNow };
+    } catch (e) {
+      if (e instanceof InscribeError && e.code == "insufficient-funds") return null;
+      throw e;
+    }
+  }
+
+  const signed = await fundAndSign(
+    {
+      network: o.network, inscription: inscriptionOf(ready.record), destination: address, changeAddress: address, postage, feeRate,
+      utxos: ready.utxos, ...(prev && { sat: BigInt(prev.sat) }),
+    },
+    o.backend, signer as KeySigner, o.ord,
+  );
+  const p = signed.plan;
+  // The sat the record names must be the one the plan puts the inscription on.
+  const firstIn = p.commit.inputs[0]!;
+  if (!prev && outpoint(firstIn) != outpoint(ready.utxos[0]!)) throw new RegisterError("bad-state", "the plan does not start with the UTXO whose first sat the record names");
+  const out = { action, address, record: ready.record, cost: costOf(p, feeRate, ready.recycled), sat: ready.sat, inscriptionId: p.inscriptionId, commitTxid: p.commit.txid, revealTxid: p.reveal.txid };
+  if (!o.broadcast) return { status: "planned", ...out };
+
+  const recoveryFile = join(o.dataDir, `register-recovery-${p.commit.txid}.json`);
+  progress("register.broadcasting", { inscriptionId: p.inscriptionId, sat: ready.sat, recoveryFile });
+  const r = await broadcast(signed, o.backend, { recoveryFile });
+  const registration: Registration = {
+    network: o.network, sat: ready.sat, inscriptionId: r.inscriptionId, outpoint: `${r.revealTxid}:0`,
+    commitTxid: r.commitTxid, revealTxid: r.revealTxid, record: ready.record, registeredAt: clock.now(),
+  };
+  writeRegistration(o.dataDir, registration);
+  progress("register.broadcast", { inscriptionId: r.inscriptionId, sat: ready.sat, commitTxid: r.commitTxid, revealTxid: r.revealTxid });
+  return { status: "registered", ...out, registration, recoveryFile };
+}
+
+type Log = (level: "debug" | "info" | "warn" | "error", event: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * Serve mode: register in the background when the record changed and the wallet is funded; never
+ * waits for funds and never throws (the relay serves either way). Everything ends in one log line.
+ */
+export async function autoRegister(o: Omit<RegisterOptions, "broadcast" | "wait">, log: Log): Promise<RegisterResult | null> {
+  try {
+    const r = await registerRelay({ ...o, broadcast: true, wait: false, progress: (e, f) => log("debug", e, f) });
+    const base = { address: r.address, network: o.network };
+    switch (r.status) {
+      case "current": log("info", "relay.registered", { ...base, sat: r.registration.sat, inscriptionId: r.registration.inscriptionId, current: true }); break;
+      case "registered": log("info", "relay.registered", { ...base, action: r.action, sat: r.sat, inscriptionId: r.inscriptionId, fees: r.cost.fees }); break;
+      case "pending": log("info", "relay.registration-pending", { ...base, revealTxid: r.registration.revealTxid }); break;
+      case "unfunded": log("warn", "relay.unregistered", { ...base, action: r.action, have: r.have, unconfirmed: r.unconfirmed, need: r.cost.need, feeRate: r.cost.feeRate }); break;
+      case "planned": break; // not reached: broadcast is on
+    }
+    return r;
+  } catch (e) {
+    log("error", "relay.register-failed", { error: e instanceof Error ? e.message : String(e) });
+    return null;
+  }
+}

@@ -1,0 +1,218 @@
+// Self-registration end to end over one in-memory chain: the relay's own wallet is funded on a
+// MemoryChain, registerRelay plans, signs and broadcasts through the Esplora stand-in, and the dev
+// ord server (wired to the same chain) indexes the mined reveal, as a browser would read it through
+// /r/sat/<sat>/at/-1/content. Then a port change reinscribes the same sat, and the CLI is driven as
+// an operator would, with the bitcoin.key checked to appear in no output.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, statSync, existsSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as btc from "@scure/btc-signer";
+import { hex } from "@scure/base";
+import { EsploraBackend, OrdClient } from "../../inscribe/index.ts";
+import { MemoryChain } from "../../inscribe/testing/chain.ts";
+import { startEsplora, type EsploraStandIn } from "../../inscribe/testing/esplora-server.ts";
+import { startOrdServer, type OrdServer } from "../../dev/ord-server.ts";
+import { loadState, type RelayState } from "../../relay/state.ts";
+import { loadBitcoinKey } from "../../relay/wallet.ts";
+import { checkRecord } from "../../relay/record.ts";
+import { needsRegistration, readRegistration, registerRelay, isPublicIp, type Clock, type RegisterResult } from "../../relay/register.ts";
+
+const MAIN = join(import.meta.dir, "../../relay/main.ts");
+const IP = "127.0.0.1";
+
+let chain: MemoryChain;
+let es: EsploraStandIn;
+let ord: OrdServer;
+const posts = () => es.log.filter((l) => l.startsWith("POST /tx")).length;
+
+beforeAll(async () => {
+  chain = new MemoryChain();
+  es = startEsplora({ chain });
+  ord = await startOrdServer({ chain });
+});
+afterAll(async () => {
+  es.stop();
+  await ord.stop();
+});
+
+/** A clock that never really sleeps: each sleep advances time and can run a hook (funds arriving). */
+function fakeClock(onSleep?: (n: number) => void): Clock & { sleeps: number } {
+  let t = 1_750_000_000_000;
+  const c = { sleeps: 0, now: () => t, sleep: async (ms: number) => { t += ms; onSleep?.(++c.sleeps); } };
+  return c;
+}
+
+const newRelay = async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lumamesh-register-"));
+  const state = await loadState(dir);
+  return { dir, state, signer: loadBitcoinKey(dir).signer };
+};
+const opts = (dir: string, state: RelayState, port: number, extra: object = {}) => ({
+  dataDir: dir, state, ip: IP, port, network: "regtest" as const, backend: new EsploraBackend(es.url), ord: new OrdClient(ord.url), feeRate: 2, clock: fakeClock(), ...extra,
+});
+const get = (path: string) => fetch(ord.url + path);
+
+describe("needsRegistration (sans-IO)", () => {
+  const rec = { lumamesh: 1 as const, addr: "203.0.113.5:4884", fp: "AB:CD", id: "aa".repeat(32), seq: 1, sig: "x", sat: 5 };
+  test("no registration → fresh; same addr/fp/id → none (seq and sig do not matter); any change → reinscribe", () => {
+    expect(needsRegistration(rec, null)).toBe("fresh");
+    expect(needsRegistration({ ...rec, seq: 9, sig: "y" }, { record: rec })).toBe("none");
+    expect(needsRegistration({ ...rec, addr: "203.0.113.5:4885" }, { record: rec })).toBe("reinscribe");
+    expect(needsRegistration({ ...rec, addr: "203.0.113.6:4884" }, { record: rec })).toBe("reinscribe");
+    expect(needsRegistration({ ...rec, fp: "AB:CE" }, { record: rec })).toBe("reinscribe");
+    expect(needsRegistration({ ...rec, id: "bb".repeat(32) }, { record: rec })).toBe("reinscribe");
+  });
+  test("isPublicIp refuses loopback, private and link-local ranges", () => {
+    for (const ip of ["127.0.0.1", "10.1.2.3", "192.168.1.1", "172.16.0.1", "100.64.0.1", "169.254.1.1", "::1", "fd00::1", "fe80::1", "0.0.0.0", "nonsense"]) expect(isPublicIp(ip)).toBe(false);
+    for (const ip of ["203.0.113.5", "8.8.8.8", "172.32.0.1", "2001:db8::1"]) expect(isPublicIp(ip)).toBe(true);
+  });
+});
+
+describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server", () => {
+  let relay: Awaited<ReturnType<typeof newRelay>>;
+  const SAT = 4_000_000_000;
+  let first: Extract<RegisterResult, { status: "registered" }>;
+
+  beforeAll(async () => {
+    relay = await newRelay();
+  });
+
+  test("(1) unfunded, no wait: shows the funding address and the cost, broadcasts nothing", async () => {
+    const before = posts();
+    const r = await registerRelay(opts(relay.dir, relay.state, 4884));
+    expect(r.status).toBe("unfunded");
+    if (r.status != "unfunded") return;
+    expect(r.action).toBe("fresh");
+    expect(r.address).toBe(relay.signer.address("regtest"));
+    expect(r.address).toStartWith("bcrt1p");
+    expect(r.have).toBe(0);
+    // ~300 bytes of JSON; one P2TR input, commit + change outputs; postage 546.
+    expect(r.cost.bodyBytes).toBeGreaterThan(250);
+    expect(r.cost.bodyBytes).toBeLessThan(350);
+    expect(r.cost.postage).toBe(546);
+    expect(r.cost.commitVsize).toBe(154);
+    expect(r.cost.revealVsize).toBeGreaterThan(150);
+    expect(r.cost.commitFee).toBe(r.cost.commitVsize * 2);
+    expect(r.cost.revealFee).toBe(r.cost.revealVsize * 2);
+    expect(r.cost.need).toBe(r.cost.fees + 546);
+    expect(posts()).toBe(before);
+    expect(existsSync(join(relay.dir, "registration.json"))).toBe(false);
+    const key = statSync(join(relay.dir, "bitcoin.key"));
+    expect(key.mode & 0o777).toBe(0o600);
+  });
+
+  test("waiting: polls with progress until funds are mined, then a dry run signs but sends nothing", async () => {
+    const events: string[] = [];
+    const clock = fakeClock((n) => {
+      if (n == 2) chain.fund(relay.signer.script(), 50_000n, { sat: SAT, confirmed: false }); // seen, not indexed
+      if (n == 3) chain.mine();
+    });
+    const before = posts();
+    const r = await registerRelay(opts(relay.dir, relay.state, 4884, { clock, wait: true, timeoutMs: 3_600_000, pollMs: 30_000, progress: (e: string, f: Record<string, unknown>) => events.push(`${e} ${JSON.stringify(f.unconfirmed ?? "")}`) }));
+    expect(r.status).toBe("planned");
+    expect(clock.sleeps).toBe(3);
+    expect(events.filter((e) => e.startsWith("register.waiting"))).toEqual(["register.waiting 0", "register.waiting 0", "register.waiting 50000"]);
+    expect(events.at(-1)).toStartWith("register.funded");
+    if (r.status == "planned") expect(r.sat).toBe(SAT);
+    expect(posts()).toBe(before);
+  });
+
+  test("(2) funded: commit and reveal signed and submitted; once mined the record is on its sat and verifies", async () => {
+    const before = posts();
+    const r = await registerRelay(opts(relay.dir, relay.state, 4884, { broadcast: true }));
+    expect(r.status).toBe("registered");
+    if (r.status != "registered") throw new Error(r.status);
+    first = r;
+    expect(posts() - before).toBe(2);
+    expect(r.sat).toBe(SAT);
+    expect(r.record.sat).toBe(SAT);
+    // The recovery file is in the data dir, private; registration.json names the sat.
+    expect(statSync(r.recoveryFile).mode & 0o777).toBe(0o600);
+    expect(r.recoveryFile.startsWith(relay.dir)).toBe(true);
+    const reg = readRegistration(relay.dir)!;
+    expect(reg).toMatchObject({ network: "regtest", sat: SAT, inscriptionId: r.inscriptionId, outpoint: `${r.revealTxid}:0`, record: r.record });
+    // ord reads blocks: nothing until mined.
+    expect((await get(`/r/sat/${SAT}/at/-1/content`)).status).toBe(404);
+    chain.mine();
+    const res = await get(`/r/sat/${SAT}/at/-1/content`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    const rec = checkRecord(await res.json());
+    if (typeof rec == "string") throw new Error(rec);
+    expect(rec.addr).toBe(`${IP}:4884`);
+    expect(rec.fp).toBe(relay.state.cert.fingerprint);
+    expect(rec.id).toBe(relay.state.id);
+    expect(rec.sat).toBe(SAT);
+    const info = await new OrdClient(ord.url).inscription(r.inscriptionId);
+    expect(info.sat).toBe(SAT);
+    expect(info.value).toBe(546);
+    expect(info.address).toBe(r.address);
+    // Measured sizes and fees at 2 sat/vB (reported in docs/register.md).
+    console.log(`fresh registration: body ${r.cost.bodyBytes} B, commit ${r.cost.commitVsize} vB / ${r.cost.commitFee} sats, reveal ${r.cost.revealVsize} vB / ${r.cost.revealFee} sats, postage ${r.cost.postage}`);
+  });
+
+  test("nothing changed → 'current', nothing sent", async () => {
+    const before = posts();
+    const r = await registerRelay(opts(relay.dir, relay.state, 4884, { broadcast: true }));
+    expect(r.status).toBe("current");
+    expect(posts()).toBe(before);
+  });
+
+  test("(3) the port changes → the SAME sat is reinscribed; /at/-1/content shows the new port, /r/sat lists 2 ids", async () => {
+    const r = await registerRelay(opts(relay.dir, relay.state, 5000, { broadcast: true }));
+    expect(r.status).toBe("registered");
+    if (r.status != "registered") throw new Error(r.status);
+    expect(r.action).toBe("reinscribe");
+    expect(r.sat).toBe(SAT);
+    expect(r.record.seq).toBeGreaterThan(first.record.seq);
+    // The UTXO holding the sat went first into the commit.
+    const commit = btc.Transaction.fromRaw(hex.decode(chain.txs.get(r.commitTxid)!.hex), { allowUnknownOutputs: true });
+    expect(hex.encode(commit.getInput(0).txid!)).toBe(first.revealTxid);
+    // Before mining, a second attempt waits for the reveal rather than double-spending.
+    const again = await registerRelay(opts(relay.dir, relay.state, 5001, { broadcast: true }));
+    expect(again.status).toBe("pending");
+    chain.mine();
+    const rec = checkRecord(await (await get(`/r/sat/${SAT}/at/-1/content`)).json());
+    if (typeof rec == "string") throw new Error(rec);
+    expect(rec.addr).toBe(`${IP}:5000`);
+    expect(rec.sat).toBe(SAT);
+    expect(await (await get(`/r/sat/${SAT}`)).json()).toEqual({ ids: [first.inscriptionId, r.inscriptionId], more: false, page: 0 });
+    expect(readRegistration(relay.dir)!.inscriptionId).toBe(r.inscriptionId);
+    console.log(`reinscription: commit ${r.cost.commitVsize} vB / ${r.cost.commitFee} sats, reveal ${r.cost.revealVsize} vB / ${r.cost.revealFee} sats, fees ${r.cost.fees}`);
+  });
+
+  test("(4) insufficient funds: a clear shortfall, nothing broadcast", async () => {
+    const poor = await newRelay();
+    const est = await registerRelay(opts(poor.dir, poor.state, 4884));
+    if (est.status != "unfunded") throw new Error(est.status);
+    // `need` is for one funding UTXO with change, an upper bound; 300 sats short is short for sure.
+    chain.fund(poor.signer.script(), BigInt(est.cost.need - 300), { sat: 6_000_000_000 });
+    chain.mine();
+    const before = posts();
+    const r = await registerRelay(opts(poor.dir, poor.state, 4884, { broadcast: true }));
+    expect(r.status).toBe("unfunded");
+    if (r.status == "unfunded") {
+      expect(r.have).toBe(est.cost.need - 300);
+      expect(r.cost.need).toBe(est.cost.need);
+    }
+    // Waiting runs into its timeout the same way.
+    const clock = fakeClock();
+    const w = await registerRelay(opts(poor.dir, poor.state, 4884, { broadcast: true, wait: true, timeoutMs: 90_000, pollMs: 30_000, clock }));
+    expect(w.status).toBe("unfunded");
+    expect(clock.sleeps).toBe(3);
+    expect(posts()).toBe(before);
+    expect(readdirSync(poor.dir).filter((f) => f.startsWith("register-recovery") || f == "registration.json")).toEqual([]);
+    // Topped up (a second input costs ~58 vB more), it goes through.
+    chain.fund(poor.signer.script(), 1_000n, { sat: 6_100_000_000 });
+    chain.mine();
+    const ok = await registerRelay(opts(poor.dir, poor.state, 4884, { broadcast: true }));
+    expect(ok.status).toBe("registered");
+  });
+
+  test("mainnet refuses to publish a loopback address", async () => {
+    await expect(registerRelay({ ...opts(relay.dir, relay.state, 4884), network: "mainnet" })).rejects.toThrow(/registration.json is for regtest/);
+    const fresh = await newRelay();
+    await expect(registerRelay({ ...opts(fresh.dir, fresh.state, 4884), network: "mainnet" })).rejects.toThrow(/not a public address/);
+  });
+});
