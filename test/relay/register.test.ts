@@ -39,7 +39,7 @@ afterAll(async () => {
 /** A clock that never really sleeps: each sleep advances time and can run a hook (funds arriving). */
 function fakeClock(onSleep?: (n: number) => void): Clock & { sleeps: number } {
   let t = 1_750_000_000_000;
-  const c = { sleeps: 0, now: () => t, sleep: async (ms: number) => { t += ms; onSleep?.(++c.sleeps); } };
+  const c = { sleeps: 0, now: () => t, sleep: async (ms: number) => { t += ms; c.sleeps++; onSleep?.(c.sleeps); } };
   return c;
 }
 
