@@ -22,6 +22,8 @@ export interface Config {
   statsInterval: number;
   /** Overrides of the relay's limits (`--limit name=value`, repeatable). */
   limits: Partial<Limits>;
+  /** Bootstrap relays for gossip (`--peer ADDR,FP`, repeatable). */
+  peers: { addr: string; fp: string }[];
 }
 
 interface Flag { name: keyof Config; env: string; help: string; arg?: string; bool?: boolean; flag?: string }
@@ -34,6 +36,7 @@ export const FLAGS: Flag[] = [
   { name: "logAddresses", env: "LUMAMESH_LOG_ADDRESSES", bool: true, help: "log remote addresses instead of redacting them" },
   { name: "idleTimeout", env: "LUMAMESH_IDLE_TIMEOUT", arg: "SECONDS", help: "close sessions silent this long (default 30; browsers check consent every ~5 s)" },
   { name: "statsInterval", env: "LUMAMESH_STATS_INTERVAL", arg: "SECONDS", help: "log a relay.stats line with every counter this often (default 60, 0 = never)" },
+  { name: "peers", flag: "peer", env: "LUMAMESH_PEERS", arg: "ADDR,FP", help: "another relay to gossip with (its address and certificate fingerprint), repeatable (env: space-separated)" },
   { name: "limits", flag: "limit", env: "LUMAMESH_LIMITS", arg: "NAME=N", help: `override a limit, repeatable (env: comma-separated); names: ${Object.keys(DEFAULT_LIMITS).join(", ")}` },
   { name: "recordFrames", env: "LUMAMESH_RECORD_FRAMES", arg: "FILE", help: "testing only: record every application-layer frame to FILE" },
 ];
@@ -68,7 +71,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     if (f.bool) { raw[f.name] = m![2] === undefined ? true : m![2] != "false" && m![2] != "0"; continue; }
     const v = m![2] ?? argv[++i];
     if (v === undefined) throw new ConfigError(`--${m![1]} needs a value`);
-    raw[f.name] = f.name == "limits" && raw.limits ? raw.limits + "," + v : v;
+    raw[f.name] = f.name == "limits" && raw.limits ? raw.limits + "," + v : f.name == "peers" && raw.peers ? raw.peers + " " + v : v;
   }
   // Decimal digits only: Number("") is 0 (a random port) and Number("0x50") is 80.
   const port = raw.port === undefined ? DEFAULT_PORT : /^\d+$/.test(raw.port as string) ? Number(raw.port) : NaN;
@@ -88,6 +91,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     logAddresses: raw.logAddresses === true,
     recordFrames: raw.recordFrames as string | undefined,
     limits: parseLimits(raw.limits as string | undefined),
+    peers: parsePeers(raw.peers as string | undefined),
     idleTimeout: num("idleTimeout", 30, 1),
     statsInterval: num("statsInterval", 60, 0),
   };
@@ -109,4 +113,13 @@ function parseLimits(spec: string | undefined): Partial<Limits> {
     out[k as keyof Limits] = n;
   }
   return out;
+}
+
+function parsePeers(spec: string | undefined): { addr: string; fp: string }[] {
+  return (spec ?? "").split(/\s+/).filter(Boolean).map((item) => {
+    const [addr, fp] = item.split(",");
+    if (!addr || !/^(\[[0-9a-fA-F:.]+\]|\d{1,3}(\.\d{1,3}){3}):\d{1,5}$/.test(addr) || !/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/.test(fp ?? ""))
+      throw new ConfigError(`--peer must be ADDR,FP (ip:port and a SHA-256 fingerprint), got ${JSON.stringify(item)}`);
+    return { addr, fp: fp.toUpperCase() };
+  });
 }

@@ -20,6 +20,8 @@ export type Action =
   | { type: "frame"; key: string; data: Uint8Array }
   /** Tear the session down (the shell closes its adapter, then need not call handleClosed). */
   | { type: "close"; key: string; reason: string }
+  /** A session sent relay records (gossip): the shell verifies and probes them. */
+  | { type: "records"; key: string; json: string }
   /** Something worth one log line. */
   | { type: "event"; level: "debug" | "info" | "warn"; name: string; fields: Record<string, unknown> };
 
@@ -50,6 +52,8 @@ export class RelayCore {
   private halfOpen = 0;
   private creates: Bucket;
   readonly router: Router;
+  /** The RECORDS frame every session gets before WELCOME: this relay and the relays it vouches for. */
+  records: Uint8Array | null = null;
 
   constructor(limits: Partial<Limits> = {}, now = 0) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -173,11 +177,13 @@ export class RelayCore {
         return [err(E.VERSION, `relay speaks version ${VERSION} only`), ...this.close(s, "version", now)];
       }
       s.state = "ready";
-      return [{ type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame }) }];
+      const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame }) };
+      return this.records ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
     }
     switch (f.t) {
       case T.PING: return [{ type: "frame", key, data: encode({ t: T.PONG, data: f.data }) }];
       case T.PONG: return [];
+      case T.RECORDS: return [{ type: "records", key, json: f.json }];
       case T.JOIN: case T.LEAVE: case T.SEND: case T.BCAST: {
         // Peer ids are bound to the DTLS certificate, so nobody can squat another browser's id.
         if (f.t == T.JOIN && s.id && f.id.some((b, i) => b != s.id![i])) {

@@ -5,6 +5,8 @@ import { parseConfig, advertisedIp, USAGE, ConfigError } from "./config.ts";
 import { loadState, relayRecord } from "./state.ts";
 import { startRelay } from "./socket.ts";
 import { createLogger } from "./log.ts";
+import { startGossip } from "./gossip.ts";
+import { encode, T } from "../src/wire.ts";
 
 async function main(argv: string[]): Promise<number> {
   let c;
@@ -26,8 +28,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger(c.logLevel, { showAddresses: c.logAddresses });
   if (state.created) log("info", "state.created", { dataDir: c.dataDir, fp: state.cert.fingerprint });
-  const relay = await startRelay({ host: c.host, port: c.port, cert: state.cert, log, recordFrames: c.recordFrames, limits: { idleTimeoutMs: c.idleTimeout * 1000, ...c.limits } });
-  log("info", "relay.listening", { version: pkg.version, host: c.host, port: relay.port, record: relayRecord(state, advertisedIp(c), relay.port) });
+  let gossip: ReturnType<typeof startGossip> | undefined;
+  const relay = await startRelay({
+    host: c.host, port: c.port, cert: state.cert, log, recordFrames: c.recordFrames, limits: { idleTimeoutMs: c.idleTimeout * 1000, ...c.limits },
+    onRecords: (json, key) => gossip?.add(json, key),
+  });
+  // Signed once per run: a newer `seq` replaces older records of this relay wherever they travel.
+  const self = relayRecord(state, advertisedIp(c), relay.port);
+  const setRecords = (json: string) => (relay.core.records = encode({ t: T.RECORDS, json }));
+  setRecords(JSON.stringify([self]));
+  gossip = startGossip({ self: () => self, cert: state.cert, log, peers: c.peers, onChange: (l) => setRecords(JSON.stringify(l)) });
+  log("info", "relay.listening", { version: pkg.version, host: c.host, port: relay.port, record: self });
   const stats = c.statsInterval > 0 ? setInterval(() => log("info", "relay.stats", { sessions: relay.sessions(), ...relay.core.router.stats(), counters: relay.core.counters }), c.statsInterval * 1000) : undefined;
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -38,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
   clearInterval(stats);
+  gossip.stop();
   await relay.stop();
   return 0;
 }

@@ -15,6 +15,8 @@ export interface RelayOptions {
   limits?: Partial<Limits>;
   /** Test switch: append every application-layer frame in and out to this file. */
   recordFrames?: string;
+  /** RECORDS (gossip) received from a session. */
+  onRecords?: (json: string, key: string) => void;
 }
 
 export interface RunningRelay {
@@ -82,6 +84,9 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
           s?.close();
           break;
         }
+        case "records":
+          o.onRecords?.(a.json, a.key);
+          break;
         case "event": {
           const f = { ...a.fields };
           if (typeof f.key == "string") f.key = redact(f.key);

@@ -10,7 +10,7 @@ export const TOPIC_LEN = 16;
 export const ID_LEN = 8;
 
 export const T = {
-  HELLO: 1, WELCOME: 2, PING: 3, PONG: 4, ERROR: 5,
+  HELLO: 1, WELCOME: 2, PING: 3, PONG: 4, ERROR: 5, RECORDS: 6,
   JOIN: 16, LEAVE: 17, MEMBERS: 18, JOINED: 19, LEFT: 20, SEND: 21, BCAST: 22, DELIVER: 23,
 } as const;
 
@@ -26,6 +26,7 @@ export type Frame =
   | { t: 2; version: number; maxFrame: number }
   | { t: 3 | 4; data: Uint8Array }
   | { t: 5; code: number; message: string }
+  | { t: 6; json: string }
   | { t: 16; topic: Uint8Array; id: Uint8Array }
   | { t: 17; topic: Uint8Array }
   | { t: 18; topic: Uint8Array; ids: Uint8Array[] }
@@ -54,6 +55,7 @@ export function encode(f: Frame): Uint8Array {
     case 2: return u8(2, f.version, f.maxFrame >> 8, f.maxFrame & 255);
     case 3: case 4: return cat(f.t, f.data);
     case 5: return cat(5, u8(f.code >> 8, f.code & 255), te.encode(f.message).subarray(0, 1024));
+    case 6: return cat(6, te.encode(f.json));
     case 16: return cat(16, f.topic, f.id);
     case 17: return cat(17, f.topic);
     case 18: return cat(18, f.topic, ...f.ids);
@@ -76,6 +78,7 @@ export function decode(b: Uint8Array): Frame | null {
     case 2: return n == 4 ? { t, version: b[1], maxFrame: (b[2] << 8) | b[3] } : null;
     case 3: case 4: return n <= 65 ? { t, data: s(1) } : null;
     case 5: return n >= 3 ? { t, code: (b[1] << 8) | b[2], message: td.decode(s(3)) } : null;
+    case 6: return { t, json: td.decode(s(1)) };
     case 16: return n == 25 ? { t, topic, id: s(17) } : null;
     case 17: return n == 17 ? { t, topic } : null;
     case 18: {

@@ -17,7 +17,7 @@ function fails(argv: string[], env: Record<string, string | undefined> = HOME): 
 
 const DEFAULTS: Config = {
   command: 'serve', host: '0.0.0.0', port: 4884, publicIp: undefined, dataDir: '/home/op/.lumamesh',
-  logLevel: 'info', logAddresses: false, recordFrames: undefined, idleTimeout: 30, statsInterval: 60, limits: {},
+  logLevel: 'info', logAddresses: false, recordFrames: undefined, idleTimeout: 30, statsInterval: 60, limits: {}, peers: [],
 };
 
 describe('parseConfig', () => {
@@ -30,7 +30,7 @@ describe('parseConfig', () => {
     expect(p(['--host', '192.0.2.5', '--port', '9000', '--public-ip', '198.51.100.1', '--data-dir', '/srv/luma',
       '--log-level', 'debug', '--log-addresses', '--idle-timeout', '45', '--stats-interval', '0', '--record-frames', '/tmp/f.log'])).toEqual({
       command: 'serve', host: '192.0.2.5', port: 9000, publicIp: '198.51.100.1', dataDir: '/srv/luma',
-      logLevel: 'debug', logAddresses: true, recordFrames: '/tmp/f.log', idleTimeout: 45, statsInterval: 0, limits: {},
+      logLevel: 'debug', logAddresses: true, recordFrames: '/tmp/f.log', idleTimeout: 45, statsInterval: 0, limits: {}, peers: [],
     });
   });
 
@@ -62,7 +62,7 @@ describe('parseConfig', () => {
       LUMAMESH_LOG_LEVEL: 'error', LUMAMESH_LOG_ADDRESSES: '1', LUMAMESH_IDLE_TIMEOUT: '10', LUMAMESH_STATS_INTERVAL: '5', LUMAMESH_RECORD_FRAMES: '/tmp/r',
     })).toEqual({
       command: 'serve', host: '10.0.0.1', port: 5000, publicIp: '203.0.113.9', dataDir: '/var/lib/luma',
-      logLevel: 'error', logAddresses: true, recordFrames: '/tmp/r', idleTimeout: 10, statsInterval: 5, limits: {},
+      logLevel: 'error', logAddresses: true, recordFrames: '/tmp/r', idleTimeout: 10, statsInterval: 5, limits: {}, peers: [],
     });
   });
 
@@ -173,7 +173,7 @@ describe('USAGE', () => {
     }
     expect(FLAGS.map((f) => f.env)).toEqual([
       'LUMAMESH_HOST', 'LUMAMESH_PORT', 'LUMAMESH_PUBLIC_IP', 'LUMAMESH_DATA_DIR', 'LUMAMESH_LOG_LEVEL',
-      'LUMAMESH_LOG_ADDRESSES', 'LUMAMESH_IDLE_TIMEOUT', 'LUMAMESH_STATS_INTERVAL', 'LUMAMESH_LIMITS', 'LUMAMESH_RECORD_FRAMES',
+      'LUMAMESH_LOG_ADDRESSES', 'LUMAMESH_IDLE_TIMEOUT', 'LUMAMESH_STATS_INTERVAL', 'LUMAMESH_PEERS', 'LUMAMESH_LIMITS', 'LUMAMESH_RECORD_FRAMES',
     ]);
   });
 });

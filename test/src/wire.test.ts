@@ -24,7 +24,7 @@ describe('constants', () => {
     expect(TOPIC_LEN).toBe(16);
     expect(ID_LEN).toBe(8);
     expect({ ...T }).toEqual({
-      HELLO: 1, WELCOME: 2, PING: 3, PONG: 4, ERROR: 5,
+      HELLO: 1, WELCOME: 2, PING: 3, PONG: 4, ERROR: 5, RECORDS: 6,
       JOIN: 16, LEAVE: 17, MEMBERS: 18, JOINED: 19, LEFT: 20, SEND: 21, BCAST: 22, DELIVER: 23,
     });
     expect({ ...E }).toEqual({
@@ -70,6 +70,8 @@ describe('round trip', () => {
     { t: 4, data: fill(7, 200) },
     { t: 5, code: 65535, message: 'ünïcødé ✓' },
     { t: 5, code: 0, message: 'x'.repeat(1024) },
+    { t: 6, json: '[{"lumamesh":1,"addr":"127.0.0.1:4884"}]' },
+    { t: 6, json: '' },
     { t: 16, topic, id: id1 },
     { t: 17, topic },
     { t: 18, topic, ids: [] },
@@ -180,6 +182,7 @@ describe('fuzz', () => {
       expect(b.length).toBeLessThanOrEqual(MAX_FRAME);
       expect(f.t).toBe(b[0] as Frame['t']);
       if (f.t == 5) expect(f.code).toBe((b[1]! << 8) | b[2]!);
+      else if (f.t == 6) expect(typeof f.json).toBe('string'); // UTF-8 text: invalid bytes become U+FFFD
       else expect(hex(encode(f))).toBe(hex(b));
     }
     // The generator is biased toward known types, so a real share is accepted (not a hollow loop).

@@ -1,0 +1,118 @@
+// The client side of Layer 1 in Bun: what a browser does, done with werift, for relay-to-relay
+// gossip and load generators. One UDP socket per link: ICE check (USERNAME U:U, integrity keyed by
+// U) → DTLS client verifying the relay's fingerprint → SCTP → channel 0 → HELLO/WELCOME.
+import { createSocket } from "node:dgram";
+import { randomBytes } from "node:crypto";
+import { encodeStun, ATTR } from "./stun.ts";
+import { createClientSession, type Certificate, type ChannelSession } from "./werift.ts";
+import { T, VERSION, decode, encode, type Frame } from "../src/wire.ts";
+import { parseAddr, randomUfrag } from "../src/link.ts";
+
+export interface RelayLink {
+  relay: { addr: string; fp: string };
+  /** RECORDS the relay sent before WELCOME (JSON text), if any. */
+  records: string | null;
+  maxFrame: number;
+  send(f: Frame): boolean;
+  onframe: (f: Frame) => void;
+  onclose: (why: string) => void;
+  close(): void;
+}
+
+export interface ClientOptions {
+  /** Give up after this many ms (default 5000). */
+  timeout?: number;
+  /** Ping after this much silence and declare the link dead when a ping goes unanswered as long (default 5000). */
+  liveness?: number;
+}
+
+const CONSENT_MS = 2500;
+
+/** Open a Layer-1 link to a relay; resolves on WELCOME, rejects with a reason. */
+export function openRelayLink(relay: { addr: string; fp: string }, cert: Certificate, o: ClientOptions = {}): Promise<RelayLink> {
+  const a = parseAddr(relay.addr);
+  if (!a) return Promise.reject(new Error(`client: bad relay address ${JSON.stringify(relay.addr)}`));
+  const sock = createSocket(a.v6 ? "udp6" : "udp4");
+  const ufrag = randomUfrag();
+  const key = new TextEncoder().encode(ufrag);
+  let session: ChannelSession | undefined;
+  let done = false;
+  let giveUp: ReturnType<typeof setTimeout> | undefined, ticker: ReturnType<typeof setTimeout> | undefined;
+  let rx = Date.now(), pinged = 0;
+  const link: RelayLink = {
+    relay, records: null, maxFrame: 0,
+    send: (f) => !!session && session.send(encode(f)),
+    onframe: () => {},
+    onclose: () => {},
+    close: () => finish("closed locally"),
+  };
+  const finish = (why: string) => {
+    if (done) return;
+    done = true;
+    clearTimeout(giveUp);
+    clearTimeout(ticker);
+    try { session?.close(); } catch {}
+    try { sock.close(); } catch {}
+    link.onclose(why);
+  };
+  const check = () =>
+    sock.send(encodeStun({
+      method: 1, cls: 0, txid: randomBytes(12),
+      attrs: [
+        { type: ATTR.USERNAME, value: new TextEncoder().encode(`${ufrag}:${ufrag}`) },
+        { type: ATTR.ICE_CONTROLLING, value: randomBytes(8) },
+        { type: ATTR.PRIORITY, value: Uint8Array.of(0x6e, 0, 0x1e, 0xff) },
+        { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) },
+      ],
+    }, { integrityKey: key, fingerprint: true }), a.port, a.ip);
+
+  return new Promise<RelayLink>((resolve, reject) => {
+    const fail = (why: string) => {
+      if (!done) reject(new Error(`${relay.addr}: ${why}`));
+      finish(why);
+    };
+    const ms = o.timeout ?? 5000;
+    giveUp = setTimeout(() => fail(session ? "no WELCOME in time" : `no answer to ICE checks within ${ms} ms`), ms);
+    sock.on("error", () => {}); // ECONNREFUSED when the relay is gone: the timeout or liveness decides
+    sock.on("message", (m) => {
+      const b = new Uint8Array(m.buffer, m.byteOffset, m.byteLength);
+      rx = Date.now();
+      if (b[0] <= 3) {
+        // A check answered: start DTLS (once).
+        if (session) return;
+        session = createClientSession(cert, relay.fp, {
+          transmit: (d) => sock.send(d, a.port, a.ip),
+          onOpen: () => session!.send(encode({ t: T.HELLO, min: VERSION, max: VERSION })),
+          onMessage: (msg) => {
+            rx = Date.now();
+            const f = decode(msg);
+            if (!f) return;
+            if (link.maxFrame) return link.onframe(f);
+            if (f.t == T.RECORDS) link.records = f.json;
+            else if (f.t == T.WELCOME) {
+              link.maxFrame = f.maxFrame;
+              clearTimeout(giveUp);
+              resolve(link);
+            } else if (f.t == T.ERROR) fail(`relay refused: ${f.message} (${f.code})`);
+          },
+          onClose: (why) => fail(why),
+        });
+      } else if (b[0] >= 20 && b[0] <= 63) session?.receive(b);
+    });
+    sock.bind(0, () => {
+      check();
+      // Checks: fast until answered, then as consent every 2.5 s; a ping when the relay is quiet.
+      const tick = () => {
+        if (done) return;
+        check();
+        const now = Date.now(), live = o.liveness ?? 5000;
+        if (link.maxFrame) {
+          if (pinged && rx < pinged && now - pinged > live) return finish("relay stopped answering");
+          if (now - rx > live && !(pinged > rx)) (pinged = now), link.send({ t: T.PING, data: new Uint8Array(0) });
+        }
+        ticker = setTimeout(tick, session ? CONSENT_MS : 200);
+      };
+      ticker = setTimeout(tick, 200);
+    });
+  });
+}

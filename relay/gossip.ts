@@ -1,0 +1,159 @@
+// Gossip: relays tell each other (and browsers) about relays. A relay links to its bootstrap peers
+// as a Layer-1 client (relay/client.ts), exchanges signed records in RECORDS frames, and passes a
+// record on only after it reached that relay itself (handshake with the record's fingerprint).
+// A relay can withhold records but not forge them (relay/record.ts signatures).
+import { checkRecord, type RelayRecord } from "./record.ts";
+import { openRelayLink, type RelayLink } from "./client.ts";
+import { T } from "../src/wire.ts";
+import type { Certificate } from "./werift.ts";
+import type { Logger } from "./log.ts";
+
+export interface GossipOptions {
+  self: () => RelayRecord;
+  cert: Certificate;
+  log: Logger;
+  /** Bootstrap relays: address and fingerprint, no record needed. */
+  peers?: { addr: string; fp: string }[];
+  /** The vouched-for list changed (the shell refreshes what sessions get before WELCOME). */
+  onChange?: (list: RelayRecord[]) => void;
+  connect?: typeof openRelayLink;
+  /** Records passed on, at most (they must fit in one 16 KiB frame). */
+  maxKnown?: number;
+  /** Links kept open for exchanging records. */
+  maxLinks?: number;
+  /** How often records are pushed to linked relays and unreachable ones re-probed (ms). */
+  intervalMs?: number;
+}
+
+interface Known {
+  rec: RelayRecord;
+  ok: boolean;
+  link?: RelayLink;
+  probing?: boolean;
+  failures: number;
+}
+
+export interface Gossip {
+  /** RECORDS JSON from any session or link. */
+  add(json: string, from: string): void;
+  /** This relay's record first, then every relay it reached. */
+  list(): RelayRecord[];
+  stop(): void;
+}
+
+export function startGossip(o: GossipOptions): Gossip {
+  const known = new Map<string, Known>();
+  const links = new Set<RelayLink>();
+  const connect = o.connect ?? openRelayLink;
+  const maxKnown = o.maxKnown ?? 40, maxLinks = o.maxLinks ?? 8;
+  let stopped = false;
+  let last = "";
+
+  const list = () => [o.self(), ...[...known.values()].filter((k) => k.ok).map((k) => k.rec)].slice(0, maxKnown);
+  const changed = () => {
+    const l = list();
+    const s = JSON.stringify(l);
+    if (s == last) return;
+    last = s;
+    o.onChange?.(l);
+    for (const link of links) link.send({ t: T.RECORDS, json: s });
+  };
+
+  const keep = (link: RelayLink, k?: Known) => {
+    links.add(link);
+    link.onframe = (f) => f.t == T.RECORDS && add(f.json, link.relay.addr);
+    link.onclose = (why) => {
+      links.delete(link);
+      if (k) {
+        k.link = undefined;
+        k.ok = false;
+        k.failures++;
+        o.log("info", "gossip.down", { relay: k.rec.id.slice(0, 16), why });
+        changed();
+      }
+    };
+    link.send({ t: T.RECORDS, json: JSON.stringify(list()) });
+  };
+
+  const probe = async (k: Known) => {
+    if (k.probing || stopped) return;
+    k.probing = true;
+    try {
+      const link = await connect({ addr: k.rec.addr, fp: k.rec.fp }, o.cert);
+      k.ok = true;
+      k.failures = 0;
+      if (links.size < maxLinks && !stopped) keep((k.link = link), k);
+      else link.close();
+      if (link.records) add(link.records, k.rec.addr);
+      o.log("info", "gossip.reached", { relay: k.rec.id.slice(0, 16), addr: k.rec.addr });
+    } catch (e) {
+      k.failures++;
+      o.log("debug", "gossip.unreachable", { relay: k.rec.id.slice(0, 16), error: String((e as Error).message ?? e) });
+      if (k.failures >= 3) known.delete(k.rec.id);
+    } finally {
+      k.probing = false;
+      changed();
+    }
+  };
+
+  function add(json: string, from: string) {
+    let arr: unknown;
+    try {
+      arr = JSON.parse(json);
+    } catch {
+      return o.log("debug", "gossip.bad", { from, reason: "not JSON" });
+    }
+    if (!Array.isArray(arr)) return;
+    const me = o.self().id;
+    for (const x of arr.slice(0, maxKnown)) {
+      const r = checkRecord(x);
+      if (typeof r == "string") {
+        o.log("debug", "gossip.bad", { from, reason: r });
+        continue;
+      }
+      if (r.id == me) continue;
+      const k = known.get(r.id);
+      if (k && k.rec.seq >= r.seq) continue;
+      if (!k && known.size >= maxKnown * 2) continue;
+      // New relay, or a newer record of a known one (new address or certificate): reach it first.
+      const nk: Known = { rec: r, ok: false, failures: 0 };
+      if (k?.link) k.link.close();
+      known.set(r.id, nk);
+      void probe(nk);
+    }
+  }
+
+  // Bootstrap peers: linked by address and fingerprint, retried for as long as the relay runs.
+  const bootstrap = (p: { addr: string; fp: string }, delay = 0) =>
+    setTimeout(async () => {
+      if (stopped) return;
+      try {
+        const link = await connect(p, o.cert);
+        o.log("info", "gossip.linked", { addr: p.addr });
+        keep(link);
+        const prev = link.onclose;
+        link.onclose = (why) => (prev(why), bootstrap(p, 5000));
+        if (link.records) add(link.records, p.addr);
+      } catch (e) {
+        o.log("info", "gossip.bootstrap-failed", { addr: p.addr, error: String((e as Error).message ?? e) });
+        bootstrap(p, Math.min(60000, Math.max(2000, delay * 2)));
+      }
+    }, delay);
+  for (const p of o.peers ?? []) bootstrap(p);
+
+  const timer = setInterval(() => {
+    const s = JSON.stringify(list());
+    for (const link of links) link.send({ t: T.RECORDS, json: s });
+    for (const k of known.values()) if (!k.ok && !k.probing) void probe(k);
+  }, o.intervalMs ?? 30000);
+
+  return {
+    add,
+    list,
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      for (const l of [...links]) l.close();
+    },
+  };
+}
