@@ -1,5 +1,8 @@
-// Benchmark helpers: percentiles, process CPU and RSS from /proc, and a plain-text table.
+// Benchmark helpers: percentiles, process CPU and RSS from /proc, versions and machine facts,
+// and a plain-text table.
 import { readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
 
 export const median = (xs: number[]) => pct(xs, 50);
 export function pct(xs: number[], p: number): number {
@@ -19,6 +22,37 @@ export function cpuSeconds(pid: number): number {
 export function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) * 1024 : NaN;
+}
+
+const ROOT = join(import.meta.dir, "..");
+/** "name@version" of an installed package (or of this repository for "lumamesh"). */
+export function libVersion(name: string): string {
+  const file = name == "lumamesh" ? join(ROOT, "package.json") : join(ROOT, "node_modules", name, "package.json");
+  try {
+    const v = JSON.parse(readFileSync(file, "utf8")).version;
+    return name == "lumamesh" ? `lumamesh@${v}+${gitHead()}` : `${name}@${v}`;
+  } catch {
+    return `${name}@?`;
+  }
+}
+function gitHead(): string {
+  const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT });
+  return r.stdout.toString().trim() || "?";
+}
+
+export function machine(): Record<string, string> {
+  const c = cpus();
+  const chromium = Bun.spawnSync([process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", "--version"], { stderr: "ignore" }).stdout.toString().trim();
+  const node = Bun.spawnSync(["node", "--version"]).stdout.toString().trim();
+  return {
+    date: new Date().toISOString(),
+    cpu: `${c[0]?.model ?? "?"} × ${c.length} cores`,
+    ram: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
+    bun: Bun.version,
+    node,
+    chromium: chromium || "?",
+  };
 }
 
 export type Row = Record<string, string | number>;
