@@ -7,7 +7,7 @@ import { join } from "node:path";
 export const DEFAULT_PORT = 4884;
 
 export interface Config {
-  command: "serve" | "record" | "help" | "version";
+  command: "serve" | "record" | "address" | "register" | "help" | "version";
   host: string;
   port: number;
   publicIp: string | undefined;
@@ -20,13 +20,61 @@ export interface Config {
   idleTimeout: number;
   /** Log counters every this many seconds (0: never). */
   statsInterval: number;
+  /**
+   * Bitcoin self-registration: present for `address` and `register`, and in serve mode when a
+   * registration flag is given (absent otherwise, so a plain relay's config is unchanged).
+   */
+  register?: RegisterConfig;
   /** Overrides of the relay's limits (`--limit name=value`, repeatable). */
   limits: Partial<Limits>;
   /** Bootstrap relays for gossip (`--peer ADDR,FP`, repeatable). */
   peers: { addr: string; fp: string }[];
 }
 
+export type NetworkName = "mainnet" | "testnet4" | "signet" | "regtest";
+export const NETWORKS: NetworkName[] = ["mainnet", "testnet4", "signet", "regtest"];
+
+export interface RegisterConfig {
+  network: NetworkName;
+  esplora: string | undefined;
+  coreRpc: string | undefined;
+  coreUser: string | undefined;
+  /** Name of the environment variable holding the Core RPC password (never the password itself). */
+  corePasswordEnv: string | undefined;
+  coreCookie: string | undefined;
+  ord: string | undefined;
+  feeRate: number | undefined;
+  postage: number;
+  /** Seconds to wait for funds. */
+  timeout: number;
+  noWait: boolean;
+  broadcast: boolean;
+  /** Serve mode: register in the background on start when both are set. */
+  registerEsplora: string | undefined;
+  registerOrd: string | undefined;
+  registerNetwork: NetworkName;
+}
+
 interface Flag { name: keyof Config; env: string; help: string; arg?: string; bool?: boolean; flag?: string }
+type RegisterFlag = Omit<Flag, "name"> & { name: keyof RegisterConfig };
+// Bitcoin self-registration (relay/register.ts, docs/register.md); listed in their own section.
+export const REGISTER_FLAGS: RegisterFlag[] = [
+  { name: "network", env: "LUMAMESH_NETWORK", arg: "NET", help: `address/register: ${NETWORKS.join(", ")} (default mainnet)` },
+  { name: "esplora", env: "LUMAMESH_ESPLORA", arg: "URL", help: "register: Esplora API to fund and broadcast through" },
+  { name: "coreRpc", env: "LUMAMESH_CORE_RPC", arg: "URL", help: "register: Bitcoin Core JSON-RPC instead (its wallet must watch the address)" },
+  { name: "coreUser", env: "LUMAMESH_CORE_USER", arg: "USER", help: "register: Core RPC user (with --core-password-env)" },
+  { name: "corePasswordEnv", env: "LUMAMESH_CORE_PASSWORD_ENV", arg: "VAR", help: "register: name of the environment variable holding the Core RPC password" },
+  { name: "coreCookie", env: "LUMAMESH_CORE_COOKIE", arg: "FILE", help: "register: Core's .cookie file instead of user/password" },
+  { name: "ord", env: "LUMAMESH_ORD", arg: "URL", help: "register: ord server with --index-sats (every UTXO is checked with it before it is spent)" },
+  { name: "feeRate", env: "LUMAMESH_FEE_RATE", arg: "SAT/VB", help: "register: fee rate (default: the backend's 2-block estimate)" },
+  { name: "postage", env: "LUMAMESH_POSTAGE", arg: "SATS", help: "register: sats in the inscription output, 546..10000 (default 546)" },
+  { name: "timeout", env: "LUMAMESH_REGISTER_TIMEOUT", arg: "SECONDS", help: "register: how long to wait for funds (default 3600)" },
+  { name: "noWait", env: "LUMAMESH_NO_WAIT", bool: true, help: "register: show the address and cost, do not wait for funds" },
+  { name: "broadcast", env: "LUMAMESH_BROADCAST", bool: true, help: "register: really send (default: dry run)" },
+  { name: "registerEsplora", env: "LUMAMESH_REGISTER_ESPLORA", arg: "URL", help: "serve: on start, register in the background through this Esplora when funded" },
+  { name: "registerOrd", env: "LUMAMESH_REGISTER_ORD", arg: "URL", help: "serve: the ord server for --register-esplora" },
+  { name: "registerNetwork", env: "LUMAMESH_REGISTER_NETWORK", arg: "NET", help: "serve: network for --register-esplora (default mainnet)" },
+];
 export const FLAGS: Flag[] = [
   { name: "host", env: "LUMAMESH_HOST", arg: "ADDR", help: "address to bind the UDP socket to (default 0.0.0.0)" },
   { name: "port", env: "LUMAMESH_PORT", arg: "N", help: `UDP port (default ${DEFAULT_PORT}; 0 picks a free one)` },
@@ -43,30 +91,44 @@ export const FLAGS: Flag[] = [
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
+function flagLine(f: Flag | RegisterFlag) {
+  return `  --${f.flag ?? kebab(f.name)}${f.arg ? " " + f.arg : ""}`.padEnd(30) + `${f.help} [${f.env}]`;
+}
+
 export const USAGE = `lumamesh-relay — a Lumamesh relay: browsers reach it over WebRTC on one UDP port, no signaling server.
 
 Usage:
   lumamesh-relay [options]            run the relay
   lumamesh-relay record [options]     print this relay's record (JSON) and exit
+  lumamesh-relay address [--network N]
+                                      print the relay's Bitcoin funding address
+  lumamesh-relay register (--esplora URL | --core-rpc URL …) --ord URL [--network N] [--broadcast]
+                                      inscribe this relay's signed record on Bitcoin: shows the
+                                      address and cost, waits for funds (--no-wait: just show),
+                                      dry run unless --broadcast; reinscribes the same sat when
+                                      the address, port or certificate changes (docs/register.md)
   lumamesh-relay --help | --version
 
 Options (each also read from the environment variable shown):
-${FLAGS.map((f) => `  --${f.flag ?? kebab(f.name)}${f.arg ? " " + f.arg : ""}`.padEnd(30) + `${f.help} [${f.env}]`).join("\n")}
+${FLAGS.map(flagLine).join("\n")}
+
+Bitcoin registration (address, register; --register-* in serve mode):
+${REGISTER_FLAGS.map(flagLine).join("\n")}
 `;
 
 export class ConfigError extends Error {}
 
 export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config {
   const raw: Record<string, string | boolean | undefined> = {};
-  for (const f of FLAGS) if (env[f.env] !== undefined && env[f.env] !== "") raw[f.name] = f.bool ? env[f.env] != "0" && env[f.env] != "false" : env[f.env];
+  for (const f of [...FLAGS, ...REGISTER_FLAGS]) if (env[f.env] !== undefined && env[f.env] !== "") raw[f.name] = f.bool ? env[f.env] != "0" && env[f.env] != "false" : env[f.env];
   let command: Config["command"] = "serve";
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a == "--help" || a == "-h" || a == "help") { command = "help"; continue; }
     if (a == "--version" || a == "-v") { command = "version"; continue; }
-    if (a == "record" || a == "serve") { command = a; continue; }
+    if (a == "record" || a == "serve" || a == "address" || a == "register") { command = a; continue; }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    const f = m && FLAGS.find((x) => (x.flag ?? kebab(x.name)) == m[1]);
+    const f = m && [...FLAGS, ...REGISTER_FLAGS].find((x) => (x.flag ?? kebab(x.name)) == m[1]);
     if (!f) throw new ConfigError(`unknown argument ${JSON.stringify(a)} (see --help)`);
     if (f.bool) { raw[f.name] = m![2] === undefined ? true : m![2] != "false" && m![2] != "0"; continue; }
     const v = m![2] ?? argv[++i];
@@ -94,7 +156,32 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     peers: parsePeers(raw.peers as string | undefined),
     idleTimeout: num("idleTimeout", 30, 1),
     statsInterval: num("statsInterval", 60, 0),
+    ...(command == "address" || command == "register" || REGISTER_FLAGS.some((f) => raw[f.name] !== undefined) ? { register: parseRegister(raw, command, num) } : {}),
   };
+}
+
+function parseRegister(raw: Record<string, string | boolean | undefined>, command: Config["command"], num: (k: string, d: number, min: number) => number): RegisterConfig {
+  const net = (k: string): NetworkName => {
+    const v = (raw[k] as string | undefined) ?? "mainnet";
+    if (!NETWORKS.includes(v as NetworkName)) throw new ConfigError(`--${kebab(k)} must be one of ${NETWORKS.join(", ")}, got ${JSON.stringify(v)}`);
+    return v as NetworkName;
+  };
+  const s = (k: string) => raw[k] as string | undefined;
+  const postage = num("postage", 546, 546);
+  if (postage > 10_000 || !Number.isInteger(postage)) throw new ConfigError(`--postage must be an integer 546..10000, got ${JSON.stringify(raw.postage)}`);
+  const feeRate = raw.feeRate === undefined ? undefined : num("feeRate", 0, 0);
+  if (feeRate !== undefined && !(feeRate > 0)) throw new ConfigError("--fee-rate must be > 0");
+  const r: RegisterConfig = {
+    network: net("network"), esplora: s("esplora"), coreRpc: s("coreRpc"), coreUser: s("coreUser"), corePasswordEnv: s("corePasswordEnv"),
+    coreCookie: s("coreCookie"), ord: s("ord"), feeRate, postage, timeout: num("timeout", 3600, 0), noWait: raw.noWait === true,
+    broadcast: raw.broadcast === true, registerEsplora: s("registerEsplora"), registerOrd: s("registerOrd"), registerNetwork: net("registerNetwork"),
+  };
+  if (command == "register") {
+    if (!r.esplora == !r.coreRpc) throw new ConfigError("register needs one backend: --esplora URL or --core-rpc URL");
+    if (!r.ord) throw new ConfigError("register needs --ord URL (an ord server that indexes sats)");
+  }
+  if (!r.registerEsplora != !r.registerOrd) throw new ConfigError("--register-esplora and --register-ord go together");
+  return r;
 }
 
 /** The address to advertise: explicit, else the bound host, else loopback for a wildcard bind. */

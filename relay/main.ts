@@ -5,6 +5,9 @@ import { parseConfig, advertisedIp, USAGE, ConfigError } from "./config.ts";
 import { loadState, relayRecord } from "./state.ts";
 import { startRelay } from "./socket.ts";
 import { createLogger } from "./log.ts";
+import { autoRegister, registerCommand } from "./register.ts";
+import { relayAddress } from "./wallet.ts";
+import { EsploraBackend, OrdClient } from "../inscribe/index.ts";
 import { startGossip } from "./gossip.ts";
 import { encode, T } from "../src/wire.ts";
 
@@ -21,11 +24,13 @@ async function main(argv: string[]): Promise<number> {
   }
   if (c.command == "help") return process.stdout.write(USAGE), 0;
   if (c.command == "version") return process.stdout.write(`lumamesh-relay ${pkg.version}\n`), 0;
+  if (c.command == "address") return process.stdout.write(relayAddress(c.dataDir, c.register!.network) + "\n"), 0;
   const state = await loadState(c.dataDir);
   if (c.command == "record") {
     process.stdout.write(JSON.stringify(relayRecord(state, advertisedIp(c), c.port), null, 2) + "\n");
     return 0;
   }
+  if (c.command == "register") return registerCommand({ dataDir: c.dataDir, state, ip: advertisedIp(c), port: c.port, config: c.register! }, (l) => process.stdout.write(l + "\n"));
   const log = createLogger(c.logLevel, { showAddresses: c.logAddresses });
   if (state.created) log("info", "state.created", { dataDir: c.dataDir, fp: state.cert.fingerprint });
   let gossip: ReturnType<typeof startGossip> | undefined;
@@ -39,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
   setRecords(JSON.stringify([self]));
   gossip = startGossip({ self: () => self, cert: state.cert, log, peers: c.peers, onChange: (l) => setRecords(JSON.stringify(l)) });
   log("info", "relay.listening", { version: pkg.version, host: c.host, port: relay.port, record: self });
+  // Self-registration in the background: serving never waits for it, unfunded just logs (docs/register.md).
+  const r = c.register;
+  if (r?.registerEsplora)
+    void autoRegister({ dataDir: c.dataDir, state, ip: advertisedIp(c), port: relay.port, network: r.registerNetwork, backend: new EsploraBackend(r.registerEsplora), ord: new OrdClient(r.registerOrd!), ...(r.feeRate !== undefined && { feeRate: r.feeRate }), postage: BigInt(r.postage) }, log);
   const stats = c.statsInterval > 0 ? setInterval(() => log("info", "relay.stats", { sessions: relay.sessions(), ...relay.core.router.stats(), counters: relay.core.counters }), c.statsInterval * 1000) : undefined;
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

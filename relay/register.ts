@@ -15,8 +15,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isIP } from "node:net";
 import {
-  broadcast, fundAndSign, outpoint, planInscription, InscribeError, OrdError, type Backend,
-  type KeySigner, type NetworkName, type OrdClient, type Plan, type Utxo,
+  broadcast, fundAndSign, outpoint, planInscription, InscribeError, OrdError, OrdClient, EsploraBackend, CoreRpcBackend,
+  type Backend, type KeySigner, type NetworkName, type Plan, type Utxo,
 } from "../inscribe/index.ts";
 import type { RelayState } from "./state.ts";
 import { relayRecord } from "./state.ts";
@@ -52,7 +52,7 @@ export interface Registration {
 export type RegistrationAction = "fresh" | "reinscribe" | "none";
 
 /** Sans-IO: does the relay's current record differ from what is inscribed? */
-export function needsRegistration(current: Pick<RelayRecord, "addr" | "fp" | "id">, registration: Pick<Registration, "record"> | null): RegistrationAction {
+export function needsRegistration(current: Pick<RelayRecord, "addr" | "fp" | "id"> & Partial<RelayRecord>, registration: Pick<Registration, "record"> | null): RegistrationAction {
   if (!registration) return "fresh";
   const r = registration.record;
   return r.addr == current.addr && r.fp == current.fp && r.id == current.id ? "none" : "reinscribe";
@@ -322,5 +322,101 @@ export async function autoRegister(o: Omit<RegisterOptions, "broadcast" | "wait"
   } catch (e) {
     log("error", "relay.register-failed", { error: e instanceof Error ? e.message : String(e) });
     return null;
+  }
+}
+
+// --- Command line (`lumamesh-relay address|register`, serve mode's --register-*): formatting only ---
+
+/** What the CLI needs from relay/config.ts's RegisterConfig (kept structural to avoid a cycle). */
+export interface RegisterCliConfig {
+  network: NetworkName;
+  esplora?: string | undefined;
+  coreRpc?: string | undefined;
+  coreUser?: string | undefined;
+  corePasswordEnv?: string | undefined;
+  coreCookie?: string | undefined;
+  ord?: string | undefined;
+  feeRate?: number | undefined;
+  postage: number;
+  timeout: number;
+  noWait: boolean;
+  broadcast: boolean;
+}
+
+export function backendFromConfig(r: RegisterCliConfig, env: Record<string, string | undefined> = process.env): Backend {
+  if (r.esplora) return new EsploraBackend(r.esplora);
+  let auth: { user: string; password: string } | null = null;
+  if (r.coreCookie) {
+    const t = readFileSync(r.coreCookie, "utf8").trim();
+    const i = t.indexOf(":");
+    if (i < 0) throw new RegisterError("bad-state", `${r.coreCookie} is not a Core cookie file (contents not shown)`);
+    auth = { user: t.slice(0, i), password: t.slice(i + 1) };
+  } else if (r.coreUser) {
+    const pw = r.corePasswordEnv ? env[r.corePasswordEnv] : undefined;
+    if (pw === undefined) throw new RegisterError("bad-state", `--core-user needs --core-password-env VAR with VAR set`);
+    auth = { user: r.coreUser, password: pw };
+  }
+  return new CoreRpcBackend(r.coreRpc!, auth);
+}
+
+const sats = (n: number) => `${n.toLocaleString("en-US")} sats`;
+
+export function describeCost(c: Cost): string {
+  return `commit ${c.commitVsize} vB (${sats(c.commitFee)}) + reveal ${c.revealVsize} vB (${sats(c.revealFee)}) = ${sats(c.fees)} in fees; ` +
+    `${sats(c.postage)} of postage stay with the inscription in the relay's wallet`;
+}
+
+/** `lumamesh-relay register`. Returns the exit status: 0 done (or dry run, or just shown), 3 not funded, 4 pending. */
+export async function registerCommand(
+  o: { dataDir: string; state: RelayState; ip: string; port: number; config: RegisterCliConfig; pollMs?: number },
+  out: (line: string) => void,
+): Promise<number> {
+  const r = o.config;
+  const { signer, created } = loadBitcoinKey(o.dataDir);
+  const address = signer.address(r.network);
+  if (created) out(`Created the relay's Bitcoin key: ${join(o.dataDir, "bitcoin.key")} (mode 0600; back it up)`);
+  const progress: Progress = (event, f) => {
+    if (event == "register.plan") {
+      const c = f.cost as Cost;
+      const rec = f.record as RelayRecord;
+      out(`Relay record: ${rec.addr}  fp ${rec.fp}  id ${rec.id}`);
+      out(`Network: ${r.network}`);
+      out(`Funding address: ${address}`);
+      out(f.action == "fresh" ? "Action: first registration (the record goes on the first sat of the first funding UTXO)" : `Action: reinscribe sat ${rec.sat} (address, port or certificate changed)`);
+      out(`Cost at ${c.feeRate} sat/vB: ${describeCost(c)}; record ${c.bodyBytes} bytes, application/json, metaprotocol ${METAPROTOCOL}`);
+      out(`Needs ${sats(c.need)} spendable at ${address} (one UTXO; more inputs cost ~58 vB each)`);
+    } else if (event == "register.waiting") out(`Waiting for funds: have ${sats(f.have as number)} spendable, ${sats(f.unconfirmed as number)} unconfirmed, need ${sats(f.need as number)}`);
+    else if (event == "register.funded") out(`Funded: ${sats(f.have as number)} spendable`);
+    else if (event == "register.broadcasting") out(`Recovery file written: ${f.recoveryFile}; broadcasting…`);
+  };
+  const res = await registerRelay({
+    dataDir: o.dataDir, state: o.state, ip: o.ip, port: o.port, network: r.network, backend: backendFromConfig(r), ord: new OrdClient(r.ord!),
+    ...(r.feeRate !== undefined && { feeRate: r.feeRate }), postage: BigInt(r.postage), broadcast: r.broadcast, wait: !r.noWait,
+    timeoutMs: r.timeout * 1000, ...(o.pollMs !== undefined && { pollMs: o.pollMs }), progress,
+  });
+  switch (res.status) {
+    case "current":
+      out(`Registered and current: inscription ${res.registration.inscriptionId} on sat ${res.registration.sat} says ${res.record.addr}; nothing to do.`);
+      return 0;
+    case "pending":
+      out(`The previous registration (reveal ${res.registration.revealTxid}) is not confirmed yet; run again once it is.`);
+      return 4;
+    case "unfunded": {
+      const short = `not enough funds at ${address}: have ${sats(res.have)} spendable (${sats(res.unconfirmed)} unconfirmed), need ${sats(res.cost.need)}`;
+      if (r.noWait && !r.broadcast) return out(`Not funded yet: ${short}. Send the funds, then run again (without --no-wait to wait for them).`), 0;
+      out(`Nothing broadcast: ${short}${r.noWait ? "" : ` after waiting ${r.timeout} s`}.`);
+      return 3;
+    }
+    case "planned":
+      out(`Dry run: would inscribe ${res.inscriptionId} on sat ${res.sat} (commit ${res.commitTxid}, reveal ${res.revealTxid}), ${describeCost(res.cost)}.`);
+      out(`Nothing was broadcast. Rerun with --broadcast to send.`);
+      return 0;
+    case "registered":
+      out(`Registered: inscription ${res.inscriptionId} on sat ${res.sat}`);
+      out(`  commit ${res.commitTxid}`);
+      out(`  reveal ${res.revealTxid}`);
+      out(`  recovery file ${res.recoveryFile} (keep it until the reveal confirms)`);
+      out(`  ${join(o.dataDir, REGISTRATION_FILE)} updated; browsers read /r/sat/${res.sat}/at/-1/content once it is mined`);
+      return 0;
   }
 }

@@ -15,7 +15,7 @@ import { startEsplora, type EsploraStandIn } from "../../inscribe/testing/esplor
 import { startOrdServer, type OrdServer } from "../../dev/ord-server.ts";
 import { loadState, type RelayState } from "../../relay/state.ts";
 import { loadBitcoinKey } from "../../relay/wallet.ts";
-import { checkRecord } from "../../relay/record.ts";
+import { checkRecord, type RelayRecord } from "../../relay/record.ts";
 import { needsRegistration, readRegistration, registerRelay, isPublicIp, type Clock, type RegisterResult } from "../../relay/register.ts";
 
 const MAIN = join(import.meta.dir, "../../relay/main.ts");
@@ -54,8 +54,9 @@ const opts = (dir: string, state: RelayState, port: number, extra: object = {}) 
 const get = (path: string) => fetch(ord.url + path);
 
 describe("needsRegistration (sans-IO)", () => {
-  const rec = { lumamesh: 1 as const, addr: "203.0.113.5:4884", fp: "AB:CD", id: "aa".repeat(32), seq: 1, sig: "x", sat: 5 };
+  const base: RelayRecord = { lumamesh: 1, addr: "203.0.113.5:4884", fp: "AB:CD", id: "aa".repeat(32), seq: 1, sig: "x", sat: 5 };
   test("no registration → fresh; same addr/fp/id → none (seq and sig do not matter); any change → reinscribe", () => {
+    const rec: RelayRecord = base;
     expect(needsRegistration(rec, null)).toBe("fresh");
     expect(needsRegistration({ ...rec, seq: 9, sig: "y" }, { record: rec })).toBe("none");
     expect(needsRegistration({ ...rec, addr: "203.0.113.5:4885" }, { record: rec })).toBe("reinscribe");
