@@ -217,3 +217,124 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
     await expect(registerRelay({ ...opts(fresh.dir, fresh.state, 4884), network: "mainnet" })).rejects.toThrow(/not a public address/);
   });
 });
+
+describe("(5) the CLI as an operator runs it", () => {
+  const TEXT = new TextDecoder();
+  const outputs: string[] = [];
+  async function run(...args: string[]) {
+    // Async spawn: the Esplora and ord stand-ins answer from this process's event loop.
+    const p = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LUMAMESH_DATA_DIR: "" } });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    outputs.push(out, err);
+    return { code, out, err };
+  }
+  const backendArgs = () => ["--esplora", es.url, "--ord", ord.url, "--network", "regtest", "--fee-rate", "2"];
+  /** The key in every spelling it could leak in: hex, and WIF for each network. */
+  function secrets(dir: string): string[] {
+    const h = readFileSync(join(dir, "bitcoin.key"), "utf8").trim();
+    const k = hex.decode(h);
+    return [h, h.toUpperCase(), btc.WIF(btc.NETWORK).encode(k), btc.WIF(btc.TEST_NETWORK).encode(k)];
+  }
+
+  test("address: created once (0600), stable, per network", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lumamesh-register-cli-"));
+    const a = await run("address", "--data-dir", dir, "--network", "regtest");
+    expect(a.code).toBe(0);
+    expect(a.out).toBe(loadBitcoinKey(dir).signer.address("regtest") + "\n");
+    expect(a.out).toStartWith("bcrt1p");
+    expect(statSync(join(dir, "bitcoin.key")).mode & 0o777).toBe(0o600);
+    expect((await run("address", "--data-dir", dir, "--network", "regtest")).out).toBe(a.out);
+    expect((await run("address", "--data-dir", dir)).out).toStartWith("bc1p");
+    expect((await run("address", "--data-dir", dir, "--network", "testnet4")).out).toStartWith("tb1p");
+    expect((await run("address", "--data-dir", dir, "--network", "moon")).code).toBe(2);
+    for (const s of secrets(dir)) for (const o of outputs) expect(o).not.toContain(s);
+  });
+
+  test("register: --no-wait shows address and cost; dry run when funded; --broadcast sends; underfunded --broadcast fails; the key never appears", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lumamesh-register-cli-"));
+    const before = posts();
+    const a = await run("register", "--data-dir", dir, "--port", "4999", "--no-wait", ...backendArgs());
+    expect(a.code).toBe(0);
+    const addr = loadBitcoinKey(dir).signer.address("regtest");
+    expect(a.out).toContain(`Funding address: ${addr}`);
+    expect(a.out).toMatch(/Cost at 2 sat\/vB: commit 154 vB \(308 sats\) \+ reveal \d+ vB \([\d,]+ sats\) = [\d,]+ sats in fees; 546 sats of postage/);
+    expect(a.out).toContain("Not funded yet");
+    expect(a.out).toContain("Relay record: 127.0.0.1:4999");
+    expect(posts()).toBe(before);
+
+    // Underfunded and asked to broadcast: exit 3, nothing sent.
+    chain.fund(loadBitcoinKey(dir).signer.script(), 600n, { sat: 7_000_000_000 });
+    chain.mine();
+    const b = await run("register", "--data-dir", dir, "--port", "4999", "--no-wait", "--broadcast", ...backendArgs());
+    expect(b.code).toBe(3);
+    expect(b.out).toContain(`Nothing broadcast: not enough funds at ${addr}: have 600 sats spendable`);
+    expect(posts()).toBe(before);
+
+    chain.fund(loadBitcoinKey(dir).signer.script(), 20_000n, { sat: 7_100_000_000 });
+    chain.mine();
+    const c = await run("register", "--data-dir", dir, "--port", "4999", "--no-wait", ...backendArgs());
+    expect(c.code).toBe(0);
+    expect(c.out).toMatch(/Dry run: would inscribe [0-9a-f]{64}i0 on sat 7100000000/); // the largest UTXO goes first
+    expect(posts()).toBe(before);
+
+    const d = await run("register", "--data-dir", dir, "--port", "4999", "--no-wait", "--broadcast", ...backendArgs());
+    expect(d.err).toBe("");
+    expect(d.code).toBe(0);
+    expect(d.out).toMatch(/Registered: inscription [0-9a-f]{64}i0 on sat 7100000000/);
+    expect(posts()).toBe(before + 2);
+    chain.mine();
+    const rec = checkRecord(await (await get("/r/sat/7100000000/at/-1/content")).json());
+    expect(typeof rec == "string" ? rec : rec.addr).toBe("127.0.0.1:4999");
+
+    const e = await run("register", "--data-dir", dir, "--port", "4999", "--no-wait", "--broadcast", ...backendArgs());
+    expect(e.out).toContain("Registered and current");
+
+    // Neither the output nor any file beside the key holds it.
+    const files = readdirSync(dir).filter((f) => f != "bitcoin.key").map((f) => readFileSync(join(dir, f), "utf8"));
+    expect(files.length).toBeGreaterThan(3);
+    for (const s of secrets(dir)) for (const o of [...outputs, ...files]) expect(o).not.toContain(s);
+  });
+
+  test("serve with --register-*: unfunded logs relay.unregistered and serves; funded registers in the background", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lumamesh-register-serve-"));
+    const port = 40_000 + Math.floor(Math.random() * 20_000);
+    const serve = async (until: string) => {
+      const p = Bun.spawn([process.execPath, MAIN, "--data-dir", dir, "--host", "127.0.0.1", "--port", String(port), "--stats-interval", "0",
+        "--register-esplora", es.url, "--register-ord", ord.url, "--register-network", "regtest", "--fee-rate", "2"], { stdout: "pipe", stderr: "pipe" });
+      const lines: string[] = [];
+      let buf = "";
+      const deadline = Date.now() + 15_000;
+      const reader = p.stdout.getReader();
+      while (!lines.some((l) => l.includes(until)) && Date.now() < deadline) {
+        const { value, done } = await Promise.race([reader.read(), Bun.sleep(15_000).then(() => ({ value: undefined, done: true }))]);
+        if (done) break;
+        buf += TEXT.decode(value);
+        const parts = buf.split("\n");
+        buf = parts.pop()!;
+        lines.push(...parts);
+      }
+      p.kill("SIGTERM");
+      await p.exited;
+      outputs.push(lines.join("\n"), await new Response(p.stderr).text());
+      return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    const a = await serve("relay.unregistered");
+    const events = a.map((l) => l.event);
+    expect(events).toContain("relay.listening");
+    expect(events.indexOf("relay.listening")).toBeLessThan(events.indexOf("relay.unregistered"));
+    const un = a.find((l) => l.event == "relay.unregistered")!;
+    expect(un).toMatchObject({ level: "warn", address: loadBitcoinKey(dir).signer.address("regtest"), have: 0, action: "fresh" });
+    expect(un.need).toBeGreaterThan(1000);
+
+    chain.fund(loadBitcoinKey(dir).signer.script(), 30_000n, { sat: 8_000_000_000 });
+    chain.mine();
+    const before = posts();
+    const b = await serve("relay.registered");
+    expect(b.find((l) => l.event == "relay.registered")).toMatchObject({ sat: 8_000_000_000, action: "fresh" });
+    expect(posts()).toBe(before + 2);
+    chain.mine();
+    const rec = checkRecord(await (await get("/r/sat/8000000000/at/-1/content")).json());
+    expect(typeof rec == "string" ? rec : rec.addr).toBe(`127.0.0.1:${port}`);
+    for (const s of secrets(dir)) for (const o of outputs) expect(o).not.toContain(s);
+  });
+});
