@@ -106,3 +106,49 @@ export function remember(relays: RelayInfo[]) {
     localStorage.setItem(KEY, JSON.stringify({ lumamesh: 1, relays }));
   } catch {}
 }
+
+const unhex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
+
+/**
+ * Relays a relay told us about (RECORDS, relay/record.ts): kept only if the Ed25519 signature holds
+ * and, where an ord server is at hand, the record is the newest inscription on its own sat. A
+ * relay can withhold records but not forge them. Without WebCrypto nothing is taken.
+ */
+export async function checkRecords(json: string, home: string | null): Promise<RelayInfo[]> {
+  const out: RelayInfo[] = [];
+  let list: any[];
+  try {
+    list = JSON.parse(json);
+  } catch {
+    return out;
+  }
+  const c = globalThis.crypto?.subtle;
+  for (const r of Array.isArray(list) && c ? list.slice(0, 40) : []) {
+    try {
+      if (r.lumamesh !== 1 || !parseAddr(r.addr) || !FP_RE.test(r.fp)) continue;
+      const o: any = { lumamesh: 1, addr: r.addr, fp: r.fp, id: r.id };
+      if (r.sat !== undefined) o.sat = r.sat;
+      o.seq = r.seq;
+      const key = await c!.importKey("raw", unhex(r.id), { name: "Ed25519" }, false, ["verify"]);
+      const sig = Uint8Array.from(atob(r.sig.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+      if (!(await c!.verify("Ed25519", key, sig, new TextEncoder().encode("lumamesh-record:" + JSON.stringify(o))))) continue;
+      // With an ord server at hand, only relays registered on-chain (their record on their sat).
+      if (home) {
+        if (r.sat === undefined) continue;
+        const on = await (await fetch(`${home}/r/sat/${r.sat}/at/-1/content`, { signal: AbortSignal.timeout(4000) })).json();
+        if (on.id != r.id || on.addr != r.addr || on.fp != r.fp) continue;
+      }
+      out.push({ addr: r.addr, fp: r.fp });
+    } catch {}
+  }
+  return out;
+}
+
+/** Rendezvous (highest random weight) ranking of relays for a topic: every page ranks alike. */
+export async function rank(topic: Uint8Array, relays: RelayInfo[], sha256: (d: Uint8Array) => Promise<Uint8Array>): Promise<RelayInfo[]> {
+  const scored = await Promise.all(relays.map(async (r) => {
+    const h = await sha256(new Uint8Array([...topic, ...new TextEncoder().encode(r.fp)]));
+    return [new DataView(h.buffer).getUint32(0), r] as const;
+  }));
+  return scored.sort((a, b) => b[0] - a[0]).map((x) => x[1]);
+}

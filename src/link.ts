@@ -25,6 +25,8 @@ export interface Link {
   relay: RelayInfo;
   /** Bytes the relay allows in one frame. */
   maxFrame: number;
+  /** The relays this relay vouches for (RECORDS JSON, sent before WELCOME). */
+  records?: string;
   send(f: Frame): void;
   onframe: (f: Frame) => void;
   onclose: (why: string) => void;
@@ -128,19 +130,21 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
         dc.onclose = () => finish("relay closed the channel");
         pc.onconnectionstatechange = () => (pc.connectionState == "failed" || pc.connectionState == "closed") && finish("connection " + pc.connectionState);
         // Liveness: a relay that restarted on the same port still answers ICE consent checks,
-        // so ICE alone never notices. Ping after 3 s of silence; no answer in 5 s means dead.
-        // Only an unanswered PING counts, so throttled timers in background tabs cause no false alarms.
+        // so ICE alone never notices. Ping after 1 s of silence; no answer in 1.5 s means dead, so
+        // rooms move to another relay within ~3 s. Only an unanswered PING counts, so throttled
+        // timers in background tabs cause no false alarms.
         let sent = 0;
         const beat = () => {
           if (done) return;
           const now = performance.now();
-          if (sent && rx < sent && now - sent > 5000) return finish("relay stopped answering");
-          if (now - rx > 3000 && !(sent > rx)) (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
-          timer = setTimeout(beat, 2000);
+          if (sent && rx < sent && now - sent > 1500) return finish("relay stopped answering");
+          if (now - rx > 1000 && !(sent > rx)) (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
+          timer = setTimeout(beat, 500);
         };
-        timer = setTimeout(beat, 2000);
+        timer = setTimeout(beat, 500);
         resolve(link);
-      } else if (f.t == T.ERROR) fail(f.code == 100 ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);
+      } else if (f.t == T.RECORDS) link.records = f.json;
+      else if (f.t == T.ERROR) fail(f.code == 100 ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);
     };
     (async () => {
       const offer = await pc.createOffer();

@@ -5,7 +5,7 @@ import { openLink, LinkError, type Link, type LinkOptions, type RelayInfo, type 
 import { T, type Frame } from "./wire.ts";
 import { joinRoom, type JoinOptions, type Room } from "./room.ts";
 import { webCrypto, type CryptoProvider } from "./seal.ts";
-import { discover, remember, BUILD, type DiscoverOptions, type SourceReport } from "./discover.ts";
+import { discover, remember, checkRecords, ordHome, BUILD, type DiscoverOptions, type SourceReport } from "./discover.ts";
 import { hex, random } from "./bytes.ts";
 
 export interface ConnectOptions extends LinkOptions, DiscoverOptions {
@@ -13,6 +13,8 @@ export interface ConnectOptions extends LinkOptions, DiscoverOptions {
   fallback?: string;
   /** Reconnect when the relay goes away (default true). */
   reconnect?: boolean;
+  /** Relays each room is joined on, picked by rendezvous hashing of its topic (default 2). */
+  relaysPerRoom?: number;
 }
 
 export interface Attempt { relay: string; reason: FailReason; message: string }
@@ -30,8 +32,10 @@ export type NetEvents = {
   disconnect: [why: string];
   /** A link is up again after a disconnect. */
   reconnect: [relay: RelayInfo];
-  /** Every frame from the relay (rooms listen here). */
-  frame: [f: Frame];
+  /** Every frame from any relay link (rooms listen here). */
+  frame: [f: Frame, link: Link];
+  /** A relay link went down (rooms move elsewhere). */
+  linkdown: [link: Link];
   /** The relay refused something (an ERROR frame): code and message. */
   error: [e: { code: number; message: string }];
   close: [];
@@ -52,6 +56,14 @@ export interface Net {
   ping(timeoutMs?: number): Promise<number>;
   /** Send one frame to the relay; false when no link is up. */
   send(f: Frame): boolean;
+  /** Every relay this page knows of: discovered, then told of by relays (verified). */
+  readonly relays: RelayInfo[];
+  /** @internal a link to this relay (opened on first use; rejects if it cannot be reached). */
+  linkTo(r: RelayInfo): Promise<Link>;
+  /** @internal relays that went down in the last 30 s. */
+  isDown(addr: string): boolean;
+  /** @internal resolves when every RECORDS received so far has been checked. */
+  settled(): Promise<void>;
   close(): void;
   /** @internal the link options, shared with rooms. */
   readonly opts: ConnectOptions;
@@ -84,8 +96,12 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   }
   const found = await discover(o);
   o = { ...o, relays: found.relays };
+  const known = new Map<string, RelayInfo>(found.relays.map((r) => [r.addr, r]));
+  const links = new Map<string, Promise<Link>>();
+  const down = new Map<string, number>();
+  let learning = Promise.resolve();
+  const home = ordHome(import.meta.url);
   let link: Link | null = await firstLink(o, found.sources);
-  remember([link.relay, ...found.relays.filter((r) => r != link!.relay)]);
   let crypto_: Promise<CryptoProvider> | undefined;
   // WebCrypto is missing on non-secure origins (an ord server on plain HTTP on a LAN address): load
   // the @noble fallback, its own module and inscription, so secure pages never pay for it.
@@ -98,19 +114,38 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   const pongs = new Map<string, () => void>();
 
-  const attach = (l: Link) => {
-    link = l;
+  // Every link: frames go to the rooms; RECORDS teach us relays; a dead link is marked down.
+  const wire = (l: Link) => {
+    links.set(l.relay.addr, Promise.resolve(l));
+    const learn = (json: string) =>
+      (learning = learning.then(() => checkRecords(json, home)).then((rs) => {
+        for (const r of rs) known.has(r.addr) || known.set(r.addr, r);
+        remember([...known.values()]);
+      }));
+    if (l.records) learn(l.records);
     l.onframe = (f) => {
       if (f.t == T.PONG) pongs.get(f.data.join())?.();
-      if (f.t == T.ERROR) ev.emit("error", { code: f.code, message: f.message });
-      ev.emit("frame", f);
+      else if (f.t == T.ERROR) ev.emit("error", { code: f.code, message: f.message });
+      else if (f.t == T.RECORDS) learn(f.json);
+      ev.emit("frame", f, l);
     };
     l.onclose = (why) => {
+      links.delete(l.relay.addr);
+      down.set(l.relay.addr, Date.now());
+      ev.emit("linkdown", l);
       if (link !== l) return;
       link = null;
       ev.emit("disconnect", why);
       if (!closed && o.reconnect !== false) schedule();
     };
+  };
+  const linkTo = (r: RelayInfo) => {
+    let p = links.get(r.addr);
+    if (!p) {
+      links.set(r.addr, (p = openLink(r, o).then((l) => (closed ? (l.close(), Promise.reject(new Error("closed"))) : (wire(l), l)))));
+      p.catch(() => (links.delete(r.addr), down.set(r.addr, Date.now())));
+    }
+    return p;
   };
   // Exponential backoff with jitter: 0.5 s, 1 s, 2 s … capped at 30 s.
   const schedule = () => {
@@ -118,17 +153,18 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     const jitter = crypto.getRandomValues(new Uint16Array(1))[0] / 65536;
     retryTimer = setTimeout(async () => {
       try {
-        const l = await firstLink(o);
+        const l = await firstLink({ ...o, relays: [...known.values()] });
         if (closed) return l.close();
         retry = 0;
-        attach(l);
+        wire((link = l));
         ev.emit("reconnect", l.relay);
       } catch {
         if (!closed) schedule();
       }
     }, base * (0.5 + jitter / 2));
   };
-  attach(link);
+  wire(link);
+  remember([link.relay, ...found.relays.filter((r) => r != link!.relay)]);
   // A closing tab says goodbye: pc.close() sends SCTP ABORT to every direct peer and to the relay,
   // so the others see `leave` at once instead of after ICE consent or idle timeouts.
   globalThis.addEventListener?.("pagehide", () => net.close());
@@ -139,9 +175,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     sources: found.sources,
     async joinRoom(name, options) {
       const room = await joinRoom({
-        net, id, cert: o.certificates?.[0], crypto: await cryptoProvider(), PC,
-        // Relays answer plain STUN Binding requests: they are this page's STUN servers.
-        iceServers: () => (o.relays ?? []).map((r) => ({ urls: "stun:" + r.addr })),
+        net, id, cert: o.certificates?.[0], crypto: await cryptoProvider(), PC, k: o.relaysPerRoom ?? 2,
       }, name, options);
       rooms.add(room);
       const leave = room.leave;
@@ -149,6 +183,10 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
       return room;
     },
     get relay() { return link?.relay ?? null; },
+    get relays() { return [...known.values()]; },
+    linkTo,
+    settled: () => learning,
+    isDown: (addr) => Date.now() - (down.get(addr) ?? -1e9) < 30000,
     on: ev.on,
     off: ev.off,
     opts: o,
@@ -168,7 +206,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
       closed = true;
       for (const r of [...rooms]) r.leave();
       clearTimeout(retryTimer);
-      link?.close();
+      for (const p of links.values()) p.then((l) => l.close(), () => {});
       ev.emit("close");
     },
   };

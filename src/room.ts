@@ -9,6 +9,8 @@ import { deriveRoom, sealMsg, openMsg, type CryptoProvider, type RoomKeys } from
 import { encodeData, createReassembler, sendFrames } from "./chunk.ts";
 import { hex, utf8Decode, utf8Encode } from "./bytes.ts";
 import type { Net } from "./net.ts";
+import type { Link } from "./link.ts";
+import { rank } from "./discover.ts";
 
 /** Sealed signaling message types (the first byte of a SEND payload; bound into the AD). */
 const OFFER = 1, ANSWER = 2, CAND = 3;
@@ -65,7 +67,8 @@ export interface Self {
   cert?: RTCCertificate;
   crypto: CryptoProvider;
   PC: typeof RTCPeerConnection;
-  iceServers(): RTCIceServer[];
+  /** Relays to join the room on. */
+  k: number;
 }
 
 interface Member {
@@ -76,6 +79,8 @@ interface Member {
   dc?: RTCDataChannel;
   peer?: Peer & { ev: ReturnType<typeof createEmitter<PeerEvents>> };
   cands: RTCIceCandidateInit[];
+  /** Relay links this peer was seen on (signaling goes through the first). */
+  via: Set<Link>;
   /** Seals go out in order. */
   q: Promise<unknown>;
   restart?: ReturnType<typeof setTimeout>;
@@ -114,7 +119,8 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
       const data = new Uint8Array(sealed.length + 1);
       data[0] = type;
       data.set(sealed, 1);
-      self.net.send({ t: T.SEND, topic: keys.topic, to: m.id, data });
+      const l = [...m.via].find((l) => active.has(l.relay.addr)) ?? [...active.values()][0];
+      l?.send({ t: T.SEND, topic: keys.topic, to: m.id, data });
     }).catch(() => {}));
 
   const drop = (m: Member, why: string) => {
@@ -131,7 +137,9 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
   };
 
   const connect = (m: Member) => {
-    const pc = (m.pc = new self.PC({ iceServers: self.iceServers(), certificates: self.cert ? [self.cert] : undefined }));
+    // Relays answer plain STUN Binding requests: they are this page's STUN servers.
+    const iceServers = [...active.keys()].map((a) => ({ urls: "stun:" + a }));
+    const pc = (m.pc = new self.PC({ iceServers, certificates: self.cert ? [self.cert] : undefined }));
     const dc = (m.dc = pc.createDataChannel("", { negotiated: true, id: 0 }));
     dc.binaryType = "arraybuffer";
     pc.onicecandidate = (e) => e.candidate && e.candidate.candidate && signal(m, CAND, e.candidate.toJSON());
@@ -193,17 +201,19 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     } catch {}
   };
 
-  const member = (id: Uint8Array) => {
+  const member = (id: Uint8Array, l: Link) => {
     const hid = hex(id);
     let m = members.get(hid);
     if (!m && !same(id, self.id)) {
-      members.set(hid, (m = { id: id.slice(), hid, nick: "", cands: [], q: Promise.resolve() }));
+      members.set(hid, (m = { id: id.slice(), hid, nick: "", cands: [], q: Promise.resolve(), via: new Set() }));
+      m.via.add(l);
       if (lt(self.id, id)) offer(m);
     }
+    m?.via.add(l);
     return m;
   };
 
-  const onSignal = async (from: Uint8Array, data: Uint8Array) => {
+  const onSignal = async (from: Uint8Array, data: Uint8Array, l: Link) => {
     const type = data[0];
     const pt = await openMsg(self.crypto, keys, from, self.id, type, data.subarray(1));
     const hid = hex(from);
@@ -212,7 +222,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
       if (!warned.has(hid)) warned.add(hid), fail({ code: "decrypt", peer: hid, message: `messages from peer ${hid} do not decrypt: wrong room password, or tampered in transit` });
       return;
     }
-    const m = member(from);
+    const m = member(from, l);
     if (!m) return;
     let b: { sdp?: string; nick?: string } & RTCIceCandidateInit;
     try { b = JSON.parse(utf8Decode(pt)); } catch { return void stats.rejected++; }
@@ -235,25 +245,59 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     }
   };
 
-  const onFrame = (f: Frame) => {
-    if (left || !("topic" in f) || hex(f.topic) != th) return;
-    if (f.t == T.MEMBERS) f.ids.forEach(member), joined?.();
-    else if (f.t == T.JOINED) member(f.id);
+  // The relays this room is joined on, picked by rendezvous hashing of the topic over every relay
+  // this page knows, so pages that started from different relays still meet.
+  const active = new Map<string, Link>();
+  let filling = false;
+  const fill = async () => {
+    if (filling || left) return;
+    filling = true;
+    try {
+      await self.net.settled();
+      for (const r of await rank(keys.topic, self.net.relays, self.crypto.sha256)) {
+        if (active.size >= self.k || left) break;
+        if (active.has(r.addr) || self.net.isDown(r.addr)) continue;
+        try {
+          const l = await self.net.linkTo(r);
+          if (left || active.size >= self.k) break;
+          active.set(r.addr, l);
+          l.send({ t: T.JOIN, topic: keys.topic, id: self.id });
+        } catch {}
+      }
+    } finally {
+      filling = false;
+    }
+    // Short of relays (some are down): look again soon.
+    if (!left && active.size < Math.min(self.k, self.net.relays.length)) refill = setTimeout(fill, active.size ? 5000 : 1000);
+  };
+  let refill: ReturnType<typeof setTimeout> | undefined;
+
+  const onFrame = (f: Frame, l: Link) => {
+    if (left || !("topic" in f) || hex(f.topic) != th || active.get(l.relay.addr) != l) return;
+    if (f.t == T.MEMBERS) f.ids.forEach((id) => member(id, l)), joined?.();
+    else if (f.t == T.JOINED) member(f.id, l);
     else if (f.t == T.LEFT) {
       // The relay says the peer's session ended; a direct channel that is still open wins
       // (the peer may only have lost its relay), so only peers without one are dropped.
       const m = members.get(hex(f.id));
-      if (m && m.dc?.readyState != "open") drop(m, "left");
+      m?.via.delete(l);
+      if (m && !m.via.size && m.dc?.readyState != "open") drop(m, "left");
     } else if (f.t == T.DELIVER && !f.bcast) {
       const { from, data } = f;
-      rq = rq.then(() => onSignal(from, data));
+      rq = rq.then(() => onSignal(from, data, l));
     }
+  };
+  // A relay went away: forget it for this room and join on the next one in the ranking.
+  const onDown = (l: Link) => {
+    if (active.get(l.relay.addr) != l) return;
+    active.delete(l.relay.addr);
+    for (const m of [...members.values()]) m.via.delete(l);
+    fill();
   };
   let joined: (() => void) | undefined;
   // Refusals of a JOIN: too many rooms, room full, id taken, id not ours.
   const onError = (f: Frame) => f.t == T.ERROR && [202, 203, 301, 303].includes(f.code) && joinFail?.(f.message + " (" + f.code + ")");
   let joinFail: ((m: string) => void) | undefined;
-  const rejoin = () => self.net.send({ t: T.JOIN, topic: keys.topic, id: self.id });
 
   const room: Room = {
     name,
@@ -270,23 +314,23 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     leave() {
       if (left) return;
       left = true;
-      self.net.send({ t: T.LEAVE, topic: keys.topic });
+      clearTimeout(refill);
+      for (const l of active.values()) l.send({ t: T.LEAVE, topic: keys.topic });
       self.net.off("frame", onFrame);
       self.net.off("frame", onError);
-      self.net.off("reconnect", rejoin);
+      self.net.off("linkdown", onDown);
       for (const m of [...members.values()]) drop(m, "left room");
     },
   };
 
   self.net.on("frame", onFrame);
   self.net.on("frame", onError);
-  // A new relay link (after the old relay went away): join again; open direct channels stay.
-  self.net.on("reconnect", rejoin);
+  self.net.on("linkdown", onDown);
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => joinFail?.("no answer from the relay"), 10000);
+    const t = setTimeout(() => joinFail?.("no answer from any relay"), 10000);
     joined = () => (clearTimeout(t), (joined = joinFail = undefined), resolve());
     joinFail = (msg) => (clearTimeout(t), (joined = joinFail = undefined), room.leave(), reject(new Error("lumamesh: cannot join room: " + msg)));
-    if (!rejoin()) joinFail("not connected to a relay");
+    fill();
   });
   return room;
 }
