@@ -16,6 +16,7 @@ import { startOrdServer, type OrdServer } from "../../dev/ord-server.ts";
 import { loadState, type RelayState } from "../../relay/state.ts";
 import { loadBitcoinKey } from "../../relay/wallet.ts";
 import { checkRecord, type RelayRecord } from "../../relay/record.ts";
+import { parseConfig, ConfigError, REGISTER_FLAGS, USAGE } from "../../relay/config.ts";
 import { needsRegistration, readRegistration, registerRelay, isPublicIp, type Clock, type RegisterResult } from "../../relay/register.ts";
 
 const MAIN = join(import.meta.dir, "../../relay/main.ts");
@@ -336,5 +337,27 @@ describe("(5) the CLI as an operator runs it", () => {
     const rec = checkRecord(await (await get("/r/sat/8000000000/at/-1/content")).json());
     expect(typeof rec == "string" ? rec : rec.addr).toBe(`127.0.0.1:${port}`);
     for (const s of secrets(dir)) for (const o of outputs) expect(o).not.toContain(s);
+  });
+});
+
+describe("registration flags (relay/config.ts)", () => {
+  const HOME = { HOME: "/h" };
+  const fails = (argv: string[]) => { try { parseConfig(argv, HOME); } catch (e) { expect(e).toBeInstanceOf(ConfigError); return (e as Error).message; } return "did not throw"; };
+  test("defaults, env, validation; a plain relay's config has no register section", () => {
+    expect(parseConfig([], HOME).register).toBeUndefined();
+    expect(parseConfig(["address"], HOME).register).toMatchObject({ network: "mainnet", postage: 546, timeout: 3600, noWait: false, broadcast: false, feeRate: undefined });
+    expect(parseConfig(["register", "--esplora", "http://127.0.0.1:1", "--ord", "http://127.0.0.1:2", "--network=signet", "--fee-rate", "1.5", "--postage", "10000", "--no-wait", "--broadcast", "--timeout", "0"], HOME).register)
+      .toMatchObject({ network: "signet", esplora: "http://127.0.0.1:1", ord: "http://127.0.0.1:2", feeRate: 1.5, postage: 10000, noWait: true, broadcast: true, timeout: 0 });
+    expect(parseConfig([], { ...HOME, LUMAMESH_REGISTER_ESPLORA: "http://e", LUMAMESH_REGISTER_ORD: "http://o", LUMAMESH_REGISTER_NETWORK: "regtest" }).register)
+      .toMatchObject({ registerEsplora: "http://e", registerOrd: "http://o", registerNetwork: "regtest" });
+    expect(fails(["register", "--ord", "http://o"])).toBe("register needs one backend: --esplora URL or --core-rpc URL");
+    expect(fails(["register", "--esplora", "http://e", "--core-rpc", "http://c", "--ord", "http://o"])).toBe("register needs one backend: --esplora URL or --core-rpc URL");
+    expect(fails(["register", "--esplora", "http://e"])).toContain("register needs --ord URL");
+    expect(fails(["address", "--network", "testnet3"])).toContain("--network must be one of mainnet, testnet4, signet, regtest");
+    expect(fails(["address", "--postage", "545"])).toContain("--postage");
+    expect(fails(["address", "--postage", "10001"])).toContain("--postage must be an integer 546..10000");
+    expect(fails(["address", "--fee-rate", "0"])).toContain("--fee-rate must be > 0");
+    expect(fails(["--register-esplora", "http://e"])).toBe("--register-esplora and --register-ord go together");
+    for (const f of REGISTER_FLAGS) expect(USAGE).toContain(`[${f.env}]`);
   });
 });
