@@ -22,7 +22,7 @@ export interface RelayLink {
 export interface ClientOptions {
   /** Give up after this many ms (default 5000). */
   timeout?: number;
-  /** Ping after this much silence and declare the link dead when a ping goes unanswered as long (default 5000). */
+  /** Ping after this much silence and declare the link dead when a ping goes unanswered as long (default 2000). */
   liveness?: number;
 }
 
@@ -105,7 +105,7 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
       const tick = () => {
         if (done) return;
         check();
-        const now = Date.now(), live = o.liveness ?? 5000;
+        const now = Date.now(), live = o.liveness ?? 2000;
         if (link.maxFrame) {
           if (pinged && rx < pinged && now - pinged > live) return finish("relay stopped answering");
           if (now - rx > live && !(pinged > rx)) (pinged = now), link.send({ t: T.PING, data: new Uint8Array(0) });

@@ -46,6 +46,8 @@ export interface Room {
   readonly name: string;
   /** Peers with an open direct channel. */
   readonly peers: Peer[];
+  /** The relays ("ip:port") this room is joined on now. */
+  readonly relays: string[];
   on: ReturnType<typeof createEmitter<RoomEvents>>["on"];
   off: ReturnType<typeof createEmitter<RoomEvents>>["off"];
   /** Send to every peer. */
@@ -252,21 +254,23 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
   const fill = async () => {
     if (filling || left) return;
     filling = true;
-    try {
-      await self.net.settled();
-      for (const r of await rank(keys.topic, self.net.relays, self.crypto.sha256)) {
-        if (active.size >= self.k || left) break;
-        if (active.has(r.addr) || self.net.isDown(r.addr)) continue;
+    await self.net.settled();
+    const queue = (await rank(keys.topic, self.net.relays, self.crypto.sha256)).filter((r) => !active.has(r.addr) && !self.net.isDown(r.addr));
+    let trying = 0;
+    // k workers: a relay that does not answer only holds up its own worker; the next one in the
+    // ranking is tried as soon as it fails.
+    const work = async () => {
+      for (let r; !left && active.size + trying < self.k && (r = queue.shift()); ) {
+        trying++;
         try {
           const l = await self.net.linkTo(r);
-          if (left || active.size >= self.k) break;
-          active.set(r.addr, l);
-          l.send({ t: T.JOIN, topic: keys.topic, id: self.id });
+          if (!left && active.size < self.k) active.set(r.addr, l), l.send({ t: T.JOIN, topic: keys.topic, id: self.id });
         } catch {}
+        trying--;
       }
-    } finally {
-      filling = false;
-    }
+    };
+    await Promise.all(Array.from({ length: self.k }, work));
+    filling = false;
     // Short of relays (some are down): look again soon.
     if (!left && active.size < Math.min(self.k, self.net.relays.length)) refill = setTimeout(fill, active.size ? 5000 : 1000);
   };
@@ -303,6 +307,9 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     name,
     get peers() {
       return [...members.values()].flatMap((m) => (m.peer && !m.gone ? [m.peer] : []));
+    },
+    get relays() {
+      return [...active.keys()];
     },
     on: ev.on,
     off: ev.off,
