@@ -7,7 +7,7 @@ import { buildLibrary, DEFAULT_BUILD, SATS, type BuildConfig } from "../build.ts
 import { loadState, relayRecord, type RelayRecord } from "../relay/state.ts";
 import { startRelay, type RunningRelay } from "../relay/socket.ts";
 import { createLogger, type Level } from "../relay/log.ts";
-import { startOrdServer, type OrdServer, type InscriptionInput } from "./ord-server.ts";
+import { startOrdServer, type OrdServer, type InscriptionInput, type OrdChainView } from "./ord-server.ts";
 import { brotli } from "./manifest.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -33,10 +33,14 @@ export interface EmbeddedOptions {
   compress?: boolean;
   /** Extra inscriptions (tests). */
   extra?: InscriptionInput[];
+  /** Index this chain too (relays registering themselves on an in-memory regtest chain). */
+  chain?: OrdChainView;
 }
 
 export interface Embedded {
   relay: RunningRelay;
+  state: Awaited<ReturnType<typeof loadState>>;
+  dataDir: string;
   record: RelayRecord;
   ord: OrdServer;
   /** id of each example and of the library, bootstrap and fallback inscriptions */
@@ -67,12 +71,12 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<Embedded> 
     ...(o.bootstrapBody === null ? [] : [["bootstrap.json", { body: o.bootstrapBody ?? bootstrap, content_type: "application/json", sat: SATS.boot }] as [string, InscriptionInput]]),
     ...Object.entries(EXAMPLES).map(([name, e]) => [name, { body: readFileSync(join(ROOT, e.file)), content_type: "text/html;charset=utf-8", sat: e.sat }] as [string, InscriptionInput]),
   ];
-  const ord = await startOrdServer({ host, port: o.ordPort ?? 0, satIndex: o.satIndex ?? true });
+  const ord = await startOrdServer({ host, port: o.ordPort ?? 0, satIndex: o.satIndex ?? true, ...(o.chain && { chain: o.chain }) });
   const ids: Record<string, string> = {};
   for (const [name, i] of named) ids[name] = ord.add(i).id;
   for (const i of o.extra ?? []) ord.add(i);
   return {
-    relay, record, ord, ids,
+    relay, record, ord, ids, state, dataDir,
     url: (name) => `${ord.url}/inscription/${ids[name]}`,
     async stop() {
       await ord.stop();

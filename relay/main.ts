@@ -5,7 +5,7 @@ import { parseConfig, advertisedIp, USAGE, ConfigError } from "./config.ts";
 import { loadState, relayRecord } from "./state.ts";
 import { startRelay } from "./socket.ts";
 import { createLogger } from "./log.ts";
-import { autoRegister, registerCommand } from "./register.ts";
+import { autoRegister, registerCommand, readRegistration, needsRegistration } from "./register.ts";
 import { relayAddress } from "./wallet.ts";
 import { EsploraBackend, OrdClient } from "../inscribe/index.ts";
 import { startGossip } from "./gossip.ts";
@@ -39,7 +39,17 @@ async function main(argv: string[]): Promise<number> {
     onRecords: (json, key) => gossip?.add(json, key),
   });
   // Signed once per run: a newer `seq` replaces older records of this relay wherever they travel.
-  const self = relayRecord(state, advertisedIp(c), relay.port);
+  // A registered relay's record carries its sat, so browsers can check it on-chain; when the
+  // inscribed record is still current it is passed on exactly as inscribed.
+  const reg = (() => {
+    try {
+      return readRegistration(c.dataDir);
+    } catch {
+      return null;
+    }
+  })();
+  let self = relayRecord(state, advertisedIp(c), relay.port, reg?.sat);
+  if (reg && needsRegistration(self, reg) == "none") self = reg.record;
   const setRecords = (json: string) => (relay.core.records = encode({ t: T.RECORDS, json }));
   setRecords(JSON.stringify([self]));
   gossip = startGossip({ self: () => self, cert: state.cert, log, peers: c.peers, onChange: (l) => setRecords(JSON.stringify(l)) });
@@ -47,7 +57,12 @@ async function main(argv: string[]): Promise<number> {
   // Self-registration in the background: serving never waits for it, unfunded just logs (docs/register.md).
   const r = c.register;
   if (r?.registerEsplora)
-    void autoRegister({ dataDir: c.dataDir, state, ip: advertisedIp(c), port: relay.port, network: r.registerNetwork, backend: new EsploraBackend(r.registerEsplora), ord: new OrdClient(r.registerOrd!), ...(r.feeRate !== undefined && { feeRate: r.feeRate }), postage: BigInt(r.postage) }, log);
+    void autoRegister({ dataDir: c.dataDir, state, ip: advertisedIp(c), port: relay.port, network: r.registerNetwork, backend: new EsploraBackend(r.registerEsplora), ord: new OrdClient(r.registerOrd!), ...(r.feeRate !== undefined && { feeRate: r.feeRate }), postage: BigInt(r.postage) }, log).then((res) => {
+      if (res?.status == "registered" || res?.status == "current") {
+        self = res.record;
+        setRecords(JSON.stringify(gossip!.list()));
+      }
+    });
   const stats = c.statsInterval > 0 ? setInterval(() => log("info", "relay.stats", { sessions: relay.sessions(), ...relay.core.router.stats(), counters: relay.core.counters }), c.statsInterval * 1000) : undefined;
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

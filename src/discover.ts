@@ -85,7 +85,16 @@ export async function discover(o: DiscoverOptions, here = import.meta.url): Prom
     for (const origin of home ? [home] : o.ord ?? ["https://ordinals.com"]) {
       const source = `${origin}/r/sat/${sat}`;
       try {
-        add(source, parseBootstrap(await readSat(origin, sat)));
+        const text = await readSat(origin, sat);
+        let got = parseBootstrap(text);
+        // Entries {"sat": N} name registered relays: their signed record is the newest inscription on N.
+        const sats = typeof got != "string" || got == "no valid relay entries" ? JSON.parse(text).relays.filter((r: any) => Number.isSafeInteger(r?.sat) && !r.addr).map((r: any) => r.sat) : [];
+        if (sats.length) {
+          const recs = await Promise.all(sats.map((n: number) => readSat(origin, n).catch(() => "null")));
+          const rs = await checkRecords("[" + recs.join() + "]", null);
+          if (rs.length) got = [...(typeof got == "string" ? [] : got), ...rs];
+        }
+        add(source, got);
       } catch (e: any) {
         add(source, String(e?.message ?? e));
       }
