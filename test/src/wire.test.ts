@@ -48,6 +48,7 @@ describe('examples (docs/protocol.md quotes these)', () => {
   ex('PING "hi"', { t: 3, data: H('6869') }, '03 68 69');
   ex('PONG empty', { t: 4, data: new Uint8Array(0) }, '04');
   ex('ERROR 201 "slow"', { t: 5, code: 201, message: 'slow' }, '05 00 c9 73 6c 6f 77');
+  ex('RECORDS []', { t: 6, json: '[]' }, '06 5b 5d');
   ex('ERROR 300 no message', { t: 5, code: 300, message: '' }, '05 01 2c');
   ex('JOIN', { t: 16, topic, id: id1 }, hex(H('10' + TOPIC_HEX + ID1_HEX)));
   ex('LEAVE', { t: 17, topic }, hex(H('11' + TOPIC_HEX)));
