@@ -2,10 +2,14 @@
 // Build: the browser library as one minified ES module with no imports (dist/lumamesh.js) and the
 // relay as one executable (dist/lumamesh-relay). Prints raw, gzip and brotli bytes and the sha256
 // of each artifact. Usage: bun run build.ts [--lib-only] [--out DIR] [--boot-sat N] [--bootstrap config.json]
+// Release mode: bun run build.ts --release [--out DIR] [--offline] [--targets linux-x64,linux-arm64]
+// writes lumamesh-relay-linux-x64, lumamesh-relay-linux-arm64 and SHA256SUMS (default dist/release/),
+// the files install.sh downloads (docs/install.md).
 import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync, statSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync, statSync, readdirSync, rmSync, mkdtempSync, copyFileSync, chmodSync, renameSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { homedir, tmpdir } from "node:os";
 
 const ROOT = import.meta.dir;
 
@@ -97,6 +101,134 @@ export async function buildRelay(outFile = join(ROOT, "dist", "lumamesh-relay"),
   return outFile;
 }
 
+// ---- Release artifacts: lumamesh-relay-linux-<arch> + SHA256SUMS, what install.sh downloads. ----
+
+/** Release targets: the asset name's suffix (as install.sh maps `uname -m`) → Bun's compile target,
+ *  its npm runtime package, and the ELF e_machine that proves a runtime is for that CPU. */
+export const RELEASE_TARGETS = {
+  "linux-x64": { bun: "bun-linux-x64", pkg: "@oven/bun-linux-x64", cache: "bun-linux-x64", arch: "x64", elfMachine: 0x3e },
+  "linux-arm64": { bun: "bun-linux-arm64", pkg: "@oven/bun-linux-aarch64", cache: "bun-linux-aarch64", arch: "arm64", elfMachine: 0xb7 },
+} as const;
+export type ReleaseTarget = keyof typeof RELEASE_TARGETS;
+
+export interface ReleaseOptions {
+  targets?: ReleaseTarget[];
+  /** Never run `npm pack` for a cross-compile runtime: use only one already on disk. */
+  offline?: boolean;
+  /** Where runtimes fetched with `npm pack` are kept (default node_modules/.cache/lumamesh-bun). */
+  runtimeCache?: string;
+  log?: (line: string) => void;
+}
+export interface ReleaseResult {
+  artifacts: { target: ReleaseTarget; name: string; path: string; size: number; sha256: string }[];
+  skipped: { target: ReleaseTarget; reason: string }[];
+}
+
+const isNative = (t: ReleaseTarget) => process.platform == "linux" && RELEASE_TARGETS[t].arch == process.arch;
+
+/** True if `path` is a 64-bit little-endian ELF executable for `machine` (e_machine at offset 18). */
+export function elfMachineIs(path: string, machine: number): boolean {
+  try {
+    const h = readFileSync(path).subarray(0, 20);
+    return h.length == 20 && h[0] == 0x7f && h[1] == 0x45 && h[2] == 0x4c && h[3] == 0x46 && h[4] == 2 && h[5] == 1 && (h[18] | (h[19] << 8)) == machine;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The Bun runtime to embed for a cross-compiled target, at exactly this Bun's version (a standalone
+ * executable is the runtime binary plus our bundle, so versions must match). `bun build --compile
+ * --target` would download it itself on every fresh machine; looking for it here first lets a
+ * release build run offline. In order:
+ *   1. $LUMAMESH_BUN_LINUX_ARM64 (…_X64): a path to that runtime, e.g. from a mirror;
+ *   2. Bun's own install cache (where an earlier `--target` build put it);
+ *   3. our cache, filled once with `npm pack <pkg>@<version>` (npm checks the package's integrity);
+ * Returns the path, or a reason it is not available.
+ */
+export function crossRuntime(t: ReleaseTarget, opts: ReleaseOptions = {}): { path: string } | { reason: string } {
+  const spec = RELEASE_TARGETS[t];
+  const version = Bun.version;
+  const envName = "LUMAMESH_BUN_" + t.toUpperCase().replace("-", "_");
+  const fromEnv = process.env[envName];
+  if (fromEnv) return elfMachineIs(fromEnv, spec.elfMachine) ? { path: fromEnv } : { reason: `${envName}=${fromEnv} is not a ${t} executable` };
+  const name = `${spec.cache}-v${version}`;
+  const bunCache = process.env.BUN_INSTALL_CACHE_DIR ?? join(process.env.BUN_INSTALL ?? join(homedir(), ".bun"), "install", "cache");
+  const ours = opts.runtimeCache ?? join(ROOT, "node_modules", ".cache", "lumamesh-bun");
+  for (const p of [join(bunCache, name), join(ours, name)]) if (elfMachineIs(p, spec.elfMachine)) return { path: p };
+  if (opts.offline) return { reason: `no ${name} runtime on disk (offline; set ${envName} or run once without --offline)` };
+  // npm pack fetches through the registry npm is configured for; nothing else is contacted.
+  const tmp = mkdtempSync(join(tmpdir(), "lumamesh-runtime-"));
+  try {
+    const pack = Bun.spawnSync(["npm", "pack", "--loglevel=error", `${spec.pkg}@${version}`], { cwd: tmp, stdout: "pipe", stderr: "pipe" });
+    const tgz = pack.stdout.toString().trim().split("\n").pop() ?? "";
+    const why = pack.stderr.toString().split("\n").find((l) => /\S/.test(l))?.replace(/^npm (ERR!|error)\s*/, "").slice(0, 200);
+    if (pack.exitCode != 0 || !tgz) return { reason: `npm pack ${spec.pkg}@${version} failed (${why || "exit " + pack.exitCode}); without network, set ${envName} to that runtime` };
+    const untar = Bun.spawnSync(["tar", "-xzf", join(tmp, tgz), "-C", tmp], { stdout: "pipe", stderr: "pipe" });
+    if (untar.exitCode != 0) return { reason: `could not unpack ${tgz}: ${untar.stderr.toString().trim()}` };
+    const meta = JSON.parse(readFileSync(join(tmp, "package", "package.json"), "utf8"));
+    const bin = join(tmp, "package", "bin", "bun");
+    if (meta.name != spec.pkg || meta.version != version || !elfMachineIs(bin, spec.elfMachine)) return { reason: `${tgz} is not ${spec.pkg}@${version} for ${t}` };
+    mkdirSync(ours, { recursive: true });
+    const dest = join(ours, name);
+    copyFileSync(bin, dest + ".part");
+    chmodSync(dest + ".part", 0o755);
+    renameSync(dest + ".part", dest);
+    return { path: dest };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Compile the relay for one release target: natively for this machine's own, else with a cross runtime. */
+export function compileRelease(t: ReleaseTarget, outFile: string, opts: ReleaseOptions = {}): { ok: true } | { ok: false; reason: string } {
+  const args = [process.execPath, "build", "--compile", "--minify", join(ROOT, "relay/main.ts"), "--outfile", outFile];
+  if (!isNative(t)) {
+    const rt = crossRuntime(t, opts);
+    if ("reason" in rt) return { ok: false, reason: rt.reason };
+    args.push("--target", RELEASE_TARGETS[t].bun, "--compile-executable-path", rt.path);
+  }
+  const p = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode != 0) return { ok: false, reason: "bun build --compile failed: " + (p.stderr.toString() + p.stdout.toString()).trim().slice(-500) };
+  if (!elfMachineIs(outFile, RELEASE_TARGETS[t].elfMachine)) return { ok: false, reason: `${outFile} is not a ${t} executable` };
+  return { ok: true };
+}
+
+/** `sha256sum` format: "<hex>  <name>" per line (text mode, two spaces), as `sha256sum -c` reads it. */
+export function sha256sums(rows: { name: string; sha256: string }[]): string {
+  return rows.map((r) => `${r.sha256}  ${r.name}\n`).join("");
+}
+
+/**
+ * dist/release/: lumamesh-relay-<target> for each target that can be built here, and SHA256SUMS
+ * listing exactly those. A target that cannot be built (no cross runtime) is skipped with a reason,
+ * never silently; this machine's own target must build or this throws.
+ */
+export async function buildRelease(outDir = join(ROOT, "dist", "release"), opts: ReleaseOptions = {}): Promise<ReleaseResult> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const targets = opts.targets ?? (Object.keys(RELEASE_TARGETS) as ReleaseTarget[]);
+  for (const t of targets) if (!(t in RELEASE_TARGETS)) throw new Error(`build: unknown release target ${JSON.stringify(t)} (known: ${Object.keys(RELEASE_TARGETS).join(", ")})`);
+  mkdirSync(outDir, { recursive: true });
+  const res: ReleaseResult = { artifacts: [], skipped: [] };
+  for (const t of targets) {
+    const name = `lumamesh-relay-${t}`;
+    const path = join(outDir, name);
+    rmSync(path, { force: true });
+    const r = compileRelease(t, path, opts);
+    if (!r.ok) {
+      if (isNative(t)) throw new Error(`build: ${name}: ${r.reason}`);
+      log(`build: skipping ${name}: ${r.reason}`);
+      res.skipped.push({ target: t, reason: r.reason });
+      continue;
+    }
+    const bytes = readFileSync(path);
+    res.artifacts.push({ target: t, name, path, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") });
+  }
+  writeFileSync(join(outDir, "SHA256SUMS"), sha256sums(res.artifacts));
+  for (const a of res.artifacts) log(`${a.sha256}  ${a.name}  (${a.size} bytes)`);
+  return res;
+}
+
 export function table(rows: [string, Sizes][]): string {
   const head = ["artifact", "raw", "gzip", "brotli", "sha256"];
   const body = rows.map(([n, s]) => [n, String(s.raw), String(s.gzip), String(s.brotli), s.sha256]);
@@ -105,7 +237,15 @@ export function table(rows: [string, Sizes][]): string {
   return [line(head), ...body.map(line)].join("\n");
 }
 
-if (import.meta.main) {
+if (import.meta.main && process.argv.includes("--release")) {
+  // bun run build.ts --release [--out DIR] [--offline] [--targets linux-x64,linux-arm64]
+  const args = process.argv.slice(2);
+  const opt = (f: string) => (args.includes(f) ? args[args.indexOf(f) + 1] : undefined);
+  const out = resolve(opt("--out") ?? join(ROOT, "dist", "release"));
+  const targets = opt("--targets")?.split(",").filter(Boolean) as ReleaseTarget[] | undefined;
+  const r = await buildRelease(out, { targets, offline: args.includes("--offline") });
+  console.log(`build: ${r.artifacts.length} artifact(s) and SHA256SUMS in ${out}` + (r.skipped.length ? `; skipped ${r.skipped.map((s) => s.target).join(", ")}` : ""));
+} else if (import.meta.main) {
   const args = process.argv.slice(2);
   const out = args.includes("--out") ? resolve(args[args.indexOf("--out") + 1]) : join(ROOT, "dist");
   const rows: [string, Sizes][] = [];
