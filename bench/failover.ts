@@ -1,0 +1,69 @@
+// Failover benchmark: three gossiping relays, two pages in a room (which lives on two of them);
+// kill one of the room's relays and time until both pages have the room joined on another relay,
+// while their direct channel carries on. Target: ≤ 3 s.
+import { launchChromium, serveLibrary } from "../test/helpers/browser.ts";
+import { startRelayProc, type RelayProc } from "../test/helpers/relay.ts";
+import { openRelayLink } from "../relay/client.ts";
+import { generateCertificate } from "../relay/werift.ts";
+import { median, pct, type Row } from "./util.ts";
+
+async function threeRelays(): Promise<RelayProc[]> {
+  const a = await startRelayProc();
+  const b = await startRelayProc({ args: ["--peer", `${a.record.addr},${a.record.fp}`] });
+  const c = await startRelayProc({ args: ["--peer", `${b.record.addr},${b.record.fp}`] });
+  const cert = await generateCertificate();
+  for (const end = Date.now() + 20000; Date.now() < end; await Bun.sleep(300)) {
+    const n = await Promise.all([a, b, c].map(async (r) => {
+      const l = await openRelayLink(r.record, cert);
+      const k = JSON.parse(l.records ?? "[]").length;
+      l.close();
+      return k;
+    }));
+    if (n.every((k) => k == 3)) return [a, b, c];
+  }
+  throw new Error("failover bench: gossip did not converge");
+}
+
+export async function benchFailover(o: { runs?: number } = {}): Promise<Row[]> {
+  const runs = o.runs ?? 5;
+  const srv = await serveLibrary();
+  const browser = await launchChromium();
+  const moved: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const relays = await threeRelays();
+      try {
+        const pages = [await browser.newPage(), await browser.newPage()];
+        for (const [j, p] of pages.entries()) {
+          await p.goto(srv.url);
+          const r = relays[j * 2].record;
+          await p.evaluate(async (rec) => {
+            const g = globalThis as any;
+            const { connect } = await import("/lumamesh.js");
+            g.net = await connect({ relays: [rec] });
+            g.room = await g.net.joinRoom("failover-bench");
+          }, { addr: r.addr, fp: r.fp });
+        }
+        for (const p of pages) await p.waitForFunction(() => (globalThis as any).room.peers.length == 1 && (globalThis as any).room.relays.length == 2, null, { timeout: 15000 });
+        const on: string[] = await pages[0].evaluate(() => (globalThis as any).room.relays);
+        const victim = relays.find((r) => r.record.addr == on[0])!;
+        const t0 = Date.now();
+        await victim.stop("SIGKILL");
+        for (const p of pages) await p.waitForFunction((v) => { const r = (globalThis as any).room.relays; return r.length == 2 && !r.includes(v); }, victim.record.addr, { timeout: 15000 });
+        moved.push(Date.now() - t0);
+        for (const p of pages) await p.close();
+      } finally {
+        for (const r of relays) await r.stop().catch(() => 0);
+      }
+    }
+  } finally {
+    await browser.close();
+    srv.stop();
+  }
+  return [{ metric: `relay death → room joined on another relay, both pages (ms, n=${runs})`, median: median(moved), p95: pct(moved, 95), note: "target ≤ 3000; direct channel stays up" }];
+}
+
+if (import.meta.main) {
+  const { table } = await import("./util.ts");
+  console.log(table(await benchFailover()));
+}
