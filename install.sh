@@ -55,6 +55,8 @@ die() {
 	exit 1
 }
 have() { command -v "$1" >/dev/null 2>&1; }
+# Text from elsewhere (a tool's error, a flag's value) squeezed onto one printable line.
+oneline() { printf '%s' "$1" | tr -c '[:print:]' ' ' | cut -c1-200; }
 
 TMP_DIR=""
 STAGED=""
@@ -75,9 +77,9 @@ detect_target() {
 
 download() { # URL FILE
 	if have curl; then
-		curl -fsSL --retry 2 -o "$2" "$1" || die "could not download $1 (curl failed)"
+		err=$(curl -fsSL --retry 2 -o "$2" "$1" 2>&1) || die "could not download $1 ($(oneline "${err:-curl failed}"))"
 	elif have wget; then
-		wget -q -O "$2" "$1" || die "could not download $1 (wget failed)"
+		err=$(wget -q -O "$2" "$1" 2>&1) || die "could not download $1 ($(oneline "${err:-wget failed}"))"
 	else
 		die "neither curl nor wget is installed; install one and re-run"
 	fi
@@ -342,16 +344,16 @@ main() {
 		--no-systemd) USE_SYSTEMD=no ;;
 		--uninstall) UNINSTALL=yes ;;
 		--purge) PURGE=yes ;;
-		*) die "unknown option $1 (see --help)" ;;
+		*) die "unknown option $(oneline "$1") (see --help)" ;;
 		esac
 		shift
 	done
 	if [ -n "$PORT" ]; then
-		case "$PORT" in *[!0-9]* | "") die "--port must be a number, got '$PORT'" ;; esac
+		case "$PORT" in *[!0-9]* | "") die "--port must be a number, got '$(oneline "$PORT")'" ;; esac
 		{ [ "${#PORT}" -le 5 ] && [ "$PORT" -ge 1024 ] && [ "$PORT" -le 65535 ]; } ||
 			die "--port must be 1024-65535 (the hardened unit grants no capability for lower ports), got $PORT"
 	fi
-	case "$PUBLIC_IP" in *[!0-9A-Fa-f.:]*) die "--public-ip must be an IPv4 or IPv6 address, got '$PUBLIC_IP'" ;; esac
+	case "$PUBLIC_IP" in *[!0-9A-Fa-f.:]*) die "--public-ip must be an IPv4 or IPv6 address, got '$(oneline "$PUBLIC_IP")'" ;; esac
 	[ "$PURGE" = no ] || [ "$UNINSTALL" = yes ] || die "--purge only goes with --uninstall"
 	if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then die "run as root (e.g. curl -sSL <url>/install.sh | sudo sh)"; fi
 	if [ "$USE_SYSTEMD" = auto ]; then
