@@ -2,27 +2,8 @@
 // kill one of the room's relays and time until both pages have the room joined on another relay,
 // while their direct channel carries on. Target: ≤ 3 s.
 import { launchChromium, serveLibrary } from "../test/helpers/browser.ts";
-import { startRelayProc, type RelayProc } from "../test/helpers/relay.ts";
-import { openRelayLink } from "../relay/client.ts";
-import { generateCertificate } from "../relay/werift.ts";
+import { startRelayChain } from "../test/helpers/relay.ts";
 import { median, pct, type Row } from "./util.ts";
-
-async function threeRelays(): Promise<RelayProc[]> {
-  const a = await startRelayProc();
-  const b = await startRelayProc({ args: ["--peer", `${a.record.addr},${a.record.fp}`] });
-  const c = await startRelayProc({ args: ["--peer", `${b.record.addr},${b.record.fp}`] });
-  const cert = await generateCertificate();
-  for (const end = Date.now() + 20000; Date.now() < end; await Bun.sleep(300)) {
-    const n = await Promise.all([a, b, c].map(async (r) => {
-      const l = await openRelayLink(r.record, cert);
-      const k = JSON.parse(l.records ?? "[]").length;
-      l.close();
-      return k;
-    }));
-    if (n.every((k) => k == 3)) return [a, b, c];
-  }
-  throw new Error("failover bench: gossip did not converge");
-}
 
 export async function benchFailover(o: { runs?: number } = {}): Promise<Row[]> {
   const runs = o.runs ?? 5;
@@ -31,7 +12,7 @@ export async function benchFailover(o: { runs?: number } = {}): Promise<Row[]> {
   const moved: number[] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const relays = await threeRelays();
+      const relays = await startRelayChain();
       try {
         const pages = [await browser.newPage(), await browser.newPage()];
         for (const [j, p] of pages.entries()) {

@@ -4,36 +4,16 @@
 import { describe, test, expect, beforeAll, afterAll } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, serveLibrary } from "../helpers/browser.ts";
-import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
-import { openRelayLink } from "../../relay/client.ts";
-import { generateCertificate } from "../../relay/werift.ts";
+import { startRelayChain, type RelayProc } from "../helpers/relay.ts";
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serveLibrary>>;
 const relays: RelayProc[] = [];
 
-/** Start three relays chained by one bootstrap entry each, and wait until each vouches for all three. */
-async function startMesh(): Promise<RelayProc[]> {
-  const a = await startRelayProc();
-  const b = await startRelayProc({ args: ["--peer", `${a.record.addr},${a.record.fp}`] });
-  const c = await startRelayProc({ args: ["--peer", `${b.record.addr},${b.record.fp}`] });
-  const cert = await generateCertificate();
-  for (const deadline = Date.now() + 20000; Date.now() < deadline; await Bun.sleep(300)) {
-    const counts = await Promise.all([a, b, c].map(async (r) => {
-      const l = await openRelayLink(r.record, cert);
-      const n = JSON.parse(l.records ?? "[]").length;
-      l.close();
-      return n;
-    }));
-    if (counts.every((n) => n == 3)) return [a, b, c];
-  }
-  throw new Error("gossip did not converge in 20 s");
-}
-
 beforeAll(async () => {
   browser = await launchChromium();
   server = await serveLibrary();
-  relays.push(...(await startMesh()));
+  relays.push(...(await startRelayChain()));
 });
 afterAll(async () => {
   await browser?.close();

@@ -64,3 +64,24 @@ export async function startRelayProc(o: { exe?: string; dataDir?: string; args?:
     },
   };
 }
+
+/** Three relays chained by one bootstrap entry each (b → a, c → b); resolves once each vouches for all three. */
+export async function startRelayChain(): Promise<RelayProc[]> {
+  const { openRelayLink } = await import("../../relay/client.ts");
+  const { generateCertificate } = await import("../../relay/werift.ts");
+  const a = await startRelayProc();
+  const b = await startRelayProc({ args: ["--peer", `${a.record.addr},${a.record.fp}`] });
+  const c = await startRelayProc({ args: ["--peer", `${b.record.addr},${b.record.fp}`] });
+  const cert = await generateCertificate();
+  for (const end = Date.now() + 20000; Date.now() < end; await Bun.sleep(300)) {
+    const counts = await Promise.all([a, b, c].map(async (r) => {
+      const l = await openRelayLink(r.record, cert);
+      const n = JSON.parse(l.records ?? "[]").length;
+      l.close();
+      return n;
+    }));
+    if (counts.every((n) => n == 3)) return [a, b, c];
+  }
+  for (const r of [a, b, c]) await r.stop();
+  throw new Error("relays: gossip did not converge in 20 s");
+}
