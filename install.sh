@@ -264,7 +264,7 @@ do_install() {
 	mkdir -p "$bin_dir" || die "could not create $bin_dir"
 	STAGED="$ROOT$BIN_PATH.new"
 	{ cp "$TMP_DIR/$asset" "$STAGED" && chmod 0755 "$STAGED"; } || die "could not write $STAGED"
-	new_version=$("$STAGED" --version </dev/null 2>&1) || die "the downloaded relay does not run on this machine: $new_version"
+	new_version=$("$STAGED" --version </dev/null 2>&1) || die "the downloaded relay does not run on this machine: $(oneline "$new_version"); nothing was installed"
 	old_version=""
 	if [ -e "$ROOT$BIN_PATH" ]; then old_version=$("$ROOT$BIN_PATH" --version </dev/null 2>/dev/null || echo "an unknown version"); fi
 

@@ -3,12 +3,12 @@
 // systemctl/useradd/userdel/id are stand-ins that record their arguments. Also build.ts's release
 // mode: SHA256SUMS in sha256sum format, and a cross target skipped with its reason when no runtime.
 import { test, expect, beforeAll, afterAll } from "bun:test";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, copyFileSync, appendFileSync, statSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, copyFileSync, appendFileSync, statSync, rmSync, readdirSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildRelease, sha256sums, crossRuntime, type ReleaseTarget } from "../build.ts";
-import { serveDir, makeBox, removeBoxes, runInstall, printedRecord, isEmptyDir, INSTALL_SH, type Box } from "./helpers/install.ts";
+import { serveDir, makeBox, removeBoxes, pathWithout, runInstall, printedRecord, isEmptyDir, INSTALL_SH, type Box } from "./helpers/install.ts";
 
 const HOST_TARGET: ReleaseTarget = process.arch == "arm64" ? "linux-arm64" : "linux-x64";
 const ASSET = `lumamesh-relay-${HOST_TARGET}`;
@@ -157,6 +157,36 @@ test("curl | sh: the script piped into `sh -s -- FLAGS`, without systemd, prints
   expect(printedRecord(r.stdout).addr).toBe("198.51.100.4:5000");
   expect(r.stdout).toContain("Open UDP port 5000");
   expect(isEmptyDir(box.tmp)).toBe(true);
+}, 60_000);
+
+test("without curl it downloads with wget; with neither it stops before changing anything", async () => {
+  const box = makeBox({ systemd: false });
+  const r = await runInstall(box, server.url, [], { env: { PATH: pathWithout(box, ["curl"]) } });
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  expect(sha256(installed(box))).toBe(sha256(join(release, ASSET)));
+  const none = makeBox({ systemd: false });
+  expectOneLineFailure(await runInstall(none, server.url, [], { env: { PATH: pathWithout(none, ["curl", "wget"]) } }), /neither curl nor wget is installed/);
+  expect(existsSync(none.path("usr"))).toBe(false);
+  expect(isEmptyDir(none.tmp)).toBe(true);
+}, 60_000);
+
+test("a download that checks out but does not run here is refused before anything is installed", async () => {
+  server.setDir(variant("not-runnable", (d) => {
+    writeFileSync(join(d, ASSET), new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, ...new Array(57).fill(0)]));
+    writeFileSync(join(d, "SHA256SUMS"), `${sha256(join(d, ASSET))}  ${ASSET}\n`);
+  }));
+  try {
+    const box = makeBox({ systemd: true });
+    expectOneLineFailure(await runInstall(box, server.url, []), /the downloaded relay does not run on this machine: .*; nothing was installed/);
+    expect(readdirSync(box.path("usr/local/bin"))).toEqual([]);
+    expect(existsSync(box.path("etc"))).toBe(false);
+    expect(existsSync(box.path("var"))).toBe(false);
+    expect(box.calls()).toEqual([]);
+    expect(isEmptyDir(box.tmp)).toBe(true);
+  } finally {
+    server.setDir(release);
+  }
 }, 60_000);
 
 test("a wrong checksum (bad SHA256SUMS or bad binary) aborts with one line and installs nothing", async () => {

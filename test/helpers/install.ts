@@ -2,7 +2,7 @@
 // (LUMAMESH_ROOT) per test, and stand-ins for the commands that would change the real machine
 // (systemctl, useradd, userdel, id for the service user, optionally uname), each appending its argv
 // to a log. Everything else install.sh runs (curl, sha256sum, mktemp, the relay itself) is real.
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -79,6 +79,20 @@ export function makeBox(opts: { systemd?: boolean; uname?: string } = {}): Box {
     calls: () => readFileSync(log, "utf8").split("\n").filter(Boolean),
     path: (p: string) => join(root, p),
   };
+}
+
+/** A PATH with every command of the real one except `hide` (a directory of symlinks), so a test
+ *  can run install.sh on a machine without curl, say. The stand-ins still come first. */
+export function pathWithout(box: Box, hide: string[]): string {
+  const dir = join(box.bin, "..", "path-without");
+  mkdirSync(dir, { recursive: true });
+  const seen = new Set(hide); // first on PATH wins, as in the shell
+  for (const d of (process.env.PATH ?? "").split(":").filter(Boolean)) {
+    let names: string[] = [];
+    try { names = readdirSync(d); } catch { continue; }
+    for (const n of names) if (!seen.has(n)) seen.add(n), symlinkSync(join(d, n), join(dir, n));
+  }
+  return `${box.bin}:${dir}`;
 }
 
 export interface Run { code: number; stdout: string; stderr: string }
