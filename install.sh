@@ -192,8 +192,10 @@ EOF
 	} >"$1"
 }
 
-# Prints the relay's funding address if this build has a command for it; older builds do not.
-print_funding_address() {
+# The lines about the relay's funding address, if this build has a command for it (older builds
+# do not). Called before the data directory is handed to the service user: the command may create
+# the funding key, and a file root creates later would stay root's.
+funding_address() {
 	help=$("$ROOT$BIN_PATH" --help </dev/null 2>/dev/null || true)
 	if printf '%s\n' "$help" | grep -q "^ *$NAME address"; then
 		set -- address
@@ -281,7 +283,10 @@ do_install() {
 
 	# The certificate and keys are made now, once, before the service can start: two first runs
 	# at the same moment would each make a different certificate. Existing ones are kept.
-	"$ROOT$BIN_PATH" record --data-dir "$ROOT$DATA_DIR" </dev/null >/dev/null || die "$NAME could not create its keys in $DATA_DIR"
+	set -- record --data-dir "$ROOT$DATA_DIR" --port "$PORT"
+	if [ -n "$PUBLIC_IP" ]; then set -- "$@" --public-ip "$PUBLIC_IP"; fi
+	record=$("$ROOT$BIN_PATH" "$@" </dev/null) || die "$NAME could not create its keys in $DATA_DIR or print its record"
+	funding=$(funding_address)
 	chown -R "$uid:$gid" "$ROOT$DATA_DIR" || die "could not give $DATA_DIR to the user $SVC_USER"
 
 	# 4. Service.
@@ -302,16 +307,13 @@ do_install() {
 	fi
 
 	# 5. What the operator needs next.
-	set -- record --data-dir "$ROOT$DATA_DIR" --port "$PORT"
-	if [ -n "$PUBLIC_IP" ]; then set -- "$@" --public-ip "$PUBLIC_IP"; fi
-	record=$("$ROOT$BIN_PATH" "$@" </dev/null) || die "$NAME record failed"
 	say ""
 	say "Relay record:"
 	say "$record"
 	if [ -z "$PUBLIC_IP" ]; then say "(It advertises 127.0.0.1: re-run with --public-ip <this host's public address>.)"; fi
 	say ""
 	say "Open UDP port $PORT to the internet (e.g. ufw allow $PORT/udp); the relay uses nothing else."
-	print_funding_address
+	say "$funding"
 }
 
 main() {

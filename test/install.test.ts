@@ -115,6 +115,11 @@ test("install with systemd: checked binary, user, state dir, hardened unit, serv
   expect(Bun.spawnSync([installed(box), "--version"]).stdout.toString()).toMatch(/^lumamesh-relay \d+\.\d+\.\d+\n$/);
   expect(statSync(dataDir(box)).mode & 0o777).toBe(0o700);
   expect(existsSync(join(dataDir(box), "cert.pem"))).toBe(true);
+  // Every key, including any the install made after creating the user, belongs to the service user.
+  for (const f of ["", ...readdirSync(dataDir(box))]) {
+    const st = statSync(join(dataDir(box), f));
+    expect([f, st.uid, st.gid]).toEqual([f, box.uid, box.gid]);
+  }
 
   const unit = readFileSync(unitPath(box), "utf8");
   for (const line of [

@@ -38,6 +38,9 @@ export interface Box {
   tmp: string;
   bin: string;
   log: string;
+  /** What the stand-in `id` answers for the lumamesh user. */
+  uid: number;
+  gid: number;
   /** Lines the stand-ins logged, e.g. "systemctl enable --now lumamesh-relay". */
   calls(): string[];
   path(p: string): string;
@@ -59,7 +62,10 @@ export function makeBox(opts: { systemd?: boolean; uname?: string } = {}): Box {
   for (const d of [root, tmp, bin, state]) mkdirSync(d, { recursive: true });
   if (opts.systemd) mkdirSync(join(root, "run/systemd/system"), { recursive: true });
   writeFileSync(log, "");
-  const uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
+  // As root, a made-up id, so a test can see the state directory really changed hands;
+  // otherwise our own (chown to another id needs root).
+  const root0 = process.getuid?.() === 0;
+  const uid = root0 ? 48840 : process.getuid?.() ?? 0, gid = root0 ? 48841 : process.getgid?.() ?? 0;
   const rec = (name: string) => `echo "${name} $*" >> '${log}'`;
   const tools: Record<string, string> = {
     systemctl: rec("systemctl"),
@@ -75,7 +81,7 @@ export function makeBox(opts: { systemd?: boolean; uname?: string } = {}): Box {
     chmodSync(join(bin, name), 0o755);
   }
   return {
-    root, tmp, bin, log,
+    root, tmp, bin, log, uid, gid,
     calls: () => readFileSync(log, "utf8").split("\n").filter(Boolean),
     path: (p: string) => join(root, p),
   };
