@@ -304,6 +304,7 @@ do_install() {
 		say "systemd is not running here, so no service was installed. Run the relay as $SVC_USER under your init system:"
 		say "  $run"
 		say "  (e.g. su -s /bin/sh -c '$run' $SVC_USER)"
+		if [ -n "$old_version" ]; then say "A relay already running keeps the old version until you restart it."; fi
 	fi
 
 	# 5. What the operator needs next.
