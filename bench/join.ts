@@ -1,15 +1,16 @@
 // Join and throughput sections: two headless Chromium pages (one browser), each library loaded
 // from the bundle bench/size.ts measures.
 //  - join: time from the second page's demo() (joinRoom) to the first application message received
-//    on each side; both pages are reloaded for every run, and the signaling link is opened before
-//    the clock starts (Lumamesh: connect(); Trystero: a warm-up room on the same relay socket).
+//    on each side. cold: both pages reloaded for every run, the clock includes opening the
+//    signaling link (Lumamesh: connect(); Trystero: its WebSocket). warm: pages loaded once with
+//    the link open (Lumamesh: connect(); Trystero: a room of its own on the same socket).
 //  - throughput: 32 MB as 64 KB messages from one page to the other over the direct channel.
 // Lumamesh meets at its relay (startRelayProc); Trystero-nostr at our NIP-01 relay
 // (bench/nostr-relay.ts); Trystero-torrent at bittorrent-tracker's WebSocket tracker. All on
 // 127.0.0.1. Every library gets the same ICE servers: only the Lumamesh relay's plain STUN
-// responder on loopback. Every page's RTCPeerConnection is wrapped to drop remote mDNS (.local)
-// host candidates, so Chromium never sends an mDNS query; pairs form on the 127.0.0.1 / host
-// candidates. Every HTTP and WebSocket request the pages make is recorded and must be to 127.0.0.1.
+// responder on loopback. Every page's RTCPeerConnection is wrapped to rewrite remote mDNS (.local)
+// host candidates to 127.0.0.1 (as Trystero's own tests do), so Chromium never sends an mDNS
+// query and peers pair on loopback. Every HTTP and WebSocket request the pages make is recorded and must be to 127.0.0.1.
 import { launchChromium } from "../test/helpers/browser.ts";
 import { startRelayProc } from "../test/helpers/relay.ts";
 import { bundleEntry, ENTRIES, type EntryName } from "./size.ts";
@@ -19,18 +20,20 @@ import type { Browser, Page } from "playwright-core";
 
 const LIBS = ["lumamesh", "trystero-nostr", "trystero-torrent"] as const;
 type Lib = (typeof LIBS)[number];
-const RUN_TIMEOUT_MS = 25_000;
+const RUN_TIMEOUT_MS = 15_000;
 
 const INIT = `(() => {
   const PC = globalThis.RTCPeerConnection;
-  const noMdns = (sdp) => sdp.replace(/^a=candidate:[^\\r\\n]* [^ ]+\\.local [^\\r\\n]*\\r?\\n/gm, "");
+  // Remote mDNS host candidates (<uuid>.local) become 127.0.0.1 on the same port: Chromium never
+  // resolves a .local name (no multicast query), and peers pair on loopback.
+  const toLoopback = (s) => s.replace(/ [0-9a-f-]+\\.local (\\d+) typ host/g, " 127.0.0.1 $1 typ host");
   class LoopbackPC extends PC {
     addIceCandidate(c, ...rest) {
-      if (c && typeof c.candidate == "string" && /\\.local /.test(c.candidate)) return Promise.resolve();
+      if (c && typeof c.candidate == "string" && c.candidate.includes(".local ")) c = { candidate: toLoopback(c.candidate), sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment };
       return super.addIceCandidate(c, ...rest);
     }
     setRemoteDescription(d, ...rest) {
-      return super.setRemoteDescription(d && d.sdp ? { type: d.type, sdp: noMdns(d.sdp) } : d, ...rest);
+      return super.setRemoteDescription(d && d.sdp ? { type: d.type, sdp: toLoopback(d.sdp) } : d, ...rest);
     }
   }
   globalThis.LoopbackPC = LoopbackPC;
@@ -86,18 +89,18 @@ async function newPage(env: Env): Promise<Page> {
   return p;
 }
 
-/** Both pages fresh, library loaded, signaling link open. */
-async function load(env: Env, pages: Page[], lib: Lib) {
+/** Both pages fresh and the library loaded; with `warm`, the signaling link is open too. */
+async function load(env: Env, pages: Page[], lib: Lib, warm: boolean) {
   await Promise.all(pages.map(async (p) => {
     await p.goto(env.url);
-    await p.evaluate(async ({ lib, cfg }) => {
+    await p.evaluate(async ({ lib, cfg, warm }) => {
       const g = globalThis as any;
       g.M = await import(`/${lib}.js`);
       g.cfg = { ...cfg, RTCPeerConnection: g.LoopbackPC };
       g.first = new Promise((r) => (g.gotFirst = r));
       g.got = 0;
-      await g.M.warm(g.cfg);
-    }, { lib, cfg: env.cfg[lib] });
+      if (warm) await g.M.warm(g.cfg);
+    }, { lib, cfg: env.cfg[lib], warm });
   }));
   await Bun.sleep(150); // let the warm-up subscriptions settle before the clock starts
 }
@@ -106,6 +109,7 @@ const onMsg = `(d) => { const g = globalThis; g.gotFirst(now()); if (typeof d !=
 
 /** One measured join: page A is in the room, page B joins; returns ms to first message on each side. */
 async function joinOnce(a: Page, b: Page, room: string) {
+  for (const p of [a, b]) await p.evaluate(() => { const g = globalThis as any; g.room?.leave(); g.room = null; g.first = new Promise((r) => (g.gotFirst = r)); g.got = 0; });
   await a.evaluate(async ({ room, onMsg }) => {
     const g = globalThis as any;
     g.room = await g.M.demo({ ...g.cfg, room }, (0, eval)(onMsg));
@@ -138,31 +142,38 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
   const res: Record<string, { joiner: number[]; member: number[]; high: { joiner: number[]; member: number[] }; low: { joiner: number[]; member: number[] }; fails: number }> = {};
   try {
     const a = await newPage(env), b = await newPage(env);
-    for (const lib of LIBS) {
-      const r = (res[lib] = { joiner: [], member: [], high: { joiner: [], member: [] }, low: { joiner: [], member: [] }, fails: 0 });
-      for (let i = 0; i <= runs; i++) {
-        await load(env, [a, b], lib);
-        const t = await joinOnce(a, b, `bench-${lib}-${i}-${crypto.randomUUID()}`);
-        if (i == 0) continue; // warm-up (JIT, relay and tracker code paths)
-        if (!Number.isFinite(t.joiner) || !Number.isFinite(t.member)) { r.fails++; continue; }
-        r.joiner.push(t.joiner), r.member.push(t.member);
-        if (t.joinerHigh !== undefined) { const g = t.joinerHigh ? r.high : r.low; g.joiner.push(t.joiner), g.member.push(t.member); }
+    for (const mode of ["cold", "warm"] as const)
+      for (const lib of LIBS) {
+        const r = (res[mode + lib] = { joiner: [], member: [], high: { joiner: [], member: [] }, low: { joiner: [], member: [] }, fails: 0 });
+        // cold: both pages reloaded for every run, the clock includes opening the signaling link;
+        // warm: pages loaded once with the link open, a new room every run.
+        if (mode == "warm") await load(env, [a, b], lib, true);
+        for (let i = 0; i <= runs; i++) {
+          if (mode == "cold") await load(env, [a, b], lib, false);
+          const t = await joinOnce(a, b, `bench-${lib}-${i}-${crypto.randomUUID()}`);
+          if (i == 0) continue; // warm-up (JIT, relay and tracker code paths)
+          if (!Number.isFinite(t.joiner) || !Number.isFinite(t.member)) { r.fails++; continue; }
+          r.joiner.push(t.joiner), r.member.push(t.member);
+          if (t.joinerHigh !== undefined) { const g = t.joinerHigh ? r.high : r.low; g.joiner.push(t.joiner), g.member.push(t.member); }
+        }
+        console.error(`join ${mode} ${lib}: joiner ${r.joiner.map((x) => x.toFixed(0)).join(" ")}; member ${r.member.map((x) => x.toFixed(0)).join(" ")}`);
       }
-      console.error(`join ${lib}: joiner ${r.joiner.map((x) => x.toFixed(0)).join(" ")}`);
-    }
     const net = checkLoopback(env);
-    const ours = res.lumamesh;
-    const fmt = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)} / ${pct(xs, 95).toFixed(0)}` : "n/a");
-    const ratio = (xs: number[], side: "joiner" | "member") => (xs.length ? `ours/theirs ${(median(ours[side]) / median(xs)).toFixed(2)}` : "");
-    for (const lib of LIBS) {
-      const r = res[lib];
-      const name = libVersion(ENTRIES[lib].lib) + (lib.startsWith("trystero") ? ` (${lib.slice(9)})` : "");
-      const n = `n=${r.joiner.length}${r.fails ? `, ${r.fails} timed out (${RUN_TIMEOUT_MS / 1000} s)` : ""}`;
-      for (const side of ["joiner", "member"] as const)
-        rows.push({ section: "join", metric: `joinRoom → first message, ${side == "joiner" ? "joining page" : "page already in"} (ms median / p95, ${n})`, library: name, value: fmt(r[side]), ratio: lib == "lumamesh" ? "1 (ours)" : ratio(r[side], side) });
-      if (lib == "trystero-torrent")
-        for (const [k, g] of [["sorts high", r.high], ["sorts low", r.low]] as const)
-          if (g.joiner.length) rows.push({ section: "join", metric: `  … joiner's peer id ${k} (joining page, ms median / p95, n=${g.joiner.length})`, library: name, value: fmt(g.joiner), ratio: ratio(g.joiner, "joiner") });
+    for (const mode of ["cold", "warm"] as const) {
+      const ours = res[mode + "lumamesh"];
+      const fmt = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)} / ${pct(xs, 95).toFixed(0)}` : "n/a");
+      const ratio = (xs: number[], side: "joiner" | "member") => (xs.length ? `ours/theirs ${(median(ours[side]) / median(xs)).toFixed(2)}` : "");
+      const what = mode == "cold" ? "fresh pages, link opened inside the clock" : "pages kept, link already open";
+      for (const lib of LIBS) {
+        const r = res[mode + lib];
+        const name = libVersion(ENTRIES[lib].lib) + (lib.startsWith("trystero") ? ` (${lib.slice(9)})` : "");
+        const n = `n=${r.joiner.length}${r.fails ? `, ${r.fails} timed out at ${RUN_TIMEOUT_MS / 1000} s` : ""}`;
+        for (const side of ["joiner", "member"] as const)
+          rows.push({ section: "join", metric: `${mode}: joinRoom → first message, ${side == "joiner" ? "joining page" : "page already in"} (ms median / p95, ${n}; ${what})`, library: name, value: fmt(r[side]), ratio: lib == "lumamesh" ? "1 (ours)" : ratio(r[side], side) });
+        if (mode == "cold")
+          for (const [k, g] of [["sorts high", r.high], ["sorts low", r.low]] as const)
+            if (g.joiner.length) rows.push({ section: "join", metric: `${mode}:   … joiner's peer id ${k} (joining page, ms median / p95, n=${g.joiner.length})`, library: name, value: fmt(g.joiner), ratio: ratio(g.joiner, "joiner") });
+      }
     }
     rows.push({ section: "join", metric: "network check", library: "all", value: net, ratio: "" });
   } finally {
@@ -181,7 +192,7 @@ export async function benchThroughput(o: { mb?: number } = {}): Promise<Row[]> {
     for (const lib of ["lumamesh", "trystero-nostr"] as const) {
       let t: Awaited<ReturnType<typeof joinOnce>> | undefined;
       for (let i = 0; i < 3 && !(t && Number.isFinite(t.joiner) && Number.isFinite(t.member)); i++) {
-        await load(env, [a, b], lib);
+        await load(env, [a, b], lib, true);
         t = await joinOnce(a, b, `bench-tp-${lib}-${crypto.randomUUID()}`);
       }
       if (!t || !Number.isFinite(t.joiner)) { rows.push({ section: "throughput", metric: `direct channel, 64 KB messages, ${mb} MB (MB/s)`, library: libVersion(ENTRIES[lib].lib), value: "n/a (peers never met)", ratio: "" }); continue; }
