@@ -142,7 +142,7 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
   const res: Record<string, { joiner: number[]; member: number[]; high: { joiner: number[]; member: number[] }; low: { joiner: number[]; member: number[] }; fails: number }> = {};
   try {
     const a = await newPage(env), b = await newPage(env);
-    for (const mode of ["cold", "warm"] as const)
+    for (const mode of ["cold"] as const)
       for (const lib of LIBS) {
         const r = (res[mode + lib] = { joiner: [], member: [], high: { joiner: [], member: [] }, low: { joiner: [], member: [] }, fails: 0 });
         // cold: both pages reloaded for every run, the clock includes opening the signaling link;
@@ -159,7 +159,7 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
         console.error(`join ${mode} ${lib}: joiner ${r.joiner.map((x) => x.toFixed(0)).join(" ")}; member ${r.member.map((x) => x.toFixed(0)).join(" ")}`);
       }
     const net = checkLoopback(env);
-    for (const mode of ["cold", "warm"] as const) {
+    for (const mode of ["cold"] as const) {
       const ours = res[mode + "lumamesh"];
       const fmt = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)} / ${pct(xs, 95).toFixed(0)}` : "n/a");
       const ratio = (xs: number[], side: "joiner" | "member") => (xs.length ? `ours/theirs ${(median(ours[side]) / median(xs)).toFixed(2)}` : "");
@@ -172,7 +172,7 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
           rows.push({ section: "join", metric: `${mode}: joinRoom → first message, ${side == "joiner" ? "joining page" : "page already in"} (ms median / p95, ${n}; ${what})`, library: name, value: fmt(r[side]), ratio: lib == "lumamesh" ? "1 (ours)" : ratio(r[side], side) });
         if (mode == "cold")
           for (const [k, g] of [["sorts high", r.high], ["sorts low", r.low]] as const)
-            if (g.joiner.length) rows.push({ section: "join", metric: `${mode}:   … joiner's peer id ${k} (joining page, ms median / p95, n=${g.joiner.length})`, library: name, value: fmt(g.joiner), ratio: ratio(g.joiner, "joiner") });
+            if (g.joiner.length) rows.push({ section: "join", metric: `${mode}:   … joiner's peer id ${k} (joining page, ms median / p95, n=${g.joiner.length})`, library: name, value: fmt(g.joiner), ratio: lib == "lumamesh" ? "" : ratio(g.joiner, "joiner") });
       }
     }
     rows.push({ section: "join", metric: "network check", library: "all", value: net, ratio: "" });
