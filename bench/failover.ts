@@ -41,7 +41,7 @@ export async function benchFailover(o: { runs?: number } = {}): Promise<Row[]> {
     await browser.close();
     srv.stop();
   }
-  return [{ metric: `relay death → room joined on another relay, both pages (ms, n=${runs})`, median: median(moved), p95: pct(moved, 95), note: "target ≤ 3000; direct channel stays up" }];
+  return [{ section: "failover", metric: `relay SIGKILLed → room joined on another relay on both pages (ms median / p95, n=${runs}; target ≤ 3000)`, library: "lumamesh", value: `${median(moved)} / ${pct(moved, 95)}`, ratio: "" }];
 }
 
 if (import.meta.main) {

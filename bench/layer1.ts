@@ -36,8 +36,9 @@ export async function benchLayer1(o: { connects?: number; held?: number[] } = {}
     const times: number[] = [];
     for (let i = 0; i < connects; i++) times.push(await once());
     const cpu1 = cpuSeconds(pid);
-    rows.push({ metric: `connect time, ${connects} sequential (ms)`, median: median(times), p95: pct(times, 95), note: "new RTCPeerConnection → WELCOME" });
-    rows.push({ metric: "relay CPU per handshake (ms)", median: ((cpu1 - cpu0) * 1000) / connects, p95: "", note: "user+sys over the run / connects, 10 ms tick" });
+    const L = "lumamesh";
+    rows.push({ section: "layer1", metric: `Chromium → relay, new RTCPeerConnection → WELCOME, ${connects} sequential (ms median / p95)`, library: L, value: `${median(times).toFixed(1)} / ${pct(times, 95).toFixed(1)}`, ratio: "" });
+    rows.push({ section: "layer1", metric: "relay CPU per handshake (ms; user+sys / connects, 10 ms tick)", library: L, value: (((cpu1 - cpu0) * 1000) / connects).toFixed(1), ratio: "" });
     // Held sessions: open N links spread over two browser processes, measure the relay's RSS.
     await Bun.sleep(1000);
     const base = rssBytes(pid);
@@ -56,7 +57,7 @@ export async function benchLayer1(o: { connects?: number; held?: number[] } = {}
       open = n;
       await Bun.sleep(2000);
       const rss = rssBytes(pid);
-      rows.push({ metric: `relay RSS per held session at ${n} (KB)`, median: (rss - base) / n / 1024, p95: "", note: `RSS ${(rss / 1048576).toFixed(1)} MB vs ${(base / 1048576).toFixed(1)} MB idle` });
+      rows.push({ section: "layer1", metric: `relay RSS per held session at ${n}, two Chromium processes (KB)`, library: "lumamesh", value: `${((rss - base) / n / 1024).toFixed(1)} (RSS ${(rss / 1048576).toFixed(1)} MB vs ${(base / 1048576).toFixed(1)} MB idle)`, ratio: "" });
     }
   } finally {
     for (const b of browsers) await b.close();

@@ -14,8 +14,9 @@ const SECTIONS: Record<string, () => Promise<Row[]>> = {
   throughput: async () => (await import("./join.ts")).benchThroughput(),
   capacity: async () => (await import("./capacity.ts")).benchCapacity(),
   layer1: async () => (await import("./layer1.ts")).benchLayer1(),
+  failover: async () => (await import("./failover.ts")).benchFailover(),
 };
-const DEFAULT = ["size", "join", "throughput", "capacity"];
+const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover"];
 
 const asked = process.argv.slice(2);
 for (const a of asked) if (!SECTIONS[a]) throw new Error(`bench: unknown section "${a}" (have: ${Object.keys(SECTIONS).join(", ")})`);
