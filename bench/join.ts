@@ -142,9 +142,9 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
   const res: Record<string, { joiner: number[]; member: number[]; high: { joiner: number[]; member: number[] }; low: { joiner: number[]; member: number[] }; fails: number }> = {};
   try {
     const a = await newPage(env), b = await newPage(env);
-    for (const mode of ["cold"] as const)
+    for (const mode of ["cold"] as ("cold" | "warm")[])
       for (const lib of LIBS) {
-        const r = (res[mode + lib] = { joiner: [], member: [], high: { joiner: [], member: [] }, low: { joiner: [], member: [] }, fails: 0 });
+        const r = (res[mode + lib] = { joiner: [] as number[], member: [] as number[], high: { joiner: [] as number[], member: [] as number[] }, low: { joiner: [] as number[], member: [] as number[] }, fails: 0 });
         // cold: both pages reloaded for every run, the clock includes opening the signaling link;
         // warm: pages loaded once with the link open, a new room every run.
         if (mode == "warm") await load(env, [a, b], lib, true);
@@ -159,7 +159,7 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
         console.error(`join ${mode} ${lib}: joiner ${r.joiner.map((x) => x.toFixed(0)).join(" ")}; member ${r.member.map((x) => x.toFixed(0)).join(" ")}`);
       }
     const net = checkLoopback(env);
-    for (const mode of ["cold"] as const) {
+    for (const mode of ["cold"] as ("cold" | "warm")[]) {
       const ours = res[mode + "lumamesh"];
       const fmt = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)} / ${pct(xs, 95).toFixed(0)}` : "n/a");
       const ratio = (xs: number[], side: "joiner" | "member") => (xs.length ? `ours/theirs ${(median(ours[side]) / median(xs)).toFixed(2)}` : "");

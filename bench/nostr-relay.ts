@@ -17,7 +17,7 @@ export function matches(f: Filter, e: Event): boolean {
   for (const [k, want] of Object.entries(f)) {
     if (k[0] != "#" || !Array.isArray(want)) continue;
     const name = k.slice(1);
-    if (!e.tags.some((t) => t[0] == name && want.includes(t[1]))) return false;
+    if (!e.tags.some((t) => t[0] == name && (want as string[]).includes(t[1]))) return false;
   }
   return true;
 }
@@ -26,7 +26,7 @@ export function startNostrRelay(port = 0) {
   const MAX_EVENTS = 10_000;
   const events: Event[] = [];
   const subs = new Map<any, Map<string, Filter[]>>();
-  const server = Bun.serve<undefined, {}>({
+  const server = Bun.serve<undefined>({
     hostname: "127.0.0.1",
     port,
     fetch(req, srv) {
