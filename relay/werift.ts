@@ -240,9 +240,21 @@ function sctpClass(): SctpCtor {
     t.setDtlsTransport(fakeDtls as unknown as RTCSctpTransport["dtlsTransport"]);
     sctpCtor = t.sctp.constructor as SctpCtor;
     t.sctp.setState(1 /* SCTP_STATE.CLOSED */); // no timers were started; mark closed anyway
+    // werift keeps RFC 9260's RTO.Min of 1 s (sctp/src/sctp.js: SCTP_RTO_MIN). WebRTC stacks retransmit
+    // much sooner, and we measured why it matters: an occasional small DATA chunk that Chromium does not
+    // take (cause not yet known) then sits a full second, e.g. the JOINED that starts a peer connection,
+    // or a PONG, which made browsers declare a live relay dead. RTO.Min 200 ms, same RFC 6298 estimator.
+    const proto = (sctpCtor as unknown as { prototype: { updateRto(this: SctpRto, r: number): void } }).prototype;
+    proto.updateRto = function (this: SctpRto, R: number) {
+      if (!this.srtt) (this.rttvar = R / 2), (this.srtt = R);
+      else (this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - R)), (this.srtt = 0.875 * this.srtt + 0.125 * R);
+      this.rto = Math.max(RTO_MIN, Math.min(this.srtt + 4 * this.rttvar, 60));
+    };
   }
   return sctpCtor;
 }
+interface SctpRto { srtt?: number; rttvar: number; rto: number }
+const RTO_MIN = 0.2, RTO_INITIAL = 0.5;
 
 const noop = () => {};
 const DONE: Promise<void> = /* @__PURE__ */ Promise.resolve();
@@ -407,6 +419,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       SCTP_PORT,
     );
     sctp = s;
+    (s as unknown as SctpRto).rto = RTO_INITIAL;
     s.isServer = role.server;
     (s as unknown as SctpPrivate).advertisedRwnd = RECEIVE_WINDOW;
     s.onReceive.subscribe((streamId: number, ppid: number, data: Buffer) => {
