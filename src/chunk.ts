@@ -127,7 +127,7 @@ export type FrameChannel = {
  * queued (the queue is finite: Chromium closes a channel whose send queue would pass 16 MiB).
  * Rejects if the channel is not open or closes while waiting.
  */
-export const sendFrames = async (ch: FrameChannel, frames: Uint8Array<ArrayBuffer>[], highWater = 4 << 20): Promise<void> => {
+export const sendFrames = async (ch: FrameChannel, frames: Uint8Array<ArrayBuffer>[], highWater = 256 << 10): Promise<void> => {
   for (const f of frames) {
     if (ch.bufferedAmount > highWater) {
       ch.bufferedAmountLowThreshold = highWater >> 1;
