@@ -233,13 +233,9 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
       if (type == OFFER && !lt(self.id, from)) {
         if (!m.pc) connect(m);
         await m.pc!.setRemoteDescription({ type: "offer", sdp: b.sdp });
-        // The answerer takes the DTLS server role (setup:passive), so the offerer, which learns its
-        // role only from the answer, is the one that starts DTLS: no ClientHello can reach a side
-        // that has not applied the answer yet and be dropped (a 1 s DTLS retransmit otherwise).
         const a = await m.pc!.createAnswer();
-        const sdp = a.sdp!.replace(/a=setup:active/g, "a=setup:passive");
-        await m.pc!.setLocalDescription({ type: "answer", sdp });
-        signal(m, ANSWER, { sdp, nick });
+        await m.pc!.setLocalDescription(a);
+        signal(m, ANSWER, { sdp: a.sdp, nick });
       } else if (type == ANSWER && m.pc && m.pc.signalingState == "have-local-offer") {
         await m.pc.setRemoteDescription({ type: "answer", sdp: b.sdp });
       } else if (type == CAND) {
