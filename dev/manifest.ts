@@ -4,7 +4,7 @@
 
 import { readFile } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
-import { brotliCompressSync, brotliDecompressSync, constants } from "node:zlib";
+import { compressBody, jsonToCbor, mediaForPath, type BrotliMode } from "../inscribe/envelope.ts";
 import { sha256Id, type InscriptionInput } from "./ord-server.ts";
 
 export const MANIFEST_VERSION = 1;
@@ -43,117 +43,20 @@ export interface Manifest {
   inscriptions: ManifestEntry[];
 }
 
-// ord src/inscriptions/media.rs Media::TABLE: extension → (content type, brotli mode).
-const EXTENSIONS: Record<string, [string, "generic" | "text" | "font"]> = {
-  cbor: ["application/cbor", "generic"],
-  json: ["application/json", "text"],
-  bin: ["application/octet-stream", "generic"],
-  pdf: ["application/pdf", "generic"],
-  asc: ["application/pgp-signature", "text"],
-  binpb: ["application/protobuf", "generic"],
-  torrent: ["application/x-bittorrent", "generic"],
-  yaml: ["application/yaml", "text"],
-  yml: ["application/yaml", "text"],
-  flac: ["audio/flac", "generic"],
-  mp3: ["audio/mpeg", "generic"],
-  opus: ["audio/ogg;codecs=opus", "generic"],
-  wav: ["audio/wav", "generic"],
-  otf: ["font/otf", "generic"],
-  ttf: ["font/ttf", "generic"],
-  woff: ["font/woff", "generic"],
-  woff2: ["font/woff2", "font"],
-  apng: ["image/apng", "generic"],
-  avif: ["image/avif", "generic"],
-  gif: ["image/gif", "generic"],
-  jpg: ["image/jpeg", "generic"],
-  jpeg: ["image/jpeg", "generic"],
-  jxl: ["image/jxl", "generic"],
-  png: ["image/png", "generic"],
-  svg: ["image/svg+xml", "text"],
-  webp: ["image/webp", "generic"],
-  gltf: ["model/gltf+json", "text"],
-  glb: ["model/gltf-binary", "generic"],
-  stl: ["model/stl", "generic"],
-  css: ["text/css", "text"],
-  html: ["text/html;charset=utf-8", "text"],
-  js: ["text/javascript", "text"],
-  mjs: ["text/javascript", "text"],
-  md: ["text/markdown;charset=utf-8", "text"],
-  txt: ["text/plain;charset=utf-8", "text"],
-  py: ["text/x-python", "text"],
-  mp4: ["video/mp4", "generic"],
-  webm: ["video/webm", "generic"],
-};
-
 /** Content type and brotli mode for a file name, from ord's table; null when ord would refuse the extension. */
-export function contentTypeFor(file: string): { contentType: string; mode: "generic" | "text" | "font" } | null {
-  const e = EXTENSIONS[extname(file).slice(1).toLowerCase()];
-  return e ? { contentType: e[0], mode: e[1] } : null;
+export function contentTypeFor(file: string): { contentType: string; mode: BrotliMode } | null {
+  return mediaForPath(file);
 }
 
-/**
- * ord src/inscriptions/inscription.rs compress(): brotli, quality 11, lgwin 24, size hint = length,
- * mode from the media table; the compressed form is kept only when it is smaller.
- */
-export function brotli(body: Uint8Array, mode: "generic" | "text" | "font" = "generic"): Uint8Array | null {
-  const compressed = new Uint8Array(
-    brotliCompressSync(body, {
-      params: {
-        [constants.BROTLI_PARAM_QUALITY]: 11,
-        [constants.BROTLI_PARAM_LGWIN]: 24,
-        [constants.BROTLI_PARAM_SIZE_HINT]: body.length,
-        [constants.BROTLI_PARAM_MODE]:
-          mode === "text" ? constants.BROTLI_MODE_TEXT : mode === "font" ? constants.BROTLI_MODE_FONT : constants.BROTLI_MODE_GENERIC,
-      },
-    }),
-  );
-  // ord asserts the round trip before using the compressed body.
-  if (!Buffer.from(brotliDecompressSync(compressed)).equals(Buffer.from(body))) throw new Error("brotli round trip failed");
-  return compressed.length < body.length ? compressed : null;
+/** ord's `compress()` (quality 11, lgwin 24, lgblock 24, mode by media type): the compressed body, or
+ *  null when it is not smaller. The one implementation is inscribe/envelope.ts `compressBody`. */
+export function brotli(body: Uint8Array, mode: BrotliMode = "generic"): Uint8Array | null {
+  const r = compressBody(body, mode);
+  return r.encoding ? r.body : null;
 }
 
-/** A minimal CBOR encoder (RFC 8949) for JSON values: enough for inscription metadata. */
-export function cbor(value: unknown): Uint8Array {
-  const out: number[] = [];
-  const head = (major: number, n: number | bigint) => {
-    const v = BigInt(n);
-    const m = major << 5;
-    if (v < 24n) out.push(m | Number(v));
-    else if (v < 0x100n) out.push(m | 24, Number(v));
-    else if (v < 0x10000n) out.push(m | 25, Number(v >> 8n), Number(v & 0xffn));
-    else if (v < 0x100000000n) out.push(m | 26, ...[24n, 16n, 8n, 0n].map((s) => Number((v >> s) & 0xffn)));
-    else out.push(m | 27, ...[56n, 48n, 40n, 32n, 24n, 16n, 8n, 0n].map((s) => Number((v >> s) & 0xffn)));
-  };
-  const enc = (x: unknown): void => {
-    if (x === null || x === undefined) out.push(0xf6);
-    else if (x === false) out.push(0xf4);
-    else if (x === true) out.push(0xf5);
-    else if (typeof x === "number" && Number.isInteger(x)) {
-      if (x >= 0) head(0, x);
-      else head(1, -1 - x);
-    } else if (typeof x === "number") {
-      const b = new DataView(new ArrayBuffer(8));
-      b.setFloat64(0, x);
-      out.push(0xfb, ...new Uint8Array(b.buffer));
-    } else if (typeof x === "string") {
-      const bytes = new TextEncoder().encode(x);
-      head(3, bytes.length);
-      out.push(...bytes);
-    } else if (Array.isArray(x)) {
-      head(4, x.length);
-      x.forEach(enc);
-    } else if (typeof x === "object") {
-      const entries = Object.entries(x as Record<string, unknown>);
-      head(5, entries.length);
-      for (const [k, v] of entries) {
-        enc(k);
-        enc(v);
-      }
-    } else throw new TypeError(`cbor: cannot encode ${typeof x}`);
-  };
-  enc(value);
-  return new Uint8Array(out);
-}
+/** JSON → CBOR as ord's --json-metadata does: inscribe/envelope.ts `jsonToCbor`. */
+export const cbor = jsonToCbor;
 
 const ID_RE = /^[0-9a-fA-F]{64}i\d+$/;
 
