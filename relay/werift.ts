@@ -398,6 +398,13 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     if (proof) return fail(`handshake-failed: ${proof}`, 51 /* decrypt_error */);
     remoteFp = fp;
     connected = true;
+    // werift sends its Finished as epoch 1 with the epoch-0 record counter (sequence 8 or so), then
+    // resets the counter and numbers application data 1, 2, 3… (dtls/src/flight/server/flight6.js
+    // sendFinished, client/flight5.js). The application record that reaches the Finished's number is a
+    // replay to the peer and is dropped (RFC 6347 §4.1.2.6): measured as Chromium silently losing one
+    // early frame per session (a JOINED, a PONG) until SCTP retransmitted it. Start above it.
+    const ctx = (dtls as unknown as { dtls: { recordSequenceNumber: number } }).dtls;
+    ctx.recordSequenceNumber = Math.max(ctx.recordSequenceNumber, 1024);
     release(dtls);
     startSctp();
   });
