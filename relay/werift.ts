@@ -241,9 +241,8 @@ function sctpClass(): SctpCtor {
     sctpCtor = t.sctp.constructor as SctpCtor;
     t.sctp.setState(1 /* SCTP_STATE.CLOSED */); // no timers were started; mark closed anyway
     // werift keeps RFC 9260's RTO.Min of 1 s (sctp/src/sctp.js: SCTP_RTO_MIN). WebRTC stacks retransmit
-    // much sooner, and we measured why it matters: an occasional small DATA chunk that Chromium does not
-    // take (cause not yet known) then sits a full second, e.g. the JOINED that starts a peer connection,
-    // or a PONG, which made browsers declare a live relay dead. RTO.Min 200 ms, same RFC 6298 estimator.
+    // much sooner: a lost DATA chunk (a JOINED, a PONG) would otherwise sit a full second, long enough for
+    // a browser to declare a live relay dead. RTO.Min 200 ms, same RFC 6298 estimator.
     const proto = (sctpCtor as unknown as { prototype: { updateRto(this: SctpRto, r: number): void } }).prototype;
     proto.updateRto = function (this: SctpRto, R: number) {
       if (!this.srtt) (this.rttvar = R / 2), (this.srtt = R);
