@@ -1086,37 +1086,31 @@ function routes(store: Store, config: Config): [string, Handler][] {
     if (!i) throw new Rejection(notFound(`inscription ${id}${kind}`));
     return i;
   };
-  const childIds = (p: Params, paged: boolean) => {
+  // The children/parents routes share their id, page and lookup; only the relation differs.
+  const related = (p: Params, paged: boolean, rel: "childrenOf" | "parentsOf") => {
     const id = idParam("inscription_id", p.inscription_id!, !paged);
     const page = paged ? intParam("page", p.page!, 1, 64, false) : 0n;
-    const parent = needChild(id, " not found");
-    const r = paginate(store.childrenOf(parent), page);
+    return { page, r: paginate(store[rel](needChild(id, " not found")), page) };
+  };
+  const childIds = (p: Params, paged: boolean) => {
+    const { page, r } = related(p, paged, "childrenOf");
     // api.rs Children {ids, more, page}; written by hand so a u64 page is echoed exactly.
     return json(`{"ids":${JSON.stringify(r.items.map((i) => i.id))},"more":${r.more},"page":${page}}`);
   };
   const childInscriptions = (p: Params, paged: boolean) => {
-    const id = idParam("inscription_id", p.inscription_id!, !paged);
-    const page = paged ? intParam("page", p.page!, 1, 64, false) : 0n;
-    const parent = needChild(id, " not found");
-    const r = paginate(store.childrenOf(parent), page);
+    const { page, r } = related(p, paged, "childrenOf");
     return json(
       `{"children":${JSON.stringify(r.items.map((i) => relativeInscription(store, i)))},"more":${r.more},"page":${page}}`,
     );
   };
   const parentIds = (p: Params, paged: boolean) => {
-    const id = idParam("inscription_id", p.inscription_id!, !paged);
-    const page = paged ? intParam("page", p.page!, 1, 64, false) : 0n;
-    const child = needChild(id, " not found");
-    const r = paginate(store.parentsOf(child), page);
+    const { page, r } = related(p, paged, "parentsOf");
     // r.rs parents_paginated: u32::try_from(page) fails → anyhow error → 500.
     if (page > 0xffffffffn) return internal();
     return json(`{"ids":${JSON.stringify(r.items.map((i) => i.id))},"more":${r.more},"page_index":${page}}`);
   };
   const parentInscriptions = (p: Params, paged: boolean) => {
-    const id = idParam("inscription_id", p.inscription_id!, !paged);
-    const page = paged ? intParam("page", p.page!, 1, 64, false) : 0n;
-    const child = needChild(id, " not found");
-    const r = paginate(store.parentsOf(child), page);
+    const { page, r } = related(p, paged, "parentsOf");
     return json(
       `{"parents":${JSON.stringify(r.items.map((i) => relativeInscription(store, i)))},"more":${r.more},"page":${page}}`,
     );
