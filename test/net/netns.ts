@@ -14,6 +14,10 @@ export type { Route, Routes } from "./serve.ts";
 
 export const PUBLIC_SUBNET = "10.77.0.0/24";
 const publicIp = (n: number) => `10.77.0.${n}`;
+/** The switch namespace's own address: the public segment's default gateway, which forwards nothing.
+ * Browsers need a default route: Chromium, without a media permission, gathers host candidates only
+ * on the interface of the default route (and none when there is no default route at all). */
+export const GATEWAY = publicIp(1);
 
 export interface Served {
   /** Base URL, valid inside the serving namespace (and, for a non-loopback hostname, on its network). */
@@ -36,7 +40,8 @@ export interface NetHost {
   ): Subprocess<In, Out, Err>;
   /** Run `cmd` inside the namespace to completion; resolves with stdout, throws with stderr on failure. */
   run(cmd: string[], opts?: { stdin?: string }): Promise<string>;
-  /** A static HTTP server inside the namespace, on `hostname` (default 127.0.0.1: a secure context). */
+  /** A static HTTP server inside the namespace, on `hostname` (default 127.0.0.1: a secure context
+   * for pages; "0.0.0.0" serves the host's network too, and the URL then names `ip`). */
   serve(routes: Routes, opts?: { hostname?: string }): Promise<Served>;
 }
 
@@ -144,7 +149,7 @@ export async function createTestNet(): Promise<TestNet> {
         const err = watchOutput(p.stderr);
         try {
           const port = Number((await out.match(/listening (\d+)/))[1]);
-          return { url: `http://${hostname}:${port}`, port, stop: () => p.kill() };
+          return { url: `http://${hostname == "0.0.0.0" ? ip : hostname}:${port}`, port, stop: () => p.kill() };
         } catch (e) {
           p.kill();
           throw new Error(`test/net: server in ${ns} did not start: ${(e as Error).message}\n${err.text()}`);
@@ -162,7 +167,7 @@ export async function createTestNet(): Promise<TestNet> {
 
   await sh(["ip", "netns", "add", switchNs]);
   made.push(switchNs);
-  await inNs(switchNs, [...baseSetup, "ip link add br0 type bridge forward_delay 0", "ip link set br0 up"]);
+  await inNs(switchNs, [...baseSetup, "ip link add br0 type bridge forward_delay 0", `ip addr add ${GATEWAY}/24 dev br0`, "ip link set br0 up"]);
 
   return {
     prefix,
@@ -173,7 +178,7 @@ export async function createTestNet(): Promise<TestNet> {
       const ns = await addNs(name);
       const ip = publicIp(nextPublic++);
       await plugIntoSwitch(ns, "eth0");
-      await inNs(ns, [...baseSetup, `ip addr add ${ip}/24 dev eth0`, "ip link set eth0 up"]);
+      await inNs(ns, [...baseSetup, `ip addr add ${ip}/24 dev eth0`, "ip link set eth0 up", `ip route add default via ${GATEWAY}`]);
       return makeHost(name, ns, ip);
     },
 
@@ -187,6 +192,7 @@ export async function createTestNet(): Promise<TestNet> {
         ...baseSetup,
         `ip addr add ${ip}/24 dev ${WAN}`,
         `ip link set ${WAN} up`,
+        `ip route add default via ${GATEWAY}`,
         `ip link add ${LAN} type bridge forward_delay 0`,
         `ip addr add ${lanIp}/24 dev ${LAN}`,
         `ip link set ${LAN} up`,
