@@ -1,23 +1,35 @@
 #!/usr/bin/env bun
-// The test entry behind `npm test`: makes sure a real Chromium is there (browser tests never
-// skip), runs every test with `bun test`, and ends with one plain line "N passed, N failed".
+// The test entry behind `npm test`: makes sure real browsers (Chromium, Firefox ESR) and the
+// network-namespace tools are there (those tests never skip), runs every test with `bun test`,
+// and ends with one plain line "N passed, N failed".
 import { existsSync } from "node:fs";
 import { chromiumPath } from "./helpers/browser.ts";
+import { firefoxPath } from "./net/firefox.ts";
 
-function ensureChromium(): boolean {
-  if (existsSync(chromiumPath())) return true;
-  const cmd = "apt-get update && apt-get install -y chromium";
+/** What the tests need from Debian: the package, and whether it is already there. */
+const needs = [
+  { pkg: "chromium", what: "Chromium", present: () => existsSync(chromiumPath()), hint: "or set CHROMIUM_PATH to a Chromium binary" },
+  { pkg: "firefox-esr", what: "Firefox ESR", present: () => existsSync(firefoxPath()), hint: "or set FIREFOX_PATH to a Firefox binary" },
+  { pkg: "nftables", what: "nft (NAT in test namespaces)", present: () => !!Bun.which("nft"), hint: "" },
+  { pkg: "iproute2", what: "ip (test namespaces)", present: () => !!Bun.which("ip"), hint: "" },
+];
+
+function ensurePackages(): boolean {
+  const missing = needs.filter((n) => !n.present());
+  if (!missing.length) return true;
+  const cmd = `apt-get update && apt-get install -y ${missing.map((n) => n.pkg).join(" ")}`;
   const root = process.getuid?.() === 0;
   if (root && existsSync("/usr/bin/apt-get")) {
-    console.log(`test: Chromium is missing; installing Debian's chromium (${cmd})`);
+    console.log(`test: missing ${missing.map((n) => n.what).join(", ")}; installing from Debian (${cmd})`);
     const p = Bun.spawnSync(["sh", "-c", cmd], { stdout: "inherit", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-    if (p.exitCode == 0 && existsSync(chromiumPath())) return true;
+    if (p.exitCode == 0 && missing.every((n) => n.present())) return true;
   }
-  console.error(`test: Chromium is needed for the browser tests and is not at ${chromiumPath()}.\n  Run as root: ${cmd}\n  (or set CHROMIUM_PATH to a Chromium binary)`);
+  for (const n of missing.filter((n) => !n.present())) console.error(`test: ${n.what} is needed by the tests and is missing.${n.hint ? ` (${n.hint})` : ""}`);
+  console.error(`  Run as root: ${cmd}`);
   return false;
 }
 
-if (!ensureChromium()) {
+if (!ensurePackages()) {
   console.log("0 passed, 1 failed");
   process.exit(1);
 }
