@@ -37,6 +37,8 @@ interface Session {
   openedAt: number;
   msgs: Bucket;
   rateWarned: number;
+  /** Relayed payload bytes (SEND/BCAST), limited to relayRate per second. */
+  relayed: Bucket;
   /** First 8 bytes of the browser's DTLS certificate fingerprint: the only peer id it may use. */
   id?: Uint8Array;
 }
@@ -114,7 +116,7 @@ export class RelayCore {
     if (!take(this.creates, this.limits.createRate, this.limits.createBurst, now)) return [...out, ...this.drop("limit.create-rate")];
     const ns: Session = {
       key, from: { ...from }, ufrag: d.ufrag, state: "handshake", created: now, lastSeen: now, openedAt: 0,
-      msgs: bucket(this.limits.msgBurst, now), rateWarned: -Infinity,
+      msgs: bucket(this.limits.msgBurst, now), rateWarned: -Infinity, relayed: bucket(this.limits.relayBurst, now),
     };
     this.sessions.set(key, ns);
     this.perIp.set(from.address, ipCount + 1);
@@ -177,7 +179,7 @@ export class RelayCore {
         return [err(E.VERSION, `relay speaks version ${VERSION} only`), ...this.close(s, "version", now)];
       }
       s.state = "ready";
-      const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame }) };
+      const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame, rate: Math.min(2 ** 32 - 1, Math.floor(this.limits.relayRate)) }) };
       return this.records ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
     }
     switch (f.t) {
@@ -189,6 +191,22 @@ export class RelayCore {
         if (f.t == T.JOIN && s.id && f.id.some((b, i) => b != s.id![i])) {
           this.count("room." + E.ID_MISMATCH);
           return [err(E.ID_MISMATCH, "peer id must be the first 8 bytes of your certificate's SHA-256 fingerprint")];
+        }
+        // Relayed bytes (signaling, and room traffic between peers that cannot connect directly)
+        // are paid by the relay's operator: limited per session, announced in WELCOME.
+        if (f.t == T.SEND || f.t == T.BCAST) {
+          // What arrives is a DELIVER, one byte longer than a SEND (nine more than a BCAST): it must fit too.
+          if (msg.length + (f.t == T.SEND ? 1 : 9) > this.limits.maxFrame) {
+            this.count("drop.frame-size");
+            return [err(E.FRAME_SIZE, `delivering this would exceed ${this.limits.maxFrame} bytes`)];
+          }
+          const n = f.data.length * (f.t == T.BCAST ? Math.max(1, this.router.size(f.topic) - 1) : 1);
+          if (!take(s.relayed, this.limits.relayRate, this.limits.relayBurst, now, n)) {
+            this.count("drop.relay-rate");
+            if (now - s.rateWarned < 1000) return [];
+            s.rateWarned = now;
+            return [err(E.RATE, `more than ${this.limits.relayRate} relayed bytes per second`)];
+          }
         }
         const r = this.router.handle(key, f);
         const out: Action[] = r.out.map((o) => ({ type: "frame", key: o.key, data: o.data }));

@@ -4,12 +4,12 @@ export interface Bucket { tokens: number; at: number }
 
 export const bucket = (burst: number, now: number): Bucket => ({ tokens: burst, at: now });
 
-/** Take one token from `b` (refilled at `rate` per second up to `burst`); false when empty. */
-export function take(b: Bucket, rate: number, burst: number, now: number): boolean {
+/** Take `n` tokens from `b` (refilled at `rate` per second up to `burst`); false (taking none) when short. */
+export function take(b: Bucket, rate: number, burst: number, now: number, n = 1): boolean {
   b.tokens = Math.min(burst, b.tokens + ((now - b.at) * rate) / 1000);
   b.at = now;
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
+  if (b.tokens < n) return false;
+  b.tokens -= n;
   return true;
 }
 
@@ -34,6 +34,10 @@ export interface Limits {
   /** Frames per second per session (token bucket rate and burst). */
   msgRate: number;
   msgBurst: number;
+  /** Bytes per second of SEND/BCAST payload relayed for one session (signaling and relayed room
+   *  traffic alike; a BCAST counts once per recipient), announced in WELCOME, and its burst. */
+  relayRate: number;
+  relayBurst: number;
   /** Rooms one session may be in, and members one room may have. */
   roomsPerSession: number;
   membersPerRoom: number;
@@ -51,6 +55,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxFrame: 16384,
   msgRate: 100,
   msgBurst: 200,
+  relayRate: 65536,
+  relayBurst: 262144,
   roomsPerSession: 16,
   membersPerRoom: 64,
 };

@@ -28,6 +28,11 @@ export class Router {
     return { rooms: this.rooms.size, memberships };
   }
 
+  /** Members of a topic's room (0 when nobody is in it). */
+  size(topic: Uint8Array): number {
+    return this.rooms.get(hex(topic))?.size ?? 0;
+  }
+
   /** Route one room frame (JOIN, LEAVE, SEND, BCAST) from session `key`. */
   handle(key: string, f: Frame): RouteResult {
     const out: RouteOut[] = [];

@@ -1,6 +1,6 @@
 // Byte helpers shared by the library. Plain functions, nothing runs at import time.
 
-export const utf8Encode = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const utf8Encode = (s: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(s);
 
 // ignoreBOM keeps a leading U+FEFF in the text instead of silently stripping it.
 export const utf8Decode = (b: Uint8Array): string => new TextDecoder(void 0, { ignoreBOM: true }).decode(b);
@@ -19,3 +19,6 @@ export const hex = (b: Uint8Array): string => Array.from(b, (x) => (x + 256).toS
 
 // getRandomValues exists on non-secure origins too (unlike crypto.subtle).
 export const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
+
+/** A peer id: the first 8 bytes of a colon-hex SHA-256 certificate fingerprint. */
+export const fpId = (fp: string): Uint8Array => Uint8Array.from(fp.split(':').slice(0, 8), (h) => parseInt(h, 16));

@@ -22,8 +22,8 @@ const FIRST = 4,
   NEXT = 8;
 let seq = 0;
 
-/** Frames for one message. Throws TypeError for what cannot be sent (undefined, functions, symbols, BigInt, cycles). */
-export const encodeData = (data: unknown): Uint8Array<ArrayBuffer>[] => {
+/** Frames (of at most `max` bytes) for one message. Throws TypeError for what cannot be sent (undefined, functions, symbols, BigInt, cycles). */
+export const encodeData = (data: unknown, max = MAX_FRAME): Uint8Array<ArrayBuffer>[] => {
   let k = 2,
     p: Uint8Array,
     s: string | undefined;
@@ -40,7 +40,7 @@ export const encodeData = (data: unknown): Uint8Array<ArrayBuffer>[] => {
   }
   const n = p.length,
     out: Uint8Array<ArrayBuffer>[] = [];
-  if (n < MAX_FRAME) {
+  if (n < max) {
     const f = new Uint8Array(n + 1);
     f[0] = k;
     f.set(p, 1);
@@ -49,7 +49,7 @@ export const encodeData = (data: unknown): Uint8Array<ArrayBuffer>[] => {
   const id = (seq = (seq + 1) >>> 0);
   for (let o = 0; o < n; ) {
     const h = o ? 5 : 9,
-      e = Math.min(n, o + MAX_FRAME - h),
+      e = Math.min(n, o + max - h),
       f = new Uint8Array(h + e - o),
       v = new DataView(f.buffer);
     f[0] = k | (o ? NEXT : FIRST);

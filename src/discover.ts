@@ -4,6 +4,7 @@
 // else the configured ord origins); the list compiled into this bundle; relays cached from earlier
 // visits. Inside an inscription only same-origin ord routes are ever requested.
 import { FP_RE, parseAddr, type RelayInfo } from "./link.ts";
+import { concat, utf8Encode } from "./bytes.ts";
 
 /** Build-time settings (build.ts defines LUMAMESH_BUILD); these defaults serve source imports. */
 declare const LUMAMESH_BUILD: { bootSat: number; relays: RelayInfo[]; fallback: string } | undefined;
@@ -140,7 +141,7 @@ export async function checkRecords(json: string, home: string | null): Promise<R
       o.seq = r.seq;
       const key = await c!.importKey("raw", unhex(r.id), { name: "Ed25519" }, false, ["verify"]);
       const sig = Uint8Array.from(atob(r.sig.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
-      if (!(await c!.verify("Ed25519", key, sig, new TextEncoder().encode("lumamesh-record:" + JSON.stringify(o))))) continue;
+      if (!(await c!.verify("Ed25519", key, sig, utf8Encode("lumamesh-record:" + JSON.stringify(o))))) continue;
       // With an ord server at hand, only relays registered on-chain (their record on their sat).
       if (home) {
         if (r.sat === undefined) continue;
@@ -156,7 +157,7 @@ export async function checkRecords(json: string, home: string | null): Promise<R
 /** Rendezvous (highest random weight) ranking of relays for a topic: every page ranks alike. */
 export async function rank(topic: Uint8Array, relays: RelayInfo[], sha256: (d: Uint8Array) => Promise<Uint8Array>): Promise<RelayInfo[]> {
   const scored = await Promise.all(relays.map(async (r) => {
-    const h = await sha256(new Uint8Array([...topic, ...new TextEncoder().encode(r.fp)]));
+    const h = await sha256(concat([topic, utf8Encode(r.fp)]));
     return [new DataView(h.buffer).getUint32(0), r] as const;
   }));
   return scored.sort((a, b) => b[0] - a[0]).map((x) => x[1]);

@@ -2,7 +2,7 @@
 import { createNet, type ConnectOptions, type Net } from "./net.ts";
 
 export { ConnectError, type ConnectOptions, type Net, type Attempt } from "./net.ts";
-export type { Room, Peer, RoomError, JoinOptions, RoomEvents, PeerEvents } from "./room.ts";
+export type { Room, Peer, RoomError, JoinOptions, RoomEvents, PeerEvents, Path } from "./room.ts";
 export { LinkError, type RelayInfo, type FailReason } from "./link.ts";
 
 /** Connect to the Lumamesh network through the first relay that answers. */

@@ -25,6 +25,10 @@ export interface Link {
   relay: RelayInfo;
   /** Bytes the relay allows in one frame. */
   maxFrame: number;
+  /** Relayed payload bytes per second the relay allows this session (WELCOME). */
+  rate: number;
+  /** Resolves when n more relayed bytes fit under the relay's rate (paced at 90 %, 1 s burst). */
+  pace(n: number): Promise<unknown>;
   /** The relays this relay vouches for (RECORDS JSON, sent before WELCOME). */
   records?: string;
   send(f: Frame): void;
@@ -40,8 +44,6 @@ export interface LinkOptions {
   timeout?: number;
   certificates?: RTCCertificate[];
 }
-
-const ICE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /** Parse "ip:port" / "[v6]:port"; null when malformed. */
 export function parseAddr(addr: string): { ip: string; port: number; v6: boolean } | null {
@@ -64,12 +66,8 @@ export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, u
   ].join("\r\n");
 }
 
-export function randomUfrag(n = 32): string {
-  const b = crypto.getRandomValues(new Uint8Array(n));
-  let s = "";
-  for (const x of b) s += ICE[x & 63];
-  return s;
-}
+/** 32 random ICE characters (192 bits): base64's alphabet is exactly ice-char's (RFC 8839). */
+export const randomUfrag = (): string => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))));
 
 /** Open a link to one relay: resolves once the relay said WELCOME, rejects with a LinkError. */
 export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
@@ -80,9 +78,14 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
   const pc = new PC({ certificates: o.certificates });
   const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
   dc.binaryType = "arraybuffer";
-  let done = false, timer: ReturnType<typeof setTimeout>, rx = 0;
+  let done = false, timer: ReturnType<typeof setTimeout>, rx = 0, due = 0;
   const link: Link = {
-    relay, pc, maxFrame: 0,
+    relay, pc, maxFrame: 0, rate: 0,
+    pace: (n) => {
+      const now = performance.now();
+      due = Math.max(due, now - 1000) + (n * 1100) / link.rate;
+      return new Promise((r) => setTimeout(r, due - now));
+    },
     send: (f) => dc.readyState == "open" && dc.send(encode(f) as Uint8Array<ArrayBuffer>),
     onframe: () => {},
     onclose: () => {},
@@ -126,6 +129,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
       if (link.maxFrame) return link.onframe(f);
       if (f.t == T.WELCOME) {
         link.maxFrame = f.maxFrame;
+        link.rate = f.rate;
         clearTimeout(timer);
         dc.onclose = () => finish("relay closed the channel");
         pc.onconnectionstatechange = () => (pc.connectionState == "failed" || pc.connectionState == "closed") && finish("connection " + pc.connectionState);

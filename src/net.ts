@@ -6,7 +6,7 @@ import { T, type Frame } from "./wire.ts";
 import { joinRoom, type JoinOptions, type Room } from "./room.ts";
 import { webCrypto, type CryptoProvider } from "./seal.ts";
 import { discover, remember, checkRecords, ordHome, BUILD, type DiscoverOptions, type SourceReport } from "./discover.ts";
-import { hex, random } from "./bytes.ts";
+import { fpId, hex, random } from "./bytes.ts";
 
 export interface ConnectOptions extends LinkOptions, DiscoverOptions {
   /** URL of the crypto fallback module, loaded only where crypto.subtle is missing (default: compiled in). */
@@ -92,7 +92,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   if (!o.certificates && PC.generateCertificate) {
     const cert = await PC.generateCertificate({ name: "ECDSA", namedCurve: "P-256" } as EcKeyGenParams);
     const fp = cert.getFingerprints().find((f) => f.algorithm == "sha-256")?.value;
-    if (fp) (o = { ...o, certificates: [cert] }), (id = Uint8Array.from(fp.split(":").slice(0, 8), (h) => parseInt(h, 16)));
+    if (fp) (o = { ...o, certificates: [cert] }), (id = fpId(fp));
   }
   const found = await discover(o);
   o = { ...o, relays: found.relays };
@@ -150,7 +150,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   // Exponential backoff with jitter: 0.5 s, 1 s, 2 s … capped at 30 s.
   const schedule = () => {
     const base = Math.min(30000, 500 * 2 ** retry++);
-    const jitter = crypto.getRandomValues(new Uint16Array(1))[0] / 65536;
+    const jitter = Math.random();
     retryTimer = setTimeout(async () => {
       try {
         const l = await firstLink({ ...o, relays: [...known.values()] });
@@ -192,13 +192,13 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     opts: o,
     send: (f) => !!link && (link.send(f), true),
     ping(timeoutMs = 5000) {
-      const data = crypto.getRandomValues(new Uint8Array(8));
-      const k = data.join();
-      const t0 = performance.now();
+      const data = random(8), k = data.join(), t0 = performance.now();
       return new Promise<number>((resolve, reject) => {
-        const t = setTimeout(() => (pongs.delete(k), reject(new Error("lumamesh: ping timed out"))), timeoutMs);
-        pongs.set(k, () => (clearTimeout(t), pongs.delete(k), resolve(performance.now() - t0)));
-        if (!net.send({ t: T.PING, data })) clearTimeout(t), pongs.delete(k), reject(new Error("lumamesh: not connected"));
+        // One way out: the PONG (no argument), the timeout or no link (a reason).
+        const end = (why?: string) => (clearTimeout(t), pongs.delete(k), why ? reject(new Error("lumamesh: " + why)) : resolve(performance.now() - t0));
+        const t = setTimeout(end, timeoutMs, "ping timed out");
+        pongs.set(k, end);
+        net.send({ t: T.PING, data }) || end("not connected");
       });
     },
     close() {

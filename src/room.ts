@@ -2,24 +2,33 @@
 // the relay, then talk over direct RTCPeerConnections, one per pair (a full mesh). The peer with
 // the smaller id always offers, so two peers never both offer. Peer ids are the first 8 bytes of
 // each browser's DTLS certificate fingerprint: checked by the relay on JOIN and by the other peer
-// on the direct connection, where DTLS proves the certificate. See docs/protocol.md §4.
+// on the direct connection, where DTLS proves the certificate. A pair that has no direct path
+// after FALLBACK ms (symmetric NAT on both sides) talks through the relay, sealed like signaling
+// and paced under the relay's rate, until an ICE restart gets through. See docs/protocol.md §4.
 import { createEmitter } from "./emitter.ts";
 import { T, type Frame } from "./wire.ts";
 import { deriveRoom, sealMsg, openMsg, type CryptoProvider, type RoomKeys } from "./seal.ts";
 import { encodeData, createReassembler, sendFrames } from "./chunk.ts";
-import { hex, utf8Decode, utf8Encode } from "./bytes.ts";
+import { fpId, hex, utf8Decode, utf8Encode } from "./bytes.ts";
 import type { Net } from "./net.ts";
 import type { Link } from "./link.ts";
 import { rank } from "./discover.ts";
 
 /** Sealed signaling message types (the first byte of a SEND payload; bound into the AD). */
-const OFFER = 1, ANSWER = 2, CAND = 3;
+const OFFER = 1, ANSWER = 2, CAND = 3, DATA = 4;
+/** No direct channel after this long: relay the pair's traffic (and retry direct every RETRY). */
+const FALLBACK = 3000, RETRY = 10000;
+/** DELIVER header (26, one more than SEND's) + sealed type (1) + nonce (12) + tag (16): a relayed chunk's overhead. */
+const OVERHEAD = 55;
 
-export type PeerEvents = { message: [data: unknown]; close: [] };
+export type Path = "direct" | "relayed";
+export type PeerEvents = { message: [data: unknown]; close: []; path: [path: Path] };
 export interface Peer {
   /** 16 hex chars: the first 8 bytes of the peer's certificate fingerprint. */
   readonly id: string;
   readonly nick: string;
+  /** "direct": our own connection; "relayed": through the relay, sealed (no direct path yet). */
+  readonly path: Path;
   /** Send JSON, a string or bytes. Throws TypeError at once for what cannot be sent. */
   send(data: unknown): Promise<void>;
   on: ReturnType<typeof createEmitter<PeerEvents>>["on"];
@@ -35,7 +44,7 @@ export interface RoomError {
 }
 
 export type RoomEvents = {
-  /** A direct channel to this peer is open: peer.send works at once. */
+  /** This peer can be sent to: a direct channel is open, or (after a few seconds without one) through the relay. */
   peer: [peer: Peer];
   leave: [peer: Peer];
   message: [data: unknown, peer: Peer];
@@ -44,7 +53,7 @@ export type RoomEvents = {
 
 export interface Room {
   readonly name: string;
-  /** Peers with an open direct channel. */
+  /** Peers that can be sent to (direct or relayed). */
   readonly peers: Peer[];
   /** The relays ("ip:port") this room is joined on now. */
   readonly relays: string[];
@@ -76,16 +85,27 @@ export interface Self {
 interface Member {
   id: Uint8Array;
   hid: string;
+  /** We offer (our id is the smaller). */
+  off: boolean;
   nick: string;
   pc?: RTCPeerConnection;
   dc?: RTCDataChannel;
-  peer?: Peer & { ev: ReturnType<typeof createEmitter<PeerEvents>> };
+  peer?: Peer & ReturnType<typeof createEmitter<PeerEvents>>;
   cands: RTCIceCandidateInit[];
   /** Relay links this peer was seen on (signaling goes through the first). */
   via: Set<Link>;
   /** Seals go out in order. */
   q: Promise<unknown>;
   restart?: ReturnType<typeof setTimeout>;
+  fb?: ReturnType<typeof setTimeout>;
+  retry?: ReturnType<typeof setInterval>;
+  /** Direct channel open and its certificate checked. */
+  ok?: boolean;
+  /** Traffic goes over the direct channel (ok, and ICE connected). */
+  direct?: boolean;
+  /** Relayed data: sends in order, and the reassembler for what arrives. */
+  dq: Promise<unknown>;
+  rr?: ReturnType<typeof createReassembler>;
   gone?: boolean;
 }
 
@@ -98,7 +118,7 @@ const same = (a: Uint8Array, b: Uint8Array) => hex(a) == hex(b);
 /** First 8 bytes of the sha-256 fingerprint in an SDP, or null. */
 export const sdpId = (sdp: string | undefined): Uint8Array | null => {
   const m = /a=fingerprint:sha-256 ([0-9A-Fa-f:]{95})/i.exec(sdp ?? "");
-  return m ? Uint8Array.from(m[1].split(":").slice(0, 8), (h) => parseInt(h, 16)) : null;
+  return m ? fpId(m[1]) : null;
 };
 
 export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): Promise<Room> {
@@ -114,25 +134,69 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
 
   const fail = (e: RoomError) => ev.emit("error", e);
 
-  // --- signaling through the relay, sealed end to end ---
+  // --- signaling (and relayed data) through the relay, sealed end to end ---
+  const linkOf = (m: Member) => [...m.via].find((l) => active.has(l.relay.addr)) ?? [...active.values()][0];
+  const put = async (m: Member, type: number, pt: Uint8Array) => {
+    const sealed = await sealMsg(self.crypto, keys, self.id, m.id, type, pt);
+    const data = new Uint8Array(sealed.length + 1);
+    data[0] = type;
+    data.set(sealed, 1);
+    linkOf(m)?.send({ t: T.SEND, topic: keys.topic, to: m.id, data });
+  };
   const signal = (m: Member, type: number, body: object) =>
-    (m.q = m.q.then(async () => {
-      const sealed = await sealMsg(self.crypto, keys, self.id, m.id, type, utf8Encode(JSON.stringify(body)));
-      const data = new Uint8Array(sealed.length + 1);
-      data[0] = type;
-      data.set(sealed, 1);
-      const l = [...m.via].find((l) => active.has(l.relay.addr)) ?? [...active.values()][0];
-      l?.send({ t: T.SEND, topic: keys.topic, to: m.id, data });
-    }).catch(() => {}));
+    (m.q = m.q.then(() => put(m, type, utf8Encode(JSON.stringify(body)))).catch(() => {}));
+
+  // One message to one peer: over the direct channel, or chunked, sealed and paced through the relay.
+  const tx = (m: Member, data: unknown): Promise<void> => {
+    if (m.direct) return sendFrames(m.dc!, encodeData(data));
+    const l = linkOf(m);
+    if (!l) return Promise.reject(new Error("lumamesh: no path to peer " + m.hid));
+    const frames = encodeData(data, l.maxFrame - OVERHEAD);
+    const p = m.dq.then(async () => {
+      for (const f of frames) await l.pace(f.length + OVERHEAD), await put(m, DATA, f);
+    });
+    m.dq = p.catch(() => {});
+    return p;
+  };
+  const deliver = (m: Member, r: ReturnType<ReturnType<typeof createReassembler>>) => {
+    if (!r || !m.peer) return;
+    if ("error" in r) return stats.rejected++, fail({ code: "identity", peer: m.hid, message: r.error });
+    m.peer.emit("message", r.data);
+    ev.emit("message", r.data, m.peer);
+  };
+  const setPath = (m: Member, d: boolean) => {
+    if (m.direct == d) return;
+    m.direct = d;
+    m.peer?.emit("path", d ? "direct" : "relayed");
+  };
+  const mkPeer = (m: Member) => {
+    const peer = (m.peer = {
+      id: m.hid,
+      get nick() { return m.nick; },
+      get path(): Path { return m.direct ? "direct" : "relayed"; },
+      ...createEmitter<PeerEvents>(),
+      send: (data: unknown) => tx(m, data),
+      close: () => drop(m, "closed locally"),
+    });
+    ev.emit("peer", peer);
+  };
+  // No direct channel yet: the pair talks through the relay; the offerer keeps retrying direct.
+  const relayUp = (m: Member) => {
+    if (m.gone || m.peer) return;
+    m.retry = setInterval(() => !m.direct && m.off && offer(m, true), RETRY);
+    mkPeer(m);
+  };
 
   const drop = (m: Member, why: string) => {
     if (m.gone) return;
     m.gone = true;
     members.delete(m.hid);
     clearTimeout(m.restart);
+    clearTimeout(m.fb);
+    clearInterval(m.retry);
     try { m.dc?.close(); m.pc?.close(); } catch {}
     if (m.peer) {
-      m.peer.ev.emit("close");
+      m.peer.emit("close");
       ev.emit("leave", m.peer);
     }
     void why;
@@ -145,13 +209,16 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     const dc = (m.dc = pc.createDataChannel("", { negotiated: true, id: 0 }));
     dc.binaryType = "arraybuffer";
     pc.onicecandidate = (e) => e.candidate && e.candidate.candidate && signal(m, CAND, e.candidate.toJSON());
-    // The offerer restarts ICE when the direct path fails; "disconnected" gets 2 s to recover first.
+    // When the direct path fails ("disconnected" gets 2 s to recover first), traffic moves to the
+    // relay and the offerer restarts ICE; once ICE is connected again, traffic moves back.
+    const lost = () => (setPath(m, false), m.off && offer(m, true));
     pc.oniceconnectionstatechange = () => {
       const s = pc.iceConnectionState;
       clearTimeout(m.restart);
-      if (!lt(self.id, m.id) || m.gone) return;
-      if (s == "failed") offer(m, true);
-      else if (s == "disconnected") m.restart = setTimeout(() => pc.iceConnectionState == "disconnected" && offer(m, true), 2000);
+      if (m.gone) return;
+      if (s == "connected" || s == "completed") setPath(m, !!m.ok);
+      else if (s == "failed") lost();
+      else if (s == "disconnected") m.restart = setTimeout(() => pc.iceConnectionState == "disconnected" && lost(), 2000);
     };
     // The channel can open before our side has applied the answer (the answerer's checks and
     // DTLS arrive while the answer is still being opened): wait for it, then check the identity.
@@ -159,7 +226,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
       if (pc.remoteDescription) pc.removeEventListener("signalingstatechange", f), opened();
     }));
     const opened = () => {
-      if (m.gone || m.peer) return;
+      if (m.gone || m.ok) return;
       // DTLS proved the certificate in the SDP; the id the relay routed on must be its prefix.
       const rid = sdpId(pc.remoteDescription?.sdp);
       if (!rid || !same(rid, m.id)) {
@@ -167,28 +234,12 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
         fail({ code: "identity", peer: m.hid, message: `peer ${m.hid} does not hold the certificate its id names` });
         return drop(m, "identity");
       }
-      const pev = createEmitter<PeerEvents>();
-      const peer = (m.peer = {
-        id: m.hid,
-        get nick() { return m.nick; },
-        ev: pev,
-        on: pev.on,
-        off: pev.off,
-        send(data: unknown) {
-          const frames = encodeData(data);
-          return sendFrames(dc, frames);
-        },
-        close: () => drop(m, "closed locally"),
-      });
+      m.ok = true;
+      clearTimeout(m.fb);
       const rs = createReassembler();
-      dc.onmessage = (e) => {
-        const r = rs(new Uint8Array(e.data as ArrayBuffer));
-        if (!r) return;
-        if ("error" in r) return stats.rejected++, fail({ code: "identity", peer: m.hid, message: r.error });
-        pev.emit("message", r.data);
-        ev.emit("message", r.data, peer);
-      };
-      ev.emit("peer", peer);
+      dc.onmessage = (e) => deliver(m, rs(new Uint8Array(e.data as ArrayBuffer)));
+      if (m.peer) setPath(m, true);
+      else (m.direct = true), mkPeer(m);
     };
     dc.onclose = () => drop(m, "channel closed");
   };
@@ -207,9 +258,10 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     const hid = hex(id);
     let m = members.get(hid);
     if (!m && !same(id, self.id)) {
-      members.set(hid, (m = { id: id.slice(), hid, nick: "", cands: [], q: Promise.resolve(), via: new Set() }));
-      m.via.add(l);
-      if (lt(self.id, id)) offer(m);
+      const n: Member = (m = { id: id.slice(), hid, off: lt(self.id, id), nick: "", cands: [], q: Promise.resolve(), dq: Promise.resolve(), via: new Set() });
+      members.set(hid, n);
+      n.fb = setTimeout(() => relayUp(n), FALLBACK);
+      if (n.off) offer(n);
     }
     m?.via.add(l);
     return m;
@@ -221,16 +273,18 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     const hid = hex(from);
     if (!pt) {
       stats.rejected++;
-      if (!warned.has(hid)) warned.add(hid), fail({ code: "decrypt", peer: hid, message: `messages from peer ${hid} do not decrypt: wrong room password, or tampered in transit` });
+      if (!warned.has(hid)) warned.add(hid), fail({ code: "decrypt", peer: hid, message: `peer ${hid}: cannot decrypt (wrong room password, or tampered with)` });
       return;
     }
     const m = member(from, l);
     if (!m) return;
+    // Relayed data: the other side fell back to the relay (maybe a moment before we did).
+    if (type == DATA) return relayUp(m), deliver(m, (m.rr ??= createReassembler())(pt));
     let b: { sdp?: string; nick?: string } & RTCIceCandidateInit;
     try { b = JSON.parse(utf8Decode(pt)); } catch { return void stats.rejected++; }
     if (typeof b.nick == "string") m.nick = b.nick.slice(0, 256);
     try {
-      if (type == OFFER && !lt(self.id, from)) {
+      if (type == OFFER && !m.off) {
         if (!m.pc) connect(m);
         await m.pc!.setRemoteDescription({ type: "offer", sdp: b.sdp });
         const a = await m.pc!.createAnswer();
@@ -277,6 +331,8 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
   let refill: ReturnType<typeof setTimeout> | undefined;
 
   const onFrame = (f: Frame, l: Link) => {
+    // Refusals of a JOIN: too many rooms, room full, id taken, id not ours.
+    if (f.t == T.ERROR) return [202, 203, 301, 303].includes(f.code) && joinFail?.(f.message + " (" + f.code + ")");
     if (left || !("topic" in f) || hex(f.topic) != th || active.get(l.relay.addr) != l) return;
     if (f.t == T.MEMBERS) f.ids.forEach((id) => member(id, l)), joined?.();
     else if (f.t == T.JOINED) member(f.id, l);
@@ -299,8 +355,6 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     fill();
   };
   let joined: (() => void) | undefined;
-  // Refusals of a JOIN: too many rooms, room full, id taken, id not ours.
-  const onError = (f: Frame) => f.t == T.ERROR && [202, 203, 301, 303].includes(f.code) && joinFail?.(f.message + " (" + f.code + ")");
   let joinFail: ((m: string) => void) | undefined;
 
   const room: Room = {
@@ -314,24 +368,19 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     on: ev.on,
     off: ev.off,
     stats,
-    send: (data) => {
-      const frames = encodeData(data);
-      return Promise.all(room.peers.map((p) => sendFrames(members.get(p.id)!.dc!, frames))).then(() => {});
-    },
+    send: (data) => (encodeData(data), Promise.all(room.peers.map((p) => p.send(data))).then(() => {})),
     leave() {
       if (left) return;
       left = true;
       clearTimeout(refill);
       for (const l of active.values()) l.send({ t: T.LEAVE, topic: keys.topic });
       self.net.off("frame", onFrame);
-      self.net.off("frame", onError);
       self.net.off("linkdown", onDown);
       for (const m of [...members.values()]) drop(m, "left room");
     },
   };
 
   self.net.on("frame", onFrame);
-  self.net.on("frame", onError);
   self.net.on("linkdown", onDown);
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => joinFail?.("no answer from any relay"), 10000);

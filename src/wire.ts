@@ -3,16 +3,24 @@
 // are written down in docs/protocol.md; the examples there are checked by test/src/wire.test.ts.
 // decode() never throws on wire input: it returns null for anything malformed.
 
+import { utf8Decode, utf8Encode } from "./bytes.ts";
+
 export const VERSION = 1;
 /** Largest frame either side sends or accepts, in bytes (the relay announces its own in WELCOME). */
 export const MAX_FRAME = 16384;
 export const TOPIC_LEN = 16;
 export const ID_LEN = 8;
 
-export const T = {
+/** Frame types (an enum, so the bundler inlines the numbers). */
+export const enum T {
+  HELLO = 1, WELCOME = 2, PING = 3, PONG = 4, ERROR = 5, RECORDS = 6,
+  JOIN = 16, LEAVE = 17, MEMBERS = 18, JOINED = 19, LEFT = 20, SEND = 21, BCAST = 22, DELIVER = 23,
+}
+/** Every frame type by name (for tests and tools; the bundle does not need it). */
+export const TYPES = {
   HELLO: 1, WELCOME: 2, PING: 3, PONG: 4, ERROR: 5, RECORDS: 6,
   JOIN: 16, LEAVE: 17, MEMBERS: 18, JOINED: 19, LEFT: 20, SEND: 21, BCAST: 22, DELIVER: 23,
-} as const;
+} as const satisfies Record<keyof typeof T, T>;
 
 /** ERROR codes. 1xx: protocol, 2xx: limits, 3xx: rooms. */
 export const E = {
@@ -23,7 +31,7 @@ export const E = {
 
 export type Frame =
   | { t: 1; min: number; max: number }
-  | { t: 2; version: number; maxFrame: number }
+  | { t: 2; version: number; maxFrame: number; rate: number }
   | { t: 3 | 4; data: Uint8Array }
   | { t: 5; code: number; message: string }
   | { t: 6; json: string }
@@ -35,8 +43,6 @@ export type Frame =
   | { t: 22; topic: Uint8Array; data: Uint8Array }
   | { t: 23; topic: Uint8Array; from: Uint8Array; bcast: boolean; data: Uint8Array };
 
-const te = /* @__PURE__ */ new TextEncoder();
-const td = /* @__PURE__ */ new TextDecoder();
 
 const cat = (t: number, ...parts: Uint8Array[]): Uint8Array => {
   let n = 1;
@@ -52,10 +58,10 @@ const u8 = (...b: number[]) => Uint8Array.from(b);
 export function encode(f: Frame): Uint8Array {
   switch (f.t) {
     case 1: return u8(1, f.min, f.max);
-    case 2: return u8(2, f.version, f.maxFrame >> 8, f.maxFrame & 255);
+    case 2: return u8(2, f.version, f.maxFrame >> 8, f.maxFrame & 255, f.rate >>> 24, (f.rate >> 16) & 255, (f.rate >> 8) & 255, f.rate & 255);
     case 3: case 4: return cat(f.t, f.data);
-    case 5: return cat(5, u8(f.code >> 8, f.code & 255), te.encode(f.message).subarray(0, 1024));
-    case 6: return cat(6, te.encode(f.json));
+    case 5: return cat(5, u8(f.code >> 8, f.code & 255), utf8Encode(f.message).subarray(0, 1024));
+    case 6: return cat(6, utf8Encode(f.json));
     case 16: return cat(16, f.topic, f.id);
     case 17: return cat(17, f.topic);
     case 18: return cat(18, f.topic, ...f.ids);
@@ -75,10 +81,10 @@ export function decode(b: Uint8Array): Frame | null {
   const topic = s(1, 17);
   switch (t) {
     case 1: return n == 3 ? { t, min: b[1], max: b[2] } : null;
-    case 2: return n == 4 ? { t, version: b[1], maxFrame: (b[2] << 8) | b[3] } : null;
+    case 2: return n == 8 ? { t, version: b[1], maxFrame: (b[2] << 8) | b[3], rate: ((b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7]) >>> 0 } : null;
     case 3: case 4: return n <= 65 ? { t, data: s(1) } : null;
-    case 5: return n >= 3 ? { t, code: (b[1] << 8) | b[2], message: td.decode(s(3)) } : null;
-    case 6: return { t, json: td.decode(s(1)) };
+    case 5: return n >= 3 ? { t, code: (b[1] << 8) | b[2], message: utf8Decode(s(3)) } : null;
+    case 6: return { t, json: utf8Decode(s(1)) };
     case 16: return n == 25 ? { t, topic, id: s(17) } : null;
     case 17: return n == 17 ? { t, topic } : null;
     case 18: {

@@ -83,7 +83,7 @@ function ready(core: RelayCore, from: Addr, now: number) {
   const s = create(core, from, now);
   core.handleOpen(s.key, now);
   const acts = core.handleMessage(s.key, HELLO, now);
-  expect(frames(acts)).toEqual([[s.key, show({ t: T.WELCOME, version: 1, maxFrame: core.limits.maxFrame })]]);
+  expect(frames(acts)).toEqual([[s.key, show({ t: T.WELCOME, version: 1, maxFrame: core.limits.maxFrame, rate: core.limits.relayRate })]]);
   return s;
 }
 
@@ -393,8 +393,8 @@ describe('lifecycle and the Layer-1 protocol', () => {
     const acts = core.handleMessage(key, encode({ t: T.HELLO, min: 0, max: 7 }), 10);
     expect(acts).toHaveLength(1);
     expect(acts[0]!.type).toBe('frame');
-    expect(hex((acts[0] as Extract<Action, { type: 'frame' }>).data)).toBe('020104b0');
-    expect(frames(acts)).toEqual([[key, show({ t: T.WELCOME, version: 1, maxFrame: 1200 })]]);
+    expect(hex((acts[0] as Extract<Action, { type: 'frame' }>).data)).toBe('020104b000010000');
+    expect(frames(acts)).toEqual([[key, show({ t: T.WELCOME, version: 1, maxFrame: 1200, rate: 65536 })]]);
     // A second HELLO is not expected any more.
     expect(frames(core.handleMessage(key, HELLO, 20))).toEqual([[key, errFrame(E.UNEXPECTED, 'frame type 1 is not for the relay')]]);
     expect(core.counters['drop.unexpected']).toBe(1);
@@ -409,19 +409,25 @@ describe('lifecycle and the Layer-1 protocol', () => {
     expect(hex((acts[0] as Extract<Action, { type: 'frame' }>).data)).toBe('04' + hex(data));
     expect(frames(core.handleMessage(key, encode({ t: T.PING, data: new Uint8Array(0) }), 11))).toEqual([[key, show({ t: T.PONG, data: new Uint8Array(0) })]]);
     expect(core.handleMessage(key, encode({ t: T.PONG, data }), 12)).toEqual([]);
-    for (const f of [encode({ t: T.WELCOME, version: 1, maxFrame: 1 }), encode({ t: T.ERROR, code: 1, message: '' }), encode({ t: T.MEMBERS, topic: new Uint8Array(16), ids: [] })])
+    for (const f of [encode({ t: T.WELCOME, version: 1, maxFrame: 1, rate: 1 }), encode({ t: T.ERROR, code: 1, message: '' }), encode({ t: T.MEMBERS, topic: new Uint8Array(16), ids: [] })])
       expect(frames(core.handleMessage(key, f, 13))).toEqual([[key, errFrame(E.UNEXPECTED, `frame type ${f[0]} is not for the relay`)]]);
   });
 
-  test('an oversized frame → ERROR 200; the limit itself is accepted', () => {
+  test('an oversized frame → ERROR 200; the limit itself is accepted; a SEND/BCAST must leave room for its DELIVER', () => {
     const core = new RelayCore({ maxFrame: 100 });
     const { key } = ready(core, A, 0);
     const big = new Uint8Array(101);
-    big[0] = T.BCAST;
+    big[0] = T.SEND;
     expect(frames(core.handleMessage(key, big, 10))).toEqual([[key, errFrame(E.FRAME_SIZE, 'frame of 101 bytes exceeds 100')]]);
     expect(core.counters['drop.frame-size']).toBe(1);
-    // 100 bytes passes the size check and reaches the router (not joined).
-    expect(frames(core.handleMessage(key, big.subarray(0, 100), 10))).toEqual([[key, errFrame(E.NOT_JOINED, 'not in this room')]]);
+    // A 100-byte SEND fits, but its DELIVER (one byte longer) would not; 99 bytes reaches the router (not joined).
+    expect(frames(core.handleMessage(key, big.subarray(0, 100), 10))).toEqual([[key, errFrame(E.FRAME_SIZE, 'delivering this would exceed 100 bytes')]]);
+    expect(frames(core.handleMessage(key, big.subarray(0, 99), 10))).toEqual([[key, errFrame(E.NOT_JOINED, 'not in this room')]]);
+    // A BCAST's DELIVER is 9 bytes longer (from[8], bcast u8).
+    big[0] = T.BCAST;
+    expect(frames(core.handleMessage(key, big.subarray(0, 92), 10))).toEqual([[key, errFrame(E.FRAME_SIZE, 'delivering this would exceed 100 bytes')]]);
+    expect(frames(core.handleMessage(key, big.subarray(0, 91), 10))).toEqual([[key, errFrame(E.NOT_JOINED, 'not in this room')]]);
+    expect(core.counters['drop.frame-size']).toBe(3);
     expect(core.size).toBe(1);
   });
 
@@ -647,6 +653,28 @@ describe('rooms through the core', () => {
     expect(core.counters['room.t21']).toBe(1);
     expect(core.counters['room.t22']).toBe(1);
     expect(core.counters['room.t17']).toBe(1);
+  });
+
+  test('relayed bytes: SEND payload is limited per session (relayRate/relayBurst), a BCAST counts once per recipient', () => {
+    const core = new RelayCore({ relayRate: 1000, relayBurst: 3000, msgRate: 1e6, msgBurst: 1e6 });
+    const a = ready(core, A, 0).key, b = ready(core, B, 0).key, c = ready(core, at('192.0.2.3', 1), 0).key;
+    core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 0);
+    core.handleMessage(b, encode({ t: T.JOIN, topic, id: idB }), 0);
+    const send = (n: number, t: number) => core.handleMessage(a, encode({ t: T.SEND, topic, to: idB, data: new Uint8Array(n) }), t);
+    // The burst: 3000 bytes go through as three 1000-byte SENDs; the fourth is dropped with one ERROR 201.
+    for (let i = 0; i < 3; i++) expect(frames(send(1000, 1)).map(([k]) => k)).toEqual([b]);
+    expect(frames(send(1000, 1))).toEqual([[a, errFrame(E.RATE, 'more than 1000 relayed bytes per second')]]);
+    expect(send(1000, 2)).toEqual([]); // at most one ERROR per second
+    expect(core.counters['drop.relay-rate']).toBe(2);
+    // Refilled at 1000 bytes per second.
+    expect(frames(send(1000, 1002)).map(([k]) => k)).toEqual([b]);
+    expect(frames(send(2, 1002))).toEqual([[a, errFrame(E.RATE, 'more than 1000 relayed bytes per second')]]);
+    // A BCAST to two others costs twice its payload.
+    core.handleMessage(c, encode({ t: T.JOIN, topic, id: Uint8Array.of(7, 7, 7, 7, 7, 7, 7, 7) }), 5000);
+    expect(frames(core.handleMessage(a, encode({ t: T.BCAST, topic, data: new Uint8Array(1500) }), 5000)).map(([k]) => k).sort()).toEqual([b, c].sort());
+    expect(frames(core.handleMessage(a, encode({ t: T.BCAST, topic, data: new Uint8Array(1) }), 5000))).toEqual([[a, errFrame(E.RATE, 'more than 1000 relayed bytes per second')]]);
+    // Other sessions have their own budget; the WELCOME told every session the rate.
+    expect(frames(core.handleMessage(b, encode({ t: T.SEND, topic, to: idA, data: new Uint8Array(3000) }), 5000)).map(([k]) => k)).toEqual([a]);
   });
 
   test('room errors come back as ERROR frames and are counted by code', () => {

@@ -1,7 +1,7 @@
 // src/wire.ts: round trips for every frame type, byte-exact examples (quoted by docs/protocol.md),
 // per-type length rules, and a fuzz loop: decode never throws and what it accepts re-encodes to the same bytes.
 import { describe, expect, test } from 'bun:test';
-import { E, ID_LEN, MAX_FRAME, T, TOPIC_LEN, VERSION, decode, encode, type Frame } from '../../src/wire.ts';
+import { E, ID_LEN, MAX_FRAME, TYPES, TOPIC_LEN, VERSION, decode, encode, type Frame } from '../../src/wire.ts';
 
 const H = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s/g, ''), 'hex'));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex').replace(/(..)(?!$)/g, '$1 ');
@@ -23,7 +23,7 @@ describe('constants', () => {
     expect(MAX_FRAME).toBe(16384);
     expect(TOPIC_LEN).toBe(16);
     expect(ID_LEN).toBe(8);
-    expect({ ...T }).toEqual({
+    expect(TYPES).toEqual({
       HELLO: 1, WELCOME: 2, PING: 3, PONG: 4, ERROR: 5, RECORDS: 6,
       JOIN: 16, LEAVE: 17, MEMBERS: 18, JOINED: 19, LEFT: 20, SEND: 21, BCAST: 22, DELIVER: 23,
     });
@@ -44,7 +44,7 @@ describe('examples (docs/protocol.md quotes these)', () => {
     });
   ex('HELLO v1', { t: 1, min: 1, max: 1 }, '01 01 01');
   ex('HELLO v1..3', { t: 1, min: 1, max: 3 }, '01 01 03');
-  ex('WELCOME v1 maxFrame 16384', { t: 2, version: 1, maxFrame: 16384 }, '02 01 40 00');
+  ex('WELCOME v1 maxFrame 16384 relayRate 65536', { t: 2, version: 1, maxFrame: 16384, rate: 65536 }, '02 01 40 00 00 01 00 00');
   ex('PING "hi"', { t: 3, data: H('6869') }, '03 68 69');
   ex('PONG empty', { t: 4, data: new Uint8Array(0) }, '04');
   ex('ERROR 201 "slow"', { t: 5, code: 201, message: 'slow' }, '05 00 c9 73 6c 6f 77');
@@ -65,8 +65,8 @@ describe('examples (docs/protocol.md quotes these)', () => {
 describe('round trip', () => {
   const all: Frame[] = [
     { t: 1, min: 0, max: 255 },
-    { t: 2, version: 1, maxFrame: 65535 },
-    { t: 2, version: 255, maxFrame: 0 },
+    { t: 2, version: 1, maxFrame: 65535, rate: 0xffffffff },
+    { t: 2, version: 255, maxFrame: 0, rate: 0 },
     { t: 3, data: fill(64, 0) },
     { t: 4, data: fill(7, 200) },
     { t: 5, code: 65535, message: 'ünïcødé ✓' },
@@ -96,7 +96,7 @@ describe('round trip', () => {
     });
   }
   test('every frame type is covered', () => {
-    expect([...new Set(all.map((f) => f.t))].sort((a, b) => a - b)).toEqual(Object.values(T).sort((a, b) => a - b));
+    expect([...new Set(all.map((f) => f.t))].sort((a, b) => a - b)).toEqual(Object.values(TYPES).sort((a, b) => a - b));
   });
   test('ERROR messages are cut to 1024 bytes on encode', () => {
     const b = encode({ t: 5, code: 101, message: 'y'.repeat(2000) });
@@ -118,7 +118,7 @@ describe('decode rejects', () => {
   test('empty input', () => expect(decode(new Uint8Array(0))).toBeNull());
   const wrong: [string, number, number[]][] = [
     ['HELLO', 1, [1, 2, 4, 5]],
-    ['WELCOME', 2, [1, 2, 3, 5]],
+    ['WELCOME', 2, [1, 2, 3, 4, 5, 7, 9]],
     ['PING', 3, [66, 100]],
     ['PONG', 4, [66, 1000]],
     ['ERROR', 5, [1, 2]],
@@ -136,7 +136,7 @@ describe('decode rejects', () => {
       for (const n of lens) expect(decode(z(n, t))).toBeNull();
     });
   test('right lengths for the same types are accepted (the rejections above are about length)', () => {
-    const ok: [number, number][] = [[1, 3], [2, 4], [3, 1], [3, 65], [4, 65], [5, 3], [16, 25], [17, 17], [18, 17], [18, 25], [18, 33], [19, 25], [20, 25], [21, 25], [22, 17], [23, 26]];
+    const ok: [number, number][] = [[1, 3], [2, 8], [3, 1], [3, 65], [4, 65], [5, 3], [16, 25], [17, 17], [18, 17], [18, 25], [18, 33], [19, 25], [20, 25], [21, 25], [22, 17], [23, 26]];
     for (const [t, n] of ok) expect(decode(z(n, t))?.t as number | undefined).toBe(t);
   });
   test('DELIVER with a bcast byte other than 0 or 1', () => {
@@ -148,7 +148,7 @@ describe('decode rejects', () => {
   });
   test('unknown types', () => {
     for (let t = 0; t < 256; t++) {
-      if ((Object.values(T) as number[]).includes(t)) continue;
+      if ((Object.values(TYPES) as number[]).includes(t)) continue;
       for (const n of [1, 3, 4, 17, 25, 26, 100]) expect(decode(z(n, t))).toBeNull();
     }
   });
@@ -167,7 +167,7 @@ describe('fuzz', () => {
     // Deterministic xorshift so a failure can be reproduced.
     let x = 0x9e3779b9;
     const rnd = () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), x >>> 0);
-    const known = Object.values(T) as number[];
+    const known = Object.values(TYPES) as number[];
     let accepted = 0;
     for (let i = 0; i < 20000; i++) {
       const r = rnd() % 100;
