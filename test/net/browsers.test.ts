@@ -4,6 +4,7 @@
 // NAT's LAN while the public segment works. Fails (never skips) when a browser or root is missing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BROWSERS, launchIn, libraryRoutes, type NetBrowser } from "./browsers.ts";
+// Explicit timeouts: bun 1.4.5 ignores bunfig.toml's [test] timeout, and the default is 5 s.
 import { createTestNet, type NatRouter, type NetHost, type Served, type TestNet } from "./netns.ts";
 
 /** Gathers for up to 5 s (until end-of-candidates) and returns the candidate lines. */
@@ -44,7 +45,7 @@ describe("browsers inside namespaces", () => {
     const b = await home2.host("b");
     publicWeb = await web.serve({ "/x": { body: "public", type: "text/plain" } }, { hostname: "0.0.0.0" });
     otherLan = await b.serve({ "/x": { body: "private", type: "text/plain" } }, { hostname: "0.0.0.0" });
-  });
+  }, 15_000);
   afterAll(async () => {
     await net?.destroy();
     rootServer.stop(true);
@@ -73,7 +74,7 @@ describe("browsers inside namespaces", () => {
       } finally {
         await browser.close();
       }
-    });
+    }, 30_000);
   }
 
   for (const kind of BROWSERS) {
@@ -91,6 +92,6 @@ describe("browsers inside namespaces", () => {
       } finally {
         await browser.close();
       }
-    });
+    }, 30_000);
   }
 });

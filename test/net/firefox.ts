@@ -28,6 +28,8 @@ export const firefoxPrefs: Record<string, string | number | boolean> = {
   // No first-run pages, default-browser checks or background calls to servers we cannot reach.
   "browser.shell.checkDefaultBrowser": false,
   "browser.startup.homepage_override.mstone": "ignore",
+  "browser.startup.page": 0,
+  "browser.startup.homepage": "about:blank",
   "browser.aboutwelcome.enabled": false,
   "datareporting.policy.dataSubmissionEnabled": false,
   "toolkit.telemetry.reportingpolicy.firstRun": false,

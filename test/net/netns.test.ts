@@ -27,7 +27,7 @@ describe("test network", () => {
       udpAgent(echo2, { port: ECHO, echo: true }),
       udpAgent(stranger),
     ]);
-  });
+  }, 15_000);
   afterAll(() => net?.destroy());
 
   test("addresses: public hosts on 10.77.0.0/24, LAN hosts on the router's 192.168.N.0/24", async () => {
@@ -136,7 +136,7 @@ console.log(net.prefix); ${then}`;
     expect(prefix).toMatch(/^lm\d+x0$/);
     expect(await p.exited).toBe(0);
     expect((await listNamespaces()).filter((n) => n.startsWith(prefix + "-"))).toEqual([]);
-  });
+  }, 15_000);
 
   test("SIGTERM (and SIGINT) on a process with a live net leaves no namespace", async () => {
     for (const sig of ["SIGTERM", "SIGINT"] as const) {
@@ -147,7 +147,7 @@ console.log(net.prefix); ${then}`;
       expect(await p.exited).toBe(sig == "SIGTERM" ? 143 : 130);
       expect((await listNamespaces()).filter((n) => n.startsWith(prefix + "-"))).toEqual([]);
     }
-  });
+  }, 15_000);
 
   test("namespaces left by a dead process (SIGKILL: no cleanup ran) are removed by the next createTestNet()", async () => {
     const p = child("setInterval(() => {}, 1000);");
@@ -161,5 +161,5 @@ console.log(net.prefix); ${then}`;
     } finally {
       await net.destroy();
     }
-  });
+  }, 15_000);
 });

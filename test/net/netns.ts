@@ -175,17 +175,18 @@ export async function createTestNet(): Promise<TestNet> {
     namespaces: () => [...made],
 
     async publicHost(name) {
-      const ns = await addNs(name);
+      // Addresses are taken before the first await: hosts made in parallel still get them in call order.
       const ip = publicIp(nextPublic++);
+      const ns = await addNs(name);
       await plugIntoSwitch(ns, "eth0");
       await inNs(ns, [...baseSetup, `ip addr add ${ip}/24 dev eth0`, "ip link set eth0 up", `ip route add default via ${GATEWAY}`]);
       return makeHost(name, ns, ip);
     },
 
     async natRouter(name, nat) {
-      const ns = await addNs(name);
       const ip = publicIp(nextPublic++);
       const n = nextLan++;
+      const ns = await addNs(name);
       const lanIp = `192.168.${n}.1`;
       await plugIntoSwitch(ns, WAN);
       await inNs(ns, [
@@ -207,9 +208,9 @@ export async function createTestNet(): Promise<TestNet> {
         lanIp,
         subnet: `192.168.${n}.0/24`,
         async host(hostName) {
-          const hns = await addNs(hostName);
           const hip = `192.168.${n}.${nextHost++}`;
           const port = `l${nextPort++}`;
+          const hns = await addNs(hostName);
           await sh(["ip", "-n", ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", hns]);
           await sh(["ip", "-n", ns, "link", "set", port, "master", LAN, "up"]);
           await inNs(hns, [...baseSetup, `ip addr add ${hip}/24 dev eth0`, "ip link set eth0 up", `ip route add default via ${lanIp}`]);
