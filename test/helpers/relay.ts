@@ -17,10 +17,11 @@ export interface RelayProc {
 
 const ROOT = join(import.meta.dir, "../..");
 
-export async function startRelayProc(o: { exe?: string; dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<RelayProc> {
+/** `host`: the address to bind (default 127.0.0.1); `netns`: run inside this network namespace. */
+export async function startRelayProc(o: { exe?: string; dataDir?: string; args?: string[]; env?: Record<string, string>; host?: string; netns?: string } = {}): Promise<RelayProc> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), "lumamesh-relay-"));
-  const cmd = o.exe ? [o.exe] : [process.execPath, join(ROOT, "relay/main.ts")];
-  const proc = Bun.spawn([...cmd, "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "debug", ...(o.args ?? [])], {
+  const cmd = [...(o.netns ? ["ip", "netns", "exec", o.netns] : []), ...(o.exe ? [o.exe] : [process.execPath, join(ROOT, "relay/main.ts")])];
+  const proc = Bun.spawn([...cmd, "--host", o.host ?? "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "debug", ...(o.args ?? [])], {
     stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...o.env },
   });
   const lines: any[] = [];
