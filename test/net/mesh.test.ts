@@ -2,13 +2,15 @@
 // ESR) in their own namespaces, some behind NAT routers (test/net/netns.ts). Shows Layer 1 and rooms
 // off loopback, a Chromium–Firefox room, a direct path through two cone NATs (server-reflexive
 // candidates learned from the relay as STUN server) that outlives the relay, and two symmetric NATs
-// that still talk, relayed and sealed. Fails (never skips) without root, Chromium or Firefox.
+// that still talk, relayed and sealed, and move to a direct path once an ICE restart gets through.
+// Fails (never skips) without root, Chromium or Firefox.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { launchIn, libraryRoutes, type BrowserKind, type NetBrowser } from "./browsers.ts";
 import { createTestNet, type NatKind, type NetHost, type TestNet } from "./netns.ts";
+import { natRuleset } from "./nat.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
 
 type Rec = { addr: string; fp: string };
@@ -152,7 +154,7 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     for (const b of browsers.splice(0)) await b.close();
   }, 90_000);
 
-  test("behind two symmetric NATs: no direct path, the pair talks through the relay (peer.path 'relayed'), which sees only ciphertext", async () => {
+  test("behind two symmetric NATs: no direct path, the pair talks through the relay (peer.path 'relayed'), which sees only ciphertext; once the NATs allow it, an ICE restart moves them to a direct path", async () => {
     const recordFile = join(mkdtempSync(join(tmpdir(), "lumamesh-rec-")), "frames.bin");
     const relay = await relayOn(relayHost, ["--record-frames", recordFile]);
     const rec = { addr: relay.record.addr, fp: relay.record.fp };
@@ -174,6 +176,17 @@ describe("lumamesh across namespaced hosts and NATs", () => {
       expect(text.includes(needle)).toBe(false);
     expect(text.includes(Buffer.from([0, 13, 26, 39, 52, 65, 78]).toString("latin1"))).toBe(false);
     for (const p of [a, b]) expect(await p.evaluate("log.errors")).toEqual([]);
+
+    // The routers turn into cone NATs: the offerer's next ICE restart (every 10 s while relayed)
+    // gets through, both sides move to the direct path, and it no longer needs the relay.
+    for (const r of [r1, r2]) await r.run(["nft", "-f", "-"], { stdin: "flush ruleset\n" + natRuleset("cone") });
+    for (const p of [a, b]) await until(p, `log.paths.includes("direct")`, 30_000, "switch to the direct path");
+    for (const p of [a, b]) expect(await p.evaluate("room.peers.map((p) => p.path)")).toEqual(["direct"]);
+    relay.proc.kill("SIGKILL");
+    await relay.proc.exited;
+    await Bun.sleep(1500);
+    await exchange(a, b, "direct-at-last");
+    expect(await b.evaluate(`log.msgs.find((m) => m.d && m.d.tag == "direct-at-last").path`)).toBe("direct");
     for (const b of browsers.splice(0)) await b.close();
-  }, 90_000);
+  }, 120_000);
 });
