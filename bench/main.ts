@@ -2,7 +2,7 @@
 // `bun run bench [section…]`: Lumamesh side by side with other libraries on the same machine in
 // the same run. Prints one table and writes it, with the machine and versions, to bench/RESULTS.md
 // (only when every section ran). Not a test: nothing here asserts. Every section is bounded in
-// count and time and uses loopback only.
+// count and time and uses loopback only, but nat, which uses network namespaces it makes (root).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchSize } from "./size.ts";
@@ -15,8 +15,9 @@ const SECTIONS: Record<string, () => Promise<Row[]>> = {
   capacity: async () => (await import("./capacity.ts")).benchCapacity(),
   layer1: async () => (await import("./layer1.ts")).benchLayer1(),
   failover: async () => (await import("./failover.ts")).benchFailover(),
+  nat: async () => (await import("./nat.ts")).benchNat(),
 };
-const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover"];
+const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover", "nat"];
 
 const asked = process.argv.slice(2);
 for (const a of asked) if (!SECTIONS[a]) throw new Error(`bench: unknown section "${a}" (have: ${Object.keys(SECTIONS).join(", ")})`);

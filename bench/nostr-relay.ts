@@ -4,7 +4,7 @@
 // ids, authors, kinds, #<tag>, since, until and limit. It keeps the last 10,000 events in memory and
 // does NOT verify event ids or signatures (a real relay does: that costs it CPU, not the clients
 // any round trips, so the join timing is unaffected). Prints {"port":N} on stdout when listening.
-//   bun bench/nostr-relay.ts [--port N]
+//   bun bench/nostr-relay.ts [--port N] [--host ADDR]   (default 127.0.0.1)
 type Event = { id: string; pubkey: string; created_at: number; kind: number; tags: string[][]; content: string; sig: string };
 type Filter = { ids?: string[]; authors?: string[]; kinds?: number[]; since?: number; until?: number; limit?: number; [tag: `#${string}`]: string[] };
 
@@ -22,12 +22,12 @@ export function matches(f: Filter, e: Event): boolean {
   return true;
 }
 
-export function startNostrRelay(port = 0) {
+export function startNostrRelay(port = 0, hostname = "127.0.0.1") {
   const MAX_EVENTS = 10_000;
   const events: Event[] = [];
   const subs = new Map<any, Map<string, Filter[]>>();
   const server = Bun.serve<undefined>({
-    hostname: "127.0.0.1",
+    hostname,
     port,
     fetch(req, srv) {
       if (srv.upgrade(req, { data: undefined })) return;
@@ -63,11 +63,11 @@ export function startNostrRelay(port = 0) {
       },
     },
   });
-  return { port: server.port, url: `ws://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+  return { port: server.port, url: `ws://${hostname}:${server.port}`, stop: () => server.stop(true) };
 }
 
 if (import.meta.main) {
-  const i = process.argv.indexOf("--port");
-  const r = startNostrRelay(i > 0 ? Number(process.argv[i + 1]) : 0);
+  const arg = (f: string) => (process.argv.includes(f) ? process.argv[process.argv.indexOf(f) + 1] : undefined);
+  const r = startNostrRelay(Number(arg("--port") ?? 0), arg("--host"));
   console.log(JSON.stringify({ port: r.port }));
 }

@@ -35,7 +35,7 @@ if (!ensurePackages()) {
 }
 
 const args = process.argv.slice(2);
-const p = Bun.spawn([process.execPath, "test", ...(args.length ? args : ["test/"])], { stdout: "inherit", stderr: "pipe", env: process.env });
+const p = Bun.spawn([process.execPath, "test", "--timeout", "60000", ...(args.length ? args : ["test/"])], { stdout: "inherit", stderr: "pipe", env: process.env });
 let err = "";
 const dec = new TextDecoder();
 for await (const chunk of p.stderr) {

@@ -60,7 +60,7 @@ async function peerPage(rec: Rec, room: string, blocked: boolean): Promise<Page>
   return page;
 }
 
-const g = (p: Page, expr: string) => p.evaluate(expr);
+const g = (p: Page, expr: string) => p.evaluate(expr) as Promise<any>;
 const waitPeers = (p: Page, n: number, ms = 15000) => p.waitForFunction((n) => (globalThis as any).log.peers.length >= n, n, { timeout: ms });
 const waitMsgs = (p: Page, n: number, ms = 30000) => p.waitForFunction((n) => (globalThis as any).log.msgs.length >= n, n, { timeout: ms });
 const checksum = (n: number) => {
