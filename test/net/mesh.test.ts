@@ -154,6 +154,22 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     for (const b of browsers.splice(0)) await b.close();
   }, 90_000);
 
+  test("Firefox behind a port-restricted cone NAT, Chromium behind a symmetric one: no direct path either way, relayed across engines", async () => {
+    const relay = await relayOn(relayHost);
+    const rec = { addr: relay.record.addr, fp: relay.record.fp };
+    const rf = await net.natRouter("mixf", "cone"), rc = await net.natRouter("mixc", "symmetric");
+    const ff = await pageOn(await rf.host("mixfa"), "firefox", rec, "mixed-nat-room", "alice");
+    const cr = await pageOn(await rc.host("mixcb"), "chromium", rec, "mixed-nat-room", "bob");
+    await Promise.all([until(ff, "log.peers.length >= 1", 20_000, "peer"), until(cr, "log.peers.length >= 1", 20_000, "peer")]);
+    expect(await ff.evaluate("room.peers.map((p) => [p.nick, p.path])")).toEqual([["bob", "relayed"]]);
+    expect(await cr.evaluate("room.peers.map((p) => [p.nick, p.path])")).toEqual([["alice", "relayed"]]);
+    await exchange(ff, cr, "mixed");
+    await cr.evaluate(`room.send(Uint8Array.from({ length: 40000 }, (_, i) => (i * 5) & 255))`);
+    await until(ff, `log.msgs.some((m) => m.d instanceof Uint8Array && m.d.length == 40000 && m.d.every((x, i) => x == ((i * 5) & 255)))`, 15_000, "40 kB relayed to Firefox");
+    for (const p of [ff, cr]) expect(await p.evaluate("log.errors")).toEqual([]);
+    for (const b of browsers.splice(0)) await b.close();
+  }, 90_000);
+
   test("behind two symmetric NATs: no direct path, the pair talks through the relay (peer.path 'relayed'), which sees only ciphertext; once the NATs allow it, an ICE restart moves them to a direct path", async () => {
     const recordFile = join(mkdtempSync(join(tmpdir(), "lumamesh-rec-")), "frames.bin");
     const relay = await relayOn(relayHost, ["--record-frames", recordFile]);
