@@ -43,6 +43,9 @@ interface Session {
   id?: Uint8Array;
 }
 
+/** A limit as WELCOME announces it: a whole number from 1 to max. */
+export const clamp = (x: number, max: number) => Math.max(1, Math.min(max, Math.floor(x)));
+
 export const addrKey = (a: Addr) => (a.address.includes(":") ? `[${a.address}]` : a.address) + ":" + a.port;
 
 export class RelayCore {
@@ -179,7 +182,7 @@ export class RelayCore {
         return [err(E.VERSION, `relay speaks version ${VERSION} only`), ...this.close(s, "version", now)];
       }
       s.state = "ready";
-      const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame, rate: Math.min(2 ** 32 - 1, Math.floor(this.limits.relayRate)) }) };
+      const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame, rate: clamp(this.limits.relayRate, 2 ** 32 - 1), msgRate: clamp(this.limits.msgRate, 65535) }) };
       return this.records ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
     }
     switch (f.t) {

@@ -25,9 +25,10 @@ export interface Link {
   relay: RelayInfo;
   /** Bytes the relay allows in one frame. */
   maxFrame: number;
-  /** Relayed payload bytes per second the relay allows this session (WELCOME). */
+  /** Relayed payload bytes, and frames, per second the relay allows this session (WELCOME). */
   rate: number;
-  /** Resolves when n more relayed bytes fit under the relay's rate (paced at 90 %, 1 s burst). */
+  msgRate: number;
+  /** Resolves when one more frame of n relayed bytes fits under both rates (paced at 1/1.1 of them, 1 s burst). */
   pace(n: number): Promise<unknown>;
   /** The relays this relay vouches for (RECORDS JSON, sent before WELCOME). */
   records?: string;
@@ -80,10 +81,10 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
   dc.binaryType = "arraybuffer";
   let done = false, timer: ReturnType<typeof setTimeout>, rx = 0, due = 0;
   const link: Link = {
-    relay, pc, maxFrame: 0, rate: 0,
+    relay, pc, maxFrame: 0, rate: 0, msgRate: 0,
     pace: (n) => {
       const now = performance.now();
-      due = Math.max(due, now - 1000) + (n * 1100) / link.rate;
+      due = Math.max(due, now - 1000) + Math.max(n / link.rate, 1 / link.msgRate) * 1100;
       return new Promise((r) => setTimeout(r, due - now));
     },
     send: (f) => dc.readyState == "open" && dc.send(encode(f) as Uint8Array<ArrayBuffer>),
@@ -130,6 +131,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
       if (f.t == T.WELCOME) {
         link.maxFrame = f.maxFrame;
         link.rate = f.rate;
+        link.msgRate = f.msgRate;
         clearTimeout(timer);
         dc.onclose = () => finish("relay closed the channel");
         pc.onconnectionstatechange = () => (pc.connectionState == "failed" || pc.connectionState == "closed") && finish("connection " + pc.connectionState);

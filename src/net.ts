@@ -65,8 +65,6 @@ export interface Net {
   /** @internal resolves when every RECORDS received so far has been checked. */
   settled(): Promise<void>;
   close(): void;
-  /** @internal the link options, shared with rooms. */
-  readonly opts: ConnectOptions;
 }
 
 async function firstLink(o: ConnectOptions, sources?: SourceReport[]): Promise<Link> {
@@ -189,7 +187,6 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     isDown: (addr) => Date.now() - (down.get(addr) ?? -1e9) < 30000,
     on: ev.on,
     off: ev.off,
-    opts: o,
     send: (f) => !!link && (link.send(f), true),
     ping(timeoutMs = 5000) {
       const data = random(8), k = data.join(), t0 = performance.now();

@@ -180,10 +180,12 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     });
     ev.emit("peer", peer);
   };
-  // No direct channel yet: the pair talks through the relay; the offerer keeps retrying direct.
+  // While relayed, the offerer keeps trying to get a direct path back.
+  const retry = (m: Member) => (m.retry ??= setInterval(() => !m.direct && m.off && offer(m, true), RETRY));
+  // No direct channel yet: the pair talks through the relay.
   const relayUp = (m: Member) => {
     if (m.gone || m.peer) return;
-    m.retry = setInterval(() => !m.direct && m.off && offer(m, true), RETRY);
+    retry(m);
     mkPeer(m);
   };
 
@@ -211,7 +213,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     pc.onicecandidate = (e) => e.candidate && e.candidate.candidate && signal(m, CAND, e.candidate.toJSON());
     // When the direct path fails ("disconnected" gets 2 s to recover first), traffic moves to the
     // relay and the offerer restarts ICE; once ICE is connected again, traffic moves back.
-    const lost = () => (setPath(m, false), m.off && offer(m, true));
+    const lost = () => (setPath(m, false), retry(m), m.off && offer(m, true));
     pc.oniceconnectionstatechange = () => {
       const s = pc.iceConnectionState;
       clearTimeout(m.restart);

@@ -3,7 +3,7 @@
 // are written down in docs/protocol.md; the examples there are checked by test/src/wire.test.ts.
 // decode() never throws on wire input: it returns null for anything malformed.
 
-import { utf8Decode, utf8Encode } from "./bytes.ts";
+import { concat, utf8Decode, utf8Encode } from "./bytes.ts";
 
 export const VERSION = 1;
 /** Largest frame either side sends or accepts, in bytes (the relay announces its own in WELCOME). */
@@ -31,7 +31,7 @@ export const E = {
 
 export type Frame =
   | { t: 1; min: number; max: number }
-  | { t: 2; version: number; maxFrame: number; rate: number }
+  | { t: 2; version: number; maxFrame: number; rate: number; msgRate: number }
   | { t: 3 | 4; data: Uint8Array }
   | { t: 5; code: number; message: string }
   | { t: 6; json: string }
@@ -44,59 +44,61 @@ export type Frame =
   | { t: 23; topic: Uint8Array; from: Uint8Array; bcast: boolean; data: Uint8Array };
 
 
-const cat = (t: number, ...parts: Uint8Array[]): Uint8Array => {
-  let n = 1;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  out[0] = t;
-  let o = 1;
-  for (const p of parts) out.set(p, o), (o += p.length);
-  return out;
+/**
+ * Each type's fields after the type byte, in order, as name:code. Codes: 1, 2, 4 an unsigned
+ * big-endian integer of that many bytes; t a topic[16]; i an id[8]; b a boolean byte (0 or 1);
+ * then at most one field that takes the rest of the frame: r bytes, p bytes (at most 64), s UTF-8,
+ * m UTF-8 (cut to 1024 bytes when encoding), l a list of ids[8]. Frames with no rest field have
+ * exactly their fixed length.
+ */
+const SPEC: Record<number, string> = {
+  1: "min:1 max:1",
+  2: "version:1 maxFrame:2 rate:4 msgRate:2",
+  3: "data:p",
+  4: "data:p",
+  5: "code:2 message:m",
+  6: "json:s",
+  16: "topic:t id:i",
+  17: "topic:t",
+  18: "topic:t ids:l",
+  19: "topic:t id:i",
+  20: "topic:t id:i",
+  21: "topic:t to:i data:r",
+  22: "topic:t data:r",
+  23: "topic:t from:i bcast:b data:r",
 };
-const u8 = (...b: number[]) => Uint8Array.from(b);
+const FIXED: Record<string, number> = { 1: 1, 2: 2, 4: 4, t: 16, i: 8, b: 1 };
+const fields = (t: number) => SPEC[t]?.split(" ").map((f) => f.split(":"));
 
 export function encode(f: Frame): Uint8Array {
-  switch (f.t) {
-    case 1: return u8(1, f.min, f.max);
-    case 2: return u8(2, f.version, f.maxFrame >> 8, f.maxFrame & 255, f.rate >>> 24, (f.rate >> 16) & 255, (f.rate >> 8) & 255, f.rate & 255);
-    case 3: case 4: return cat(f.t, f.data);
-    case 5: return cat(5, u8(f.code >> 8, f.code & 255), utf8Encode(f.message).subarray(0, 1024));
-    case 6: return cat(6, utf8Encode(f.json));
-    case 16: return cat(16, f.topic, f.id);
-    case 17: return cat(17, f.topic);
-    case 18: return cat(18, f.topic, ...f.ids);
-    case 19: case 20: return cat(f.t, f.topic, f.id);
-    case 21: return cat(21, f.topic, f.to, f.data);
-    case 22: return cat(22, f.topic, f.data);
-    case 23: return cat(23, f.topic, f.from, u8(f.bcast ? 1 : 0), f.data);
+  const v = f as any, out = [Uint8Array.of(f.t)];
+  for (const [k, c] of fields(f.t)!) {
+    const x = v[k], n = FIXED[c];
+    out.push(
+      c <= "4" ? Uint8Array.from({ length: n }, (_, i) => (x / 256 ** (n - 1 - i)) & 255)
+      : c == "b" ? Uint8Array.of(x ? 1 : 0)
+      : c == "s" || c == "m" ? utf8Encode(x).subarray(0, c == "m" ? 1024 : void 0)
+      : c == "l" ? concat(x)
+      : x,
+    );
   }
+  return concat(out);
 }
 
 /** Decode one frame; null when the bytes are not a well-formed v1 frame. */
 export function decode(b: Uint8Array): Frame | null {
-  const n = b.length;
-  if (n < 1 || n > MAX_FRAME) return null;
-  const t = b[0];
-  const s = (a: number, z?: number) => b.subarray(a, z);
-  const topic = s(1, 17);
-  switch (t) {
-    case 1: return n == 3 ? { t, min: b[1], max: b[2] } : null;
-    case 2: return n == 8 ? { t, version: b[1], maxFrame: (b[2] << 8) | b[3], rate: ((b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7]) >>> 0 } : null;
-    case 3: case 4: return n <= 65 ? { t, data: s(1) } : null;
-    case 5: return n >= 3 ? { t, code: (b[1] << 8) | b[2], message: utf8Decode(s(3)) } : null;
-    case 6: return { t, json: utf8Decode(s(1)) };
-    case 16: return n == 25 ? { t, topic, id: s(17) } : null;
-    case 17: return n == 17 ? { t, topic } : null;
-    case 18: {
-      if (n < 17 || (n - 17) % 8) return null;
-      const ids: Uint8Array[] = [];
-      for (let o = 17; o < n; o += 8) ids.push(s(o, o + 8));
-      return { t, topic, ids };
-    }
-    case 19: case 20: return n == 25 ? { t, topic, id: s(17) } : null;
-    case 21: return n >= 25 ? { t, topic, to: s(17, 25), data: s(25) } : null;
-    case 22: return n >= 17 ? { t, topic, data: s(17) } : null;
-    case 23: return n >= 26 && b[25] < 2 ? { t, topic, from: s(17, 25), bcast: b[25] == 1, data: s(26) } : null;
+  const n = b.length, fs = n <= MAX_FRAME && fields(b[0]);
+  if (!fs) return null;
+  const f: any = { t: b[0] };
+  let o = 1;
+  for (const [k, c] of fs) {
+    const m = FIXED[c] ?? n - o, s = b.subarray(o, (o += m));
+    if (o > n || (c == "b" && s[0] > 1) || (c == "p" && m > 64) || (c == "l" && m % 8)) return null;
+    f[k] = c <= "4" ? s.reduce((a, x) => a * 256 + x, 0)
+      : c == "b" ? s[0] == 1
+      : c == "s" || c == "m" ? utf8Decode(s)
+      : c == "l" ? Array.from({ length: m / 8 }, (_, i) => s.subarray(i * 8, i * 8 + 8))
+      : s;
   }
-  return null;
+  return o == n ? f : null;
 }

@@ -136,8 +136,8 @@ describe("relayed fallback (loopback, one side without a direct path)", () => {
     expect((await g(b, "log.msgs")).at(-1).path).toBe("direct");
   }, 60000);
 
-  test("relayed sends are paced under the rate the relay announced, so a big message is not cut by its limit", async () => {
-    const slow = await startRelayProc({ args: ["--limit", "relayRate=20000", "--limit", "relayBurst=40000", "--stats-interval", "0.5"] });
+  test("relayed sends are paced under the byte and frame rates the relay announced: nothing is cut by its limits", async () => {
+    const slow = await startRelayProc({ args: ["--limit", "relayRate=20000", "--limit", "relayBurst=40000", "--limit", "msgRate=20", "--limit", "msgBurst=30", "--stats-interval", "0.5"] });
     try {
       const a = await peerPage(slow.record, "slow-lane", true);
       const b = await peerPage(slow.record, "slow-lane", false);
@@ -145,9 +145,15 @@ describe("relayed fallback (loopback, one side without a direct path)", () => {
       await g(a, `room.send(Uint8Array.from({ length: 80000 }, (_, i) => (i * 7) & 255))`);
       await waitMsgs(b, 1, 20000);
       expect((await g(b, "log.msgs"))[0]).toMatchObject({ kind: "bin", size: 80000, sum: checksum(80000) });
-      // Four times the relay's burst went through and the relay dropped nothing: the sender paced itself.
-      const stats = await slow.waitFor("relay.stats", (l) => (l.counters?.["room.t21"] ?? 0) > 5);
+      // 60 small messages at once: three times the frame rate, twice the burst.
+      await g(a, `Promise.all(Array.from({ length: 60 }, (_, i) => room.send({ i })))`);
+      await waitMsgs(b, 61, 20000);
+      expect((await g(b, "log.msgs")).slice(1).map((m: any) => m.value.i)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+      // Twice the relay's byte burst and three times its frame rate went through, and the relay
+      // dropped nothing: the sender paced itself.
+      const stats = await slow.waitFor("relay.stats", (l) => (l.counters?.["room.t21"] ?? 0) > 60);
       expect(stats.counters["drop.relay-rate"] ?? 0).toBe(0);
+      expect(stats.counters["drop.rate"] ?? 0).toBe(0);
     } finally {
       await slow.stop();
     }

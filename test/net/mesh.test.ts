@@ -154,6 +154,25 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     for (const b of browsers.splice(0)) await b.close();
   }, 90_000);
 
+  test("a direct path that breaks moves to the relay (path event), and back to direct when an ICE restart gets through again", async () => {
+    const relay = await relayOn(relayHost);
+    const rec = { addr: relay.record.addr, fp: relay.record.fp };
+    const { a, b, r1, r2 } = await pair("cone", rec, "cut-room", "cut");
+    for (const p of [a, b]) expect(await p.evaluate("room.peers.map((p) => p.path)")).toEqual(["direct"]);
+    // Router 1 drops everything between the two homes (the relay stays reachable).
+    await r1.run(["nft", "-f", "-"], { stdin: `table ip cut {\n  chain f {\n    type filter hook forward priority -10; policy accept;\n    ip daddr ${r2.ip} drop\n    ip saddr ${r2.ip} drop\n  }\n}\n` });
+    for (const p of [a, b]) await until(p, `log.paths.includes("relayed")`, 20_000, "fallback to the relay");
+    await exchange(a, b, "while-cut");
+    expect(await b.evaluate(`log.msgs.find((m) => m.d && m.d.tag == "while-cut").path`)).toBe("relayed");
+    await r1.run(["nft", "delete", "table", "ip", "cut"]);
+    for (const p of [a, b]) await until(p, `log.paths.lastIndexOf("direct") > log.paths.indexOf("relayed")`, 30_000, "return to the direct path");
+    for (const p of [a, b]) expect(await p.evaluate("room.peers.map((p) => p.path)")).toEqual(["direct"]);
+    await exchange(a, b, "mended");
+    expect(await b.evaluate(`log.msgs.find((m) => m.d && m.d.tag == "mended").path`)).toBe("direct");
+    for (const p of [a, b]) expect(await p.evaluate("log.errors")).toEqual([]);
+    for (const b of browsers.splice(0)) await b.close();
+  }, 120_000);
+
   test("Firefox behind a port-restricted cone NAT, Chromium behind a symmetric one: no direct path either way, relayed across engines", async () => {
     const relay = await relayOn(relayHost);
     const rec = { addr: relay.record.addr, fp: relay.record.fp };

@@ -1,7 +1,7 @@
 // relay/core.ts: the sans-IO core driven with synthesized ICE checks, DTLS-range bytes, channel
 // events and frames, over a fake clock. No sockets. Every frame the core emits is decoded with src/wire.ts.
 import { describe, expect, test } from 'bun:test';
-import { RelayCore, addrKey, type Action, type Addr } from '../../relay/core.ts';
+import { RelayCore, addrKey, clamp, type Action, type Addr } from '../../relay/core.ts';
 import { DEFAULT_LIMITS, type Limits } from '../../relay/limits.ts';
 import { ATTR, CLASS, METHOD_BINDING, checkIntegrity, decodeXorAddress, encodeStun, getAttr, parseStun } from '../../relay/stun.ts';
 import { E, T, decode, encode, type Frame } from '../../src/wire.ts';
@@ -83,7 +83,7 @@ function ready(core: RelayCore, from: Addr, now: number) {
   const s = create(core, from, now);
   core.handleOpen(s.key, now);
   const acts = core.handleMessage(s.key, HELLO, now);
-  expect(frames(acts)).toEqual([[s.key, show({ t: T.WELCOME, version: 1, maxFrame: core.limits.maxFrame, rate: core.limits.relayRate })]]);
+  expect(frames(acts)).toEqual([[s.key, show({ t: T.WELCOME, version: 1, maxFrame: core.limits.maxFrame, rate: clamp(core.limits.relayRate, 2 ** 32 - 1), msgRate: clamp(core.limits.msgRate, 65535) })]]);
   return s;
 }
 
@@ -393,8 +393,8 @@ describe('lifecycle and the Layer-1 protocol', () => {
     const acts = core.handleMessage(key, encode({ t: T.HELLO, min: 0, max: 7 }), 10);
     expect(acts).toHaveLength(1);
     expect(acts[0]!.type).toBe('frame');
-    expect(hex((acts[0] as Extract<Action, { type: 'frame' }>).data)).toBe('020104b000010000');
-    expect(frames(acts)).toEqual([[key, show({ t: T.WELCOME, version: 1, maxFrame: 1200, rate: 65536 })]]);
+    expect(hex((acts[0] as Extract<Action, { type: 'frame' }>).data)).toBe('020104b0000100000064');
+    expect(frames(acts)).toEqual([[key, show({ t: T.WELCOME, version: 1, maxFrame: 1200, rate: 65536, msgRate: 100 })]]);
     // A second HELLO is not expected any more.
     expect(frames(core.handleMessage(key, HELLO, 20))).toEqual([[key, errFrame(E.UNEXPECTED, 'frame type 1 is not for the relay')]]);
     expect(core.counters['drop.unexpected']).toBe(1);
@@ -409,7 +409,7 @@ describe('lifecycle and the Layer-1 protocol', () => {
     expect(hex((acts[0] as Extract<Action, { type: 'frame' }>).data)).toBe('04' + hex(data));
     expect(frames(core.handleMessage(key, encode({ t: T.PING, data: new Uint8Array(0) }), 11))).toEqual([[key, show({ t: T.PONG, data: new Uint8Array(0) })]]);
     expect(core.handleMessage(key, encode({ t: T.PONG, data }), 12)).toEqual([]);
-    for (const f of [encode({ t: T.WELCOME, version: 1, maxFrame: 1, rate: 1 }), encode({ t: T.ERROR, code: 1, message: '' }), encode({ t: T.MEMBERS, topic: new Uint8Array(16), ids: [] })])
+    for (const f of [encode({ t: T.WELCOME, version: 1, maxFrame: 1, rate: 1, msgRate: 1 }), encode({ t: T.ERROR, code: 1, message: '' }), encode({ t: T.MEMBERS, topic: new Uint8Array(16), ids: [] })])
       expect(frames(core.handleMessage(key, f, 13))).toEqual([[key, errFrame(E.UNEXPECTED, `frame type ${f[0]} is not for the relay`)]]);
   });
 
@@ -487,6 +487,16 @@ describe('lifecycle and the Layer-1 protocol', () => {
     const { key } = ready(core, A, 0); // 1 token left
     for (let i = 0; i < 5; i++) core.handleMessage(key, new Uint8Array(11).fill(3), 1);
     expect(frames(core.handleMessage(key, encode({ t: T.PING, data: Uint8Array.of(1) }), 2))).toEqual([[key, show({ t: T.PONG, data: Uint8Array.of(1) })]]);
+  });
+});
+
+describe('WELCOME announces the limits a browser paces relayed data under', () => {
+  test('relayRate and msgRate as whole numbers from 1 up to their field sizes', () => {
+    expect([clamp(0.2, 65535), clamp(99.9, 65535), clamp(1e6, 65535), clamp(65536, 2 ** 32 - 1), clamp(2 ** 40, 2 ** 32 - 1)]).toEqual([1, 99, 65535, 65536, 2 ** 32 - 1]);
+    const core = new RelayCore({ relayRate: 3000.5, msgRate: 0.5 });
+    const { key } = create(core, A, 0);
+    core.handleOpen(key, 0);
+    expect(frames(core.handleMessage(key, HELLO, 0))).toEqual([[key, show({ t: T.WELCOME, version: 1, maxFrame: 16384, rate: 3000, msgRate: 1 })]]);
   });
 });
 

@@ -44,7 +44,7 @@ describe('examples (docs/protocol.md quotes these)', () => {
     });
   ex('HELLO v1', { t: 1, min: 1, max: 1 }, '01 01 01');
   ex('HELLO v1..3', { t: 1, min: 1, max: 3 }, '01 01 03');
-  ex('WELCOME v1 maxFrame 16384 relayRate 65536', { t: 2, version: 1, maxFrame: 16384, rate: 65536 }, '02 01 40 00 00 01 00 00');
+  ex('WELCOME v1 maxFrame 16384 relayRate 65536 msgRate 100', { t: 2, version: 1, maxFrame: 16384, rate: 65536, msgRate: 100 }, '02 01 40 00 00 01 00 00 00 64');
   ex('PING "hi"', { t: 3, data: H('6869') }, '03 68 69');
   ex('PONG empty', { t: 4, data: new Uint8Array(0) }, '04');
   ex('ERROR 201 "slow"', { t: 5, code: 201, message: 'slow' }, '05 00 c9 73 6c 6f 77');
@@ -65,8 +65,8 @@ describe('examples (docs/protocol.md quotes these)', () => {
 describe('round trip', () => {
   const all: Frame[] = [
     { t: 1, min: 0, max: 255 },
-    { t: 2, version: 1, maxFrame: 65535, rate: 0xffffffff },
-    { t: 2, version: 255, maxFrame: 0, rate: 0 },
+    { t: 2, version: 1, maxFrame: 65535, rate: 0xffffffff, msgRate: 65535 },
+    { t: 2, version: 255, maxFrame: 0, rate: 0, msgRate: 0 },
     { t: 3, data: fill(64, 0) },
     { t: 4, data: fill(7, 200) },
     { t: 5, code: 65535, message: 'ünïcødé ✓' },
@@ -118,7 +118,7 @@ describe('decode rejects', () => {
   test('empty input', () => expect(decode(new Uint8Array(0))).toBeNull());
   const wrong: [string, number, number[]][] = [
     ['HELLO', 1, [1, 2, 4, 5]],
-    ['WELCOME', 2, [1, 2, 3, 4, 5, 7, 9]],
+    ['WELCOME', 2, [1, 2, 3, 4, 5, 8, 9, 11]],
     ['PING', 3, [66, 100]],
     ['PONG', 4, [66, 1000]],
     ['ERROR', 5, [1, 2]],
@@ -136,7 +136,7 @@ describe('decode rejects', () => {
       for (const n of lens) expect(decode(z(n, t))).toBeNull();
     });
   test('right lengths for the same types are accepted (the rejections above are about length)', () => {
-    const ok: [number, number][] = [[1, 3], [2, 8], [3, 1], [3, 65], [4, 65], [5, 3], [16, 25], [17, 17], [18, 17], [18, 25], [18, 33], [19, 25], [20, 25], [21, 25], [22, 17], [23, 26]];
+    const ok: [number, number][] = [[1, 3], [2, 10], [3, 1], [3, 65], [4, 65], [5, 3], [16, 25], [17, 17], [18, 17], [18, 25], [18, 33], [19, 25], [20, 25], [21, 25], [22, 17], [23, 26]];
     for (const [t, n] of ok) expect(decode(z(n, t))?.t as number | undefined).toBe(t);
   });
   test('DELIVER with a bcast byte other than 0 or 1', () => {
