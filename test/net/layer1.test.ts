@@ -1,0 +1,80 @@
+// Layer 1 in both engines off loopback: Chromium and Firefox ESR, each in its own namespace on the
+// public test segment, against a relay on another: ping through the synthesized handshake, the
+// typed failure reasons (wrong certificate fingerprint, nothing listening), and reconnecting when
+// the relay comes back on the same port. Fails (never skips) without root, Chromium or Firefox.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { BROWSERS, launchIn, libraryRoutes, type NetBrowser } from "./browsers.ts";
+import { createTestNet, type NetHost, type TestNet } from "./netns.ts";
+import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
+
+type Rec = { addr: string; fp: string };
+/** Page script: connect to `rec` once (no reconnect) and report the outcome. */
+const TRY = (rec: Rec) => `(async () => {
+  try {
+    const { connect } = await import("/lumamesh.js");
+    const net = await connect({ relays: [${JSON.stringify(rec)}], reconnect: false, timeout: 3000 });
+    const rtt = await net.ping();
+    net.close();
+    return { ok: true, rtt };
+  } catch (e) {
+    return { ok: false, name: e.name, reasons: (e.attempts || []).map((a) => a.reason), message: e.message };
+  }
+})()`;
+
+describe("Layer 1 in Chromium and Firefox across namespaced hosts", () => {
+  let net: TestNet;
+  let relayHost: NetHost;
+  let relay: RelayProc;
+  beforeAll(async () => {
+    net = await createTestNet();
+    relayHost = await net.publicHost("relay");
+    relay = await startRelayProc({ netns: relayHost.ns, host: relayHost.ip });
+  }, 20_000);
+  afterAll(async () => {
+    await relay?.stop().catch(() => 0);
+    await net?.destroy();
+  }, 20_000);
+
+  for (const kind of BROWSERS) {
+    test(`${kind}: connects and pings; a wrong fingerprint fails as dtls-fingerprint, a silent port as ice-timeout; reconnects after a relay restart`, async () => {
+      const host = await net.publicHost(kind.slice(0, 3) + "l1");
+      const site = await host.serve(await libraryRoutes());
+      const b: NetBrowser = await launchIn(host, kind);
+      try {
+        await b.goto(site.url + "/");
+        const rec = { addr: relay.record.addr, fp: relay.record.fp };
+        expect(rec.addr).toStartWith(relayHost.ip + ":");
+        const ok = await b.evaluate<any>(TRY(rec));
+        expect(ok).toMatchObject({ ok: true });
+        expect(ok.rtt).toBeGreaterThan(0);
+
+        const last = rec.fp.slice(-2) == "00" ? "01" : "00";
+        const wrong = await b.evaluate<any>(TRY({ addr: rec.addr, fp: rec.fp.slice(0, -2) + last }));
+        expect(wrong).toMatchObject({ ok: false, name: "ConnectError", reasons: ["dtls-fingerprint"] });
+        expect(wrong.message).toContain("does not match the fingerprint");
+
+        const silent = await b.evaluate<any>(TRY({ addr: `${relayHost.ip}:9`, fp: rec.fp }));
+        expect(silent).toMatchObject({ ok: false, name: "ConnectError", reasons: ["ice-timeout"] });
+
+        // Kept open: the relay dies and comes back on the same port with the same certificate.
+        await b.evaluate(`(async () => {
+          const { connect } = await import("/lumamesh.js");
+          globalThis.net = await connect({ relays: [${JSON.stringify(rec)}] });
+          globalThis.events = [];
+          net.on("disconnect", () => events.push("disconnect"));
+          net.on("reconnect", () => events.push("reconnect"));
+        })()`);
+        const { dataDir } = relay, port = relay.record.port;
+        await relay.stop("SIGKILL");
+        relay = await startRelayProc({ netns: relayHost.ns, host: relayHost.ip, dataDir, args: ["--port", String(port)] });
+        expect(relay.record.addr).toBe(rec.addr);
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline && !(await b.evaluate<string[]>("events")).includes("reconnect")) await Bun.sleep(200);
+        expect(await b.evaluate("events")).toEqual(["disconnect", "reconnect"]);
+        expect(await b.evaluate<number>("net.ping()")).toBeGreaterThan(0);
+      } finally {
+        await b.close();
+      }
+    }, 90_000);
+  }
+});
