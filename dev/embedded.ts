@@ -31,6 +31,9 @@ export interface EmbeddedOptions {
   compiledRelays?: "relay" | BuildConfig["relays"];
   /** Store the library brotli-compressed (Content-Encoding: br), as it would be inscribed. */
   compress?: boolean;
+  /** Like ord's --decompress: br content decoded for clients that do not accept br (browsers
+   * send Accept-Encoding: br only to secure origins, so plain HTTP on a LAN address needs it). */
+  decompress?: boolean;
   /** Extra inscriptions (tests). */
   extra?: InscriptionInput[];
   /** Index this chain too (relays registering themselves on an in-memory regtest chain). */
@@ -71,7 +74,7 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<Embedded> 
     ...(o.bootstrapBody === null ? [] : [["bootstrap.json", { body: o.bootstrapBody ?? bootstrap, content_type: "application/json", sat: SATS.boot }] as [string, InscriptionInput]]),
     ...Object.entries(EXAMPLES).map(([name, e]) => [name, { body: readFileSync(join(ROOT, e.file)), content_type: "text/html;charset=utf-8", sat: e.sat }] as [string, InscriptionInput]),
   ];
-  const ord = await startOrdServer({ host, port: o.ordPort ?? 0, satIndex: o.satIndex ?? true, ...(o.chain && { chain: o.chain }) });
+  const ord = await startOrdServer({ host, port: o.ordPort ?? 0, satIndex: o.satIndex ?? true, decompress: o.decompress, ...(o.chain && { chain: o.chain }) });
   const ids: Record<string, string> = {};
   for (const [name, i] of named) ids[name] = ord.add(i).id;
   for (const i of o.extra ?? []) ord.add(i);
