@@ -12,7 +12,10 @@ if (args.includes("--help")) {
 }
 const arg = (name: string, d: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : d);
 const host = arg("--host", "127.0.0.1");
-const tryStart = async (relayPort: number, ordPort: number) => startEmbedded({ host, relayPort, ordPort, logLevel: "info" });
+// Off loopback the pages are not a secure context: browsers then neither send Accept-Encoding: br
+// nor have crypto.subtle, so the ord server decodes br (ord's --decompress) and pages load the fallback.
+const loopback = /^(127\.|::1$|localhost$)/.test(host);
+const tryStart = async (relayPort: number, ordPort: number) => startEmbedded({ host, relayPort, ordPort, logLevel: "info", decompress: !loopback });
 let e;
 try {
   e = await tryStart(Number(arg("--relay-port", "4884")), Number(arg("--ord-port", "8080")));
