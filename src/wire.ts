@@ -68,7 +68,10 @@ const SPEC: Record<number, string> = {
   23: "topic:t from:i bcast:b data:r",
 };
 const FIXED: Record<string, number> = { 1: 1, 2: 2, 4: 4, t: 16, i: 8, b: 1 };
-const fields = (t: number) => SPEC[t]?.split(" ").map((f) => f.split(":"));
+// Parsed once: decode runs for every frame the relay receives.
+const FIELDS: Record<number, string[][]> = {};
+for (const t in SPEC) FIELDS[t] = SPEC[t].split(" ").map((f) => f.split(":"));
+const fields = (t: number) => FIELDS[t];
 
 export function encode(f: Frame): Uint8Array {
   const v = f as any, out = [Uint8Array.of(f.t)];

@@ -8,6 +8,7 @@ import { chromiumPath } from "../helpers/browser.ts";
 import { atExit } from "./cleanup.ts";
 import type { NetHost } from "./netns.ts";
 import type { NetPage } from "./browsers.ts";
+import { wrapPage } from "./page.ts";
 
 /** The flags of test/helpers/browser.ts, plus real host addresses in ICE candidates instead of
  * random `<uuid>.local` mDNS names (Firefox gets the same through a pref, see firefox.ts). */
@@ -27,21 +28,6 @@ export interface ChromiumIn extends NetPage {
   host: NetHost;
   native: { browser: Browser; page: Page };
   newPage(): Promise<NetPage & { native: Page }>;
-}
-
-function wrapPage(page: Page): NetPage & { native: Page } {
-  const logs: string[] = [];
-  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
-  return {
-    native: page,
-    async goto(url) {
-      await page.goto(url);
-    },
-    evaluate: <T>(js: string) => page.evaluate(js) as Promise<T>,
-    logs: () => [...logs],
-    close: () => page.close(),
-  };
 }
 
 export async function launchChromiumIn(host: NetHost): Promise<ChromiumIn> {

@@ -16,6 +16,7 @@ import { atExit } from "./cleanup.ts";
 import { forward } from "./forward.ts";
 import type { NetHost } from "./netns.ts";
 import { watchOutput } from "./output.ts";
+import { wrapPage } from "./page.ts";
 
 export const firefoxPath = () => process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr";
 
@@ -49,21 +50,6 @@ export interface FirefoxIn extends NetPage {
   host: NetHost;
   native: { browser: Browser; page: Page };
   newPage(): Promise<NetPage & { native: Page }>;
-}
-
-function wrapPage(page: Page): NetPage & { native: Page } {
-  const logs: string[] = [];
-  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => logs.push(`pageerror: ${e instanceof Error ? e.message : String(e)}`));
-  return {
-    native: page,
-    async goto(url) {
-      await page.goto(url);
-    },
-    evaluate: <T>(js: string) => page.evaluate(js) as Promise<T>,
-    logs: () => [...logs],
-    close: () => page.close(),
-  };
 }
 
 export async function launchFirefoxIn(host: NetHost): Promise<FirefoxIn> {

@@ -77,10 +77,11 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     await net?.destroy();
   }, 30_000);
 
+  /** A fresh relay on the public segment, and the {addr, fp} pages are given. */
   const relayOn = async (host: NetHost, args: string[] = []) => {
-    const r = await startRelayProc({ netns: host.ns, host: host.ip, args });
-    relays.push(r);
-    return r;
+    const relay = await startRelayProc({ netns: host.ns, host: host.ip, args });
+    relays.push(relay);
+    return { relay, rec: { addr: relay.record.addr, fp: relay.record.fp } };
   };
   /** A browser of `kind` on `host`, its page loaded from inside the host's namespace and joined to `room`. */
   const pageOn = async (host: NetHost, kind: BrowserKind, rec: Rec, room: string, nick: string) => {
@@ -107,9 +108,8 @@ describe("lumamesh across namespaced hosts and NATs", () => {
   };
 
   test("Chromium and Firefox each reach a relay on a non-loopback address, and meet in one room", async () => {
-    const relay = await relayOn(relayHost);
+    const { relay, rec } = await relayOn(relayHost);
     expect(relay.record.addr).toStartWith(relayHost.ip + ":");
-    const rec = { addr: relay.record.addr, fp: relay.record.fp };
     const cr = await pageOn(await net.publicHost("cr"), "chromium", rec, "two-engines", "alice");
     const ff = await pageOn(await net.publicHost("ff"), "firefox", rec, "two-engines", "bob");
     for (const b of [cr, ff]) expect(await b.evaluate<number>("net.ping()")).toBeGreaterThan(0);
@@ -127,8 +127,7 @@ describe("lumamesh across namespaced hosts and NATs", () => {
   }, 90_000);
 
   test("behind two different cone NATs: a direct path over server-reflexive candidates from the relay, which then dies without breaking it", async () => {
-    const relay = await relayOn(relayHost);
-    const rec = { addr: relay.record.addr, fp: relay.record.fp };
+    const { relay, rec } = await relayOn(relayHost);
     const { a, b, r1, r2, ha } = await pair("cone", rec, "cone-room", "cone");
     for (const p of [a, b]) expect(await p.evaluate("room.peers.map((p) => p.path)")).toEqual(["direct"]);
     const [ia, ib] = [await a.evaluate<any>(ICE), await b.evaluate<any>(ICE)];
@@ -155,8 +154,7 @@ describe("lumamesh across namespaced hosts and NATs", () => {
   }, 90_000);
 
   test("a direct path that breaks moves to the relay (path event), and back to direct when an ICE restart gets through again", async () => {
-    const relay = await relayOn(relayHost);
-    const rec = { addr: relay.record.addr, fp: relay.record.fp };
+    const { relay, rec } = await relayOn(relayHost);
     const { a, b, r1, r2 } = await pair("cone", rec, "cut-room", "cut");
     for (const p of [a, b]) expect(await p.evaluate("room.peers.map((p) => p.path)")).toEqual(["direct"]);
     // Router 1 drops everything between the two homes (the relay stays reachable).
@@ -174,8 +172,7 @@ describe("lumamesh across namespaced hosts and NATs", () => {
   }, 120_000);
 
   test("Firefox behind a port-restricted cone NAT, Chromium behind a symmetric one: no direct path either way, relayed across engines", async () => {
-    const relay = await relayOn(relayHost);
-    const rec = { addr: relay.record.addr, fp: relay.record.fp };
+    const { relay, rec } = await relayOn(relayHost);
     const rf = await net.natRouter("mixf", "cone"), rc = await net.natRouter("mixc", "symmetric");
     const ff = await pageOn(await rf.host("mixfa"), "firefox", rec, "mixed-nat-room", "alice");
     const cr = await pageOn(await rc.host("mixcb"), "chromium", rec, "mixed-nat-room", "bob");
@@ -191,8 +188,7 @@ describe("lumamesh across namespaced hosts and NATs", () => {
 
   test("behind two symmetric NATs: no direct path, the pair talks through the relay (peer.path 'relayed'), which sees only ciphertext; once the NATs allow it, an ICE restart moves them to a direct path", async () => {
     const recordFile = join(mkdtempSync(join(tmpdir(), "lumamesh-rec-")), "frames.bin");
-    const relay = await relayOn(relayHost, ["--record-frames", recordFile]);
-    const rec = { addr: relay.record.addr, fp: relay.record.fp };
+    const { relay, rec } = await relayOn(relayHost, ["--record-frames", recordFile]);
     const { a, b, r1, r2 } = await pair("symmetric", rec, "symmetric-room", "sym");
     for (const p of [a, b]) {
       expect(await p.evaluate("room.peers.map((p) => [p.nick, p.path])")).toEqual([[p == a ? "bob" : "alice", "relayed"]]);
