@@ -87,28 +87,28 @@ export const createReassembler = (limits: { maxMessage?: number; maxPending?: nu
       k = h & 3,
       fl = h & 252;
     if (!n || k > 2) return err('bad frame');
-    if (!fl) return n - 1 > max ? err('message too large') : done(k, f.slice(1));
+    if (!fl) return n - 1 > max ? err('too large') : done(k, f.slice(1));
     if (n < 5 || (fl != FIRST && fl != NEXT)) return err('bad frame');
     const v = new DataView(f.buffer, f.byteOffset, n),
       id = v.getUint32(1);
     let e = m.get(id),
       c: Uint8Array;
     if (fl == FIRST) {
-      if (e) return m.delete(id), err('duplicate message id');
+      if (e) return m.delete(id), err('bad frame');
       if (n < 9) return err('bad frame');
       const t = v.getUint32(5);
-      if (t > max) return err('message too large');
-      if (m.size >= maxPending) return err('too many pending messages');
+      if (t > max) return err('too large');
+      if (m.size >= maxPending) return err('too large');
       m.set(id, (e = { k, t, n: 0, p: [] }));
       c = f.subarray(9);
     } else {
-      if (!e || e.k != k) return m.delete(id), err('unknown message');
+      if (!e || e.k != k) return m.delete(id), err('bad frame');
       c = f.subarray(5);
     }
     e.p.push(c);
     if ((e.n += c.length) < e.t) return null;
     m.delete(id);
-    return e.n > e.t ? err('bad length') : done(k, concat(e.p));
+    return e.n > e.t ? err('bad frame') : done(k, concat(e.p));
   };
 };
 

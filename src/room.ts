@@ -18,8 +18,8 @@ import { rank } from "./discover.ts";
 const OFFER = 1, ANSWER = 2, CAND = 3, DATA = 4;
 /** No direct channel after this long: relay the pair's traffic (and retry direct every RETRY). */
 const FALLBACK = 3000, RETRY = 10000;
-/** DELIVER header (26, one more than SEND's) + sealed type (1) + nonce (12) + tag (16): a relayed chunk's overhead. */
-const OVERHEAD = 55;
+/** DELIVER header (26, one more than SEND's) + sealed type (1) + nonce (12) + sequence number (4) + tag (16): a relayed chunk's overhead. */
+const OVERHEAD = 59;
 
 export type Path = "direct" | "relayed";
 export type PeerEvents = { message: [data: unknown]; close: []; path: [path: Path] };
@@ -94,8 +94,10 @@ interface Member {
   cands: RTCIceCandidateInit[];
   /** Relay links this peer was seen on (signaling goes through the first). */
   via: Set<Link>;
-  /** Seals go out in order. */
+  /** Seals go out in order, numbered: the last number sent to and received from this peer. */
   q: Promise<unknown>;
+  tx: number;
+  rx: number;
   restart?: ReturnType<typeof setTimeout>;
   fb?: ReturnType<typeof setTimeout>;
   retry?: ReturnType<typeof setInterval>;
@@ -136,7 +138,12 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
 
   // --- signaling (and relayed data) through the relay, sealed end to end ---
   const linkOf = (m: Member) => [...m.via].find((l) => active.has(l.relay.addr)) ?? [...active.values()][0];
-  const put = async (m: Member, type: number, pt: Uint8Array) => {
+  // Every sealed message starts with a sequence number (u32) so a relay cannot replay one; callers
+  // go through m.q, so numbers go out in order.
+  const put = async (m: Member, type: number, body: Uint8Array) => {
+    const pt = new Uint8Array(body.length + 4);
+    new DataView(pt.buffer).setUint32(0, ++m.tx);
+    pt.set(body, 4);
     const sealed = await sealMsg(self.crypto, keys, self.id, m.id, type, pt);
     const data = new Uint8Array(sealed.length + 1);
     data[0] = type;
@@ -153,7 +160,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     if (!l) return Promise.reject(new Error("lumamesh: no path to peer " + m.hid));
     const frames = encodeData(data, l.maxFrame - OVERHEAD);
     const p = m.dq.then(async () => {
-      for (const f of frames) await l.pace(f.length + OVERHEAD), await put(m, DATA, f);
+      for (const f of frames) await l.pace(f.length + OVERHEAD), await (m.q = m.q.then(() => put(m, DATA, f)));
     });
     m.dq = p.catch(() => {});
     return p;
@@ -260,7 +267,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     const hid = hex(id);
     let m = members.get(hid);
     if (!m && !same(id, self.id)) {
-      const n: Member = (m = { id: id.slice(), hid, off: lt(self.id, id), nick: "", cands: [], q: Promise.resolve(), dq: Promise.resolve(), via: new Set() });
+      const n: Member = (m = { id: id.slice(), hid, off: lt(self.id, id), nick: "", cands: [], q: Promise.resolve(), dq: Promise.resolve(), tx: 0, rx: 0, via: new Set() });
       members.set(hid, n);
       n.fb = setTimeout(() => relayUp(n), FALLBACK);
       if (n.off) offer(n);
@@ -271,7 +278,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
 
   const onSignal = async (from: Uint8Array, data: Uint8Array, l: Link) => {
     const type = data[0];
-    const pt = await openMsg(self.crypto, keys, from, self.id, type, data.subarray(1));
+    let pt = await openMsg(self.crypto, keys, from, self.id, type, data.subarray(1));
     const hid = hex(from);
     if (!pt) {
       stats.rejected++;
@@ -280,6 +287,11 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     }
     const m = member(from, l);
     if (!m) return;
+    // Replayed (or stale) by a relay: not newer than the last one from this peer.
+    const seq = pt.length < 4 ? 0 : new DataView(pt.buffer, pt.byteOffset).getUint32(0);
+    if (seq <= m.rx) return void stats.rejected++;
+    m.rx = seq;
+    pt = pt.subarray(4);
     // Relayed data: the other side fell back to the relay (maybe a moment before we did).
     if (type == DATA) return relayUp(m), deliver(m, (m.rr ??= createReassembler())(pt));
     let b: { sdp?: string; nick?: string } & RTCIceCandidateInit;
@@ -346,7 +358,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
       if (m && !m.via.size && m.dc?.readyState != "open") drop(m, "left");
     } else if (f.t == T.DELIVER && !f.bcast) {
       const { from, data } = f;
-      rq = rq.then(() => onSignal(from, data, l));
+      rq = rq.then(() => onSignal(from, data, l)).catch(() => {});
     }
   };
   // A relay went away: forget it for this room and join on the next one in the ranking.

@@ -10,6 +10,9 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, serveLibrary } from "../helpers/browser.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
+import { startRelay } from "../../relay/socket.ts";
+import { generateCertificate } from "../../relay/werift.ts";
+import { createLogger } from "../../relay/log.ts";
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serveLibrary>>;
@@ -156,6 +159,40 @@ describe("relayed fallback (loopback, one side without a direct path)", () => {
       expect(stats.counters["drop.rate"] ?? 0).toBe(0);
     } finally {
       await slow.stop();
+    }
+  }, 60000);
+});
+
+describe("a relay that replays what it forwards", () => {
+  test("every DELIVER sent twice: signaling and relayed data are taken once, the copies counted as rejected", async () => {
+    // A real relay (in this process) whose core sends every DELIVER twice: what a malicious relay
+    // could do with sealed messages it cannot read.
+    const cert = await generateCertificate();
+    const relay = await startRelay({ host: "127.0.0.1", port: 0, cert, log: createLogger("warn", { write: () => {} }) });
+    const forward = relay.core.handleMessage.bind(relay.core);
+    let copies = 0;
+    relay.core.handleMessage = (key, msg, now) => forward(key, msg, now).flatMap((a) => (a.type == "frame" && a.data[0] == 23 ? (copies++, [a, a]) : [a]));
+    try {
+      const rec = { addr: `127.0.0.1:${relay.port}`, fp: cert.fingerprint };
+      const a = await peerPage(rec, "echo-chamber", true);
+      const b = await peerPage(rec, "echo-chamber", false);
+      await Promise.all([waitPeers(a, 1), waitPeers(b, 1)]);
+      for (let i = 0; i < 5; i++) await g(a, `room.send({ n: ${i} })`);
+      await g(a, `room.send(Uint8Array.from({ length: 40000 }, (_, i) => (i * 7) & 255))`);
+      await waitMsgs(b, 6);
+      await Bun.sleep(1000); // time for any copy to arrive
+      const got = (await g(b, "log.msgs")) as any[];
+      expect(got.slice(0, 5).map((m) => m.value)).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
+      expect(got[5]).toMatchObject({ kind: "bin", size: 40000, sum: checksum(40000), path: "relayed" });
+      expect(got.length).toBe(6);
+      expect(copies).toBeGreaterThan(10);
+      // Every copy that reached a page was refused, on both sides (signaling too).
+      for (const p of [a, b]) expect(await g(p, "room.stats.rejected")).toBeGreaterThan(0);
+      expect((await g(a, "room.stats.rejected")) + (await g(b, "room.stats.rejected"))).toBe(copies);
+      expect(await g(b, "log.errors")).toEqual([]);
+    } finally {
+      for (const p of pages.splice(0)) await p.close().catch(() => {});
+      await relay.stop();
     }
   }, 60000);
 });
