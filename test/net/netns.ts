@@ -82,8 +82,8 @@ async function sh(cmd: string[], stdin?: string): Promise<string> {
 
 /** Shell commands run inside `ns` that give it loopback and no IPv6 (no extra ICE candidates, no DAD). */
 const baseSetup = [
-  "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6",
-  "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6",
+  // (A kernel booted without IPv6 has no such files, and nothing to turn off.)
+  "if [ -d /proc/sys/net/ipv6 ]; then echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; fi",
   "ip link set lo up",
 ];
 
