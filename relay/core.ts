@@ -210,6 +210,9 @@ export class RelayCore {
             s.rateWarned = now;
             return [err(E.RATE, `more than ${this.limits.relayRate} relayed bytes per second`)];
           }
+          // What operators pay for: payload bytes relayed (sealed type 4 is room traffic between
+          // pairs without a direct path, the rest signaling; the type byte is in the clear).
+          this.count(f.data[0] == 4 ? "relayed.data-bytes" : "relayed.signal-bytes", n);
         }
         const r = this.router.handle(key, f);
         const out: Action[] = r.out.map((o) => ({ type: "frame", key: o.key, data: o.data }));

@@ -683,6 +683,10 @@ describe('rooms through the core', () => {
     core.handleMessage(c, encode({ t: T.JOIN, topic, id: Uint8Array.of(7, 7, 7, 7, 7, 7, 7, 7) }), 5000);
     expect(frames(core.handleMessage(a, encode({ t: T.BCAST, topic, data: new Uint8Array(1500) }), 5000)).map(([k]) => k).sort()).toEqual([b, c].sort());
     expect(frames(core.handleMessage(a, encode({ t: T.BCAST, topic, data: new Uint8Array(1) }), 5000))).toEqual([[a, errFrame(E.RATE, 'more than 1000 relayed bytes per second')]]);
+    // Bytes relayed are counted for the operator, room traffic (sealed type 4) apart from signaling.
+    expect(core.counters['relayed.signal-bytes']).toBe(3000 + 1000 + 3000);
+    expect(core.handleMessage(a, encode({ t: T.SEND, topic, to: idB, data: Uint8Array.of(4, 0, 0) }), 9000)).toHaveLength(1);
+    expect(core.counters['relayed.data-bytes']).toBe(3);
     // Other sessions have their own budget; the WELCOME told every session the rate.
     expect(frames(core.handleMessage(b, encode({ t: T.SEND, topic, to: idA, data: new Uint8Array(3000) }), 5000)).map(([k]) => k)).toEqual([a]);
   });
