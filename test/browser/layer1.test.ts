@@ -1,5 +1,5 @@
 // Layer 1 in a real browser: headless Chromium opens a DataChannel to a real relay process with
-// no signaling server, from source and from the compiled executable; wrong fingerprints fail fast;
+// no signaling server, from source and from the compiled executable; wrong fingerprints and versions fail fast;
 // idle sessions are kept alive by consent checks; killed browsers are reaped; junk never hurts.
 import { describe, test, expect, beforeAll, afterAll } from "bun:test";
 import { createSocket } from "node:dgram";
@@ -11,6 +11,9 @@ import { launchChromium, launchKillableChromium, serveLibrary } from "../helpers
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
 import { buildRelay } from "../../build.ts";
 import { encodeStun, ATTR } from "../../relay/stun.ts";
+import { startRelay } from "../../relay/socket.ts";
+import { generateCertificate } from "../../relay/werift.ts";
+import { createLogger } from "../../relay/log.ts";
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serveLibrary>>;
@@ -91,6 +94,26 @@ describe("Layer 1 with headless Chromium", () => {
     expect(r).toMatchObject({ ok: false, name: "ConnectError" });
     if (!r.ok) expect(r.attempts).toEqual([{ relay: silent, reason: "ice-timeout", message: expect.stringContaining("ICE timeout after 1500 ms") }]);
     await page.close();
+  });
+
+  test("a relay that speaks no version the page speaks: the page fails with reason version, naming the relay", async () => {
+    // A real relay (in this process) that hears every HELLO as "versions 2..2": its core refuses
+    // with ERROR 100 and closes the session, exactly as a relay of another version would.
+    const cert = await generateCertificate();
+    const other = await startRelay({ host: "127.0.0.1", port: 0, cert, log: createLogger("warn", { write: () => {} }) });
+    const forward = other.core.handleMessage.bind(other.core);
+    other.core.handleMessage = (key, msg, now) => forward(key, msg[0] == 1 ? Uint8Array.of(1, 2, 2) : msg, now);
+    try {
+      const page = await newPage();
+      const addr = `127.0.0.1:${other.port}`;
+      const r = await connectAndPing(page, { addr, fp: cert.fingerprint });
+      expect(r).toMatchObject({ ok: false, name: "ConnectError" });
+      expect(r.attempts).toEqual([{ relay: addr, reason: "version", message: `${addr}: relay refused: relay speaks version 1 only (100)` }]);
+      expect(other.core.counters["drop.version"]).toBe(1);
+      await page.close();
+    } finally {
+      await other.stop();
+    }
   });
 
   test("a malformed relay entry is refused before any network use", async () => {
