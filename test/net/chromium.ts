@@ -7,8 +7,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { chromiumPath } from "../helpers/browser.ts";
 import { atExit } from "./cleanup.ts";
 import type { NetHost } from "./netns.ts";
-import type { NetPage } from "./browsers.ts";
-import { wrapPage } from "./page.ts";
+import { wrapPage, type BrowserIn } from "./page.ts";
 
 /** The flags of test/helpers/browser.ts, plus real host addresses in ICE candidates instead of
  * random `<uuid>.local` mDNS names (Firefox gets the same through a pref, see firefox.ts). */
@@ -23,12 +22,7 @@ export const chromiumArgs = [
   "--disable-features=WebRtcHideLocalIpsWithMdns",
 ];
 
-export interface ChromiumIn extends NetPage {
-  kind: "chromium";
-  host: NetHost;
-  native: { browser: Browser; page: Page };
-  newPage(): Promise<NetPage & { native: Page }>;
-}
+export type ChromiumIn = BrowserIn<"chromium", Browser, Page>;
 
 export async function launchChromiumIn(host: NetHost): Promise<ChromiumIn> {
   const bin = chromiumPath();

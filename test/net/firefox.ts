@@ -11,12 +11,11 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import type { NetPage } from "./browsers.ts";
 import { atExit } from "./cleanup.ts";
 import { forward } from "./forward.ts";
 import type { NetHost } from "./netns.ts";
 import { watchOutput } from "./output.ts";
-import { wrapPage } from "./page.ts";
+import { wrapPage, type BrowserIn } from "./page.ts";
 
 export const firefoxPath = () => process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr";
 
@@ -45,12 +44,7 @@ export const firefoxPrefs: Record<string, string | number | boolean> = {
   "extensions.update.enabled": false,
 };
 
-export interface FirefoxIn extends NetPage {
-  kind: "firefox";
-  host: NetHost;
-  native: { browser: Browser; page: Page };
-  newPage(): Promise<NetPage & { native: Page }>;
-}
+export type FirefoxIn = BrowserIn<"firefox", Browser, Page>;
 
 export async function launchFirefoxIn(host: NetHost): Promise<FirefoxIn> {
   const bin = firefoxPath();
