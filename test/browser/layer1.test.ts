@@ -8,12 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, launchKillableChromium, serveLibrary } from "../helpers/browser.ts";
-import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
+import { startInProcessRelay, startRelayProc, type RelayProc } from "../helpers/relay.ts";
 import { buildRelay } from "../../build.ts";
 import { encodeStun, ATTR } from "../../relay/stun.ts";
-import { startRelay } from "../../relay/socket.ts";
-import { generateCertificate } from "../../relay/werift.ts";
-import { createLogger } from "../../relay/log.ts";
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serveLibrary>>;
@@ -99,14 +96,13 @@ describe("Layer 1 with headless Chromium", () => {
   test("a relay that speaks no version the page speaks: the page fails with reason version, naming the relay", async () => {
     // A real relay (in this process) that hears every HELLO as "versions 2..2": its core refuses
     // with ERROR 100 and closes the session, exactly as a relay of another version would.
-    const cert = await generateCertificate();
-    const other = await startRelay({ host: "127.0.0.1", port: 0, cert, log: createLogger("warn", { write: () => {} }) });
+    const { relay: other, rec } = await startInProcessRelay();
     const forward = other.core.handleMessage.bind(other.core);
     other.core.handleMessage = (key, msg, now) => forward(key, msg[0] == 1 ? Uint8Array.of(1, 2, 2) : msg, now);
     try {
       const page = await newPage();
-      const addr = `127.0.0.1:${other.port}`;
-      const r = await connectAndPing(page, { addr, fp: cert.fingerprint });
+      const addr = rec.addr;
+      const r = await connectAndPing(page, rec);
       expect(r).toMatchObject({ ok: false, name: "ConnectError" });
       expect(r.attempts).toEqual([{ relay: addr, reason: "version", message: `${addr}: relay refused: relay speaks version 1 only (100)` }]);
       expect(other.core.counters["drop.version"]).toBe(1);

@@ -9,10 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, serveLibrary } from "../helpers/browser.ts";
-import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
-import { startRelay } from "../../relay/socket.ts";
-import { generateCertificate } from "../../relay/werift.ts";
-import { createLogger } from "../../relay/log.ts";
+import { startInProcessRelay, startRelayProc, type RelayProc } from "../helpers/relay.ts";
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serveLibrary>>;
@@ -167,13 +164,11 @@ describe("a relay that replays what it forwards", () => {
   test("every DELIVER sent twice: signaling and relayed data are taken once, the copies counted as rejected", async () => {
     // A real relay (in this process) whose core sends every DELIVER twice: what a malicious relay
     // could do with sealed messages it cannot read.
-    const cert = await generateCertificate();
-    const relay = await startRelay({ host: "127.0.0.1", port: 0, cert, log: createLogger("warn", { write: () => {} }) });
+    const { relay, rec } = await startInProcessRelay();
     const forward = relay.core.handleMessage.bind(relay.core);
     let copies = 0;
     relay.core.handleMessage = (key, msg, now) => forward(key, msg, now).flatMap((a) => (a.type == "frame" && a.data[0] == 23 ? (copies++, [a, a]) : [a]));
     try {
-      const rec = { addr: `127.0.0.1:${relay.port}`, fp: cert.fingerprint };
       const a = await peerPage(rec, "echo-chamber", true);
       const b = await peerPage(rec, "echo-chamber", false);
       await Promise.all([waitPeers(a, 1), waitPeers(b, 1)]);

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { launchIn, type NetBrowser } from "./browsers.ts";
 import { createTestNet, type NetHost, type TestNet } from "./netns.ts";
 import { SATS } from "../../build.ts";
+import { poll } from "./poll.ts";
 
 type Info = { record: { addr: string }; ord: string; urls: Record<string, string> };
 
@@ -23,14 +24,12 @@ async function inscriptionFrame(b: NetBrowser): Promise<{ evaluate(js: string): 
   }
   throw new Error(`${b.kind}: no /preview/ frame`);
 }
-const waitText = async (f: { evaluate(js: string): Promise<any> }, text: string, ms: number, who: string, logs?: string[]) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await f.evaluate(`document.body.innerText.includes(${JSON.stringify(text)})`).catch(() => false)) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`${who}: no "${text}" within ${ms} ms; page: ${await f.evaluate("document.body.innerText").catch((e: any) => String(e))}; console: ${logs?.join(" | ")}`);
-};
+const waitText = (f: { evaluate(js: string): Promise<any> }, text: string, ms: number, who: string, logs?: string[]) =>
+  poll(
+    () => f.evaluate(`document.body.innerText.includes(${JSON.stringify(text)})`).catch(() => false),
+    ms,
+    async () => `${who}: no "${text}"; page: ${await f.evaluate("document.body.innerText").catch((e: any) => String(e))}; console: ${logs?.join(" | ")}`,
+  );
 const say = (f: { evaluate(js: string): Promise<any> }, text: string) =>
   f.evaluate(`(() => { const i = document.querySelector("input"); i.value = ${JSON.stringify(text)}; i.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" })); })()`);
 

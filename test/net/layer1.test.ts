@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BROWSERS, launchIn, libraryRoutes, type NetBrowser } from "./browsers.ts";
 import { createTestNet, type NetHost, type TestNet } from "./netns.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
+import { poll } from "./poll.ts";
 
 type Rec = { addr: string; fp: string };
 /** Page script: connect to `rec` once (no reconnect) and report the outcome. */
@@ -68,8 +69,7 @@ describe("Layer 1 in Chromium and Firefox across namespaced hosts", () => {
         await relay.stop("SIGKILL");
         relay = await startRelayProc({ netns: relayHost.ns, host: relayHost.ip, dataDir, args: ["--port", String(port)] });
         expect(relay.record.addr).toBe(rec.addr);
-        const deadline = Date.now() + 30_000;
-        while (Date.now() < deadline && !(await b.evaluate<string[]>("events")).includes("reconnect")) await Bun.sleep(200);
+        await poll(async () => (await b.evaluate<string[]>("events")).includes("reconnect"), 30_000, async () => `${kind}: events ${JSON.stringify(await b.evaluate("events"))}`).catch(() => {});
         expect(await b.evaluate("events")).toEqual(["disconnect", "reconnect"]);
         expect(await b.evaluate<number>("net.ping()")).toBeGreaterThan(0);
       } finally {

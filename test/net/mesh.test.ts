@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { launchIn, libraryRoutes, type BrowserKind, type NetBrowser } from "./browsers.ts";
 import { createTestNet, type NatKind, type NetHost, type TestNet } from "./netns.ts";
 import { natRuleset } from "./nat.ts";
+import { poll } from "./poll.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
 
 type Rec = { addr: string; fp: string };
@@ -52,14 +53,8 @@ const ICE = `(async () => {
   return out;
 })()`;
 
-const until = async (b: NetBrowser, cond: string, ms: number, what: string) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await b.evaluate(cond)) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`${b.kind}: no ${what} within ${ms} ms; log: ${JSON.stringify(await b.evaluate("globalThis.log"))}; console: ${b.logs().join(" | ")}`);
-};
+const until = (b: NetBrowser, cond: string, ms: number, what: string) =>
+  poll(() => b.evaluate(cond), ms, async () => `${b.kind}: no ${what}; log: ${JSON.stringify(await b.evaluate("globalThis.log"))}; console: ${b.logs().join(" | ")}`);
 
 describe("lumamesh across namespaced hosts and NATs", () => {
   let net: TestNet;
