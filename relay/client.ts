@@ -27,6 +27,9 @@ export interface ClientOptions {
 }
 
 const CONSENT_MS = 2500;
+/** Gaps between ICE checks until one is answered (ms): 6 checks over 3.1 s, then none. Bounds what
+ *  dialing an address that does not answer sends it (relay/gossip.ts PROBE_COST). */
+export const CHECK_SCHEDULE = [100, 200, 400, 800, 1600];
 
 /** Open a Layer-1 link to a relay; resolves on WELCOME, rejects with a reason. */
 export function openRelayLink(relay: { addr: string; fp: string }, cert: Certificate, o: ClientOptions = {}): Promise<RelayLink> {
@@ -101,18 +104,19 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
     });
     sock.bind(0, () => {
       check();
-      // Checks: fast until answered, then as consent every 2.5 s; a ping when the relay is quiet.
+      // Checks: backing off until answered (CHECK_SCHEDULE), then as consent every 2.5 s; a ping when the relay is quiet.
+      let n = 0;
       const tick = () => {
         if (done) return;
-        check();
+        if (session || n < CHECK_SCHEDULE.length) check();
         const now = Date.now(), live = o.liveness ?? 2000;
         if (link.maxFrame) {
           if (pinged && rx < pinged && now - pinged > live) return finish("relay stopped answering");
           if (now - rx > live && !(pinged > rx)) (pinged = now), link.send({ t: T.PING, data: new Uint8Array(0) });
         }
-        ticker = setTimeout(tick, session ? CONSENT_MS : 200);
+        ticker = setTimeout(tick, session ? CONSENT_MS : CHECK_SCHEDULE[Math.min(++n, CHECK_SCHEDULE.length - 1)]);
       };
-      ticker = setTimeout(tick, 200);
+      ticker = setTimeout(tick, CHECK_SCHEDULE[0]);
     });
   });
 }

@@ -1,11 +1,16 @@
 // The relay's sans-IO core: datagrams, channel events and time in; actions out.
-// It demultiplexes the one UDP socket (RFC 7983), runs ICE-lite checks, tracks every session's
-// lifecycle and limits, speaks the Layer-1 protocol (HELLO/PING/ERROR) and hands room frames to
-// the router. The socket loop (socket.ts) and the DTLS/SCTP adapter (werift.ts) execute the actions.
+// It demultiplexes the one UDP socket (RFC 7983), answers ICE-lite checks and DTLS ClientHellos
+// statelessly, creates a session only for an address that proved it receives the relay's replies
+// (a DTLS cookie), tracks every session's lifecycle and limits, speaks the Layer-1 protocol
+// (HELLO/PING/ERROR) and hands room frames to the router. The socket loop (socket.ts) and the
+// DTLS/SCTP adapter (werift.ts) execute the actions. Limits and what each defends against:
+// docs/protocol.md §7.
 import { E, T, VERSION, decode, encode } from "../src/wire.ts";
 import { handleStun } from "./stun.ts";
 import { bucket, take, DEFAULT_LIMITS, type Bucket, type Limits } from "./limits.ts";
 import { Router } from "./router.ts";
+import { Cookies, hostOf, prefixOf } from "./cookie.ts";
+import { findClientHello, helloVerifyRequest } from "./dtls-records.ts";
 
 export interface Addr { address: string; port: number }
 
@@ -20,8 +25,9 @@ export type Action =
   | { type: "frame"; key: string; data: Uint8Array }
   /** Tear the session down (the shell closes its adapter, then need not call handleClosed). */
   | { type: "close"; key: string; reason: string }
-  /** A session sent relay records (gossip): the shell verifies and probes them. */
-  | { type: "records"; key: string; json: string }
+  /** A session sent relay records (gossip): the shell checks the sender is a relay (its own record's
+   *  fingerprint is `fp`, its address's IP is `ip`), then verifies and probes them. */
+  | { type: "records"; key: string; json: string; fp: string; ip: string }
   /** Something worth one log line. */
   | { type: "event"; level: "debug" | "info" | "warn"; name: string; fields: Record<string, unknown> };
 
@@ -30,7 +36,13 @@ type State = "handshake" | "open" | "ready";
 interface Session {
   key: string;
   from: Addr;
-  ufrag: string;
+  /** The ICE key (USERNAME's first half) of the checks that led to this session, when known. */
+  ufrag?: string;
+  /** The client random of the ClientHello that created it (a retransmission has the same). */
+  random: Uint8Array;
+  /** What per-IP and per-network limits count it under (cookie.ts hostOf/prefixOf). */
+  host: string;
+  prefix: string;
   state: State;
   created: number;
   lastSeen: number;
@@ -41,7 +53,21 @@ interface Session {
   relayed: Bucket;
   /** First 8 bytes of the browser's DTLS certificate fingerprint: the only peer id it may use. */
   id?: Uint8Array;
+  /** The peer's whole certificate fingerprint (colon hex). */
+  fp?: string;
+  /** RECORDS frames accepted (gossip), limited per session. */
+  records: Bucket;
+  /** JOINED/LEFT notifications this session's JOIN/LEAVE caused (each member told is one token). */
+  churn: Bucket;
 }
+
+/** Bounds of the core's own bookkeeping of unauthenticated input. */
+const RECENT_MAX = 8192, REPLIES_MAX = 16384;
+/** RECORDS frames a session may send: one a second, a burst of 5 (a relay sends one per change of its list). */
+const RECORDS_RATE = 1, RECORDS_BURST = 5;
+/** Room notifications a session's JOIN/LEAVE may cause at once: joining 16 full rooms of 64. */
+const CHURN_BURST = 1024;
+const equal = (a: Uint8Array, b: Uint8Array) => a.length == b.length && a.every((x, i) => x == b[i]);
 
 /** A limit as WELCOME announces it: a whole number from 1 to max. */
 export const clamp = (x: number, max: number) => Math.max(1, Math.min(max, Math.floor(x)));
@@ -54,16 +80,23 @@ export class RelayCore {
   readonly counters: Record<string, number> = Object.create(null);
   private sessions = new Map<string, Session>();
   private perIp = new Map<string, number>();
+  private halfOpenBy = new Map<string, number>();
   private halfOpen = 0;
   private creates: Bucket;
+  private cookies: Cookies;
+  /** Replies to unauthenticated input (STUN, HelloVerifyRequest) per network prefix: bounded map. */
+  private replies = new Map<string, Bucket>();
+  /** The ICE key last seen in a valid check from an address without a session (bounded). */
+  private recent = new Map<string, string>();
   readonly router: Router;
   /** The RECORDS frame every session gets before WELCOME: this relay and the relays it vouches for. */
   records: Uint8Array | null = null;
 
-  constructor(limits: Partial<Limits> = {}, now = 0) {
+  constructor(limits: Partial<Limits> = {}, now = 0, cookies = new Cookies()) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.creates = bucket(this.limits.createBurst, now);
     this.router = new Router(this.limits);
+    this.cookies = cookies;
   }
 
   count(reason: string, n = 1) {
@@ -80,9 +113,16 @@ export class RelayCore {
     // RFC 7983 §7: 0..3 STUN, 20..63 DTLS, anything else is not ours.
     if (b0 <= 3) return this.stun(buf, from, now);
     if (b0 >= 20 && b0 <= 63) {
-      const s = this.sessions.get(addrKey(from));
+      const key = addrKey(from);
+      const s = this.sessions.get(key);
+      // A ClientHello is answered by the cookie exchange, whether a session exists or not.
+      if (b0 == 22) {
+        const ch = findClientHello(buf);
+        if (ch) return this.hello(buf, ch.record.seq, ch.hello.random, ch.hello.cookie, from, key, s, now);
+      }
       if (!s) return this.drop("dtls-no-session");
-      s.lastSeen = now;
+      // Not proof of life: anyone can send bytes from any address. The adapter reports records that
+      // decrypt (handleAlive).
       return [{ type: "dtls", key: s.key, data: buf }];
     }
     return this.drop("not-stun-or-dtls");
@@ -100,45 +140,94 @@ export class RelayCore {
       case "error": this.count("drop.stun." + d.reason); return [{ type: "send", to: from, data: d.reply }];
       case "binding": this.count("stun.binding"); return [{ type: "send", to: from, data: d.reply }];
     }
-    // A valid ICE check: it proves the sender knows the ufrag it put in its own offer.
+    // A valid ICE check proves only that its sender knows the key it wrote in USERNAME (in clear on
+    // the wire): not that it receives replies at its source address. It is answered without state.
     const key = addrKey(from);
-    const out: Action[] = [];
     const s = this.sessions.get(key);
-    if (s) {
-      if (s.ufrag == d.ufrag) {
-        s.lastSeen = now;
-        return [{ type: "send", to: from, data: d.reply }];
-      }
-      // Same address, new ufrag: the browser started over (page reload, ICE restart). Replace.
-      out.push(...this.close(s, "replaced", now));
+    if (s && s.ufrag == d.ufrag) {
+      s.lastSeen = now; // the key only this browser (and the relay) knows: as good as its DTLS keys off-path
+      return [{ type: "send", to: from, data: d.reply }];
     }
-    const ipCount = this.perIp.get(from.address) ?? 0;
-    if (this.sessions.size >= this.limits.maxSessions) return [...out, ...this.drop("limit.sessions")];
-    if (ipCount >= this.limits.sessionsPerIp) return [...out, ...this.drop("limit.sessions-per-ip")];
-    if (this.halfOpen >= this.limits.halfOpen) return [...out, ...this.drop("limit.half-open")];
-    if (!take(this.creates, this.limits.createRate, this.limits.createBurst, now)) return [...out, ...this.drop("limit.create-rate")];
+    if (!s) {
+      if (this.recent.size >= RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
+      this.recent.delete(key);
+      this.recent.set(key, d.ufrag);
+    }
+    if (!this.replyBudget(from, now)) return this.drop("limit.unauth-replies");
+    this.count("stun.check");
+    return [{ type: "send", to: from, data: d.reply }];
+  }
+
+  /** Take one reply to unauthenticated input from the sender's network's budget (reflection bound). */
+  private replyBudget(from: Addr, now: number): boolean {
+    const p = prefixOf(from.address);
+    let b = this.replies.get(p);
+    if (!b) {
+      if (this.replies.size >= REPLIES_MAX) this.replies.delete(this.replies.keys().next().value!);
+      this.replies.set(p, (b = bucket(this.limits.unauthReplyBurst, now)));
+    }
+    return take(b, this.limits.unauthReplyRate, this.limits.unauthReplyBurst, now);
+  }
+
+  /**
+   * A ClientHello (its first fragment). Without a valid cookie: a stateless HelloVerifyRequest,
+   * never larger than the datagram that asked for it. With one: the address receives what the
+   * relay sends, so a session may be created (or replace the session at that address: a browser
+   * that started over); a retransmission goes to the session it belongs to.
+   */
+  private hello(buf: Uint8Array, seq: number, random: Uint8Array, cookie: Uint8Array, from: Addr, key: string, s: Session | undefined, now: number): Action[] {
+    if (!this.cookies.check(key, cookie, now)) {
+      if (cookie.length) this.count("dtls.bad-cookie");
+      const hvr = helloVerifyRequest(seq, this.cookies.make(key, now));
+      if (hvr.length > buf.length) return this.drop("dtls.hello-too-short");
+      if (!this.replyBudget(from, now)) return this.drop("limit.unauth-replies");
+      this.count("dtls.hello-verify");
+      return [{ type: "send", to: from, data: hvr }];
+    }
+    if (s && equal(s.random, random)) return [{ type: "dtls", key, data: buf }];
+    const out: Action[] = [];
+    // Same address, a new client proven by the cookie: the browser started over (reload, ICE restart).
+    if (s) out.push(...this.close(s, "replaced", now));
+    const L = this.limits;
+    const host = hostOf(from.address), prefix = prefixOf(from.address);
+    const ipCount = this.perIp.get(host) ?? 0, netHalf = this.halfOpenBy.get(prefix) ?? 0;
+    if (this.sessions.size >= L.maxSessions) return [...out, ...this.drop("limit.sessions")];
+    if (ipCount >= L.sessionsPerIp) return [...out, ...this.drop("limit.sessions-per-ip")];
+    if (netHalf >= L.halfOpenPerNet) return [...out, ...this.drop("limit.half-open-per-net")];
+    if (this.halfOpen >= L.halfOpen) return [...out, ...this.drop("limit.half-open")];
+    if (!take(this.creates, L.createRate, L.createBurst, now)) return [...out, ...this.drop("limit.create-rate")];
+    const ufrag = this.recent.get(key);
+    this.recent.delete(key);
     const ns: Session = {
-      key, from: { ...from }, ufrag: d.ufrag, state: "handshake", created: now, lastSeen: now, openedAt: 0,
-      msgs: bucket(this.limits.msgBurst, now), rateWarned: -Infinity, relayed: bucket(this.limits.relayBurst, now),
+      key, from: { ...from }, ufrag, random: random.slice(), host, prefix, state: "handshake", created: now, lastSeen: now, openedAt: 0,
+      msgs: bucket(L.msgBurst, now), rateWarned: -Infinity, relayed: bucket(L.relayBurst, now), records: bucket(RECORDS_BURST, now), churn: bucket(CHURN_BURST, now),
     };
     this.sessions.set(key, ns);
-    this.perIp.set(from.address, ipCount + 1);
+    this.perIp.set(host, ipCount + 1);
+    this.halfOpenBy.set(prefix, netHalf + 1);
     this.halfOpen++;
     this.count("sessions.created");
     out.push({ type: "open", key, from: ns.from });
-    out.push({ type: "send", to: from, data: d.reply });
+    out.push({ type: "dtls", key, data: buf });
     out.push({ type: "event", level: "debug", name: "session.new", fields: { key } });
     return out;
+  }
+
+  /** The adapter decrypted a record of this session: its peer is alive. */
+  handleAlive(key: string, now: number) {
+    const s = this.sessions.get(key);
+    if (s) s.lastSeen = now;
   }
 
   /** The adapter reports the DataChannel open; `remoteFp` is the browser's certificate fingerprint. */
   handleOpen(key: string, now: number, remoteFp?: string): Action[] {
     const s = this.sessions.get(key);
     if (!s || s.state != "handshake") return [];
-    if (remoteFp) s.id = Uint8Array.from(remoteFp.split(":").slice(0, 8), (h) => parseInt(h, 16));
+    if (remoteFp) (s.id = Uint8Array.from(remoteFp.split(":").slice(0, 8), (h) => parseInt(h, 16))), (s.fp = remoteFp);
     s.state = "open";
     s.openedAt = now;
-    this.halfOpen--;
+    s.lastSeen = now;
+    this.halfOpenDone(s);
     this.count("sessions.opened");
     return [{ type: "event", level: "info", name: "session.open", fields: { key, ms: now - s.created } }];
   }
@@ -188,7 +277,12 @@ export class RelayCore {
     switch (f.t) {
       case T.PING: return [{ type: "frame", key, data: encode({ t: T.PONG, data: f.data }) }];
       case T.PONG: return [];
-      case T.RECORDS: return [{ type: "records", key, json: f.json }];
+      case T.RECORDS: {
+        // Gossip is for relays (the shell checks the sender's own record); a browser gains nothing
+        // here, and each frame can make the relay verify signatures and dial addresses.
+        if (!s.fp || !take(s.records, RECORDS_RATE, RECORDS_BURST, now)) return this.drop("records-rate");
+        return [{ type: "records", key, json: f.json, fp: s.fp, ip: s.from.address }];
+      }
       case T.JOIN: case T.LEAVE: case T.SEND: case T.BCAST: {
         // Peer ids are bound to the DTLS certificate, so nobody can squat another browser's id.
         if (f.t == T.JOIN && s.id && f.id.some((b, i) => b != s.id![i])) {
@@ -203,7 +297,13 @@ export class RelayCore {
             this.count("drop.frame-size");
             return [err(E.FRAME_SIZE, `delivering this would exceed ${this.limits.maxFrame} bytes`)];
           }
-          const n = f.data.length * (f.t == T.BCAST ? Math.max(1, this.router.size(f.topic) - 1) : 1);
+          const peers = f.t == T.BCAST ? Math.max(1, this.router.size(f.topic) - 1) : 1;
+          const n = f.data.length * peers;
+          if (n > this.limits.relayBurst) {
+            // More than the bucket can ever hold: no waiting makes it fit.
+            this.count("drop.bcast-size");
+            return [err(E.FRAME_SIZE, `broadcasting ${f.data.length} bytes to ${peers} peers is ${n} bytes, more than the relay's burst of ${this.limits.relayBurst}: send to fewer peers or in smaller pieces`)];
+          }
           if (!take(s.relayed, this.limits.relayRate, this.limits.relayBurst, now, n)) {
             this.count("drop.relay-rate");
             if (now - s.rateWarned < 1000) return [];
@@ -214,7 +314,14 @@ export class RelayCore {
           // pairs without a direct path, the rest signaling; the type byte is in the clear).
           this.count(f.data[0] == 4 ? "relayed.data-bytes" : "relayed.signal-bytes", n);
         }
-        const r = this.router.handle(key, f);
+        // JOINED/LEFT go to every other member: the sender pays for the fan-out (churn bucket).
+        if ((f.t == T.JOIN || f.t == T.LEAVE) && !take(s.churn, this.limits.msgRate * 2, CHURN_BURST, now, Math.max(1, this.router.size(f.topic)))) {
+          this.count("drop.churn");
+          if (now - s.rateWarned < 1000) return [];
+          s.rateWarned = now;
+          return [err(E.RATE, "joining and leaving rooms faster than the relay allows")];
+        }
+        const r = this.router.handle(key, f, s.host);
         const out: Action[] = r.out.map((o) => ({ type: "frame", key: o.key, data: o.data }));
         if (r.error) {
           this.count("room." + r.error.code);
@@ -246,12 +353,19 @@ export class RelayCore {
     return out;
   }
 
+  private halfOpenDone(s: Session) {
+    this.halfOpen--;
+    const n = (this.halfOpenBy.get(s.prefix) ?? 1) - 1;
+    if (n > 0) this.halfOpenBy.set(s.prefix, n);
+    else this.halfOpenBy.delete(s.prefix);
+  }
+
   private close(s: Session, reason: string, now: number, tellShell = true): Action[] {
     this.sessions.delete(s.key);
-    const n = (this.perIp.get(s.from.address) ?? 1) - 1;
-    if (n > 0) this.perIp.set(s.from.address, n);
-    else this.perIp.delete(s.from.address);
-    if (s.state == "handshake") this.halfOpen--;
+    const n = (this.perIp.get(s.host) ?? 1) - 1;
+    if (n > 0) this.perIp.set(s.host, n);
+    else this.perIp.delete(s.host);
+    if (s.state == "handshake") this.halfOpenDone(s);
     this.count("sessions.closed." + reason.split(":")[0]);
     const out: Action[] = this.router.drop(s.key).map((o) => ({ type: "frame" as const, key: o.key, data: o.data }));
     if (tellShell) out.push({ type: "close", key: s.key, reason });

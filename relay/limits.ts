@@ -6,18 +6,25 @@ export const bucket = (burst: number, now: number): Bucket => ({ tokens: burst, 
 
 /** Take `n` tokens from `b` (refilled at `rate` per second up to `burst`); false (taking none) when short. */
 export function take(b: Bucket, rate: number, burst: number, now: number, n = 1): boolean {
-  b.tokens = Math.min(burst, b.tokens + ((now - b.at) * rate) / 1000);
-  b.at = now;
+  // A clock that steps back refills nothing (and takes nothing away).
+  b.tokens = Math.min(burst, b.tokens + (Math.max(0, now - b.at) * rate) / 1000);
+  b.at = Math.max(b.at, now);
   if (b.tokens < n) return false;
   b.tokens -= n;
   return true;
 }
 
 export interface Limits {
-  /** Sessions (handshaking or open) from one source IP. */
+  /** Sessions (handshaking or open) from one source IPv4 address or IPv6 /64. */
   sessionsPerIp: number;
-  /** Sessions that passed the ICE check but have no open channel yet. */
+  /** Sessions whose address proved itself (DTLS cookie) but whose channel is not open yet: in all… */
   halfOpen: number;
+  /** …and from one IPv4 /24 or IPv6 /64. */
+  halfOpenPerNet: number;
+  /** Replies to unauthenticated input (STUN answers, HelloVerifyRequests) per second to one /24 or /64,
+   *  and their burst: bounds what the relay can be made to send towards one network. */
+  unauthReplyRate: number;
+  unauthReplyBurst: number;
   /** New sessions per second across the relay (token bucket rate and burst). */
   createRate: number;
   createBurst: number;
@@ -38,14 +45,21 @@ export interface Limits {
    *  traffic alike; a BCAST counts once per recipient), announced in WELCOME, and its burst. */
   relayRate: number;
   relayBurst: number;
-  /** Rooms one session may be in, and members one room may have. */
+  /** Rooms one session may be in, and members one room may have… */
   roomsPerSession: number;
   membersPerRoom: number;
+  /** …of which at most this many from one IPv4 address or IPv6 /64 (one host cannot fill a room). */
+  membersPerIp: number;
+  /** Bytes queued towards one session and not yet acknowledged; a peer that stops acknowledging is closed. */
+  sendQueue: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
   sessionsPerIp: 64,
-  halfOpen: 256,
+  halfOpen: 1024,
+  halfOpenPerNet: 64,
+  unauthReplyRate: 500,
+  unauthReplyBurst: 1000,
   createRate: 200,
   createBurst: 400,
   maxSessions: 20000,
@@ -59,4 +73,6 @@ export const DEFAULT_LIMITS: Limits = {
   relayBurst: 262144,
   roomsPerSession: 16,
   membersPerRoom: 64,
+  membersPerIp: 8,
+  sendQueue: 524288,
 };

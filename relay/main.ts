@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
   let gossip: ReturnType<typeof startGossip> | undefined;
   const relay = await startRelay({
     host: c.host, port: c.port, cert: state.cert, log, recordFrames: c.recordFrames, limits: { idleTimeoutMs: c.idleTimeout * 1000, ...c.limits },
-    onRecords: (json, key) => gossip?.add(json, key),
+    onRecords: (json, from) => gossip?.fromSession(json, from),
   });
   // Signed once per run: a newer `seq` replaces older records of this relay wherever they travel.
   // A registered relay's record carries its sat, so browsers can check it on-chain; when the

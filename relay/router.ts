@@ -17,10 +17,12 @@ export interface RoomStats { rooms: number; memberships: number }
 export class Router {
   /** topic hex → (peer id hex → session key) */
   private rooms = new Map<string, Map<string, string>>();
-  /** session key → (topic hex → { topic, id }) */
-  private bySession = new Map<string, Map<string, { topic: Uint8Array; id: Uint8Array }>>();
+  /** session key → (topic hex → { topic, id, host }) */
+  private bySession = new Map<string, Map<string, { topic: Uint8Array; id: Uint8Array; host: string }>>();
+  /** topic hex → (host → members from it) */
+  private hosts = new Map<string, Map<string, number>>();
 
-  constructor(private limits: Pick<Limits, "roomsPerSession" | "membersPerRoom">) {}
+  constructor(private limits: Pick<Limits, "roomsPerSession" | "membersPerRoom"> & Partial<Pick<Limits, "membersPerIp">>) {}
 
   stats(): RoomStats {
     let memberships = 0;
@@ -33,8 +35,8 @@ export class Router {
     return this.rooms.get(hex(topic))?.size ?? 0;
   }
 
-  /** Route one room frame (JOIN, LEAVE, SEND, BCAST) from session `key`. */
-  handle(key: string, f: Frame): RouteResult {
+  /** Route one room frame (JOIN, LEAVE, SEND, BCAST) from session `key`, whose address counts as `host`. */
+  handle(key: string, f: Frame, host = key): RouteResult {
     const out: RouteOut[] = [];
     switch (f.t) {
       case T.JOIN: {
@@ -49,11 +51,17 @@ export class Router {
           if (mine.size >= this.limits.roomsPerSession) return { out, error: { code: E.ROOMS, message: `at most ${this.limits.roomsPerSession} rooms per session` } };
           if (room.size >= this.limits.membersPerRoom) return { out, error: { code: E.MEMBERS, message: `room is full (${this.limits.membersPerRoom} members)` } };
           if (room.has(ih)) return { out, error: { code: E.ID_TAKEN, message: "peer id already in this room" } };
+          const perHost = this.hosts.get(th) ?? new Map<string, number>();
+          const mine_ = perHost.get(host) ?? 0;
+          const cap = this.limits.membersPerIp ?? Infinity;
+          if (mine_ >= cap) return { out, error: { code: E.MEMBERS, message: `at most ${cap} members of one room from one address` } };
+          perHost.set(host, mine_ + 1);
+          this.hosts.set(th, perHost);
           const topic = f.topic.slice(), id = f.id.slice();
           const joined = encode({ t: T.JOINED, topic, id });
           for (const k of room.values()) out.push({ key: k, data: joined });
           room.set(ih, key);
-          mine.set(th, { topic, id });
+          mine.set(th, { topic, id, host });
           this.rooms.set(th, room);
           this.bySession.set(key, mine);
         }
@@ -102,6 +110,11 @@ export class Router {
     const room = this.rooms.get(th)!;
     room.delete(hex(me.id));
     if (!room.size) this.rooms.delete(th);
+    const perHost = this.hosts.get(th);
+    const n = (perHost?.get(me.host) ?? 1) - 1;
+    if (n > 0) perHost!.set(me.host, n);
+    else perHost?.delete(me.host);
+    if (perHost && !perHost.size) this.hosts.delete(th);
     const left = encode({ t: T.LEFT, topic: me.topic, id: me.id });
     for (const k of room.values()) out.push({ key: k, data: left });
   }

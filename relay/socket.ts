@@ -15,8 +15,8 @@ export interface RelayOptions {
   limits?: Partial<Limits>;
   /** Test switch: append every application-layer frame in and out to this file. */
   recordFrames?: string;
-  /** RECORDS (gossip) received from a session. */
-  onRecords?: (json: string, key: string) => void;
+  /** RECORDS (gossip) received from a session whose certificate fingerprint is `fp`, from IP `ip`. */
+  onRecords?: (json: string, from: { key: string; fp: string; ip: string }) => void;
 }
 
 export interface RunningRelay {
@@ -66,7 +66,9 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
               adapters.delete(key);
               run(core.handleClosed(key, reason, now()));
             },
-          }, { maxMessageSize: core.limits.maxFrame * 4 });
+            onDrop: (reason) => core.count("drop." + reason),
+            onAlive: () => adapters.get(key) === s && core.handleAlive(key, now()),
+          }, { maxMessageSize: core.limits.maxFrame * 4, maxQueued: core.limits.sendQueue });
           adapters.set(key, s);
           break;
         }
@@ -85,7 +87,7 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
           break;
         }
         case "records":
-          o.onRecords?.(a.json, a.key);
+          o.onRecords?.(a.json, { key: a.key, fp: a.fp, ip: a.ip });
           break;
         case "event": {
           const f = { ...a.fields };

@@ -29,6 +29,9 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, ran
 import { DtlsClient, DtlsServer, HashAlgorithm, RTCSctpTransport, SignatureAlgorithm, type Transport } from "werift";
 import nacl from "tweetnacl";
 import { diffieHellman } from "node:crypto";
+import { checkSctpPacket } from "./sctp-check.ts";
+import { hardenSctp, type Guard } from "./sctp-harden.ts";
+import { CT, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
 
 // ---------------------------------------------------------------------------------------
 // X25519 through node:crypto. werift does its ECDHE with tweetnacl's pure-JS X25519
@@ -188,8 +191,20 @@ export interface SessionHandlers {
   onOpen(): void;
   /** one binary DataChannel message */
   onMessage(msg: Uint8Array): void;
-  /** exactly once: 'dtls-closed' | 'sctp-closed' | 'fingerprint-mismatch' | 'handshake-failed: …' | 'closed-locally' */
+  /** exactly once: 'dtls-closed' | 'sctp-closed' | 'fingerprint-mismatch' | 'handshake-failed: …' | 'closed-locally'
+   *  | 'send-queue-full' | 'retransmit-limit' | 'sctp-message-too-long' */
   onClose(reason: string): void;
+  /** Input dropped before werift saw it (a reason such as 'sctp.chunk-length-under-4'); counted by the caller. */
+  onDrop?(reason: string): void;
+  /** An authenticated (decrypted) record arrived: the peer is alive. */
+  onAlive?(): void;
+}
+
+export interface SessionLimits {
+  /** Largest message received (bytes); a longer one ends the session. */
+  maxMessageSize?: number;
+  /** Bytes queued towards the peer (not yet acknowledged) at most; beyond, the session ends (send-queue-full). */
+  maxQueued?: number;
 }
 
 export interface ChannelSession {
@@ -240,6 +255,8 @@ function sctpClass(): SctpCtor {
     t.setDtlsTransport(fakeDtls as unknown as RTCSctpTransport["dtlsTransport"]);
     sctpCtor = t.sctp.constructor as SctpCtor;
     t.sctp.setState(1 /* SCTP_STATE.CLOSED */); // no timers were started; mark closed anyway
+    // Bounded receive path (window, reassembly, message size): relay/sctp-harden.ts.
+    hardenSctp((sctpCtor as unknown as { prototype: object }).prototype);
     // werift keeps RFC 9260's RTO.Min of 1 s (sctp/src/sctp.js: SCTP_RTO_MIN). WebRTC stacks retransmit
     // much sooner: a lost DATA chunk (a JOINED, a PONG) would otherwise sit a full second, long enough for
     // a browser to declare a live relay dead. RTO.Min 200 ms, same RFC 6298 estimator.
@@ -261,7 +278,16 @@ const DONE: Promise<void> = /* @__PURE__ */ Promise.resolve();
 interface SctpPrivate {
   handleData(buf: Buffer): Promise<void>;
   advertisedRwnd: number;
+  lm?: Guard;
+  flightSize: number;
+  outboundQueue: { userData: Buffer }[];
+  lastSackedTsn: number;
+  timer3Expired: () => void;
 }
+/** SCTP retransmission timeouts in a row with no new acknowledgement before the session is given up
+ *  (RFC 9260 §8.1 Association.Max.Retrans is 10; from RTO.Min 200 ms doubling, 8 is about a minute). */
+const MAX_RTX = 8;
+const DEFAULT_MAX_QUEUED = 512 * 1024;
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 interface Role {
@@ -269,6 +295,7 @@ interface Role {
   cert: Certificate;
   expectFp?: string;
   maxMessageSize: number;
+  maxQueued: number;
 }
 
 function pemOf(c: Certificate) {
@@ -288,6 +315,16 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   let remoteFp: string | undefined;
   let buffered = 0;
   let sctp: Sctp | undefined;
+  /** While true, werift's datagrams are not sent (its HelloVerifyRequest: the core sent ours). */
+  let mute = false;
+  const drop = (reason: string) => {
+    try {
+      h.onDrop?.(reason);
+    } catch {
+      /* counting must not break the session */
+    }
+  };
+  const gate: Gate = { server: role.server, reasm: new Reassembler(), done: new Map(), drop };
 
   // werift's Transport shape; `onData` is set by DtlsSocket and called by receive() below.
   const lower: Transport = {
@@ -295,7 +332,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     address: {} as Transport["address"],
     closed: false,
     send: (buf: Buffer) => {
-      if (!closed) {
+      if (!closed && !mute) {
         try {
           h.transmit(u8(buf));
         } catch {
@@ -382,6 +419,13 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   dtls.onClose.subscribe(() => fail("dtls-closed"));
   dtls.onData.subscribe((buf: Buffer) => {
     if (!sctp) return;
+    try {
+      h.onAlive?.();
+    } catch {
+      /* as above */
+    }
+    const why = checkSctpPacket(buf);
+    if (why) return drop("sctp." + why);
     // SCTP.handleData is async and rejects on malformed packets (werift's own wiring drops the
     // promise: an unhandled rejection). Call it directly with a catch.
     (sctp as unknown as SctpPrivate).handleData(buf).catch(noop);
@@ -405,6 +449,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     const ctx = (dtls as unknown as { dtls: { recordSequenceNumber: number } }).dtls;
     ctx.recordSequenceNumber = Math.max(ctx.recordSequenceNumber, 1024);
     release(dtls);
+    gate.reasm.clear();
+    gate.done.clear();
     startSctp();
   });
 
@@ -427,7 +473,17 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     sctp = s;
     (s as unknown as SctpRto).rto = RTO_INITIAL;
     s.isServer = role.server;
-    (s as unknown as SctpPrivate).advertisedRwnd = RECEIVE_WINDOW;
+    const sp = s as unknown as SctpPrivate;
+    sp.advertisedRwnd = RECEIVE_WINDOW;
+    sp.lm = { maxMessage: role.maxMessageSize, drop, violation: (r) => fail(r) };
+    // werift's T3-rtx timer retransmits forever: give up after MAX_RTX expiries without progress.
+    const t3 = sp.timer3Expired;
+    let rtx = 0, acked = NaN;
+    sp.timer3Expired = () => {
+      if (sp.lastSackedTsn !== acked) (acked = sp.lastSackedTsn), (rtx = 0);
+      if (++rtx > MAX_RTX) return fail("retransmit-limit");
+      t3();
+    };
     s.onReceive.subscribe((streamId: number, ppid: number, data: Buffer) => {
       if (closed || streamId !== 0) return; // only the negotiated channel 0; DCEP OPENs ignored
       if (ppid !== PPID_BINARY && ppid !== PPID_BINARY_EMPTY) return; // strings: not our protocol
@@ -460,8 +516,15 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       if (closed) return;
       try {
         const buf = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-        const pass = filterRecords(buf, connected, dtls, fail);
-        if (pass && !closed) lower.onData(pass, undefined as unknown as Parameters<Transport["onData"]>[1]);
+        for (const x of filterRecords(buf, connected, dtls, fail, gate)) {
+          if (closed) return;
+          mute = !!x.mute;
+          try {
+            lower.onData(x.rec, undefined as unknown as Parameters<Transport["onData"]>[1]);
+          } finally {
+            mute = false;
+          }
+        }
       } catch {
         /* dropped: werift's parsers throw on garbage */
       }
@@ -472,6 +535,14 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       if (!(msg instanceof Uint8Array)) throw new TypeError("werift: send() takes a Uint8Array");
       if (msg.length > DEFAULT_MAX_MESSAGE_SIZE) {
         throw new RangeError(`werift: message of ${msg.length} bytes exceeds max-message-size ${DEFAULT_MAX_MESSAGE_SIZE}`);
+      }
+      // A peer that does not acknowledge must not make the relay hold its frames without bound.
+      const sp = s as unknown as SctpPrivate;
+      let queued = sp.flightSize + buffered;
+      for (const c of sp.outboundQueue) queued += c.userData.length;
+      if (queued + msg.length > role.maxQueued) {
+        fail("send-queue-full");
+        return false;
       }
       const empty = msg.length === 0;
       // Copy: the caller may reuse its buffer; SCTP keeps chunks until they are acknowledged.
@@ -505,15 +576,32 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   };
 }
 
+/** Per-session state of the record gate before the handshake completes. */
+interface Gate {
+  server: boolean;
+  /** Bounded reassembly of fragmented handshake messages (relay/dtls-records.ts). */
+  reasm: Reassembler;
+  /** Whole handshake messages already passed on, by message_seq: a retransmission is passed again. */
+  done: Map<number, Buffer>;
+  /** Server: the client random of the ClientHello this session serves. */
+  random?: Uint8Array;
+  drop(reason: string): void;
+}
+
 /**
  * Record layer gate (RFC 6347 §4.1: type(1) version(2) epoch(2) seq(6) length(2) fragment).
- * Before the handshake completes everything goes to werift (it copes with plaintext flights).
- * After it: only epoch ≥ 1 records pass (a plaintext ClientHello would make werift reset the
- * session — renegotiation() — and a plaintext alert would close it: both spoofable), and
- * alerts are decrypted here; only an authentic one closes the session.
+ * Before the handshake completes, plaintext handshake records are taken apart here: fragments are
+ * reassembled within fixed bounds (werift would allocate what a header claims and buffer fragments
+ * without limit) and werift gets each message whole, one record each. A server session exists
+ * only because the core checked a ClientHello's cookie (relay/core.ts): its first ClientHello is
+ * given to werift twice — without the cookie, muted, so werift sets up its flight-2 state exactly
+ * once, then as sent — and a ClientHello from another client (another random) never reaches it.
+ * After the handshake: only epoch ≥ 1 records pass (a plaintext ClientHello would make werift
+ * reset the session — renegotiation() — and a plaintext alert would close it: both spoofable),
+ * and alerts are decrypted here; only an authentic one closes the session.
  */
-function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: string) => void): Buffer | undefined {
-  const keep: Buffer[] = [];
+function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: string) => void, g: Gate): { rec: Buffer; mute?: boolean }[] {
+  const keep: { rec: Buffer; mute?: boolean }[] = [];
   let o = 0;
   while (o + 13 <= buf.length) {
     const type = buf[o]!;
@@ -531,7 +619,7 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
       }
       if (epoch === 0 || !authentic(dtls, rec, epoch)) continue; // forged
       fail("dtls-closed");
-      return undefined;
+      return [];
     }
     if (connected && epoch === 0) continue;
     if (connected && type === CT_HANDSHAKE) {
@@ -541,10 +629,53 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
       if (dtls instanceof DtlsServer && authentic(dtls, rec, epoch)) for (const b of dtls.dtls.lastMessage) dtls.transport.send(b).catch(() => {});
       continue;
     }
-    keep.push(rec);
+    if (type === CT.HANDSHAKE && epoch === 0) {
+      handshake(rec, dtls, g, keep);
+      continue;
+    }
+    keep.push({ rec });
   }
-  if (keep.length === 0) return undefined;
-  return keep.length === 1 ? keep[0] : Buffer.concat(keep);
+  return keep;
+}
+
+/** One plaintext handshake record before the handshake completed: see filterRecords. */
+function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: { rec: Buffer; mute?: boolean }[]) {
+  const frags = parseHandshakes(rec.subarray(13));
+  if (!frags) return g.drop("dtls.bad-handshake-header");
+  const version = rec.readUInt16BE(1), seq = rec.readUIntBE(5, 6);
+  for (const f of frags) {
+    const seen = g.done.get(f.messageSeq);
+    if (seen) {
+      // A retransmitted message: werift answers it by resending its own flight.
+      if (f.offset === 0) keep.push({ rec: seen });
+      continue;
+    }
+    const r = g.reasm.add(f);
+    if (r === "partial") continue;
+    if (typeof r === "string") {
+      g.drop("dtls.fragment-" + r);
+      continue;
+    }
+    if (g.server && r.msgType === HS.CLIENT_HELLO) {
+      const hs = helloStart(r.body);
+      if (!hs || hs.cookie.length === 0) {
+        g.drop("dtls.hello-without-cookie");
+        continue;
+      }
+      if (g.random && !Buffer.from(g.random).equals(Buffer.from(hs.random))) {
+        g.drop("dtls.hello-other-client");
+        continue;
+      }
+      if (!g.random) {
+        g.random = Uint8Array.from(hs.random);
+        dtls.dtls.cookie = Buffer.from(hs.cookie);
+        keep.push({ rec: Buffer.from(handshakeRecord(seq, version, HS.CLIENT_HELLO, 0, withoutCookie(r.body, hs))), mute: true });
+      }
+    }
+    const whole = Buffer.from(handshakeRecord(seq, version, r.msgType, r.messageSeq, r.body));
+    if (g.done.size < 16) g.done.set(r.messageSeq, whole);
+    keep.push({ rec: whole });
+  }
 }
 
 function authentic(dtls: Dtls, rec: Buffer, epoch: number): boolean {
@@ -618,17 +749,22 @@ function findHandshake(dtls: Dtls, type: number) {
 }
 
 /** DTLS server (relay role, a=setup:passive), SCTP port 5000, negotiated channel id 0. Accepts any client certificate but exposes its fingerprint (after checking the client holds its key). */
-export function createServerSession(cert: Certificate, handlers: SessionHandlers, opts?: { maxMessageSize?: number }): ChannelSession {
-  const maxMessageSize = opts?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+export function createServerSession(cert: Certificate, handlers: SessionHandlers, opts?: SessionLimits): ChannelSession {
+  return createSession({ server: true, cert, ...limitsOf(opts) }, handlers);
+}
+
+function limitsOf(o: SessionLimits = {}) {
+  const maxMessageSize = o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, maxQueued = o.maxQueued ?? DEFAULT_MAX_QUEUED;
   if (!Number.isInteger(maxMessageSize) || maxMessageSize <= 0) throw new RangeError(`werift: bad maxMessageSize ${maxMessageSize}`);
-  return createSession({ server: true, cert, maxMessageSize }, handlers);
+  if (!Number.isInteger(maxQueued) || maxQueued <= 0) throw new RangeError(`werift: bad maxQueued ${maxQueued}`);
+  return { maxMessageSize, maxQueued };
 }
 
 /** DTLS client that checks the server certificate's sha-256 against remoteFingerprint; SCTP client; channel id 0. */
-export function createClientSession(cert: Certificate, remoteFingerprint: string, handlers: SessionHandlers): ChannelSession {
+export function createClientSession(cert: Certificate, remoteFingerprint: string, handlers: SessionHandlers, opts?: SessionLimits): ChannelSession {
   const expectFp = normFp(remoteFingerprint);
   if (!/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(expectFp)) throw new TypeError(`werift: bad sha-256 fingerprint "${remoteFingerprint}"`);
-  return createSession({ server: false, cert, expectFp, maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE }, handlers);
+  return createSession({ server: false, cert, expectFp, ...limitsOf(opts) }, handlers);
 }
 
 /** Internals for tests. */

@@ -71,10 +71,36 @@ const at = (address: string, port: number): Addr => ({ address, port });
 
 const HELLO = encode({ t: T.HELLO, min: 1, max: 1 });
 
-/** Create a session from `from` with a valid check; returns its key and ufrag. */
+/** A DTLS 1.2 ClientHello record (RFC 6347 §4.2.1): whole, or only its first `cut` body bytes as a
+ *  first fragment, as Chromium sends its 1.4 KB hello. */
+function clientHello(random: Uint8Array, cookie = new Uint8Array(0), cut?: number, recordSeq = 0): Uint8Array {
+  const body = Uint8Array.from([0xfe, 0xfd, ...random, 0, cookie.length, ...cookie, 0, 2, 0xc0, 0x2b, 1, 0, ...bytes(200)]);
+  const frag = body.subarray(0, cut ?? body.length);
+  const hs = Uint8Array.from([1, 0, body.length >> 8, body.length & 255, 0, cookie.length ? 1 : 0, 0, 0, 0, 0, frag.length >> 8, frag.length & 255, ...frag]);
+  return Uint8Array.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, recordSeq, hs.length >> 8, hs.length & 255, ...hs]);
+}
+/** The cookie in a HelloVerifyRequest record. */
+function cookieOf(hvr: Uint8Array): Uint8Array {
+  expect(hvr[0]).toBe(22);
+  expect(hvr[13]).toBe(3); // hello_verify_request
+  const n = hvr[13 + 14]!;
+  return hvr.slice(13 + 15, 13 + 15 + n);
+}
+const sent = (acts: Action[]) => (acts[0] as Extract<Action, { type: 'send' }>).data;
+
+/** What a browser does: a valid check (answered, no state), a first ClientHello (answered with a
+ *  HelloVerifyRequest, no state), then the ClientHello with the cookie: returns the core's actions for that. */
+function attempt(core: RelayCore, from: Addr, now: number, u = ufrag(), random = bytes(32)) {
+  expect(types(core.handleDatagram(check(u).buf, from, now))).toEqual(['send']);
+  const hvr = core.handleDatagram(clientHello(random), from, now);
+  expect(types(hvr)).toEqual(['send']);
+  return core.handleDatagram(clientHello(random, cookieOf(sent(hvr))), from, now);
+}
+
+/** Create a session from `from` the way a browser does; returns its key and ufrag. */
 function create(core: RelayCore, from: Addr, now: number, u = ufrag()) {
-  const acts = core.handleDatagram(check(u).buf, from, now);
-  expect(types(acts)).toEqual(['open', 'send', 'event']);
+  const acts = attempt(core, from, now, u);
+  expect(types(acts)).toEqual(['open', 'dtls', 'event']);
   return { key: addrKey(from), u };
 }
 
@@ -94,59 +120,120 @@ describe('addrKey', () => {
   });
 });
 
-describe('demux and ICE checks', () => {
-  test('a valid check creates a session: open, then a reply that verifies with the ufrag', () => {
+describe('demux, ICE checks and the cookie exchange', () => {
+  test('a valid check is answered (integrity with the ufrag) and creates no state', () => {
     const core = new RelayCore();
     const u = ufrag();
     const { buf, txid } = check(u);
     const acts = core.handleDatagram(buf, A, 1000);
-    expect(types(acts)).toEqual(['open', 'send', 'event']);
+    expect(types(acts)).toEqual(['send']);
+    expect((acts[0] as Extract<Action, { type: 'send' }>).to).toEqual(A);
+    expectReply(sent(acts), txid, A, u);
+    expect(core.size).toBe(0);
+    expect(core.handshaking).toBe(0);
+    expect(core.counters['stun.check']).toBe(1);
+  });
+
+  test('a first ClientHello gets a HelloVerifyRequest no larger than it, echoing its record sequence; no state', () => {
+    const core = new RelayCore();
+    const ch = clientHello(bytes(32), undefined, undefined, 7);
+    const acts = core.handleDatagram(ch, A, 0);
+    expect(types(acts)).toEqual(['send']);
+    const hvr = sent(acts);
+    expect(hvr.length).toBeLessThanOrEqual(ch.length);
+    expect(Array.from(hvr.subarray(0, 11))).toEqual([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 7]);
+    expect(cookieOf(hvr).length).toBe(16);
+    expect(core.size).toBe(0);
+    expect(core.counters['dtls.hello-verify']).toBe(1);
+  });
+
+  test('a ClientHello with the cookie creates the session: open, then the datagram to its adapter', () => {
+    const core = new RelayCore();
+    const random = bytes(32);
+    const hvr = sent(core.handleDatagram(clientHello(random), A, 0));
+    const ch2 = clientHello(random, cookieOf(hvr));
+    const acts = core.handleDatagram(ch2, A, 10);
+    expect(types(acts)).toEqual(['open', 'dtls', 'event']);
     expect(acts[0]).toEqual({ type: 'open', key: '203.0.113.7:50001', from: A });
-    const send = acts[1] as Extract<Action, { type: 'send' }>;
-    expect(send.to).toEqual(A);
-    expectReply(send.data, txid, A, u);
-    expect(acts[2]).toEqual({ type: 'event', level: 'debug', name: 'session.new', fields: { key: '203.0.113.7:50001' } });
+    expect(acts[1]).toEqual({ type: 'dtls', key: '203.0.113.7:50001', data: ch2 });
     expect(core.size).toBe(1);
     expect(core.handshaking).toBe(1);
     expect(core.counters['sessions.created']).toBe(1);
+  });
+
+  test('only a first fragment is needed: the cookie sits early in the hello (Chromium fragments its 1.4 KB hello)', () => {
+    const core = new RelayCore();
+    const random = bytes(32);
+    const hvr = sent(core.handleDatagram(clientHello(random, undefined, 80), A, 0));
+    expect(types(core.handleDatagram(clientHello(random, cookieOf(hvr), 80), A, 0))).toEqual(['open', 'dtls', 'event']);
+  });
+
+  test('a cookie made for another address or port, a stale one, or a forged one creates nothing', () => {
+    const core = new RelayCore();
+    const random = bytes(32);
+    const cookie = cookieOf(sent(core.handleDatagram(clientHello(random), A, 0)));
+    // Another port, another IP: a new HelloVerifyRequest, no session.
+    for (const from of [at(A.address, A.port + 1), B]) expect(types(core.handleDatagram(clientHello(random, cookie), from, 0))).toEqual(['send']);
+    // The same address 10 s later (two 5-second periods): stale.
+    expect(types(core.handleDatagram(clientHello(random, cookie), A, 10_001))).toEqual(['send']);
+    const forged = cookie.slice();
+    forged[9] ^= 1;
+    expect(types(core.handleDatagram(clientHello(random, forged), A, 0))).toEqual(['send']);
+    expect(core.size).toBe(0);
+    expect(core.counters['dtls.bad-cookie']).toBe(4);
+    // Within its period and the next it works.
+    expect(types(core.handleDatagram(clientHello(random, cookie), A, 4_999))).toEqual(['open', 'dtls', 'event']);
   });
 
   test('the open action carries a copy of the address, not the caller object', () => {
     const core = new RelayCore();
     const from = { ...A };
-    const acts = core.handleDatagram(check(ufrag()).buf, from, 0);
+    const acts = attempt(core, from, 0);
     from.port = 1;
     expect((acts[0] as Extract<Action, { type: 'open' }>).from).toEqual(A);
   });
 
-  test('the same check again only refreshes: one send, no second open', () => {
-    const core = new RelayCore();
-    const { u } = create(core, A, 0);
+  test("the session's own check only refreshes; a check with another ufrag is answered but never touches it", () => {
+    const core = new RelayCore({ idleTimeoutMs: 30000 });
+    const { key, u } = create(core, A, 0);
+    core.handleOpen(key, 0);
     const { buf, txid } = check(u);
     const acts = core.handleDatagram(buf, A, 5000);
     expect(types(acts)).toEqual(['send']);
-    expectReply((acts[0] as Extract<Action, { type: 'send' }>).data, txid, A, u);
+    expectReply(sent(acts), txid, A, u);
+    // A forged check from the same ip:port with the attacker's own key: answered, nothing closed.
+    const evil = ufrag();
+    const e = core.handleDatagram(check(evil).buf, A, 6000);
+    expect(types(e)).toEqual(['send']);
     expect(core.size).toBe(1);
-    expect(core.counters['sessions.created']).toBe(1);
+    expect(core.counters['sessions.closed.replaced']).toBeUndefined();
+    // Nor does it keep the session alive: only the session's own key does.
+    for (let t = 7000; t <= 36000; t += 1000) core.handleDatagram(check(evil).buf, A, t);
+    expect(closes(core.tick(35001))).toEqual([[key, 'idle']]);
   });
 
-  test('same address with a new ufrag replaces the session: close(replaced), then open', () => {
+  test('a ClientHello with a valid cookie and a new random from a session\'s address replaces it (the browser started over)', () => {
     const core = new RelayCore();
     const { key } = create(core, A, 0);
-    const u2 = ufrag();
-    const { buf, txid } = check(u2);
-    const acts = core.handleDatagram(buf, A, 7000);
-    expect(types(acts)).toEqual(['close', 'event', 'open', 'send', 'event']);
+    core.handleOpen(key, 10);
+    const acts = attempt(core, A, 7000);
+    expect(types(acts)).toEqual(['close', 'event', 'open', 'dtls', 'event']);
     expect(acts[0]).toEqual({ type: 'close', key, reason: 'replaced' });
-    expect(acts[1]).toEqual({ type: 'event', level: 'info', name: 'session.close', fields: { key, reason: 'replaced', age_ms: 7000 } });
-    expect(acts[2]).toEqual({ type: 'open', key, from: A });
-    expectReply((acts[3] as Extract<Action, { type: 'send' }>).data, txid, A, u2);
     expect(core.size).toBe(1);
     expect(core.handshaking).toBe(1);
     expect(core.counters['sessions.closed.replaced']).toBe(1);
-    expect(core.counters['sessions.created']).toBe(2);
-    // The new ufrag is now the session's: checking with it only refreshes.
-    expect(types(core.handleDatagram(check(u2).buf, A, 8000))).toEqual(['send']);
+  });
+
+  test("a retransmitted ClientHello (same random) goes to its own session; without a cookie it only gets a HelloVerifyRequest", () => {
+    const core = new RelayCore();
+    const random = bytes(32);
+    const cookie = cookieOf(sent(core.handleDatagram(clientHello(random), A, 0)));
+    const ch2 = clientHello(random, cookie);
+    core.handleDatagram(ch2, A, 0);
+    expect(core.handleDatagram(ch2, A, 100)).toEqual([{ type: 'dtls', key: addrKey(A), data: ch2 }]);
+    expect(types(core.handleDatagram(clientHello(random), A, 200))).toEqual(['send']);
+    expect(core.size).toBe(1);
+    expect(core.counters['sessions.created']).toBe(1);
   });
 
   test('a check from another port of the same IP is another session', () => {
@@ -161,15 +248,27 @@ describe('demux and ICE checks', () => {
     const from = at('2001:db8::7', 9999);
     const u = ufrag();
     const { buf, txid } = check(u);
-    const acts = core.handleDatagram(buf, from, 0);
+    expectReply(sent(core.handleDatagram(buf, from, 0)), txid, from, u);
+    const acts = attempt(core, from, 0, u);
     expect(acts[0]).toEqual({ type: 'open', key: '[2001:db8::7]:9999', from });
-    expectReply((acts[1] as Extract<Action, { type: 'send' }>).data, txid, from, u);
   });
 
   test('DTLS-range bytes (20..63) from an address with no session are dropped and counted', () => {
     const core = new RelayCore();
     for (let b = 20; b <= 63; b++) expect(core.handleDatagram(Uint8Array.of(b, 0xfe, 0xfd, 0, 0), A, 0)).toEqual([]);
     expect(core.counters['drop.dtls-no-session']).toBe(44);
+    expect(core.size).toBe(0);
+  });
+
+  test('a ClientHello too short to hold a HelloVerifyRequest gets none (no amplification)', () => {
+    const core = new RelayCore();
+    const ch = clientHello(bytes(32), undefined, 35); // version, random and an empty session id: no cookie field yet
+    expect(core.handleDatagram(ch, A, 0)).toEqual([]);
+    expect(core.counters['drop.dtls-no-session']).toBe(1);
+    const ch2 = clientHello(bytes(32), undefined, 36); // ends right after the cookie length: 61 bytes
+    const acts = core.handleDatagram(ch2, A, 0);
+    expect(types(acts)).toEqual(['send']);
+    expect(sent(acts).length).toBeLessThanOrEqual(ch2.length);
     expect(core.size).toBe(0);
   });
 
@@ -216,7 +315,7 @@ describe('demux and ICE checks', () => {
     const acts = core.handleDatagram(buf, B, 0);
     expect(types(acts)).toEqual(['send']);
     expect((acts[0] as Extract<Action, { type: 'send' }>).to).toEqual(B);
-    expectReply((acts[0] as Extract<Action, { type: 'send' }>).data, txid, B);
+    expectReply(sent(acts), txid, B);
     expect(core.size).toBe(0);
     expect(core.counters['stun.binding']).toBe(1);
     expect(core.counters['sessions.created']).toBeUndefined();
@@ -227,7 +326,7 @@ describe('demux and ICE checks', () => {
     const u = ufrag();
     const acts = core.handleDatagram(check(u, ufrag()).buf, A, 0);
     expect(types(acts)).toEqual(['send']);
-    const m = parseStun((acts[0] as Extract<Action, { type: 'send' }>).data)!;
+    const m = parseStun(sent(acts))!;
     expect(m.cls).toBe(CLASS.ERROR);
     const ec = getAttr(m, ATTR.ERROR_CODE)!;
     expect(ec[2]! * 100 + ec[3]!).toBe(401);
@@ -245,6 +344,19 @@ describe('demux and ICE checks', () => {
     expect(counted.reduce((n, [, v]) => n + v, 0)).toBe(2);
     expect(core.size).toBe(0);
   });
+
+  test('replies to unauthenticated input are budgeted per /24: a flood from one network is cut, others are answered', () => {
+    const core = new RelayCore({ unauthReplyRate: 10, unauthReplyBurst: 20 });
+    let answered = 0;
+    for (let i = 0; i < 100; i++) answered += core.handleDatagram(check(ufrag()).buf, at(`198.51.100.${i}`, 1000 + i), 0).length;
+    expect(answered).toBe(20);
+    expect(core.counters['drop.limit.unauth-replies']).toBe(80);
+    // Another /24 still gets its answers, and one second refills ten for the first.
+    expect(types(core.handleDatagram(check(ufrag()).buf, at('198.51.101.1', 1), 0))).toEqual(['send']);
+    let later = 0;
+    for (let i = 0; i < 30; i++) later += core.handleDatagram(clientHello(bytes(32)), at(`198.51.100.${i}`, 5), 1000).length;
+    expect(later).toBe(10);
+  });
 });
 
 describe('limits', () => {
@@ -257,12 +369,14 @@ describe('limits', () => {
     }
   }
   const mk = (core: RelayCore, from: Addr, now: number) => ({ ...create(core, from, now), from });
+  /** A browser's attempt that the limits refuse: the cookie exchange completes, no session is made. */
+  const refused = (core: RelayCore, from: Addr, now: number) => expect(attempt(core, from, now)).toEqual([]);
 
   test('sessionsPerIp', () => {
     const core = new RelayCore({ sessionsPerIp: 2 });
     const list = [mk(core, at('10.0.0.1', 1), 0), mk(core, at('10.0.0.1', 2), 0)];
-    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 3), 0)).toEqual([]);
-    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 4), 0)).toEqual([]);
+    refused(core, at('10.0.0.1', 3), 0);
+    refused(core, at('10.0.0.1', 4), 0);
     expect(core.counters['drop.limit.sessions-per-ip']).toBe(2);
     expect(core.size).toBe(2);
     undisturbed(core, list, 100);
@@ -271,47 +385,67 @@ describe('limits', () => {
     expect(core.size).toBe(3);
   });
 
+  test('sessionsPerIp counts an IPv6 /64 as one address', () => {
+    const core = new RelayCore({ sessionsPerIp: 2 });
+    mk(core, at('2001:db8:1:2::1', 1), 0);
+    mk(core, at('2001:db8:1:2:ffff::9', 1), 0);
+    refused(core, at('2001:db8:1:2:abcd:1:2:3', 1), 0);
+    expect(core.counters['drop.limit.sessions-per-ip']).toBe(1);
+    mk(core, at('2001:db8:1:3::1', 1), 0); // the next /64
+  });
+
   test('halfOpen: handshaking sessions are capped; an opened channel frees a slot', () => {
     const core = new RelayCore({ halfOpen: 2 });
-    const list = [mk(core, at('10.0.0.1', 1), 0), mk(core, at('10.0.0.2', 1), 0)];
-    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.3', 1), 0)).toEqual([]);
+    const list = [mk(core, at('10.0.0.1', 1), 0), mk(core, at('10.0.1.2', 1), 0)];
+    refused(core, at('10.0.2.3', 1), 0);
     expect(core.counters['drop.limit.half-open']).toBe(1);
     expect(core.handshaking).toBe(2);
     undisturbed(core, list, 100);
     core.handleOpen(list[0]!.key, 200);
     expect(core.handshaking).toBe(1);
-    mk(core, at('10.0.0.3', 1), 300);
+    mk(core, at('10.0.2.3', 1), 300);
     expect(core.handshaking).toBe(2);
     expect(core.size).toBe(3);
+  });
+
+  test('halfOpenPerNet: one /24 (or /64) cannot take the whole half-open pool', () => {
+    const core = new RelayCore({ halfOpenPerNet: 3, halfOpen: 100 });
+    for (let i = 1; i <= 3; i++) mk(core, at(`192.0.2.${i}`, 1), 0);
+    refused(core, at('192.0.2.77', 1), 0);
+    expect(core.counters['drop.limit.half-open-per-net']).toBe(1);
+    mk(core, at('192.0.3.1', 1), 0); // the next /24 is served
+    for (let i = 1; i <= 3; i++) mk(core, at(`2001:db8::${i}`, 1), 0);
+    refused(core, at('2001:db8::ff', 1), 0);
+    expect(core.counters['drop.limit.half-open-per-net']).toBe(2);
   });
 
   test('createRate/createBurst: a token bucket over the fake clock that refills up to the burst', () => {
     const core = new RelayCore({ createRate: 4, createBurst: 3 }, 0);
     let ip = 0;
-    const next = () => at(`10.1.0.${++ip}`, 1000);
+    const next = () => at(`10.1.${++ip}.1`, 1000);
     const list = [mk(core, next(), 0), mk(core, next(), 0), mk(core, next(), 0)];
-    expect(core.handleDatagram(check(ufrag()).buf, next(), 0)).toEqual([]);
+    refused(core, next(), 0);
     expect(core.counters['drop.limit.create-rate']).toBe(1);
-    expect(core.handleDatagram(check(ufrag()).buf, next(), 200)).toEqual([]); // 0.8 tokens
+    refused(core, next(), 200); // 0.8 tokens
     expect(core.counters['drop.limit.create-rate']).toBe(2);
     undisturbed(core, list, 200);
     mk(core, next(), 260); // 1.04 tokens
-    expect(core.handleDatagram(check(ufrag()).buf, next(), 260)).toEqual([]);
+    refused(core, next(), 260);
     expect(core.counters['drop.limit.create-rate']).toBe(3);
     // A long pause refills only up to the burst: exactly 3 more, then refused.
     for (let i = 0; i < 3; i++) mk(core, next(), 60_000);
-    expect(core.handleDatagram(check(ufrag()).buf, next(), 60_000)).toEqual([]);
+    refused(core, next(), 60_000);
     expect(core.counters['drop.limit.create-rate']).toBe(4);
     expect(core.counters['sessions.created']).toBe(7);
   });
 
-  test('a check refused by another limit does not spend a creation token', () => {
+  test('an attempt refused by another limit does not spend a creation token', () => {
     const c2 = new RelayCore({ createRate: 0, createBurst: 2, sessionsPerIp: 1 }, 0);
     mk(c2, at('10.0.0.1', 1), 0);
-    for (let i = 0; i < 5; i++) expect(c2.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 2 + i), 0)).toEqual([]);
+    for (let i = 0; i < 5; i++) refused(c2, at('10.0.0.1', 2 + i), 0);
     expect(c2.counters['drop.limit.sessions-per-ip']).toBe(5);
     mk(c2, at('10.0.0.2', 1), 0); // the second token is still there
-    expect(c2.handleDatagram(check(ufrag()).buf, at('10.0.0.3', 1), 0)).toEqual([]);
+    refused(c2, at('10.0.0.3', 1), 0);
     expect(c2.counters['drop.limit.create-rate']).toBe(1);
   });
 
@@ -321,7 +455,7 @@ describe('limits', () => {
     core.handleOpen(list[0]!.key, 10);
     core.handleOpen(list[1]!.key, 10);
     expect(core.handshaking).toBe(0);
-    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.3', 1), 20)).toEqual([]);
+    refused(core, at('10.0.0.3', 1), 20);
     expect(core.counters['drop.limit.sessions']).toBe(1);
     expect(core.size).toBe(2);
     undisturbed(core, list, 30);
@@ -330,9 +464,9 @@ describe('limits', () => {
   test('at maxSessions, a restart from the same address still replaces its own session', () => {
     const core = new RelayCore({ maxSessions: 1 });
     const { key } = create(core, A, 0);
-    const acts = core.handleDatagram(check(ufrag()).buf, A, 10);
+    const acts = attempt(core, A, 10);
     expect(closes(acts)).toEqual([[key, 'replaced']]);
-    expect(types(acts)).toEqual(['close', 'event', 'open', 'send', 'event']);
+    expect(types(acts)).toEqual(['close', 'event', 'open', 'dtls', 'event']);
     expect(core.size).toBe(1);
     expect(core.counters['drop.limit.sessions']).toBeUndefined();
   });
@@ -545,14 +679,18 @@ describe('tick: timeouts', () => {
     expect(closes(core.tick(90001))).toEqual([[key, 'idle']]);
   });
 
-  test('DTLS datagrams and frames also count as activity', () => {
+  test('authenticated records (handleAlive) and frames count as activity; raw DTLS-range datagrams do not', () => {
     const core = new RelayCore({ idleTimeoutMs: 30000 });
     const { key } = ready(core, A, 0);
-    core.handleDatagram(Uint8Array.of(23, 0xfe, 0xfd), A, 20000);
+    // Anyone can send bytes from any address: these keep nothing alive.
+    for (let t = 1000; t < 30000; t += 1000) core.handleDatagram(Uint8Array.of(23, 0xfe, 0xfd, 0, 1), A, t);
+    core.handleAlive(key, 20000);
     expect(core.tick(40000)).toEqual([]);
     core.handleMessage(key, encode({ t: T.PING, data: new Uint8Array(0) }), 45000);
     expect(core.tick(75000)).toEqual([]);
     expect(closes(core.tick(75001))).toEqual([[key, 'idle']]);
+    // handleAlive for an unknown key is a no-op.
+    expect(() => core.handleAlive('nobody:1', 1)).not.toThrow();
   });
 
   test('one tick closes every expired session and keeps the rest', () => {
@@ -570,8 +708,8 @@ describe('handleClosed and closeAll', () => {
     const core = new RelayCore({ sessionsPerIp: 2, halfOpen: 2 });
     const s1 = create(core, at('10.0.0.1', 1), 0);
     const s2 = create(core, at('10.0.0.1', 2), 0);
-    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 3), 0)).toEqual([]);
-    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.9', 3), 0)).toEqual([]);
+    expect(attempt(core, at('10.0.0.1', 3), 0)).toEqual([]);
+    expect(attempt(core, at('10.0.0.9', 3), 0)).toEqual([]);
     expect(core.counters['drop.limit.sessions-per-ip']).toBe(1);
     expect(core.counters['drop.limit.half-open']).toBe(1);
     const acts = core.handleClosed(s1.key, 'dtls:handshake failed', 500);
@@ -581,7 +719,7 @@ describe('handleClosed and closeAll', () => {
     expect(core.handshaking).toBe(1);
     // Up to the limits again.
     create(core, at('10.0.0.1', 3), 600);
-    expect(core.handleDatagram(check(ufrag()).buf, at('10.0.0.1', 4), 600)).toEqual([]);
+    expect(attempt(core, at('10.0.0.1', 4), 600)).toEqual([]);
     expect(core.counters['drop.limit.sessions-per-ip']).toBe(2);
     // Closing an open session frees per-IP but not half-open (it was not half-open).
     core.handleOpen(s2.key, 700);
@@ -730,8 +868,8 @@ describe('rooms through the core', () => {
       const { core, a, b } = two();
       core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 10);
       core.handleMessage(b, encode({ t: T.JOIN, topic, id: idB }), 10);
-      const acts = core.handleDatagram(check(ufrag()).buf, B, 20);
-      expect(types(acts)).toEqual(['frame', 'close', 'event', 'open', 'send', 'event']);
+      const acts = attempt(core, B, 20);
+      expect(types(acts)).toEqual(['frame', 'close', 'event', 'open', 'dtls', 'event']);
       expect(raw(acts)).toEqual([[a, leftFor(idB)]]);
       expect(core.router.stats()).toEqual({ rooms: 1, memberships: 1 });
     }

@@ -1,5 +1,7 @@
 // Tests for relay/werift.ts: certificates, and a server + client session joined by an
 // in-memory datagram pipe (delivery on setTimeout(0), like a socket: never re-entrant).
+import { Cookies } from "../../relay/cookie.ts";
+import { findClientHello, helloVerifyRequest } from "../../relay/dtls-records.ts";
 import { describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import {
@@ -39,6 +41,7 @@ async function until(cond: () => boolean, ms = 3000, what = "condition"): Promis
   }
 }
 
+const cookies = new Cookies();
 let serverCert: Certificate;
 let clientCert: Certificate;
 async function certs() {
@@ -55,6 +58,14 @@ function pair(sc: Certificate, cc: Certificate, expectFp = sc.fingerprint, opts:
     const copy = d.slice();
     from.sent.push(copy);
     if (opts.drop?.(fromServer, copy)) return;
+    // The relay's core stands in front of every server session and answers ClientHellos without a
+    // valid cookie itself (relay/core.ts): do the same here.
+    const ch = fromServer ? null : findClientHello(copy);
+    if (ch && !cookies.check("pipe", ch.hello.cookie, Date.now())) {
+      const hvr = helloVerifyRequest(ch.record.seq, cookies.make("pipe", Date.now()));
+      setTimeout(() => from.session.receive(hvr), 0);
+      return;
+    }
     setTimeout(() => to().session.receive(copy), 0);
   };
   const handlers = (me: Side, other: () => Side, isServer: boolean) => ({
@@ -274,7 +285,11 @@ describe("sessions over an in-memory pipe", () => {
     });
     let opened = false;
     c = createClientSession(cc, sc.fingerprint, {
-      transmit: (d) => void setTimeout(() => s.receive(d.slice()), 0),
+      transmit: (d) => void setTimeout(() => {
+        const ch = findClientHello(d);
+        if (ch && !cookies.check("x", ch.hello.cookie, Date.now())) c.receive(helloVerifyRequest(ch.record.seq, cookies.make("x", Date.now())));
+        else s.receive(d.slice());
+      }, 0),
       onOpen: () => void (opened = true),
       onMessage() {},
       onClose() {},
