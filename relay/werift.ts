@@ -205,6 +205,8 @@ export interface SessionLimits {
   maxMessageSize?: number;
   /** Bytes queued towards the peer (not yet acknowledged) at most; beyond, the session ends (send-queue-full). */
   maxQueued?: number;
+  /** SCTP retransmission timeouts in a row without progress before the session ends (retransmit-limit). */
+  maxRetransmits?: number;
 }
 
 export interface ChannelSession {
@@ -296,6 +298,7 @@ interface Role {
   expectFp?: string;
   maxMessageSize: number;
   maxQueued: number;
+  maxRetransmits: number;
 }
 
 function pemOf(c: Certificate) {
@@ -424,11 +427,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     } catch {
       /* as above */
     }
-    const why = checkSctpPacket(buf);
-    if (why) return drop("sctp." + why);
-    // SCTP.handleData is async and rejects on malformed packets (werift's own wiring drops the
-    // promise: an unhandled rejection). Call it directly with a catch.
-    (sctp as unknown as SctpPrivate).handleData(buf).catch(noop);
+    sctpInput(sctp, buf, drop);
   });
   dtls.onConnect.subscribe(() => {
     // DtlsClient fires onConnect again on every retransmitted server Finished.
@@ -481,7 +480,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     let rtx = 0, acked = NaN;
     sp.timer3Expired = () => {
       if (sp.lastSackedTsn !== acked) (acked = sp.lastSackedTsn), (rtx = 0);
-      if (++rtx > MAX_RTX) return fail("retransmit-limit");
+      if (++rtx > role.maxRetransmits) return fail("retransmit-limit");
       t3();
     };
     s.onReceive.subscribe((streamId: number, ppid: number, data: Buffer) => {
@@ -511,7 +510,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     s.start(SCTP_PORT).catch(noop);
   };
 
-  return {
+  const session: ChannelSession = {
     receive(datagram: Uint8Array) {
       if (closed) return;
       try {
@@ -574,15 +573,23 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       finish("closed-locally");
     },
   };
+  rawSenders.set(session, (b) => void dtls.send(Buffer.from(b)).catch(noop));
+  associations.set(session, () => sctp);
+  return session;
 }
+
+/** Retransmitted handshake messages passed on to werift, per message (browsers retransmit a flight
+ *  a handful of times before giving up). */
+const MAX_REPLAYS = 4;
 
 /** Per-session state of the record gate before the handshake completes. */
 interface Gate {
   server: boolean;
   /** Bounded reassembly of fragmented handshake messages (relay/dtls-records.ts). */
   reasm: Reassembler;
-  /** Whole handshake messages already passed on, by message_seq: a retransmission is passed again. */
-  done: Map<number, Buffer>;
+  /** Whole handshake messages already passed on, by message_seq: a retransmission is passed again,
+   *  a few times at most (each makes werift resend its flight: a spoofed copy must not amplify). */
+  done: Map<number, { rec: Buffer; n: number }>;
   /** Server: the client random of the ClientHello this session serves. */
   random?: Uint8Array;
   drop(reason: string): void;
@@ -644,10 +651,18 @@ function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: { rec: Buffer; mute?:
   if (!frags) return g.drop("dtls.bad-handshake-header");
   const version = rec.readUInt16BE(1), seq = rec.readUIntBE(5, 6);
   for (const f of frags) {
+    if (g.server && g.random && f.msgType === HS.CLIENT_HELLO && f.offset === 0) {
+      const hs = helloStart(f.data);
+      if (!hs || !Buffer.from(g.random).equals(Buffer.from(hs.random))) {
+        g.drop("dtls.hello-other-client");
+        continue;
+      }
+    }
     const seen = g.done.get(f.messageSeq);
     if (seen) {
       // A retransmitted message: werift answers it by resending its own flight.
-      if (f.offset === 0) keep.push({ rec: seen });
+      if (f.offset === 0 && seen.n++ < MAX_REPLAYS) keep.push({ rec: seen.rec });
+      else if (f.offset === 0) g.drop("dtls.retransmit-limit");
       continue;
     }
     const r = g.reasm.add(f);
@@ -673,7 +688,7 @@ function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: { rec: Buffer; mute?:
       }
     }
     const whole = Buffer.from(handshakeRecord(seq, version, r.msgType, r.messageSeq, r.body));
-    if (g.done.size < 16) g.done.set(r.messageSeq, whole);
+    if (g.done.size < 16) g.done.set(r.messageSeq, { rec: whole, n: 0 });
     keep.push({ rec: whole });
   }
 }
@@ -754,10 +769,10 @@ export function createServerSession(cert: Certificate, handlers: SessionHandlers
 }
 
 function limitsOf(o: SessionLimits = {}) {
-  const maxMessageSize = o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, maxQueued = o.maxQueued ?? DEFAULT_MAX_QUEUED;
-  if (!Number.isInteger(maxMessageSize) || maxMessageSize <= 0) throw new RangeError(`werift: bad maxMessageSize ${maxMessageSize}`);
-  if (!Number.isInteger(maxQueued) || maxQueued <= 0) throw new RangeError(`werift: bad maxQueued ${maxQueued}`);
-  return { maxMessageSize, maxQueued };
+  const maxMessageSize = o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, maxQueued = o.maxQueued ?? DEFAULT_MAX_QUEUED, maxRetransmits = o.maxRetransmits ?? MAX_RTX;
+  for (const [k, v] of Object.entries({ maxMessageSize, maxQueued, maxRetransmits }))
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`werift: bad ${k} ${v}`);
+  return { maxMessageSize, maxQueued, maxRetransmits };
 }
 
 /** DTLS client that checks the server certificate's sha-256 against remoteFingerprint; SCTP client; channel id 0. */
@@ -767,5 +782,61 @@ export function createClientSession(cert: Certificate, remoteFingerprint: string
   return createSession({ server: false, cert, expectFp, ...limitsOf(opts) }, handlers);
 }
 
+/**
+ * The one way a decrypted SCTP packet reaches werift: its shape is checked first (relay/sctp-check.ts).
+ * SCTP.handleData is async and rejects on malformed packets (werift's own wiring drops the promise:
+ * an unhandled rejection), so it is called directly with a catch.
+ */
+function sctpInput(s: Sctp, buf: Buffer, drop: (reason: string) => void): Promise<void> {
+  const why = checkSctpPacket(buf);
+  if (why) {
+    drop("sctp." + why);
+    return DONE;
+  }
+  return (s as unknown as SctpPrivate).handleData(buf).catch(noop);
+}
+
+/**
+ * An established SCTP association with no DTLS under it, fed through the same input path as a
+ * session: for fuzzing werift's parser behind the shape check (test/relay/sctp-fuzz.test.ts, bench/fuzz.ts).
+ * Packets must carry `tag` as their verification tag; the association's cumulative TSN is `tsn`.
+ */
+function sctpHarness(o: { maxMessage?: number } = {}) {
+  const s = new (sctpClass())({ send: () => DONE, close: noop }, SCTP_PORT);
+  const sp = s as unknown as SctpPrivate & { localVerificationTag: number; remoteVerificationTag: number; lastReceivedTsn: number; isServer: boolean };
+  const drops: Record<string, number> = {};
+  const received: Uint8Array[] = [];
+  let violation: string | undefined;
+  sp.isServer = true;
+  sp.localVerificationTag = 0x11223344;
+  sp.remoteVerificationTag = 0x55667788;
+  sp.lastReceivedTsn = 1000;
+  sp.advertisedRwnd = RECEIVE_WINDOW;
+  const drop = (r: string) => void (drops[r] = (drops[r] ?? 0) + 1);
+  sp.lm = { maxMessage: o.maxMessage ?? DEFAULT_MAX_MESSAGE_SIZE, drop, violation: (r) => void (violation = r) };
+  s.onReceive.subscribe((_id: number, _ppid: number, data: Buffer) => void received.push(u8(data)));
+  s.setState(4 /* ESTABLISHED */);
+  return {
+    tag: sp.localVerificationTag,
+    get tsn() { return sp.lastReceivedTsn; },
+    get window() { return sp.advertisedRwnd; },
+    drops, received,
+    get violation() { return violation; },
+    feed: (p: Uint8Array) => sctpInput(s, Buffer.from(p.buffer, p.byteOffset, p.byteLength), drop),
+    close: () => s.setState(1 /* CLOSED */),
+  };
+}
+
+/** Tests: send raw bytes (a hand-made SCTP packet) as DTLS application data on an open session. */
+const rawSenders = new WeakMap<ChannelSession, (b: Uint8Array) => void>();
+/** Tests: a session's SCTP association (werift's object: verification tags, TSNs). */
+const associations = new WeakMap<ChannelSession, () => unknown>();
+const association = (session: ChannelSession) => associations.get(session)?.() as Record<string, unknown> | undefined;
+function sendRawSctp(session: ChannelSession, packet: Uint8Array) {
+  const f = rawSenders.get(session);
+  if (!f) throw new TypeError("werift: not a session of this adapter");
+  f(packet);
+}
+
 /** Internals for tests. */
-export const _internal = /* @__PURE__ */ Object.freeze({ filterRecords, derTime, oid });
+export const _internal = /* @__PURE__ */ Object.freeze({ filterRecords, derTime, oid, sctpHarness, sendRawSctp, association });

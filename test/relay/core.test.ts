@@ -73,7 +73,7 @@ const HELLO = encode({ t: T.HELLO, min: 1, max: 1 });
 
 /** A DTLS 1.2 ClientHello record (RFC 6347 §4.2.1): whole, or only its first `cut` body bytes as a
  *  first fragment, as Chromium sends its 1.4 KB hello. */
-function clientHello(random: Uint8Array, cookie = new Uint8Array(0), cut?: number, recordSeq = 0): Uint8Array {
+function clientHello(random: Uint8Array, cookie: Uint8Array = new Uint8Array(0), cut?: number, recordSeq = 0): Uint8Array {
   const body = Uint8Array.from([0xfe, 0xfd, ...random, 0, cookie.length, ...cookie, 0, 2, 0xc0, 0x2b, 1, 0, ...bytes(200)]);
   const frag = body.subarray(0, cut ?? body.length);
   const hs = Uint8Array.from([1, 0, body.length >> 8, body.length & 255, 0, cookie.length ? 1 : 0, 0, 0, 0, 0, frag.length >> 8, frag.length & 255, ...frag]);

@@ -1,7 +1,7 @@
 // Tests for relay/werift.ts: certificates, and a server + client session joined by an
 // in-memory datagram pipe (delivery on setTimeout(0), like a socket: never re-entrant).
-import { Cookies } from "../../relay/cookie.ts";
 import { findClientHello, helloVerifyRequest } from "../../relay/dtls-records.ts";
+import { certs, cookies, openPair, pair, until, type Side } from "../helpers/pipe.ts";
 import { describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import {
@@ -22,68 +22,6 @@ function indexOf(hay: Uint8Array, needle: Uint8Array): number {
     return i;
   }
   return -1;
-}
-
-interface Side {
-  session: ChannelSession;
-  opened: number;
-  messages: Uint8Array[];
-  closes: string[];
-  sent: Uint8Array[]; // every datagram this side transmitted
-}
-
-/** Waits until cond() holds; rejects after ms (a failed expectation, not a skipped one). */
-async function until(cond: () => boolean, ms = 3000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(2);
-  }
-}
-
-const cookies = new Cookies();
-let serverCert: Certificate;
-let clientCert: Certificate;
-async function certs() {
-  serverCert ??= await generateCertificate();
-  clientCert ??= await generateCertificate({ days: 30 });
-  return { serverCert, clientCert };
-}
-
-function pair(sc: Certificate, cc: Certificate, expectFp = sc.fingerprint, opts: { drop?: (fromServer: boolean, d: Uint8Array) => boolean } = {}) {
-  const mk = (): Omit<Side, "session"> => ({ opened: 0, messages: [], closes: [], sent: [] });
-  const s = mk() as Side;
-  const c = mk() as Side;
-  const wire = (from: Side, to: () => Side, fromServer: boolean) => (d: Uint8Array) => {
-    const copy = d.slice();
-    from.sent.push(copy);
-    if (opts.drop?.(fromServer, copy)) return;
-    // The relay's core stands in front of every server session and answers ClientHellos without a
-    // valid cookie itself (relay/core.ts): do the same here.
-    const ch = fromServer ? null : findClientHello(copy);
-    if (ch && !cookies.check("pipe", ch.hello.cookie, Date.now())) {
-      const hvr = helloVerifyRequest(ch.record.seq, cookies.make("pipe", Date.now()));
-      setTimeout(() => from.session.receive(hvr), 0);
-      return;
-    }
-    setTimeout(() => to().session.receive(copy), 0);
-  };
-  const handlers = (me: Side, other: () => Side, isServer: boolean) => ({
-    transmit: wire(me, other, isServer),
-    onOpen: () => void me.opened++,
-    onMessage: (m: Uint8Array) => void me.messages.push(m.slice()),
-    onClose: (r: string) => void me.closes.push(r),
-  });
-  s.session = createServerSession(sc, handlers(s, () => c, true));
-  c.session = createClientSession(cc, expectFp, handlers(c, () => s, false));
-  return { s, c };
-}
-
-async function openPair() {
-  const { serverCert: sc, clientCert: cc } = await certs();
-  const p = pair(sc, cc);
-  await until(() => p.s.opened === 1 && p.c.opened === 1, 3000, "both sides open");
-  return p;
 }
 
 describe("certificates", () => {
@@ -125,6 +63,7 @@ describe("certificates", () => {
 describe("sessions over an in-memory pipe", () => {
   test("open, exchange binary both ways (16 KiB included), fingerprints, ECDHE-ECDSA-AES128-GCM without use_srtp", async () => {
     const { s, c } = await openPair();
+    const { serverCert, clientCert } = await certs();
     expect(s.session.remoteFingerprint).toBe(clientCert.fingerprint);
     expect(c.session.remoteFingerprint).toBe(serverCert.fingerprint);
 
