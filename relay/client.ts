@@ -17,6 +17,11 @@ export interface RelayLink {
   onframe: (f: Frame) => void;
   onclose: (why: string) => void;
   close(): void;
+  /** Stop without a word to the relay (no ABORT, no close_notify, no more checks): what a killed
+   *  process looks like from the relay. The socket is closed unless the caller keeps it. */
+  detach(): void;
+  /** The local UDP port of the link. */
+  readonly port: number;
 }
 
 export interface ClientOptions {
@@ -24,6 +29,9 @@ export interface ClientOptions {
   timeout?: number;
   /** Ping after this much silence and declare the link dead when a ping goes unanswered as long (default 2000). */
   liveness?: number;
+  /** Local address and port to bind (default: any), with SO_REUSEADDR when asked (tests that send
+   *  from a live link's own address). */
+  bind?: { address?: string; port?: number; reuseAddr?: boolean };
 }
 
 const CONSENT_MS = 2500;
@@ -35,7 +43,7 @@ export const CHECK_SCHEDULE = [100, 200, 400, 800, 1600];
 export function openRelayLink(relay: { addr: string; fp: string }, cert: Certificate, o: ClientOptions = {}): Promise<RelayLink> {
   const a = parseAddr(relay.addr);
   if (!a) return Promise.reject(new Error(`client: bad relay address ${JSON.stringify(relay.addr)}`));
-  const sock = createSocket(a.v6 ? "udp6" : "udp4");
+  const sock = createSocket({ type: a.v6 ? "udp6" : "udp4", reuseAddr: !!o.bind?.reuseAddr });
   const ufrag = randomUfrag();
   const key = new TextEncoder().encode(ufrag);
   let session: ChannelSession | undefined;
@@ -48,6 +56,15 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
     onframe: () => {},
     onclose: () => {},
     close: () => finish("closed locally"),
+    detach: () => {
+      if (done) return;
+      done = true;
+      clearTimeout(giveUp);
+      clearTimeout(ticker);
+      sock.removeAllListeners("message");
+      try { sock.close(); } catch {}
+    },
+    get port() { return sock.address().port; },
   };
   const finish = (why: string) => {
     if (done) return;
@@ -102,7 +119,7 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
         });
       } else if (b[0] >= 20 && b[0] <= 63) session?.receive(b);
     });
-    sock.bind(0, () => {
+    sock.bind(o.bind?.port ?? 0, o.bind?.address, () => {
       check();
       // Checks: backing off until answered (CHECK_SCHEDULE), then as consent every 2.5 s; a ping when the relay is quiet.
       let n = 0;

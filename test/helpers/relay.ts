@@ -11,7 +11,8 @@ export interface RelayProc {
   record: { addr: string; fp: string; id: string; seq: number; sig: string; port: number };
   dataDir: string;
   lines: any[];
-  waitFor(event: string, pred?: (l: any) => boolean, timeoutMs?: number): Promise<any>;
+  /** The first log line of `event` matching `pred`, among lines from index `since` on (0: all so far). */
+  waitFor(event: string, pred?: (l: any) => boolean, timeoutMs?: number, since?: number): Promise<any>;
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
@@ -45,8 +46,8 @@ export async function startRelayProc(o: { exe?: string; dataDir?: string; args?:
       }
     }
   })();
-  const waitFor = (ev: string, pred: (l: any) => boolean = () => true, timeoutMs = 15000) => {
-    const seen = lines.find((l) => l.event == ev && pred(l));
+  const waitFor = (ev: string, pred: (l: any) => boolean = () => true, timeoutMs = 15000, since = 0) => {
+    const seen = lines.slice(since).find((l) => l.event == ev && pred(l));
     if (seen) return Promise.resolve(seen);
     return new Promise<any>((res, rej) => {
       const t = setTimeout(() => rej(new Error(`relay: no ${ev} within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);

@@ -5,6 +5,14 @@ import { RelayCore, addrKey, clamp, type Action, type Addr } from '../../relay/c
 import { DEFAULT_LIMITS, type Limits } from '../../relay/limits.ts';
 import { ATTR, CLASS, METHOD_BINDING, checkIntegrity, decodeXorAddress, encodeStun, getAttr, parseStun } from '../../relay/stun.ts';
 import { E, T, decode, encode, type Frame } from '../../src/wire.ts';
+import { clientHello, cookieOf as cookieIn } from '../helpers/attack.ts';
+
+/** The cookie in a HelloVerifyRequest record (checked to be one). */
+function cookieOf(hvr: Uint8Array): Uint8Array {
+  expect(hvr[0]).toBe(22);
+  expect(hvr[13]).toBe(3); // hello_verify_request
+  return cookieIn(hvr);
+}
 
 const te = new TextEncoder();
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -71,21 +79,6 @@ const at = (address: string, port: number): Addr => ({ address, port });
 
 const HELLO = encode({ t: T.HELLO, min: 1, max: 1 });
 
-/** A DTLS 1.2 ClientHello record (RFC 6347 §4.2.1): whole, or only its first `cut` body bytes as a
- *  first fragment, as Chromium sends its 1.4 KB hello. */
-function clientHello(random: Uint8Array, cookie: Uint8Array = new Uint8Array(0), cut?: number, recordSeq = 0): Uint8Array {
-  const body = Uint8Array.from([0xfe, 0xfd, ...random, 0, cookie.length, ...cookie, 0, 2, 0xc0, 0x2b, 1, 0, ...bytes(200)]);
-  const frag = body.subarray(0, cut ?? body.length);
-  const hs = Uint8Array.from([1, 0, body.length >> 8, body.length & 255, 0, cookie.length ? 1 : 0, 0, 0, 0, 0, frag.length >> 8, frag.length & 255, ...frag]);
-  return Uint8Array.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, recordSeq, hs.length >> 8, hs.length & 255, ...hs]);
-}
-/** The cookie in a HelloVerifyRequest record. */
-function cookieOf(hvr: Uint8Array): Uint8Array {
-  expect(hvr[0]).toBe(22);
-  expect(hvr[13]).toBe(3); // hello_verify_request
-  const n = hvr[13 + 14]!;
-  return hvr.slice(13 + 15, 13 + 15 + n);
-}
 const sent = (acts: Action[]) => (acts[0] as Extract<Action, { type: 'send' }>).data;
 
 /** What a browser does: a valid check (answered, no state), a first ClientHello (answered with a
