@@ -172,7 +172,7 @@ export function writeRecoveryFile(path: string, plan: Plan): void {
   const body = JSON.stringify(
     {
       what: 'lumamesh inscribe recovery: key-path spend of the commit output if the reveal never confirms',
-      howto: 'bun run inscribe --recover <this file> --to <address> --fee-rate <sat/vB> [--broadcast]; or importdescriptors rawtr(tweakedWif) in Bitcoin Core',
+      howto: 'npm run inscribe -- --recover <this file> --to <address> --fee-rate <sat/vB> --esplora <url> [--broadcast]; or importdescriptors rawtr(tweakedWif) in Bitcoin Core',
       inscriptionId: plan.inscriptionId,
       revealTxid: plan.reveal.txid,
       ...plan.recovery,

@@ -7,7 +7,7 @@
 import * as btc from '@scure/btc-signer';
 import { hex } from '@scure/base';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startOrdServer, type OrdServer } from '../../dev/ord-server.ts';
 import { MemoryChain } from './chain.ts';
 import { startCoreRpc, type CoreStandIn } from './core-rpc-server.ts';
@@ -43,7 +43,8 @@ const isInUse = (e: unknown) => (e as { code?: string })?.code === 'EADDRINUSE';
 
 /** Starts the sandbox. `usualPorts`: SANDBOX_PORTS, each falling back to a free port when taken; else free ports. */
 export async function startSandbox(opts: { dir: string; usualPorts?: boolean }): Promise<Sandbox> {
-  const dir = resolve(opts.dir);
+  // Paths stay as given (relative ones print shorter and work from the same directory).
+  const dir = opts.dir;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const secret = crypto.getRandomValues(new Uint8Array(32));
