@@ -4,7 +4,8 @@
 import * as btc from '@scure/btc-signer';
 import { hex, base64 } from '@scure/base';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { InscribeError, networkOf, type NetworkName, type Utxo } from './tx.ts';
+import { InscribeError, type Utxo } from './tx.ts';
+import { chainOfCore, chainOfGenesis, networkOf, type ChainName, type NetworkName } from './networks.ts';
 import type { FetchLike } from './ord.ts';
 
 export interface TxStatus {
@@ -15,6 +16,8 @@ export interface TxStatus {
 
 export interface Backend {
   readonly name: string;
+  /** Where it is reached (for error messages). */
+  readonly url: string;
   /** Unspent outputs paying `address` (scriptPubKey filled in). */
   utxos(address: string, network: NetworkName): Promise<Utxo[]>;
   /** A fee rate in sat/vB for confirmation within about `blocks` blocks. */
@@ -23,6 +26,8 @@ export interface Backend {
   broadcast(txHexes: string[]): Promise<string[]>;
   txStatus(txid: string): Promise<TxStatus>;
   tipHeight(): Promise<number>;
+  /** Which chain the backend follows (null: one this tool does not know), and what said so. */
+  chain(): Promise<{ chain: ChainName | null; evidence: string }>;
 }
 
 export class BackendError extends InscribeError {
@@ -54,6 +59,10 @@ export class EsploraBackend implements Backend {
     private readonly timeoutMs = 20_000,
   ) {
     this.base = base.replace(/\/+$/, '');
+  }
+
+  get url(): string {
+    return this.base;
   }
 
   private async req(path: string, init: RequestInit = {}): Promise<string> {
@@ -108,6 +117,12 @@ export class EsploraBackend implements Backend {
 
   async tipHeight(): Promise<number> {
     return Number(await this.req('/blocks/tip/height'));
+  }
+
+  /** Esplora API.md `GET /block-height/:height`: the hash of block 0 names the chain. */
+  async chain(): Promise<{ chain: ChainName | null; evidence: string }> {
+    const hash = (await this.req('/block-height/0')).trim();
+    return { chain: chainOfGenesis(hash), evidence: `its block 0 is ${hash.slice(0, 80)}` };
   }
 }
 
@@ -200,6 +215,12 @@ export class CoreRpcBackend implements Backend {
   async tipHeight(): Promise<number> {
     return this.rpc<number>('getblockcount', []);
   }
+
+  async chain(): Promise<{ chain: ChainName | null; evidence: string }> {
+    const info = await this.rpc<{ chain?: unknown }>('getblockchaininfo', []);
+    const name = String(info?.chain);
+    return { chain: chainOfCore(name), evidence: `getblockchaininfo says chain ${JSON.stringify(name).slice(0, 40)}` };
+  }
 }
 
 export class CoreRpcError extends BackendError {
@@ -225,6 +246,8 @@ export function btcToSats(amount: number): bigint {
 export interface Signer {
   /** The funding/change address on `network`, or null when the signer does not have one (Core). */
   address(network: NetworkName): string | null;
+  /** Where change goes when `address` is null and the caller named none (Core: a fresh wallet change address). */
+  changeAddress?(network: NetworkName): Promise<string>;
   /** The untweaked x-only key for P2TR key-path inputs, if any. */
   readonly tapInternalKey?: Uint8Array;
   signPsbt(psbt: Uint8Array): Promise<Uint8Array>;
@@ -285,11 +308,17 @@ export class KeySigner implements Signer {
 
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Core's wallet signs (`walletprocesspsbt`); funding comes from its `listunspent`. */
+/**
+ * Core's wallet signs (`walletprocesspsbt`); funding comes from its `listunspent`, change goes to a
+ * fresh `getrawchangeaddress` of the same wallet (its own address type), so it stays Core's money.
+ */
 export class CoreWalletSigner implements Signer {
   constructor(readonly core: CoreRpcBackend) {}
   address(): null {
     return null;
+  }
+  async changeAddress(): Promise<string> {
+    return this.core.rpc<string>('getrawchangeaddress', [], true);
   }
   async signPsbt(psbt: Uint8Array): Promise<Uint8Array> {
     const r = await this.core.rpc<{ psbt: string; complete: boolean }>('walletprocesspsbt', [base64.encode(psbt), true, 'DEFAULT'], true);

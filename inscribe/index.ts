@@ -10,19 +10,25 @@ import { hex } from '@scure/base';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import type { InscriptionFields } from './envelope.ts';
 import { type Backend, type Signer } from './fund.ts';
-import { OrdClient, OrdError } from './ord.ts';
-import { InscribeError, outpoint, planInscription, signRevealCommitInput, type NetworkName, type Plan, type Utxo } from './tx.ts';
+import { OrdClient } from './ord.ts';
+import { InscribeError, outpoint, planInscription, signRevealCommitInput, type Plan, type Utxo } from './tx.ts';
+import type { NetworkName } from './networks.ts';
+import { vetUtxos } from './vet.ts';
+import { checkNetwork } from './connect.ts';
 
 export * from './envelope.ts';
+export * from './networks.ts';
 export * from './tx.ts';
 export * from './fund.ts';
 export * from './ord.ts';
+export * from './vet.ts';
+export * from './connect.ts';
 
 export interface InscribeRequest {
   network: NetworkName;
   inscription: InscriptionFields;
   destination: string;
-  /** Default: the signer's address. */
+  /** Default: the signer's address, else the signer's `changeAddress()` (Core: a fresh wallet change address). */
   changeAddress?: string;
   postage?: bigint;
   /** sat/vB; default: the backend's estimate for `targetBlocks`. */
@@ -34,6 +40,8 @@ export interface InscribeRequest {
   revealSecret?: Uint8Array;
   /** UTXOs to consider instead of asking the backend (e.g. Core's wallet). */
   utxos?: Utxo[];
+  /** Spend although ord does not index runes (vet.ts); the plan then carries a warning. */
+  allowUnindexedRunes?: boolean;
 }
 
 export interface SignedPlan {
@@ -41,33 +49,11 @@ export interface SignedPlan {
   commitHex: string;
   revealHex: string;
   feeRate: number;
+  /** What the caller should tell the user about checks that were relaxed or UTXOs left out. */
+  warnings: string[];
 }
 
 const TX_OPTS = { allowUnknownInputs: true, allowUnknownOutputs: true, disableScriptCheck: true } as const;
-
-/**
- * Asks ord about every candidate: a UTXO carrying inscriptions or runes is never used for funding.
- * An ord server that cannot answer for an output (not synced, unreachable) stops everything.
- */
-export async function vetUtxos(utxos: Utxo[], ord: OrdClient): Promise<{ cardinal: Utxo[]; inscribed: { utxo: Utxo; inscriptions: string[]; runes: string[] }[] }> {
-  const cardinal: Utxo[] = [];
-  const inscribed: { utxo: Utxo; inscriptions: string[]; runes: string[] }[] = [];
-  for (const u of utxos) {
-    let info;
-    try {
-      info = await ord.utxo(outpoint(u));
-    } catch (e) {
-      if (e instanceof OrdError) throw new InscribeError('inscribed-utxo', `cannot check ${outpoint(u)} for inscriptions: ${e.message}`);
-      throw e;
-    }
-    if (info.inscriptions === null) throw new InscribeError('inscribed-utxo', `ord server ${ord.base} does not index inscriptions; refusing to spend unchecked UTXOs`);
-    const runes = Object.keys(info.runes ?? {});
-    if (info.inscriptions.length || runes.length) inscribed.push({ utxo: u, inscriptions: info.inscriptions, runes });
-    else if (BigInt(info.value) !== u.value) throw new InscribeError('bad-input', `ord and the backend disagree on the value of ${outpoint(u)}`);
-    else cardinal.push(u);
-  }
-  return { cardinal, inscribed };
-}
 
 async function signAndCheck(tx: btc.Transaction, signer: Signer, which: string, skip: number[] = []): Promise<btc.Transaction> {
   const before = tx.id;
@@ -97,11 +83,16 @@ async function signAndCheck(tx: btc.Transaction, signer: Signer, which: string, 
 
 /** Fetches and vets UTXOs, resolves the target sat and parents through ord, plans, and signs. */
 export async function fundAndSign(req: InscribeRequest, backend: Backend, signer: Signer, ord: OrdClient): Promise<SignedPlan> {
+  await checkNetwork(req.network, backend, ord);
   const own = signer.address(req.network);
-  const changeAddress = req.changeAddress ?? own;
+  const changeAddress = req.changeAddress ?? own ?? (signer.changeAddress ? await signer.changeAddress(req.network) : null);
   if (!changeAddress) throw new InscribeError('bad-input', 'a change address is needed for this signer');
   const all = req.utxos ?? (own ? await backend.utxos(own, req.network) : []);
-  const { cardinal, inscribed } = await vetUtxos(all, ord);
+  const vetted = await vetUtxos(all, ord, { allowUnindexedRunes: !!req.allowUnindexedRunes });
+  const warnings: string[] = [];
+  if (vetted.runesUnchecked) warnings.push(`runes were not checked: ord server ${ord.base} does not index runes (--allow-unindexed-runes)`);
+  const unindexedSats = vetted.unindexed.reduce((a, u) => a + u.value, 0n);
+  if (vetted.unindexed.length) warnings.push(`${vetted.unindexed.length} UTXO(s) holding ${unindexedSats} sats are not indexed by ord yet (unconfirmed?) and were left out`);
 
   let reinscribe: { utxo: Utxo; offset: bigint; sat: bigint } | undefined;
   if (req.sat !== undefined) {
@@ -117,6 +108,7 @@ export async function fundAndSign(req: InscribeRequest, backend: Backend, signer
     }
     const stray = (loc.utxo.inscriptions ?? []).filter((id) => !onSat.has(id));
     if (stray.length) throw new InscribeError('inscribed-utxo', `${loc.outpoint} also carries inscription(s) not on sat ${req.sat}: ${stray.join(', ')}`);
+    if (loc.utxo.runes === null && !req.allowUnindexedRunes) throw new InscribeError('unchecked', `ord server ${ord.base} does not index runes: cannot tell whether ${loc.outpoint} carries any`);
     if (Object.keys(loc.utxo.runes ?? {}).length) throw new InscribeError('inscribed-utxo', `${loc.outpoint} carries runes; refusing to move them`);
     reinscribe = { utxo, offset: loc.offset, sat: req.sat };
   }
@@ -129,22 +121,30 @@ export async function fundAndSign(req: InscribeRequest, backend: Backend, signer
     parents.push({ id, utxo });
   }
   const reserved = new Set([...(reinscribe ? [outpoint(reinscribe.utxo)] : []), ...parents.map((p) => outpoint(p.utxo))]);
-  void inscribed; // listed by vetUtxos for callers that want to show them; never spent here
-
   const feeRate = req.feeRate ?? (await backend.feeRate(req.targetBlocks ?? 2));
   const revealSecret = req.revealSecret ?? crypto.getRandomValues(new Uint8Array(32));
-  const plan = planInscription({
-    network: req.network,
-    inscription: req.inscription,
-    destination: req.destination,
-    changeAddress,
-    ...(req.postage !== undefined ? { postage: req.postage } : {}),
-    feeRate,
-    utxos: cardinal.filter((u) => !reserved.has(outpoint(u))).map((u) => ({ ...u, ...(signer.tapInternalKey ? { tapInternalKey: signer.tapInternalKey } : {}) })),
-    revealSecret,
-    ...(reinscribe ? { reinscribe } : {}),
-    ...(parents.length ? { parents } : {}),
-  });
+  let plan: Plan;
+  try {
+    plan = planInscription({
+      network: req.network,
+      inscription: req.inscription,
+      destination: req.destination,
+      changeAddress,
+      ...(req.postage !== undefined ? { postage: req.postage } : {}),
+      feeRate,
+      utxos: vetted.cardinal
+        .map((c) => c.utxo)
+        .filter((u) => !reserved.has(outpoint(u)))
+        .map((u) => ({ ...u, ...(signer.tapInternalKey ? { tapInternalKey: signer.tapInternalKey } : {}) })),
+      revealSecret,
+      ...(reinscribe ? { reinscribe } : {}),
+      ...(parents.length ? { parents } : {}),
+    });
+  } catch (e) {
+    if (e instanceof InscribeError && e.code === 'insufficient-funds' && vetted.unindexed.length)
+      throw new InscribeError('insufficient-funds', `${e.message.replace(/^inscribe: /, '')}; ${unindexedSats} more sats in ${vetted.unindexed.length} UTXO(s) ord has not indexed yet (unconfirmed?) cannot be checked, so they are not spent`);
+    throw e;
+  }
 
   const commit = await signAndCheck(plan.commit.tx, signer, 'commit');
   signRevealCommitInput(plan, revealSecret);
@@ -153,7 +153,7 @@ export async function fundAndSign(req: InscribeRequest, backend: Backend, signer
   plan.commit.tx = commit;
   plan.reveal.tx = reveal;
   checkFees(plan, feeRate);
-  return { plan, commitHex: commit.hex, revealHex: reveal.hex, feeRate };
+  return { plan, commitHex: commit.hex, revealHex: reveal.hex, feeRate, warnings };
 }
 
 /** Final guard: real sizes must match the plan's estimates (within 1 vB per tx). */
@@ -172,7 +172,7 @@ export function writeRecoveryFile(path: string, plan: Plan): void {
   const body = JSON.stringify(
     {
       what: 'lumamesh inscribe recovery: key-path spend of the commit output if the reveal never confirms',
-      howto: 'bun run inscribe --recover <this file> --to <address> --fee-rate <sat/vB> [--broadcast]; or importdescriptors rawtr(tweakedWif) in Bitcoin Core',
+      howto: 'npm run inscribe -- --recover <this file> --to <address> --fee-rate <sat/vB> --esplora <url> [--broadcast]; or importdescriptors rawtr(tweakedWif) in Bitcoin Core',
       inscriptionId: plan.inscriptionId,
       revealTxid: plan.reveal.txid,
       ...plan.recovery,

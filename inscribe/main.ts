@@ -1,41 +1,46 @@
-// main.ts: `bun run inscribe <file> [options]`: the CLI shell around index.ts. Dry run unless
+// main.ts: `npm run inscribe -- <file> [options]`: the CLI shell around index.ts. Dry run unless
 // --broadcast; keys come from a file or an environment variable and are never printed.
+// `--regtest-sandbox` runs it against inscribe/testing/sandbox.ts instead of real services.
 import { parseArgs } from 'node:util';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { hex, base64 } from '@scure/base';
 import {
   CoreRpcBackend,
   CoreWalletSigner,
-  EsploraBackend,
   ExternalSigner,
   InscribeError,
   KeySigner,
+  NETWORKS,
   OrdClient,
+  backendFromOptions,
   broadcast,
   buildRecoveryTx,
+  checkNetwork,
   compressBody,
   fundAndSign,
   jsonToCbor,
   mediaForPath,
   modeForContentType,
   waitForReveal,
-  type Backend,
   type InscriptionFields,
   type NetworkName,
   type RecoveryInfo,
   type Signer,
   type Utxo,
 } from './index.ts';
+import { SANDBOX_FUNDS, SANDBOX_PORTS, SANDBOX_WALLET, SANDBOX_WALLET_FUNDS, startSandbox, type Sandbox } from './testing/sandbox.ts';
 
-const HELP = `Usage: bun run inscribe <file> [options]
-       bun run inscribe --recover <recovery file> --to ADDRESS --fee-rate R [backend] [--broadcast]
+const HELP = `Usage: npm run inscribe -- <file> [options]
+       npm run inscribe -- --recover <recovery file> --to ADDRESS --fee-rate R [backend] [--broadcast]
+       npm run inscribe -- --regtest-sandbox [<file> [options]]
 
 Inscribes <file> with a commit/reveal pair, as ord does. By default it is a dry run: it checks
-every UTXO with the ord server, signs both transactions and prints the plan (future inscription
-id, content bytes before/after compression, size and fee of each transaction, total cost), and
-broadcasts nothing. With --broadcast it first writes a recovery file (mode 0600), then sends
-commit and reveal.
+that the backend and the ord server are on --network, checks every UTXO with the ord server, signs
+both transactions and prints the plan (future inscription id, content bytes before/after
+compression, size and fee of each transaction, total cost), and broadcasts nothing. With
+--broadcast it first writes a recovery file (mode 0600), then sends commit and reveal.
 
 Content
   --content-type TYPE       MIME type; default from the extension (.json .html .js .txt .svg .png ...)
@@ -47,16 +52,22 @@ Content
   --delegate ID             tag 11: serve that inscription's content instead
   --pointer N               tag 2: output sat offset the inscription lands on
 Where and how much
-  --destination ADDRESS     receiver of the inscription (default: the signer's address)
+  --destination ADDRESS     receiver of the inscription (default: the signer's address; required
+                            with --core-wallet-sign: Core's wallet does not know inscriptions)
+  --change-address ADDRESS  where change goes (default: the signer's address; with
+                            --core-wallet-sign a fresh getrawchangeaddress of that wallet)
   --postage SATS            sats in the inscription output (default 10000, as ord)
   --fee-rate SAT_PER_VB     fee rate for both transactions
   --fee-target BLOCKS       without --fee-rate: the backend's estimate for this target (default 2)
-  --network NAME            mainnet | testnet4 | signet | regtest (default mainnet)
+  --network NAME            mainnet | testnet4 | signet | regtest (default mainnet); the backend
+                            and the ord server must be on it, or nothing is planned
   --sat N                   reinscribe sat N: the UTXO holding it must be the signer's and carry
                             no other inscriptions or runes; N stays at the destination
 Backends (one of --esplora / --core-rpc, and always --ord)
-  --ord URL                 ord server with --index-sats for --sat; every UTXO is checked with it,
-                            and one carrying inscriptions or runes is never spent
+  --ord URL                 ord server with --index-runes (and --index-sats for --sat); every UTXO
+                            is checked with it, and one carrying inscriptions or runes is never spent
+  --allow-unindexed-runes   spend although the ord server does not index runes (runes: null);
+                            without it such a server stops everything before planning
   --esplora URL             Esplora HTTP API: UTXOs, fee estimates, broadcast
   --core-rpc URL            Bitcoin Core JSON-RPC instead
   --core-user NAME          RPC user, with
@@ -67,7 +78,7 @@ Keys (never printed)
   --key-file PATH           file holding a WIF or 64-hex secret key
   --key-env VAR             environment variable holding it
   --key-type p2tr|p2wpkh    address type of that key (default p2tr)
-  --core-wallet-sign        fund from and sign with the Core wallet (walletprocesspsbt)
+  --core-wallet-sign        fund from and sign with the Core wallet (listunspent, walletprocesspsbt)
   --watch-only ADDRESS      no key here: write the unsigned commit PSBT and stop (exit code 2)
   --internal-key HEX        x-only internal key of a P2TR --watch-only address
   --psbt-out FILE           where that unsigned PSBT goes (base64)
@@ -79,66 +90,82 @@ Broadcast and recovery
   --wait SECONDS            after broadcast, wait this long for the reveal to be seen (default 60)
   --recover FILE            sweep the commit output by key path with a recovery file, if the
   --to ADDRESS                reveal never confirmed: to this address, at --fee-rate
+Trying it out
+  --regtest-sandbox         an in-memory regtest chain served as Esplora, Core RPC (with a wallet)
+                            and ord (sats and runes indexed), a funded throwaway key, every
+                            transaction mined at once. With <file>: one run against it (backend,
+                            --ord, --network and the key filled in), then it stops. Without: it
+                            serves on ports ${SANDBOX_PORTS.esplora}, ${SANDBOX_PORTS.core}, ${SANDBOX_PORTS.ord} (free ones if taken) and prints
+                            commands to try, until Ctrl-C
+  --sandbox-dir DIR         where the sandbox writes its key and Core cookie (serving: default
+                            .lumamesh/sandbox; one run: a temporary directory, removed after)
 Output
   --json                    print the plan as one JSON object (nothing else on stdout)
   -h, --help
 
 Exit codes: 0 done (or dry run), 1 error (one line on stderr), 2 unsigned PSBT written.
 
-Example (dry run, then for real):
-  bun run inscribe record.json --compress --network signet --esplora URL --ord URL --key-env KEY
-  bun run inscribe record.json --compress --network signet --esplora URL --ord URL --key-env KEY --broadcast
+Examples (a dry run on the sandbox; a dry run on signet, then for real):
+  npm run inscribe -- README.md --regtest-sandbox
+  npm run inscribe -- record.json --compress --network signet --esplora URL --ord URL --key-env KEY
+  npm run inscribe -- record.json --compress --network signet --esplora URL --ord URL --key-env KEY --broadcast
 `;
+
+/** Every option the parser takes (the --help test checks each has a line in HELP). */
+export const OPTIONS = {
+  'content-type': { type: 'string' },
+  compress: { type: 'boolean' },
+  metadata: { type: 'string' },
+  metaprotocol: { type: 'string' },
+  parent: { type: 'string', multiple: true },
+  delegate: { type: 'string' },
+  pointer: { type: 'string' },
+  destination: { type: 'string' },
+  'change-address': { type: 'string' },
+  postage: { type: 'string' },
+  'fee-rate': { type: 'string' },
+  'fee-target': { type: 'string' },
+  network: { type: 'string' },
+  sat: { type: 'string' },
+  ord: { type: 'string' },
+  'allow-unindexed-runes': { type: 'boolean' },
+  esplora: { type: 'string' },
+  'core-rpc': { type: 'string' },
+  'core-user': { type: 'string' },
+  'core-password-env': { type: 'string' },
+  'core-cookie': { type: 'string' },
+  'core-wallet': { type: 'string' },
+  'key-file': { type: 'string' },
+  'key-env': { type: 'string' },
+  'key-type': { type: 'string' },
+  'core-wallet-sign': { type: 'boolean' },
+  'watch-only': { type: 'string' },
+  'internal-key': { type: 'string' },
+  'psbt-out': { type: 'string' },
+  'signed-psbt': { type: 'string' },
+  state: { type: 'string' },
+  broadcast: { type: 'boolean' },
+  'recovery-file': { type: 'string' },
+  wait: { type: 'string' },
+  recover: { type: 'string' },
+  to: { type: 'string' },
+  'regtest-sandbox': { type: 'boolean' },
+  'sandbox-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 type Args = ReturnType<typeof parse>['values'];
 function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      'content-type': { type: 'string' },
-      compress: { type: 'boolean' },
-      metadata: { type: 'string' },
-      metaprotocol: { type: 'string' },
-      parent: { type: 'string', multiple: true },
-      delegate: { type: 'string' },
-      pointer: { type: 'string' },
-      destination: { type: 'string' },
-      postage: { type: 'string' },
-      'fee-rate': { type: 'string' },
-      'fee-target': { type: 'string' },
-      network: { type: 'string' },
-      sat: { type: 'string' },
-      ord: { type: 'string' },
-      esplora: { type: 'string' },
-      'core-rpc': { type: 'string' },
-      'core-user': { type: 'string' },
-      'core-password-env': { type: 'string' },
-      'core-cookie': { type: 'string' },
-      'core-wallet': { type: 'string' },
-      'key-file': { type: 'string' },
-      'key-env': { type: 'string' },
-      'key-type': { type: 'string' },
-      'core-wallet-sign': { type: 'boolean' },
-      'watch-only': { type: 'string' },
-      'internal-key': { type: 'string' },
-      'psbt-out': { type: 'string' },
-      'signed-psbt': { type: 'string' },
-      state: { type: 'string' },
-      broadcast: { type: 'boolean' },
-      'recovery-file': { type: 'string' },
-      wait: { type: 'string' },
-      recover: { type: 'string' },
-      to: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (e) {
+    throw new InscribeError('bad-input', `${(e as Error).message} (see --help)`);
+  }
 }
 
 class NeedsSignature extends Error {}
 
-const NETWORKS: NetworkName[] = ['mainnet', 'testnet4', 'signet', 'regtest'];
 const sats = (n: bigint) => `${n.toLocaleString('en-US')} sats`;
 
 function num(v: string | undefined, what: string): number | undefined {
@@ -148,25 +175,8 @@ function num(v: string | undefined, what: string): number | undefined {
   return n;
 }
 
-function backendFrom(a: Args): Backend {
-  if (a.esplora && a['core-rpc']) throw new InscribeError('bad-input', 'choose one of --esplora and --core-rpc');
-  if (a.esplora) return new EsploraBackend(a.esplora);
-  if (a['core-rpc']) return coreFrom(a);
-  throw new InscribeError('bad-input', 'a backend is needed: --esplora URL or --core-rpc URL');
-}
-
-function coreFrom(a: Args): CoreRpcBackend {
-  let auth: { user: string; password: string } | null = null;
-  if (a['core-cookie']) {
-    const [user, password] = readFileSync(a['core-cookie'], 'utf8').trim().split(':');
-    auth = { user: user!, password: password ?? '' };
-  } else if (a['core-user']) {
-    const pw = a['core-password-env'] ? process.env[a['core-password-env']] : undefined;
-    if (pw === undefined) throw new InscribeError('bad-input', '--core-user needs --core-password-env VAR naming a set variable');
-    auth = { user: a['core-user'], password: pw };
-  }
-  return new CoreRpcBackend(a['core-rpc']!, auth, a['core-wallet'] ?? null);
-}
+const backendFrom = (a: Args) =>
+  backendFromOptions({ esplora: a.esplora, coreRpc: a['core-rpc'], coreUser: a['core-user'], corePasswordEnv: a['core-password-env'], coreCookie: a['core-cookie'], coreWallet: a['core-wallet'] });
 
 function keyText(a: Args): string | null {
   if (a['key-file'] && a['key-env']) throw new InscribeError('bad-input', 'choose one of --key-file and --key-env');
@@ -185,10 +195,11 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
     out(HELP);
     return 0;
   }
+  if (a['regtest-sandbox']) return sandbox(argv, a, positionals, out);
   const network = (a.network ?? 'mainnet') as NetworkName;
   if (!NETWORKS.includes(network)) throw new InscribeError('bad-input', `--network must be one of ${NETWORKS.join(', ')}`);
 
-  if (a.recover) return recover(a, out);
+  if (a.recover) return recover(a, network, out);
 
   const file = positionals[0];
   if (!file) throw new InscribeError('bad-input', 'no file given (see --help)');
@@ -282,6 +293,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
         ...(a.sat !== undefined ? { sat: BigInt(a.sat) } : {}),
         ...(revealSecret ? { revealSecret } : {}),
         ...(utxos ? { utxos } : {}),
+        ...(a['change-address'] ? { changeAddress: a['change-address'] } : {}),
+        ...(a['allow-unindexed-runes'] ? { allowUnindexedRunes: true } : {}),
       },
       backend,
       signer,
@@ -297,8 +310,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
   }
   const p = signed.plan;
   if (a.json) {
-    out(JSON.stringify({ inscriptionId: p.inscriptionId, commit: { txid: p.commit.txid, vsize: p.commit.vsize, fee: Number(p.commit.fee) }, reveal: { txid: p.reveal.txid, vsize: p.reveal.vsize, fee: Number(p.reveal.fee) }, contentBytes: { before: raw.length, after: p.bodyBytes }, postage: Number(p.postage), totalCost: Number(p.totalCost), feeRate, broadcast: !!a.broadcast }));
+    out(JSON.stringify({ inscriptionId: p.inscriptionId, commit: { txid: p.commit.txid, vsize: p.commit.vsize, fee: Number(p.commit.fee) }, reveal: { txid: p.reveal.txid, vsize: p.reveal.vsize, fee: Number(p.reveal.fee) }, contentBytes: { before: raw.length, after: p.bodyBytes }, postage: Number(p.postage), totalCost: Number(p.totalCost), feeRate, broadcast: !!a.broadcast, warnings: signed.warnings }));
   } else {
+    for (const w of signed.warnings) out(`Warning: ${w}`);
     out(`Plan (${network}, ${feeRate} sat/vB${feeSource ? `, ${feeSource}` : ''})`);
     out(`  inscription id   ${p.inscriptionId}  (once the reveal is mined)`);
     const how = !a.compress ? ' (not compressed; --compress tries brotli)' : fields.contentEncoding ? '' : ' (compression did not help; stored raw)';
@@ -324,6 +338,69 @@ export async function main(argv: string[], out: (s: string) => void = (s) => con
   return 0;
 }
 
+const SANDBOX_OWN = ['esplora', 'core-rpc', 'core-user', 'core-password-env', 'core-cookie', 'core-wallet', 'ord'] as const;
+
+/**
+ * --regtest-sandbox. With a file: start the sandbox on free ports, run this same command against it
+ * (its backend, ord server, regtest and its key unless another signer is named), stop it. Without:
+ * serve it on the usual ports and print what to try, until SIGINT or SIGTERM.
+ */
+async function sandbox(argv: string[], a: Args, positionals: string[], out: (s: string) => void): Promise<number> {
+  if (a.network !== undefined && a.network !== 'regtest') throw new InscribeError('bad-input', '--regtest-sandbox is regtest: leave out --network or say --network regtest');
+  const taken = SANDBOX_OWN.filter((k) => a[k] !== undefined);
+  if (taken.length) throw new InscribeError('bad-input', `--regtest-sandbox provides the backend and ord server itself; leave out --${taken.join(', --')}`);
+  const file = positionals[0];
+  if (!file && !a.recover) return serveSandbox(await startSandbox({ dir: a['sandbox-dir'] ?? '.lumamesh/sandbox', usualPorts: true }), out);
+  // One run: its key and cookie live only as long as the run does (unless --sandbox-dir keeps them).
+  const tmp = a['sandbox-dir'] ? null : mkdtempSync(join(tmpdir(), 'inscribe-sandbox-'));
+  const sb = await startSandbox({ dir: a['sandbox-dir'] ?? tmp! });
+  try {
+    const rest: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      if (argv[i] === '--regtest-sandbox') continue;
+      if (argv[i] === '--sandbox-dir') i++;
+      else if (!argv[i]!.startsWith('--sandbox-dir=')) rest.push(argv[i]!);
+    }
+    const backend = a['core-wallet-sign'] ? ['--core-rpc', sb.core.url, '--core-cookie', sb.cookieFile, '--core-wallet', SANDBOX_WALLET] : ['--esplora', sb.esplora.url];
+    const signer = a['key-file'] || a['key-env'] || a['watch-only'] || a['core-wallet-sign'] ? [] : ['--key-file', sb.keyFile];
+    const destination = a['core-wallet-sign'] && !a.destination && !a.recover ? ['--destination', sb.address] : [];
+    // The recovery file of a sandbox broadcast is as throwaway as the sandbox.
+    const recovery = a.broadcast && !a['recovery-file'] ? ['--recovery-file', join(sb.dir, 'inscribe-recovery.json')] : [];
+    if (!a.json) out(`Regtest sandbox for this run: ${a['core-wallet-sign'] ? `Core RPC ${sb.core.url} (wallet "${SANDBOX_WALLET}", funded)` : `Esplora ${sb.esplora.url}`}, ord ${sb.ord.url}${signer.length ? `; funded key → ${sb.address}` : ''}`);
+    return await main([...rest, '--network', 'regtest', '--ord', sb.ord.url, ...backend, ...signer, ...destination, ...recovery], out);
+  } finally {
+    await sb.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function serveSandbox(sb: Sandbox, out: (s: string) => void): Promise<number> {
+  const sats = (n: bigint) => n.toLocaleString('en-US');
+  const total = SANDBOX_FUNDS.reduce((x, y) => x + y, 0n);
+  const esplora = `--esplora ${sb.esplora.url} --ord ${sb.ord.url}`;
+  const lines = [
+    'Regtest sandbox (in memory: nothing is kept; every transaction is mined at once; Ctrl-C stops it)',
+    ...sb.moved.map((m) => `  (${m})`),
+    `  Esplora   ${sb.esplora.url}`,
+    `  Core RPC  ${sb.core.url}   cookie ${sb.cookieFile}, wallet "${SANDBOX_WALLET}" holding ${sats(SANDBOX_WALLET_FUNDS)} sats`,
+    `  ord       ${sb.ord.url}   (sats and runes indexed)`,
+    `  key       ${sb.keyFile}   (mode 0600) → ${sb.address} holding ${sats(total)} sats in ${SANDBOX_FUNDS.length} UTXOs`,
+    '',
+    'Try, from this checkout in another terminal:',
+    `  npm run inscribe -- README.md --network regtest ${esplora} --key-file ${sb.keyFile} --fee-rate 2`,
+    `  npm run inscribe -- README.md --network regtest --core-rpc ${sb.core.url} --core-cookie ${sb.cookieFile} --core-wallet ${SANDBOX_WALLET} --core-wallet-sign --destination ${sb.address} --ord ${sb.ord.url} --fee-rate 2`,
+    `  npm run relay -- register --data-dir ${sb.dir}/relay --network regtest ${esplora} --fee-rate 2 --no-wait`,
+    'Add --broadcast to send; then open the ord server in a browser to see the inscription.',
+  ];
+  out(lines.join('\n'));
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await sb.stop();
+  return 0;
+}
+
 function readPsbt(path: string): Uint8Array {
   const data = readFileSync(path);
   const text = data.toString('utf8').trim();
@@ -337,11 +414,12 @@ function readPsbt(path: string): Uint8Array {
   return new Uint8Array(data);
 }
 
-async function recover(a: Args, out: (s: string) => void): Promise<number> {
+async function recover(a: Args, network: NetworkName, out: (s: string) => void): Promise<number> {
   if (!a.to) throw new InscribeError('bad-input', '--recover needs --to ADDRESS');
   const feeRate = num(a['fee-rate'], 'fee-rate');
   if (feeRate === undefined) throw new InscribeError('bad-input', '--recover needs --fee-rate');
   const info = JSON.parse(readFileSync(a.recover!, 'utf8')) as RecoveryInfo;
+  if (a.network !== undefined && info.network !== network) throw new InscribeError('wrong-network', `--network ${network}, but ${a.recover} is for ${info.network}`);
   const tx = buildRecoveryTx(info, a.to, feeRate);
   out(`Recovery tx ${tx.txid}: ${tx.vsize} vB, fee ${sats(tx.fee)}, to ${a.to}`);
   if (!a.broadcast) {
@@ -349,7 +427,9 @@ async function recover(a: Args, out: (s: string) => void): Promise<number> {
     out('Dry run: nothing was broadcast. Add --broadcast to send.');
     return 0;
   }
-  const [id] = await backendFrom(a).broadcast([tx.tx.hex]);
+  const backend = backendFrom(a);
+  await checkNetwork(info.network, backend);
+  const [id] = await backend.broadcast([tx.tx.hex]);
   out(`Broadcast ${id}`);
   return 0;
 }

@@ -52,6 +52,19 @@ export interface OrdInscription {
   [k: string]: unknown;
 }
 
+/**
+ * `/status` with `Accept: application/json` (ord src/templates/status.rs StatusHtml, trimmed to
+ * what is read here). Older ords lack some fields; `chain` is serde kebab-case (src/chain.rs).
+ */
+export interface OrdStatus {
+  chain: string;
+  height: number | null;
+  inscription_index?: boolean;
+  rune_index?: boolean;
+  sat_index?: boolean;
+  [k: string]: unknown;
+}
+
 export interface Page {
   ids: string[];
   more: boolean;
@@ -70,14 +83,18 @@ export class OrdClient {
     this.base = base.replace(/\/+$/, '');
   }
 
+  /** Any answer at all; only an unreachable server throws. */
+  private async fetchRaw(path: string, accept: string): Promise<Response> {
+    try {
+      return await this.fetchImpl(this.base + path, { headers: { Accept: accept }, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (e) {
+      throw new OrdError(this.base + path, 0, (e as Error).message);
+    }
+  }
+
   private async get(path: string, accept = 'application/json', allow404 = false): Promise<Response | null> {
     const url = this.base + path;
-    let res: Response;
-    try {
-      res = await this.fetchImpl(url, { headers: { Accept: accept }, signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (e) {
-      throw new OrdError(url, 0, (e as Error).message);
-    }
+    const res = await this.fetchRaw(path, accept);
     if (allow404 && res.status === 404) return null;
     if (!res.ok) throw new OrdError(url, res.status, (await res.text().catch(() => '')).slice(0, 200));
     return res;
@@ -123,6 +140,22 @@ export class OrdClient {
 
   async children(id: string, page = 0): Promise<Page> {
     return (await this.json<Page>(`/r/children/${id}/${page}`))!;
+  }
+
+  /**
+   * The server's `/status` JSON, or null where it has none to give (404 on servers without the
+   * route, 406 "JSON API disabled", an HTML page, a body without `chain`). Unreachable still throws.
+   */
+  async status(): Promise<OrdStatus | null> {
+    const res = await this.fetchRaw('/status', 'application/json');
+    const text = await res.text().catch(() => '');
+    if (!res.ok) return null;
+    try {
+      const j = JSON.parse(text) as OrdStatus;
+      return j && typeof j === 'object' && typeof j.chain === 'string' ? j : null;
+    } catch {
+      return null;
+    }
   }
 
   async blockheight(): Promise<number> {

@@ -17,25 +17,7 @@ import { hex } from '@scure/base';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { taprootTweakPrivKey } from '@scure/btc-signer/utils.js';
 import { envelopeScript, revealScript, type InscriptionFields } from './envelope.ts';
-
-export type NetworkName = 'mainnet' | 'testnet4' | 'signet' | 'regtest';
-export type BtcNetwork = typeof btc.NETWORK;
-
-const REGTEST: BtcNetwork = /* @__PURE__ */ Object.freeze({ bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef });
-
-export function networkOf(name: NetworkName): BtcNetwork {
-  switch (name) {
-    case 'mainnet':
-      return btc.NETWORK;
-    case 'testnet4':
-    case 'signet':
-      return btc.TEST_NETWORK;
-    case 'regtest':
-      return REGTEST;
-    default:
-      throw new RangeError(`inscribe: unknown network ${JSON.stringify(name)}`);
-  }
-}
+import { networkOf, type NetworkName } from './networks.ts';
 
 /** An error in the user's request or funds: nothing was (or will be) broadcast. */
 export class InscribeError extends Error {
@@ -45,6 +27,7 @@ export class InscribeError extends Error {
       | 'dust'
       | 'wrong-network'
       | 'inscribed-utxo'
+      | 'unchecked'
       | 'too-large'
       | 'bad-psbt'
       | 'bad-input'
@@ -390,4 +373,4 @@ export function buildRecoveryTx(r: RecoveryInfo, to: string, feeRate: number): B
 }
 
 /** For tests and tooling: the envelope alone for a set of fields. */
-export const _internal = /* @__PURE__ */ Object.freeze({ makeTx, dummyWitness, envelopeScript, REGTEST });
+export const _internal = /* @__PURE__ */ Object.freeze({ makeTx, dummyWitness, envelopeScript });

@@ -3,6 +3,7 @@ import { LEVELS, type Level } from "./log.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { NETWORKS, type NetworkName } from "../inscribe/networks.ts";
 
 export const DEFAULT_PORT = 4884;
 
@@ -31,8 +32,6 @@ export interface Config {
   peers: { addr: string; fp: string }[];
 }
 
-export type NetworkName = "mainnet" | "testnet4" | "signet" | "regtest";
-export const NETWORKS: NetworkName[] = ["mainnet", "testnet4", "signet", "regtest"];
 
 export interface RegisterConfig {
   network: NetworkName;
@@ -49,6 +48,8 @@ export interface RegisterConfig {
   timeout: number;
   noWait: boolean;
   broadcast: boolean;
+  /** Spend although the ord server does not index runes (inscribe/vet.ts). */
+  allowUnindexedRunes: boolean;
   /** Serve mode: register in the background on start when both are set. */
   registerEsplora: string | undefined;
   registerOrd: string | undefined;
@@ -65,12 +66,13 @@ export const REGISTER_FLAGS: RegisterFlag[] = [
   { name: "coreUser", env: "LUMAMESH_CORE_USER", arg: "USER", help: "register: Core RPC user (with --core-password-env)" },
   { name: "corePasswordEnv", env: "LUMAMESH_CORE_PASSWORD_ENV", arg: "VAR", help: "register: name of the environment variable holding the Core RPC password" },
   { name: "coreCookie", env: "LUMAMESH_CORE_COOKIE", arg: "FILE", help: "register: Core's .cookie file instead of user/password" },
-  { name: "ord", env: "LUMAMESH_ORD", arg: "URL", help: "register: ord server with --index-sats (every UTXO is checked with it before it is spent)" },
+  { name: "ord", env: "LUMAMESH_ORD", arg: "URL", help: "register: ord server with --index-sats and --index-runes (every UTXO is checked with it before it is spent)" },
   { name: "feeRate", env: "LUMAMESH_FEE_RATE", arg: "SAT/VB", help: "register and serve: fee rate (default: the backend's 2-block estimate)" },
   { name: "postage", env: "LUMAMESH_POSTAGE", arg: "SATS", help: "register and serve: sats in the inscription output, 546..10000 (default 546)" },
   { name: "timeout", env: "LUMAMESH_REGISTER_TIMEOUT", arg: "SECONDS", help: "register: how long to wait for funds (default 3600)" },
   { name: "noWait", env: "LUMAMESH_NO_WAIT", bool: true, help: "register: show the address and cost, do not wait for funds" },
   { name: "broadcast", env: "LUMAMESH_BROADCAST", bool: true, help: "register: really send (default: dry run)" },
+  { name: "allowUnindexedRunes", env: "LUMAMESH_ALLOW_UNINDEXED_RUNES", bool: true, help: "register and serve: spend although the ord server does not index runes (default: refuse)" },
   { name: "registerEsplora", env: "LUMAMESH_REGISTER_ESPLORA", arg: "URL", help: "serve: on start, register in the background through this Esplora when funded" },
   { name: "registerOrd", env: "LUMAMESH_REGISTER_ORD", arg: "URL", help: "serve: the ord server for --register-esplora" },
   { name: "registerNetwork", env: "LUMAMESH_REGISTER_NETWORK", arg: "NET", help: "serve: network for --register-esplora (default mainnet)" },
@@ -174,7 +176,7 @@ function parseRegister(raw: Record<string, string | boolean | undefined>, comman
   const r: RegisterConfig = {
     network: net("network"), esplora: s("esplora"), coreRpc: s("coreRpc"), coreUser: s("coreUser"), corePasswordEnv: s("corePasswordEnv"),
     coreCookie: s("coreCookie"), ord: s("ord"), feeRate, postage, timeout: num("timeout", 3600, 0), noWait: raw.noWait === true,
-    broadcast: raw.broadcast === true, registerEsplora: s("registerEsplora"), registerOrd: s("registerOrd"), registerNetwork: net("registerNetwork"),
+    broadcast: raw.broadcast === true, allowUnindexedRunes: raw.allowUnindexedRunes === true, registerEsplora: s("registerEsplora"), registerOrd: s("registerOrd"), registerNetwork: net("registerNetwork"),
   };
   if (command == "register") {
     if (!r.esplora == !r.coreRpc) throw new ConfigError("register needs one backend: --esplora URL or --core-rpc URL");

@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   // Self-registration in the background: serving never waits for it, unfunded just logs (docs/register.md).
   const r = c.register;
   if (r?.registerEsplora)
-    void autoRegister({ dataDir: c.dataDir, state, ip: advertisedIp(c), port: relay.port, network: r.registerNetwork, backend: new EsploraBackend(r.registerEsplora), ord: new OrdClient(r.registerOrd!), ...(r.feeRate !== undefined && { feeRate: r.feeRate }), postage: BigInt(r.postage) }, log).then((res) => {
+    void autoRegister({ dataDir: c.dataDir, state, ip: advertisedIp(c), port: relay.port, network: r.registerNetwork, backend: new EsploraBackend(r.registerEsplora), ord: new OrdClient(r.registerOrd!), ...(r.feeRate !== undefined && { feeRate: r.feeRate }), postage: BigInt(r.postage), allowUnindexedRunes: r.allowUnindexedRunes }, log).then((res) => {
       if (res?.status == "registered" || res?.status == "current") {
         self = res.record;
         setRecords(JSON.stringify(gossip!.list()));

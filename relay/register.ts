@@ -15,7 +15,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isIP } from "node:net";
 import {
-  broadcast, fundAndSign, outpoint, planInscription, InscribeError, OrdError, OrdClient, EsploraBackend, CoreRpcBackend,
+  backendFromOptions, broadcast, checkNetwork, fundAndSign, outpoint, planInscription, vetUtxos, InscribeError, OrdClient,
   type Backend, type KeySigner, type NetworkName, type Plan, type Utxo,
 } from "../inscribe/index.ts";
 import type { RelayState } from "./state.ts";
@@ -116,6 +116,8 @@ export interface RegisterOptions {
   postage?: bigint;
   /** Send for real (else a dry run that signs and shows the plan). */
   broadcast?: boolean;
+  /** Spend although the ord server does not index runes (inscribe/vet.ts); refused otherwise. */
+  allowUnindexedRunes?: boolean;
   /** Poll for funds until `timeoutMs` (default: check once). */
   wait?: boolean;
   timeoutMs?: number;
@@ -175,27 +177,14 @@ interface Survey {
   unconfirmed: number;
 }
 
-/** The wallet's UTXOs as ord sees them: only indexed, uninscribed, rune-free ones are spendable. */
-async function survey(backend: Backend, ord: OrdClient, address: string, network: NetworkName): Promise<Survey> {
+/** The wallet's UTXOs as ord sees them (inscribe/vet.ts): only indexed, uninscribed, rune-free ones are spendable. */
+async function survey(backend: Backend, ord: OrdClient, address: string, network: NetworkName, allowUnindexedRunes: boolean): Promise<Survey> {
   const all = await backend.utxos(address, network);
-  const cardinal: Survey["cardinal"] = [];
-  let have = 0, unconfirmed = 0;
-  for (const u of all) {
-    let info;
-    try {
-      info = await ord.utxo(outpoint(u));
-    } catch (e) {
-      if (e instanceof OrdError && e.status == 404) { unconfirmed += Number(u.value); continue; }
-      throw e;
-    }
-    if (info.inscriptions === null) throw new RegisterError("no-sat-index", `ord server ${ord.base} does not index inscriptions`);
-    if (info.inscriptions.length || Object.keys(info.runes ?? {}).length) continue;
-    cardinal.push({ utxo: u, firstSat: info.sat_ranges?.[0]?.[0] ?? null });
-    have += Number(u.value);
-  }
+  const v = await vetUtxos(all, ord, { allowUnindexedRunes });
   // Largest first: fewest inputs, and the first one is where a fresh inscription lands.
-  cardinal.sort((a, b) => (a.utxo.value < b.utxo.value ? 1 : a.utxo.value > b.utxo.value ? -1 : 0));
-  return { cardinal, all, have, unconfirmed };
+  const cardinal = [...v.cardinal].sort((a, b) => (a.utxo.value < b.utxo.value ? 1 : a.utxo.value > b.utxo.value ? -1 : 0));
+  const sum = (us: Utxo[]) => us.reduce((n, u) => n + Number(u.value), 0);
+  return { cardinal, all, have: sum(cardinal.map((c) => c.utxo)), unconfirmed: sum(v.unindexed) };
 }
 
 export async function registerRelay(o: RegisterOptions): Promise<RegisterResult> {
@@ -215,6 +204,7 @@ export async function registerRelay(o: RegisterOptions): Promise<RegisterResult>
   const action = needsRegistration(preview, prev);
   if (action == "none") return { status: "current", action, address, record: prev!.record, registration: prev! };
 
+  await checkNetwork(o.network, o.backend, o.ord);
   // A reinscription spends the sat's UTXO, which only exists once the previous reveal is mined.
   if (prev) {
     const st = await o.backend.txStatus(prev.revealTxid);
@@ -240,7 +230,7 @@ export async function registerRelay(o: RegisterOptions): Promise<RegisterResult>
   let ready: { utxos: Utxo[]; sat: number; record: RelayRecord; recycled: bigint } | null = null;
   let s: Survey;
   for (;;) {
-    s = await survey(o.backend, o.ord, address, o.network);
+    s = await survey(o.backend, o.ord, address, o.network, !!o.allowUnindexedRunes);
     ready = await tryPlan(s);
     if (ready) break;
     if (clock.now() >= deadline) return { status: "unfunded", action, address, record: preview, cost: estimate, have: s.have, unconfirmed: s.unconfirmed };
@@ -278,7 +268,7 @@ export async function registerRelay(o: RegisterOptions): Promise<RegisterResult>
   const signed = await fundAndSign(
     {
       network: o.network, inscription: inscriptionOf(ready.record), destination: address, changeAddress: address, postage, feeRate,
-      utxos: ready.utxos, ...(prev && { sat: BigInt(prev.sat) }),
+      utxos: ready.utxos, ...(prev && { sat: BigInt(prev.sat) }), ...(o.allowUnindexedRunes && { allowUnindexedRunes: true }),
     },
     o.backend, signer as KeySigner, o.ord,
   );
@@ -341,22 +331,11 @@ export interface RegisterCliConfig {
   timeout: number;
   noWait: boolean;
   broadcast: boolean;
+  allowUnindexedRunes?: boolean | undefined;
 }
 
 export function backendFromConfig(r: RegisterCliConfig, env: Record<string, string | undefined> = process.env): Backend {
-  if (r.esplora) return new EsploraBackend(r.esplora);
-  let auth: { user: string; password: string } | null = null;
-  if (r.coreCookie) {
-    const t = readFileSync(r.coreCookie, "utf8").trim();
-    const i = t.indexOf(":");
-    if (i < 0) throw new RegisterError("bad-state", `${r.coreCookie} is not a Core cookie file (contents not shown)`);
-    auth = { user: t.slice(0, i), password: t.slice(i + 1) };
-  } else if (r.coreUser) {
-    const pw = r.corePasswordEnv ? env[r.corePasswordEnv] : undefined;
-    if (pw === undefined) throw new RegisterError("bad-state", `--core-user needs --core-password-env VAR with VAR set`);
-    auth = { user: r.coreUser, password: pw };
-  }
-  return new CoreRpcBackend(r.coreRpc!, auth);
+  return backendFromOptions({ esplora: r.esplora, coreRpc: r.coreRpc, coreUser: r.coreUser, corePasswordEnv: r.corePasswordEnv, coreCookie: r.coreCookie }, env);
 }
 
 const sats = (n: number) => `${n.toLocaleString("en-US")} sats`;
@@ -392,7 +371,7 @@ export async function registerCommand(
   const res = await registerRelay({
     dataDir: o.dataDir, state: o.state, ip: o.ip, port: o.port, network: r.network, backend: backendFromConfig(r), ord: new OrdClient(r.ord!),
     ...(r.feeRate !== undefined && { feeRate: r.feeRate }), postage: BigInt(r.postage), broadcast: r.broadcast, wait: !r.noWait,
-    timeoutMs: r.timeout * 1000, ...(o.pollMs !== undefined && { pollMs: o.pollMs }), progress,
+    timeoutMs: r.timeout * 1000, ...(o.pollMs !== undefined && { pollMs: o.pollMs }), progress, ...(r.allowUnindexedRunes && { allowUnindexedRunes: true }),
   });
   switch (res.status) {
     case "current":

@@ -4,7 +4,7 @@
 // wallet that imports `tr(KEY)` sees the same address. One key for every network; the address
 // differs by network (bc1p…, tb1p…, bcrt1p…).
 //
-// The file is also a valid `--key-file` for `bun run inscribe` (it accepts 64-hex secrets), which
+// The file is also a valid `--key-file` for `npm run inscribe` (it accepts 64-hex secrets), which
 // is how an operator moves the funds or the inscription elsewhere (docs/register.md).
 // The secret never leaves this module except inside a KeySigner, which does not print it.
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";

@@ -4,10 +4,12 @@
 // It also tracks sats as ordinal theory numbers them (first in, first out; fee sats are dropped,
 // there is no coinbase) and implements dev/ord-server.ts's OrdChainView, so the local ord server
 // can index what is revealed here.
+// Here rather than under test/: the regtest sandbox (sandbox.ts, `npm run inscribe -- --regtest-sandbox`) runs it too.
 import * as btc from '@scure/btc-signer';
 import { hex } from '@scure/base';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import type { OrdChainOutput, OrdChainTx, OrdChainView } from '../../dev/ord-server.ts';
+import { GENESIS, networkOf, type BtcNetwork, type NetworkName } from '../networks.ts';
 
 export interface ChainUtxo {
   txid: string;
@@ -26,9 +28,6 @@ export interface ChainTx {
   inputs: { outpoint: string; witness: Uint8Array[] }[];
   outputs: { value: number }[];
 }
-
-/** A network's address encoding, for the `address` the ord view reports (default regtest). */
-export const REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef } as const;
 
 export class RejectError extends Error {
   constructor(
@@ -50,9 +49,34 @@ export class MemoryChain implements OrdChainView {
   readonly spent = new Map<string, { txid: string; height: number | null }>();
   /** The next sat `fund()` hands out when not told which. */
   nextSat = 0;
+  /** Mine what was accepted in a block of its own right after (the sandbox: `generatetoaddress 1` after every send). */
+  autoMine = false;
   private nonce = 0;
+  private inPackage = false;
+  private minePending = false;
 
-  constructor(readonly network: typeof btc.NETWORK = REGTEST) {}
+  /** Address encoding of `networkName`: what the stand-ins accept and the ord view reports. */
+  readonly network: BtcNetwork;
+
+  constructor(readonly networkName: NetworkName = 'regtest') {
+    this.network = networkOf(networkName);
+  }
+
+  /** Block 0 is the network's real genesis block (what Esplora's /block-height/0 says); later ones are stand-ins. */
+  blockHash(height: number): string | null {
+    if (!Number.isSafeInteger(height) || height < 0 || height > this.height) return null;
+    if (height === 0) return GENESIS[this.networkName];
+    return hex.encode(schnorr.utils.taggedHash('memchain/block', new TextEncoder().encode(`${this.networkName} ${height}`)).reverse());
+  }
+
+  /** The scriptPubKey of an address of this chain's network, or null (a node rejects other networks' addresses). */
+  scriptOf(address: string): Uint8Array | null {
+    try {
+      return btc.OutScript.encode(btc.Address(this.network).decode(address));
+    } catch {
+      return null;
+    }
+  }
 
   /**
    * Credits `script` with `value` sats in a synthetic transaction, confirmed at the current height
@@ -142,7 +166,17 @@ export class MemoryChain implements OrdChainView {
       outputs.push({ value: Number(o.amount!) });
     }
     this.txs.set(tx.id, { hex: rawHex, height: null, inputs, outputs });
+    if (!this.inPackage) this.scheduleMine();
     return out;
+  }
+
+  private scheduleMine(): void {
+    if (!this.autoMine || this.minePending) return;
+    this.minePending = true;
+    queueMicrotask(() => {
+      this.minePending = false;
+      this.mine();
+    });
   }
 
   /** Accepts a package atomically (each tx may spend the previous ones). */
@@ -150,13 +184,17 @@ export class MemoryChain implements OrdChainView {
     const maps = [this.utxos, this.txs, this.created, this.spent] as Map<string, unknown>[];
     const snap = maps.map((m) => new Map(m));
     const restore = () => maps.forEach((m, k) => (m.clear(), snap[k]!.forEach((v, key) => m.set(key, v))));
+    this.inPackage = true;
     try {
       const r = hexes.map((h) => this.accept(h));
       if (dryRun) restore();
+      else this.scheduleMine();
       return r;
     } catch (e) {
       restore();
       throw e;
+    } finally {
+      this.inPackage = false;
     }
   }
 

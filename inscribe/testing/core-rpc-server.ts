@@ -2,10 +2,13 @@
 // 127.0.0.1. JSON-RPC 1.0 envelope as Core answers it: {result, error, id}; errors with HTTP 500
 // (404 for an unknown method, code -32601), 401 with an empty body on bad credentials. Methods:
 // listunspent, estimatesmartfee, testmempoolaccept, submitpackage, sendrawtransaction,
-// getmempoolentry, getrawtransaction, getblockcount, walletprocesspsbt (signs with `walletKey`).
+// getmempoolentry, getrawtransaction, getblockcount, getblockchaininfo, and for the wallet
+// walletprocesspsbt (signs with `walletKey`) and getrawchangeaddress (its P2TR address).
+// Here rather than under test/: the regtest sandbox (sandbox.ts, `npm run inscribe -- --regtest-sandbox`) runs it too.
 import * as btc from '@scure/btc-signer';
 import { hex, base64 } from '@scure/base';
 import { MemoryChain, RejectError } from './chain.ts';
+import { CORE_CHAIN } from '../networks.ts';
 
 export interface CoreStandIn {
   url: string;
@@ -19,13 +22,18 @@ export interface CoreStandIn {
 
 const OPTS = { allowUnknownInputs: true, allowUnknownOutputs: true, disableScriptCheck: true } as const;
 
-export function startCoreRpc(opts: { chain?: MemoryChain; user?: string; password?: string; walletKey?: Uint8Array; walletScripts?: Uint8Array[] } = {}): CoreStandIn {
+export function startCoreRpc(opts: { chain?: MemoryChain; user?: string; password?: string; walletKey?: Uint8Array; walletScripts?: Uint8Array[]; port?: number } = {}): CoreStandIn {
   const chain = opts.chain ?? new MemoryChain();
   const user = opts.user ?? 'user';
   const password = opts.password ?? 'pass';
   const calls: string[] = [];
   const st: CoreStandIn = { url: '', chain, calls, noSubmitPackage: false, feeRateBtcKvb: 0.0002, stop: () => server.stop(true) };
   const toBtc = (v: bigint) => Number(v) / 1e8;
+  const scriptOf = (address: string): Uint8Array => {
+    const s = chain.scriptOf(address);
+    if (!s) throw Object.assign(new Error(`Invalid Bitcoin address: ${address}`), { rpc: -5 });
+    return s;
+  };
   const handlers: Record<string, (p: any[]) => unknown> = {
     listunspent: (p) => {
       const addrs: string[] | undefined = p[2];
@@ -62,6 +70,21 @@ export function startCoreRpc(opts: { chain?: MemoryChain; user?: string; passwor
       return { txid: p[0], hex: t.hex, confirmations: t.height === null ? 0 : chain.height - t.height + 1 };
     },
     getblockcount: () => chain.height,
+    // Core's RPC help for getblockchaininfo; the fields a stand-in chain can fill truthfully, plus its name.
+    getblockchaininfo: () => ({
+      chain: CORE_CHAIN[chain.networkName],
+      blocks: chain.height,
+      headers: chain.height,
+      bestblockhash: chain.blockHash(chain.height),
+      verificationprogress: 1,
+      initialblockdownload: false,
+      pruned: false,
+      warnings: [],
+    }),
+    getrawchangeaddress: () => {
+      if (!opts.walletKey) throw Object.assign(new Error('Error: This wallet has no available keys'), { rpc: -4 });
+      return btc.p2tr(btc.utils.pubSchnorr(opts.walletKey), undefined, chain.network).address!;
+    },
     walletprocesspsbt: (p) => {
       const tx = btc.Transaction.fromPSBT(base64.decode(p[0]), OPTS);
       if (opts.walletKey) {
@@ -80,7 +103,7 @@ export function startCoreRpc(opts: { chain?: MemoryChain; user?: string; passwor
   };
   const server = Bun.serve({
     hostname: '127.0.0.1',
-    port: 0,
+    port: opts.port ?? 0,
     async fetch(req) {
       const expected = 'Basic ' + base64.encode(new TextEncoder().encode(`${user}:${password}`));
       if (req.headers.get('authorization') !== expected) return new Response('', { status: 401, headers: { 'WWW-Authenticate': 'Basic realm="jsonrpc"' } });
@@ -106,11 +129,3 @@ export function startCoreRpc(opts: { chain?: MemoryChain; user?: string; passwor
   return st;
 }
 
-function scriptOf(address: string): Uint8Array {
-  for (const net of [btc.NETWORK, btc.TEST_NETWORK, { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef }]) {
-    try {
-      return btc.OutScript.encode(btc.Address(net).decode(address));
-    } catch {}
-  }
-  throw Object.assign(new Error('Invalid Bitcoin address'), { rpc: -5 });
-}

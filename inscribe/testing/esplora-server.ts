@@ -1,9 +1,9 @@
 // testing/esplora-server.ts: a stand-in for an Esplora HTTP API over a MemoryChain, on 127.0.0.1.
 // Routes and response shapes follow Blockstream's esplora API docs (API.md): GET /address/:a/utxo,
 // GET /fee-estimates, POST /tx (text txid, or HTTP 400 with "sendrawtransaction RPC error: {...}"),
-// GET /tx/:id/status, GET /tx/:id/hex ("Transaction not found", 404), GET /blocks/tip/height.
-// Reusable by later tests (the relay's self-registration): `startEsplora({ chain })`.
-import * as btc from '@scure/btc-signer';
+// GET /tx/:id/status, GET /tx/:id/hex ("Transaction not found", 404), GET /blocks/tip/height,
+// GET /block-height/:height (the block hash as text; 404 "Block not found" past the tip).
+// Here rather than under test/: the regtest sandbox (sandbox.ts, `npm run inscribe -- --regtest-sandbox`) runs it too.
 import { MemoryChain, RejectError } from './chain.ts';
 
 export interface EsploraStandIn {
@@ -17,18 +17,7 @@ export interface EsploraStandIn {
   stop(): void;
 }
 
-const NETS = { bc: btc.NETWORK, tb: btc.TEST_NETWORK, bcrt: { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef } } as const;
-
-function scriptOf(address: string): Uint8Array | null {
-  for (const net of Object.values(NETS)) {
-    try {
-      return btc.OutScript.encode(btc.Address(net).decode(address));
-    } catch {}
-  }
-  return null;
-}
-
-export function startEsplora(opts: { chain?: MemoryChain; feeEstimates?: Record<string, number> } = {}): EsploraStandIn {
+export function startEsplora(opts: { chain?: MemoryChain; feeEstimates?: Record<string, number>; port?: number } = {}): EsploraStandIn {
   const chain = opts.chain ?? new MemoryChain();
   const log: string[] = [];
   const fails: { prefix: string; status: number; body: string }[] = [];
@@ -44,7 +33,7 @@ export function startEsplora(opts: { chain?: MemoryChain; feeEstimates?: Record<
   const json = (body: unknown) => Response.json(body);
   const server = Bun.serve({
     hostname: '127.0.0.1',
-    port: 0,
+    port: opts.port ?? 0,
     async fetch(req) {
       const url = new URL(req.url);
       const path = url.pathname;
@@ -56,19 +45,23 @@ export function startEsplora(opts: { chain?: MemoryChain; feeEstimates?: Record<
       }
       let m: RegExpExecArray | null;
       if (req.method === 'GET' && (m = /^\/address\/([^/]+)\/utxo$/.exec(path))) {
-        const script = scriptOf(m[1]!);
+        const script = chain.scriptOf(m[1]!);
         if (!script) return text('Invalid Bitcoin address', 400);
         return json(
           chain.utxosFor(script).map((u) => ({
             txid: u.txid,
             vout: u.vout,
-            status: u.height === null ? { confirmed: false } : { confirmed: true, block_height: u.height, block_hash: '00'.repeat(32), block_time: 1700000000 + u.height },
+            status: u.height === null ? { confirmed: false } : { confirmed: true, block_height: u.height, block_hash: chain.blockHash(u.height), block_time: 1700000000 + u.height },
             value: Number(u.value),
           })),
         );
       }
       if (req.method === 'GET' && path === '/fee-estimates') return json(state.feeEstimates);
       if (req.method === 'GET' && path === '/blocks/tip/height') return text(String(chain.height));
+      if (req.method === 'GET' && (m = /^\/block-height\/(\d{1,10})$/.exec(path))) {
+        const hash = chain.blockHash(Number(m[1]));
+        return hash ? text(hash) : text('Block not found', 404);
+      }
       if (req.method === 'POST' && path === '/tx') {
         const body = (await req.text()).trim();
         try {
@@ -82,7 +75,7 @@ export function startEsplora(opts: { chain?: MemoryChain; feeEstimates?: Record<
         const t = chain.txs.get(m[1]!);
         if (!t) return text('Transaction not found', 404);
         if (m[2] === 'hex') return text(t.hex);
-        return json(t.height === null ? { confirmed: false } : { confirmed: true, block_height: t.height, block_hash: '00'.repeat(32), block_time: 1700000000 + t.height });
+        return json(t.height === null ? { confirmed: false } : { confirmed: true, block_height: t.height, block_hash: chain.blockHash(t.height), block_time: 1700000000 + t.height });
       }
       return text('Not Found', 404);
     },

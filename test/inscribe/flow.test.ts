@@ -17,9 +17,13 @@ import {
   OrdClient,
   broadcast,
   fundAndSign,
+  checkNetwork,
+  readCoreCookie,
   waitForReveal,
+  type FetchLike,
   type InscribeRequest,
 } from '../../inscribe/index.ts';
+import { OPTIONS } from '../../inscribe/main.ts';
 import { MemoryChain } from '../../inscribe/testing/chain.ts';
 import { startEsplora } from '../../inscribe/testing/esplora-server.ts';
 import { startCoreRpc } from '../../inscribe/testing/core-rpc-server.ts';
@@ -32,14 +36,26 @@ const dir = mkdtempSync(join(tmpdir(), 'inscribe-test-'));
 const stops: (() => unknown)[] = [];
 afterAll(() => Promise.all(stops.map((s) => s())));
 
-/** A chain, Esplora over it, and the ord server indexing the same chain. */
-async function world() {
+/**
+ * A chain, Esplora over it, and the ord server indexing the same chain: with --index-runes (as the
+ * tool asks) unless `runeIndex: false`, optionally at a height of its own (`height`).
+ */
+async function world(o: { runeIndex?: boolean; height?: number; fetchImpl?: FetchLike } = {}) {
   const chain = new MemoryChain();
   const es = startEsplora({ chain });
-  const ord = await startOrdServer({ chain });
+  const ord = await startOrdServer({ chain, runeIndex: o.runeIndex ?? true, ...(o.height !== undefined && { height: o.height }) });
   stops.push(es.stop, ord.stop);
-  return { chain, es, ord, backend: new EsploraBackend(es.url), ordc: new OrdClient(ord.url) };
+  return { chain, es, ord, backend: new EsploraBackend(es.url), ordc: new OrdClient(ord.url, o.fetchImpl) };
 }
+
+/** ord's `/status` JSON as ord serialises StatusHtml (src/templates/status.rs), for a server on `chain`. */
+const ordStatus = (chain: string, height: number) => ({
+  address_index: false, blessed_inscriptions: 0, chain, cursed_inscriptions: 0, height, initial_sync_time: { secs: 0, nanos: 0 },
+  inscription_index: true, inscriptions: 0, json_api: true, lost_sats: 0, minimum_rune_for_next_block: 'AAAAAAAAAAAAA', rune_index: true,
+  runes: 0, sat_index: true, started: '2026-01-01T00:00:00Z', transaction_index: false, unrecoverably_reorged: false, uptime: { secs: 1, nanos: 0 },
+});
+/** The dev ord server (which has no /status route) with ord's `/status` answer in front of it. */
+const withStatus = (status: (() => Response) | null): FetchLike => async (url, init) => (status && new URL(url).pathname === '/status' ? status() : fetch(url, init));
 
 /**
  * Funds the signer (sats from `satStart` when given) in a confirmed output, which the ord server
@@ -50,6 +66,14 @@ function fund(chain: MemoryChain, ord: OrdServer, value: bigint, inscriptions: s
   inscriptions.forEach((id, k) => ord.add({ id, sat: u.sat_ranges[0]![0] + k, body: '' }));
   return u;
 }
+
+/** The CLI as a user runs it (a separate process; the stand-ins answer from this one). */
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const p = Bun.spawn([process.execPath, 'run', 'inscribe/main.ts', ...args], { cwd: join(import.meta.dir, '../..'), env: { ...process.env, ...env }, stdout: 'pipe', stderr: 'pipe' });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { out, err, code };
+}
+const WIF = btc.WIF(btc.TEST_NETWORK).encode(KEY);
 
 const req = (extra: Partial<InscribeRequest> = {}): InscribeRequest => ({
   network: 'regtest',
@@ -99,15 +123,19 @@ describe('fundAndSign + broadcast', () => {
     expect(es.log.some((l) => l.startsWith('POST'))).toBe(false);
   });
 
-  test('ord does not know a UTXO (not synced) or is unreachable: refuse', async () => {
+  test('a UTXO ord has not indexed (unconfirmed) is left out and said so; ord unreachable: refuse', async () => {
     const { chain, backend, ord, ordc } = await world();
     chain.fund(signer.script(), 100_000n, { confirmed: false }); // in the mempool: not in ord's index yet
     const err = await fundAndSign(req(), backend, signer, ordc).catch((e) => e);
-    expect(err.code).toBe('inscribed-utxo');
-    expect(err.message).toContain('HTTP 404');
+    expect(err.code).toBe('insufficient-funds');
+    expect(err.message).toContain('100000 more sats in 1 UTXO(s) ord has not indexed yet');
+    const ok = fund(chain, ord, 60_000n);
+    const signed = await fundAndSign(req(), backend, signer, ordc);
+    expect(signed.plan.commit.inputs.map((u) => u.txid)).toEqual([ok.txid]);
+    expect(signed.warnings).toEqual(['1 UTXO(s) holding 100000 sats are not indexed by ord yet (unconfirmed?) and were left out']);
     await ord.stop();
     const err2 = await fundAndSign(req(), backend, signer, ordc).catch((e) => e);
-    expect(err2.code).toBe('inscribed-utxo');
+    expect(err2.code).toBe('unchecked');
     expect(err2.message).toContain('unreachable');
   });
 
@@ -194,7 +222,7 @@ describe('other signers', () => {
   test('Core wallet: funds from listunspent, signs with walletprocesspsbt, broadcasts as a package', async () => {
     const chain = new MemoryChain();
     const core = startCoreRpc({ chain, walletKey: KEY, walletScripts: [signer.script()] });
-    const ord = await startOrdServer({ chain });
+    const ord = await startOrdServer({ chain, runeIndex: true });
     stops.push(core.stop, ord.stop);
     const backend = new CoreRpcBackend(core.url, { user: 'user', password: 'pass' }, 'maint');
     fund(chain, ord, 100_000n);
@@ -208,21 +236,19 @@ describe('other signers', () => {
 });
 
 describe('CLI', () => {
-  const run = async (args: string[], env: Record<string, string> = {}) => {
-    const p = Bun.spawn([process.execPath, 'run', 'inscribe/main.ts', ...args], { cwd: join(import.meta.dir, '../..'), env: { ...process.env, ...env }, stdout: 'pipe', stderr: 'pipe' });
-    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    return { out, err, code };
-  };
-  const WIF = btc.WIF(btc.TEST_NETWORK).encode(KEY);
+  const run = cli;
 
-  test('--help', async () => {
+  test('--help: every option the parser takes has a line of its own; usage in the npm run form', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
-    expect(r.out).toContain('Usage: bun run inscribe <file>');
-    expect(r.out).toContain('--broadcast');
-    // Every option the parser takes is documented on a line of its own.
-    for (const o of ['--core-user', '--core-password-env', '--core-cookie', '--core-wallet', '--recover', '--to', '--state', '--json', '--sat', '--compress'])
-      expect(r.out).toMatch(new RegExp(`^  ${o} `, 'm'));
+    expect(r.out).toContain('Usage: npm run inscribe -- <file> [options]');
+    const names = Object.keys(OPTIONS);
+    expect(names).toContain('allow-unindexed-runes');
+    expect(names).toContain('change-address');
+    expect(names).toContain('regtest-sandbox');
+    for (const o of names) expect(r.out).toMatch(new RegExp(`^  (-h, )?--${o}( |$)`, 'm'));
+    // and nothing documented that the parser does not take
+    for (const m of r.out.matchAll(/^ {2}(?:-h, )?--([a-z-]+)/gm)) expect(names).toContain(m[1]!);
     expect(r.out).toContain('Exit codes');
   });
 
@@ -306,5 +332,131 @@ describe('CLI', () => {
     const bad = await run([...common, '--signed-psbt', signedPsbt, '--state', state]);
     expect(bad.code).toBe(1);
     expect(bad.err).toContain('PSBT');
+  });
+});
+
+// Issue 18 item 10: each gap with the failure it had.
+describe('runes unknown → refuse (ord without --index-runes answers runes: null)', () => {
+  test('library: nothing is planned or sent; allowUnindexedRunes spends and says so', async () => {
+    const { chain, es, ord, backend, ordc } = await world({ runeIndex: false });
+    fund(chain, ord, 100_000n);
+    // Before: planned and signed as if the UTXO held no runes.
+    const err = await fundAndSign(req(), backend, signer, ordc).catch((e) => e);
+    expect(err).toBeInstanceOf(InscribeError);
+    expect(err.code).toBe('unchecked');
+    expect(err.message).toContain(`ord server ${ord.url} does not index runes`);
+    expect(err.message).toContain('says runes: null');
+    expect(err.message).toContain('--allow-unindexed-runes');
+    expect(es.log.some((l) => l.startsWith('POST'))).toBe(false);
+    const signed = await fundAndSign(req({ allowUnindexedRunes: true }), backend, signer, ordc);
+    expect(signed.warnings).toEqual([`runes were not checked: ord server ${ord.url} does not index runes (--allow-unindexed-runes)`]);
+  });
+
+  test('CLI: exit 1 with the reason; --allow-unindexed-runes plans with a warning line', async () => {
+    const { chain, es, ord } = await world({ runeIndex: false });
+    fund(chain, ord, 100_000n);
+    const file = join(dir, 'runes.txt');
+    writeFileSync(file, 'runes');
+    const args = [file, '--network', 'regtest', '--esplora', es.url, '--ord', ord.url, '--key-env', 'TEST_KEY', '--fee-rate', '2'];
+    const r = await cli(args, { TEST_KEY: WIF });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^inscribe: ord server http:\/\/127\.0\.0\.1:\d+ does not index runes/);
+    expect(r.out).not.toContain('Plan');
+    const ok = await cli([...args, '--allow-unindexed-runes'], { TEST_KEY: WIF });
+    expect(ok.err).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain(`Warning: runes were not checked: ord server ${ord.url} does not index runes`);
+    expect(ok.out).toContain('Dry run: nothing was broadcast');
+  });
+});
+
+describe('backend and ord network checked against --network before planning', () => {
+  test('CLI: --network mainnet against a regtest Esplora is refused (before: it planned)', async () => {
+    const { chain, es, ord } = await world();
+    fund(chain, ord, 100_000n);
+    const file = join(dir, 'net.txt');
+    writeFileSync(file, 'net');
+    const keyFile = join(dir, 'net-key');
+    writeFileSync(keyFile, hex.encode(KEY));
+    const r = await cli([file, '--network', 'mainnet', '--esplora', es.url, '--ord', ord.url, '--key-file', keyFile, '--fee-rate', '2']);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`inscribe: --network mainnet, but the esplora backend at ${es.url} is on regtest (its block 0 is 0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206)\n`);
+    expect(es.log.filter((l) => l.startsWith('GET /address/'))).toEqual([]); // no UTXO was even asked for
+  });
+
+  test('Core: getblockchaininfo names the chain', async () => {
+    const chain = new MemoryChain();
+    const core = startCoreRpc({ chain });
+    const ord = await startOrdServer({ chain, runeIndex: true });
+    stops.push(core.stop, ord.stop);
+    const backend = new CoreRpcBackend(core.url, { user: 'user', password: 'pass' });
+    expect(await backend.chain()).toEqual({ chain: 'regtest', evidence: 'getblockchaininfo says chain "regtest"' });
+    const err = await checkNetwork('signet', backend, new OrdClient(ord.url)).catch((e) => e);
+    expect(err.code).toBe('wrong-network');
+    expect(err.message).toBe(`inscribe: --network signet, but the core backend at ${core.url} is on regtest (getblockchaininfo says chain "regtest")`);
+    await checkNetwork('regtest', backend, new OrdClient(ord.url)); // the same chain passes
+  });
+
+  test('ord: /status says another chain → refused; no /status → its height must not be past the backend tip', async () => {
+    const mainnetOrd = await world({ fetchImpl: withStatus(() => Response.json(ordStatus('mainnet', 100))) });
+    fund(mainnetOrd.chain, mainnetOrd.ord, 100_000n);
+    const err = await fundAndSign(req(), mainnetOrd.backend, signer, mainnetOrd.ordc).catch((e) => e);
+    expect(err.code).toBe('wrong-network');
+    expect(err.message).toBe(`inscribe: --network regtest, but the ord server at ${mainnetOrd.ord.url} is on mainnet (/status says chain "mainnet")`);
+    // ord's own name for the chain passes, as does an ord whose JSON API is off (406) at a sane height.
+    const regtestOrd = await world({ fetchImpl: withStatus(() => Response.json(ordStatus('regtest', 100))) });
+    fund(regtestOrd.chain, regtestOrd.ord, 100_000n);
+    expect((await fundAndSign(req(), regtestOrd.backend, signer, regtestOrd.ordc)).plan.inscriptionId).toMatch(/i0$/);
+    const noJson = await world({ fetchImpl: withStatus(() => new Response('JSON API disabled', { status: 406 })) });
+    fund(noJson.chain, noJson.ord, 100_000n);
+    expect((await fundAndSign(req(), noJson.backend, signer, noJson.ordc)).warnings).toEqual([]);
+    // The dev server has no /status: a mainnet-height ord beside a regtest backend is caught by height.
+    const ahead = await world({ height: 900_000 });
+    const err2 = await fundAndSign(req(), ahead.backend, signer, ahead.ordc).catch((e) => e);
+    expect(err2.code).toBe('wrong-network');
+    expect(err2.message).toBe(`inscribe: the ord server at ${ahead.ord.url} is at block 900000, past the esplora backend's tip 100: they do not follow the same regtest chain`);
+  });
+});
+
+describe('--core-wallet-sign from the CLI (before: "a change address is needed for this signer")', () => {
+  test('change goes to a fresh getrawchangeaddress of the wallet; --change-address overrides; the cookie is read once, right', async () => {
+    const WALLET_KEY = new Uint8Array(32).fill(11);
+    const wallet = new KeySigner(WALLET_KEY, 'p2tr');
+    const chain = new MemoryChain();
+    // A password with colons: the cookie splits at the first one (inscribe/main.ts once split at every one).
+    const core = startCoreRpc({ chain, user: '__cookie__', password: 'pa:ss:word', walletKey: WALLET_KEY, walletScripts: [wallet.script()] });
+    const ord = await startOrdServer({ chain, runeIndex: true });
+    stops.push(core.stop, ord.stop);
+    const cookie = join(dir, '.cookie');
+    writeFileSync(cookie, '__cookie__:pa:ss:word\n');
+    expect(readCoreCookie(cookie)).toEqual({ user: '__cookie__', password: 'pa:ss:word' });
+    chain.fund(wallet.script(), 100_000n);
+    const file = join(dir, 'core.txt');
+    writeFileSync(file, 'core wallet');
+    const common = [file, '--network', 'regtest', '--core-rpc', core.url, '--core-cookie', cookie, '--core-wallet', 'w1', '--core-wallet-sign', '--destination', ADDR, '--ord', ord.url, '--fee-rate', '2'];
+    const r = await cli([...common, '--broadcast', '--recovery-file', join(dir, 'core-cli-rec.json'), '--wait', '2']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(core.calls).toContain('getrawchangeaddress');
+    expect(core.calls).toContain('walletprocesspsbt');
+    const outputsOf = (txid: string) => {
+      const tx = btc.Transaction.fromRaw(hex.decode(chain.txs.get(txid)!.hex), { allowUnknownOutputs: true });
+      return Array.from({ length: tx.outputsLength }, (_, i) => hex.encode(tx.getOutput(i).script!));
+    };
+    const commit1 = /Broadcast commit ([0-9a-f]{64})/.exec(r.out)![1]!;
+    expect(outputsOf(commit1)).toContain(hex.encode(wallet.script())); // the change is the wallet's again
+    chain.mine();
+
+    const elsewhere = new KeySigner(new Uint8Array(32).fill(12), 'p2tr');
+    const asked = core.calls.filter((c) => c === 'getrawchangeaddress').length;
+    const r2 = await cli([...common, '--change-address', elsewhere.address('regtest'), '--broadcast', '--recovery-file', join(dir, 'core-cli-rec2.json'), '--wait', '2']);
+    expect(r2.err).toBe('');
+    const commit2 = /Broadcast commit ([0-9a-f]{64})/.exec(r2.out)![1]!;
+    expect(outputsOf(commit2)).toContain(hex.encode(elsewhere.script()));
+    expect(core.calls.filter((c) => c === 'getrawchangeaddress').length).toBe(asked);
+    // A change address of another network is refused before anything is signed.
+    const bad = await cli([...common, '--change-address', elsewhere.address('mainnet')]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('is not a valid regtest address');
   });
 });

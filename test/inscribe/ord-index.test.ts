@@ -24,7 +24,7 @@ let ordc: OrdClient;
 beforeAll(async () => {
   chain = new MemoryChain();
   es = startEsplora({ chain });
-  ord = await startOrdServer({ chain });
+  ord = await startOrdServer({ chain, runeIndex: true });
   backend = new EsploraBackend(es.url);
   ordc = new OrdClient(ord.url);
   chain.fund(signer.script(), 200_000n, { sat: SAT });
@@ -65,7 +65,7 @@ describe('ord server indexing the chain the relay inscribes on', () => {
     expect(info.fee).toBe(Number(signed.plan.reveal.fee));
     expect(await (await get(`/r/sat/${SAT}/at/-1/content`)).json()).toEqual(record(1));
     // The output now carries it, and ord says so to the next funding round.
-    expect(await ordc.utxo(`${r.revealTxid}:0`)).toEqual({ inscriptions: [r.inscriptionId], runes: null, sat_ranges: [[SAT, SAT + 10_000]], value: 10_000 });
+    expect(await ordc.utxo(`${r.revealTxid}:0`)).toEqual({ inscriptions: [r.inscriptionId], runes: {}, sat_ranges: [[SAT, SAT + 10_000]], value: 10_000 });
     expect((await get(`/r/tx/${r.revealTxid}`)).status).toBe(200);
     ids.push(r.inscriptionId);
   });

@@ -30,7 +30,7 @@ const posts = () => es.log.filter((l) => l.startsWith("POST /tx")).length;
 beforeAll(async () => {
   chain = new MemoryChain();
   es = startEsplora({ chain });
-  ord = await startOrdServer({ chain });
+  ord = await startOrdServer({ chain, runeIndex: true });
 });
 afterAll(async () => {
   es.stop();
@@ -53,6 +53,12 @@ const opts = (dir: string, state: RelayState, port: number, extra: object = {}) 
   dataDir: dir, state, ip: IP, port, network: "regtest" as const, backend: new EsploraBackend(es.url), ord: new OrdClient(ord.url), feeRate: 2, clock: fakeClock(), ...extra,
 });
 const get = (path: string) => fetch(ord.url + path);
+/** `lumamesh-relay …` as a separate process (async: the stand-ins answer from this one). */
+async function runRelay(...args: string[]) {
+  const p = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LUMAMESH_DATA_DIR: "" } });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, out, err };
+}
 
 describe("needsRegistration (sans-IO)", () => {
   const base: RelayRecord = { lumamesh: 1, addr: "203.0.113.5:4884", fp: "AB:CD", id: "aa".repeat(32), seq: 1, sig: "x", sat: 5 };
@@ -212,6 +218,42 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
     expect(ok.status).toBe("registered");
   });
 
+  test("runes unknown → refuse: an ord without --index-runes (runes: null) stops registration unless allowUnindexedRunes (before: spent unchecked)", async () => {
+    const noRunes = await startOrdServer({ chain }); // the dev server's default, like ord without --index-runes
+    try {
+      const r = await newRelay();
+      chain.fund(r.signer.script(), 30_000n, { sat: 9_000_000_000 });
+      chain.mine();
+      const before = posts();
+      const err = await registerRelay({ ...opts(r.dir, r.state, 4884, { broadcast: true }), ord: new OrdClient(noRunes.url) }).catch((e) => e);
+      expect(err.code).toBe("unchecked");
+      expect(err.message).toContain(`ord server ${noRunes.url} does not index runes`);
+      expect(posts()).toBe(before);
+      expect(existsSync(join(r.dir, "registration.json"))).toBe(false);
+      const ok = await registerRelay({ ...opts(r.dir, r.state, 4884), ord: new OrdClient(noRunes.url), allowUnindexedRunes: true });
+      expect(ok.status).toBe("planned");
+      // The CLI: the same refusal as one line and exit 1; the flag lets it through.
+      const cli = (...extra: string[]) => runRelay("register", "--data-dir", r.dir, "--port", "4884", "--no-wait", "--esplora", es.url, "--ord", noRunes.url, "--network", "regtest", "--fee-rate", "2", ...extra);
+      const refused = await cli();
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain("does not index runes");
+      expect(refused.err).toContain("--allow-unindexed-runes");
+      const allowed = await cli("--allow-unindexed-runes");
+      expect(allowed.code).toBe(0);
+      expect(allowed.out).toMatch(/Dry run: would inscribe [0-9a-f]{64}i0 on sat 9000000000/);
+      expect(posts()).toBe(before);
+    } finally {
+      await noRunes.stop();
+    }
+  });
+
+  test("the backend's chain is checked against the network before anything else is asked", async () => {
+    const r = await newRelay();
+    const err = await registerRelay({ ...opts(r.dir, r.state, 4884), network: "signet", ip: "203.0.113.5" }).catch((e) => e);
+    expect(err.code).toBe("wrong-network");
+    expect(err.message).toBe(`inscribe: --network signet, but the esplora backend at ${es.url} is on regtest (its block 0 is 0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206)`);
+  });
+
   test("mainnet refuses to publish a loopback address", async () => {
     await expect(registerRelay({ ...opts(relay.dir, relay.state, 4884), network: "mainnet" })).rejects.toThrow(/registration.json is for regtest/);
     const fresh = await newRelay();
@@ -223,11 +265,9 @@ describe("(5) the CLI as an operator runs it", () => {
   const TEXT = new TextDecoder();
   const outputs: string[] = [];
   async function run(...args: string[]) {
-    // Async spawn: the Esplora and ord stand-ins answer from this process's event loop.
-    const p = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LUMAMESH_DATA_DIR: "" } });
-    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    outputs.push(out, err);
-    return { code, out, err };
+    const r = await runRelay(...args);
+    outputs.push(r.out, r.err);
+    return r;
   }
   const backendArgs = () => ["--esplora", es.url, "--ord", ord.url, "--network", "regtest", "--fee-rate", "2"];
   /** The key in every spelling it could leak in: hex, and WIF for each network. */
@@ -345,11 +385,14 @@ describe("registration flags (relay/config.ts)", () => {
   const fails = (argv: string[]) => { try { parseConfig(argv, HOME); } catch (e) { expect(e).toBeInstanceOf(ConfigError); return (e as Error).message; } return "did not throw"; };
   test("defaults, env, validation; a plain relay's config has no register section", () => {
     expect(parseConfig([], HOME).register).toBeUndefined();
-    expect(parseConfig(["address"], HOME).register).toMatchObject({ network: "mainnet", postage: 546, timeout: 3600, noWait: false, broadcast: false, feeRate: undefined });
+    expect(parseConfig(["address"], HOME).register).toMatchObject({ network: "mainnet", postage: 546, timeout: 3600, noWait: false, broadcast: false, feeRate: undefined, allowUnindexedRunes: false });
     expect(parseConfig(["register", "--esplora", "http://127.0.0.1:1", "--ord", "http://127.0.0.1:2", "--network=signet", "--fee-rate", "1.5", "--postage", "10000", "--no-wait", "--broadcast", "--timeout", "0"], HOME).register)
       .toMatchObject({ network: "signet", esplora: "http://127.0.0.1:1", ord: "http://127.0.0.1:2", feeRate: 1.5, postage: 10000, noWait: true, broadcast: true, timeout: 0 });
     expect(parseConfig([], { ...HOME, LUMAMESH_REGISTER_ESPLORA: "http://e", LUMAMESH_REGISTER_ORD: "http://o", LUMAMESH_REGISTER_NETWORK: "regtest" }).register)
       .toMatchObject({ registerEsplora: "http://e", registerOrd: "http://o", registerNetwork: "regtest" });
+    // Runes unchecked only when the operator says so, on the command line or in the environment.
+    expect(parseConfig(["register", "--esplora", "http://e", "--ord", "http://o", "--allow-unindexed-runes"], HOME).register!.allowUnindexedRunes).toBe(true);
+    expect(parseConfig([], { ...HOME, LUMAMESH_REGISTER_ESPLORA: "http://e", LUMAMESH_REGISTER_ORD: "http://o", LUMAMESH_ALLOW_UNINDEXED_RUNES: "1" }).register!.allowUnindexedRunes).toBe(true);
     expect(fails(["register", "--ord", "http://o"])).toBe("register needs one backend: --esplora URL or --core-rpc URL");
     expect(fails(["register", "--esplora", "http://e", "--core-rpc", "http://c", "--ord", "http://o"])).toBe("register needs one backend: --esplora URL or --core-rpc URL");
     expect(fails(["register", "--esplora", "http://e"])).toContain("register needs --ord URL");
