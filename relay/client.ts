@@ -39,6 +39,22 @@ const CONSENT_MS = 2500;
  *  dialing an address that does not answer sends it (relay/gossip.ts PROBE_COST). */
 export const CHECK_SCHEDULE = [100, 200, 400, 800, 1600];
 
+/** A check as this client sends it (the USERNAME is the longest part: two 32-character halves). */
+function encodeCheck(ufrag: string, key: Uint8Array): Uint8Array {
+  return encodeStun({
+    method: 1, cls: 0, txid: randomBytes(12),
+    attrs: [
+      { type: ATTR.USERNAME, value: new TextEncoder().encode(`${ufrag}:${ufrag}`) },
+      { type: ATTR.ICE_CONTROLLING, value: randomBytes(8) },
+      { type: ATTR.PRIORITY, value: Uint8Array.of(0x6e, 0, 0x1e, 0xff) },
+      { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) },
+    ],
+  }, { integrityKey: key, fingerprint: true });
+}
+
+/** The most a link to an address that never answers sends it: one check at start and one per CHECK_SCHEDULE gap. */
+export const MAX_PROBE_BYTES = (CHECK_SCHEDULE.length + 1) * encodeCheck("x".repeat(32), new Uint8Array(32)).length;
+
 /** Open a Layer-1 link to a relay; resolves on WELCOME, rejects with a reason. */
 export function openRelayLink(relay: { addr: string; fp: string }, cert: Certificate, o: ClientOptions = {}): Promise<RelayLink> {
   const a = parseAddr(relay.addr);
@@ -75,16 +91,7 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
     try { sock.close(); } catch {}
     link.onclose(why);
   };
-  const check = () =>
-    sock.send(encodeStun({
-      method: 1, cls: 0, txid: randomBytes(12),
-      attrs: [
-        { type: ATTR.USERNAME, value: new TextEncoder().encode(`${ufrag}:${ufrag}`) },
-        { type: ATTR.ICE_CONTROLLING, value: randomBytes(8) },
-        { type: ATTR.PRIORITY, value: Uint8Array.of(0x6e, 0, 0x1e, 0xff) },
-        { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) },
-      ],
-    }, { integrityKey: key, fingerprint: true }), a.port, a.ip);
+  const check = () => sock.send(encodeCheck(ufrag, key), a.port, a.ip);
 
   return new Promise<RelayLink>((resolve, reject) => {
     const fail = (why: string) => {

@@ -3,7 +3,7 @@
 // record on only after it reached that relay itself (handshake with the record's fingerprint).
 // A relay can withhold records but not forge them (relay/record.ts signatures).
 import { checkRecord, type RelayRecord } from "./record.ts";
-import { openRelayLink, type RelayLink } from "./client.ts";
+import { MAX_PROBE_BYTES, openRelayLink, type RelayLink } from "./client.ts";
 import { T } from "../src/wire.ts";
 import { parseAddr } from "../src/link.ts";
 import { bucket, take } from "./limits.ts";
@@ -36,9 +36,10 @@ interface Known {
 }
 
 /** What one failed probe can send to an address that does not answer: the client's ICE checks
- *  (relay/client.ts CHECK_SCHEDULE, 144-byte checks). A RECORDS frame of n bytes may cause at most
- *  n / PROBE_COST probes, so no frame makes the relay send more to third parties than it received. */
-export const PROBE_COST = 6 * 144;
+ *  (relay/client.ts MAX_PROBE_BYTES). A RECORDS frame of n bytes may cause at most n / PROBE_COST
+ *  probes of addresses other than the sender's own, so no frame makes the relay send more to third
+ *  parties than it received. */
+export const PROBE_COST = MAX_PROBE_BYTES;
 /** An address that did not answer is not probed again for this long (ms), whoever names it again. */
 const RETRY_AFTER = 10 * 60_000;
 /** New probes per second across the relay, and burst; probes in flight at most. */
@@ -101,6 +102,7 @@ export function startGossip(o: GossipOptions): Gossip {
     if (inflight >= MAX_INFLIGHT || !take(probes, PROBE_RATE, PROBE_BURST, Date.now())) return; // the timer retries
     k.probing = true;
     inflight++;
+    o.log("debug", "gossip.probe", { relay: k.rec.id.slice(0, 16), addr: k.rec.addr });
     try {
       const link = await connect({ addr: k.rec.addr, fp: k.rec.fp }, o.cert);
       k.ok = true;

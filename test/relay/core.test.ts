@@ -768,6 +768,52 @@ describe('rooms through the core', () => {
     return { core, a: a.key, b: b.key };
   }
 
+  test('one address (an IPv4 host, an IPv6 /64) may hold at most membersPerIp members of one room', () => {
+    const core = new RelayCore({ membersPerIp: 3, membersPerRoom: 64, sessionsPerIp: 64 });
+    const id = (i: number) => Uint8Array.of(7, 7, 7, 7, 7, 7, 7, i);
+    const keys = Array.from({ length: 5 }, (_, i) => ready(core, at('192.0.2.10', 1000 + i), 0).key);
+    for (const [i, k] of keys.entries()) {
+      const acts = core.handleMessage(k, encode({ t: T.JOIN, topic, id: id(i) }), 10);
+      if (i < 3) expect(frames(acts).at(-1)![1].t).toBe(T.MEMBERS);
+      else expect(frames(acts)).toEqual([[k, errFrame(E.MEMBERS, 'at most 3 members of one room from one address')]]);
+    }
+    // Another room, or another address, is not affected; leaving frees a place.
+    expect(frames(core.handleMessage(keys[3]!, encode({ t: T.JOIN, topic: topic.map((b) => b ^ 1), id: id(3) }), 20)).at(-1)![1].t).toBe(T.MEMBERS);
+    const other = ready(core, at('192.0.2.11', 1), 0).key;
+    expect(frames(core.handleMessage(other, encode({ t: T.JOIN, topic, id: id(9) }), 20)).at(-1)![1].t).toBe(T.MEMBERS);
+    core.handleMessage(keys[0]!, encode({ t: T.LEAVE, topic }), 30);
+    expect(frames(core.handleMessage(keys[4]!, encode({ t: T.JOIN, topic, id: id(4) }), 40)).at(-1)![1].t).toBe(T.MEMBERS);
+  });
+
+  test("JOIN and LEAVE pay for the JOINED/LEFT they cause: churn in a full room is cut, one ERROR 201 a second", () => {
+    const core = new RelayCore({ msgRate: 100, msgBurst: 100000, membersPerIp: 64 });
+    const members = Array.from({ length: 40 }, (_, i) => ready(core, at('198.51.100.1', 2000 + i), 0).key);
+    for (const [i, k] of members.entries()) core.handleMessage(k, encode({ t: T.JOIN, topic, id: Uint8Array.of(1, 1, 1, 1, 1, 1, 1, i) }), 0);
+    const churner = ready(core, at('198.51.100.2', 1), 0).key;
+    let told = 0, errors = 0;
+    for (let i = 0; i < 200; i++) {
+      const acts = core.handleMessage(churner, encode({ t: i % 2 ? T.LEAVE : T.JOIN, topic, id: idA }), 100);
+      told += frames(acts).filter(([k]) => k != churner).length;
+      errors += frames(acts).filter(([k, f]) => k == churner && f.t == T.ERROR).length;
+    }
+    // The burst (1,024 notifications) is all a churner gets at once; the 40 members are not flooded with 8,000.
+    expect(told).toBeLessThanOrEqual(1024);
+    expect(told).toBeGreaterThan(900);
+    expect(errors).toBe(1);
+    expect(core.counters['drop.churn']).toBeGreaterThan(150);
+  });
+
+  test('a BCAST that could never fit the relay burst (payload × recipients) is refused with a clear error, not a rate error', () => {
+    const core = new RelayCore({ relayBurst: 10000, relayRate: 10000, msgBurst: 1000, membersPerIp: 64 });
+    const keys = Array.from({ length: 5 }, (_, i) => ready(core, at('203.0.113.50', 3000 + i), 0).key);
+    for (const [i, k] of keys.entries()) core.handleMessage(k, encode({ t: T.JOIN, topic, id: Uint8Array.of(2, 2, 2, 2, 2, 2, 2, i) }), 0);
+    const acts = core.handleMessage(keys[0]!, encode({ t: T.BCAST, topic, data: new Uint8Array(3000) }), 10);
+    expect(frames(acts)).toEqual([[keys[0], errFrame(E.FRAME_SIZE, "broadcasting 3000 bytes to 4 peers is 12000 bytes, more than the relay's burst of 10000: send to fewer peers or in smaller pieces")]]);
+    expect(core.counters['drop.bcast-size']).toBe(1);
+    // One that fits is delivered to the four others.
+    expect(frames(core.handleMessage(keys[0]!, encode({ t: T.BCAST, topic, data: new Uint8Array(2000) }), 20)).length).toBe(4);
+  });
+
   test('JOIN, MEMBERS, JOINED, SEND, BCAST, DELIVER, LEAVE, LEFT', () => {
     const { core, a, b } = two();
     let acts = core.handleMessage(a, encode({ t: T.JOIN, topic, id: idA }), 10);
