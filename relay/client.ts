@@ -1,6 +1,7 @@
 // The client side of Layer 1 in Bun: what a browser does, done with werift, for relay-to-relay
-// gossip and load generators. One UDP socket per link: ICE check (USERNAME U:U, integrity keyed by
-// U) → DTLS client verifying the relay's fingerprint → SCTP → channel 0 → HELLO/WELCOME.
+// gossip and load generators. One UDP socket per link: ICE check (USERNAME "R:<own ufrag>", integrity
+// keyed by R, as a browser's check against the answer it wrote; docs/protocol.md §1) → DTLS client
+// verifying the relay's fingerprint → SCTP → channel 0 → HELLO/WELCOME.
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { encodeStun, ATTR } from "./stun.ts";
@@ -33,8 +34,11 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
   const a = parseAddr(relay.addr);
   if (!a) return Promise.reject(new Error(`client: bad relay address ${JSON.stringify(relay.addr)}`));
   const sock = createSocket(a.v6 ? "udp6" : "udp4");
-  const ufrag = randomUfrag();
-  const key = new TextEncoder().encode(ufrag);
+  // R: the relay's ufrag and password in the answer a browser would write; the second half is
+  // this client's own ufrag (8 ice-chars, as Firefox's), which an ICE-lite relay never uses.
+  const r = randomUfrag();
+  const key = new TextEncoder().encode(r);
+  const username = new TextEncoder().encode(`${r}:${randomUfrag().slice(0, 8)}`);
   let session: ChannelSession | undefined;
   let done = false;
   let giveUp: ReturnType<typeof setTimeout> | undefined, ticker: ReturnType<typeof setTimeout> | undefined;
@@ -59,7 +63,7 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
     sock.send(encodeStun({
       method: 1, cls: 0, txid: randomBytes(12),
       attrs: [
-        { type: ATTR.USERNAME, value: new TextEncoder().encode(`${ufrag}:${ufrag}`) },
+        { type: ATTR.USERNAME, value: username },
         { type: ATTR.ICE_CONTROLLING, value: randomBytes(8) },
         { type: ATTR.PRIORITY, value: Uint8Array.of(0x6e, 0, 0x1e, 0xff) },
         { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) },
