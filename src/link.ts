@@ -117,11 +117,13 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     }, ms);
     pc.onconnectionstatechange = () => {
       if (pc.connectionState != "failed" && pc.connectionState != "closed") return;
-      // ICE got through but the connection failed: DTLS refused the relay's certificate.
+      // The connection state is ICE's and DTLS's together. Failed while ICE is still connected:
+      // DTLS ran over that path and failed, i.e. refused the relay's certificate. The DTLS
+      // transport's own "failed" is no evidence: Firefox fails it along with ICE when no
+      // candidate pair ever worked (a loopback relay, which Firefox has no candidates for).
       const ice = pc.iceConnectionState;
-      if (ice == "connected" || ice == "completed" || pc.sctp?.transport.state == "failed")
-        fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint");
-      else fail("ice-failed", "ICE failed");
+      if (ice == "connected" || ice == "completed") fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint");
+      else fail("ice-failed", `ICE failed (is UDP ${a.port} reachable?)`);
     };
     dc.onopen = () => link.send({ t: T.HELLO, min: VERSION, max: VERSION });
     dc.onclose = () => fail("closed", "channel closed");
