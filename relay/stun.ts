@@ -49,6 +49,7 @@ export interface StunMessage {
 export type StunDecision =
   | { type: 'ignore'; reason: string }
   | { type: 'binding'; reply: Uint8Array }
+  /** `ufrag`: USERNAME's first half, R (the key, and what the caller knows the session by). */
   | { type: 'check'; ufrag: string; useCandidate: boolean; reply: Uint8Array }
   | { type: 'error'; reply: Uint8Array; reason: string };
 
