@@ -1,6 +1,7 @@
-// Test helpers for real browsers: launch Debian's Chromium through playwright-core and serve the
-// freshly bundled library on loopback. Browser tests fail (never skip) when Chromium is missing.
-import { mkdtempSync } from "node:fs";
+// Test helpers for real browsers: launch Debian's Chromium through playwright-core (the one place
+// its flags are set, field trial included) and serve the freshly bundled library on loopback, or
+// the previous one from git history. Browser tests fail (never skip) when Chromium is missing.
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
@@ -47,7 +48,11 @@ export const previousLibraryBytes = () => (prev ??= (async () => {
   const dir = mkdtempSync(join(tmpdir(), "lumamesh-previous-"));
   const x = Bun.spawnSync(["tar", "-x", "-C", dir], { stdin: tar.stdout });
   if (x.exitCode != 0) throw new Error(`test: cannot unpack ${PREVIOUS_LIBRARY}:src: ${x.stderr}`);
-  return bundle(join(dir, "src/index.ts"));
+  try {
+    return await bundle(join(dir, "src/index.ts"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 })());
 
 /** A loopback HTTP server with `/` (an empty page) and `/lumamesh.js`; extra routes optional. */
