@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // Layer-1 load generator for the capacity section: each session is a real client handshake on
-// its own UDP socket (node:dgram) — ICE check (STUN Binding, USERNAME "U:U", MESSAGE-INTEGRITY keyed
-// by U, ICE-CONTROLLING, FINGERPRINT), DTLS + SCTP + DataChannel (relay/werift.ts
+// its own UDP socket (node:dgram) — ICE check (STUN Binding, USERNAME "R:<own ufrag>", MESSAGE-INTEGRITY
+// keyed by R, ICE-CONTROLLING, FINGERPRINT; docs/protocol.md §1), DTLS + SCTP + DataChannel (relay/werift.ts
 // createClientSession, the relay's own adapter, client side), then HELLO → WELCOME. Runs as a
 // child process of bench/capacity.ts, driven by JSON lines on stdin, answering on stdout:
 //   {"cmd":"open","n":N,"concurrency":C}  → {"opened":k,"failed":f,"ms":…,"errors":{…}}
@@ -24,7 +24,8 @@ const open: Sess[] = [];
 
 function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
   return new Promise((resolve, reject) => {
-    const u = Array.from(rnd(32), (b) => ICE[b & 63]).join("");
+    const u = Array.from(rnd(32), (b) => ICE[b & 63]).join(""); // R, the key
+    const own = Array.from(rnd(8), (b) => ICE[b & 63]).join(""); // this client's ufrag, as Firefox's
     const sock = createSocket("udp4");
     let sess: Sess | undefined;
     let done = false;
@@ -60,7 +61,7 @@ function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
     sock.bind(0, "127.0.0.1", () => {
       const req = encodeStun({
         method: 1, cls: 0, txid: rnd(12),
-        attrs: [{ type: ATTR.USERNAME, value: te.encode(`${u}:${u}`) }, { type: ATTR.ICE_CONTROLLING, value: rnd(8) }, { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) }],
+        attrs: [{ type: ATTR.USERNAME, value: te.encode(`${u}:${own}`) }, { type: ATTR.ICE_CONTROLLING, value: rnd(8) }, { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) }],
       }, { integrityKey: te.encode(u), fingerprint: true });
       sock.send(req, port, host);
     });

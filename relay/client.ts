@@ -1,6 +1,7 @@
 // The client side of Layer 1 in Bun: what a browser does, done with werift, for relay-to-relay
-// gossip and load generators. One UDP socket per link: ICE check (USERNAME U:U, integrity keyed by
-// U) → DTLS client verifying the relay's fingerprint → SCTP → channel 0 → HELLO/WELCOME.
+// gossip and load generators. One UDP socket per link: ICE check (USERNAME "R:<own ufrag>", integrity
+// keyed by R, as a browser's check against the answer it wrote; docs/protocol.md §1) → DTLS client
+// verifying the relay's fingerprint → SCTP → channel 0 → HELLO/WELCOME.
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { encodeStun, ATTR } from "./stun.ts";
@@ -39,12 +40,12 @@ const CONSENT_MS = 2500;
  *  dialing an address that does not answer sends it (relay/gossip.ts PROBE_COST). */
 export const CHECK_SCHEDULE = [100, 200, 400, 800, 1600];
 
-/** A check as this client sends it (the USERNAME is the longest part: two 32-character halves). */
-function encodeCheck(ufrag: string, key: Uint8Array): Uint8Array {
+/** A check as this client sends it: USERNAME "R:own" (R 32 characters, own 8), integrity keyed by R. */
+function encodeCheck(username: string, key: Uint8Array): Uint8Array {
   return encodeStun({
     method: 1, cls: 0, txid: randomBytes(12),
     attrs: [
-      { type: ATTR.USERNAME, value: new TextEncoder().encode(`${ufrag}:${ufrag}`) },
+      { type: ATTR.USERNAME, value: new TextEncoder().encode(username) },
       { type: ATTR.ICE_CONTROLLING, value: randomBytes(8) },
       { type: ATTR.PRIORITY, value: Uint8Array.of(0x6e, 0, 0x1e, 0xff) },
       { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) },
@@ -53,15 +54,18 @@ function encodeCheck(ufrag: string, key: Uint8Array): Uint8Array {
 }
 
 /** The most a link to an address that never answers sends it: one check at start and one per CHECK_SCHEDULE gap. */
-export const MAX_PROBE_BYTES = (CHECK_SCHEDULE.length + 1) * encodeCheck("x".repeat(32), new Uint8Array(32)).length;
+export const MAX_PROBE_BYTES = (CHECK_SCHEDULE.length + 1) * encodeCheck(`${"x".repeat(32)}:${"y".repeat(8)}`, new Uint8Array(32)).length;
 
 /** Open a Layer-1 link to a relay; resolves on WELCOME, rejects with a reason. */
 export function openRelayLink(relay: { addr: string; fp: string }, cert: Certificate, o: ClientOptions = {}): Promise<RelayLink> {
   const a = parseAddr(relay.addr);
   if (!a) return Promise.reject(new Error(`client: bad relay address ${JSON.stringify(relay.addr)}`));
   const sock = createSocket({ type: a.v6 ? "udp6" : "udp4", reuseAddr: !!o.bind?.reuseAddr });
-  const ufrag = randomUfrag();
-  const key = new TextEncoder().encode(ufrag);
+  // R: the relay's ufrag and password in the answer a browser would write; the second half is
+  // this client's own ufrag (8 ice-chars, as Firefox's), which an ICE-lite relay never uses.
+  const r = randomUfrag();
+  const key = new TextEncoder().encode(r);
+  const username = `${r}:${randomUfrag().slice(0, 8)}`;
   let session: ChannelSession | undefined;
   let done = false;
   let giveUp: ReturnType<typeof setTimeout> | undefined, ticker: ReturnType<typeof setTimeout> | undefined;
@@ -91,7 +95,7 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
     try { sock.close(); } catch {}
     link.onclose(why);
   };
-  const check = () => sock.send(encodeCheck(ufrag, key), a.port, a.ip);
+  const check = () => sock.send(encodeCheck(username, key), a.port, a.ip);
 
   return new Promise<RelayLink>((resolve, reject) => {
     const fail = (why: string) => {

@@ -140,7 +140,7 @@ export class RelayCore {
       case "error": this.count("drop.stun." + d.reason); return [{ type: "send", to: from, data: d.reply }];
       case "binding": this.count("stun.binding"); return [{ type: "send", to: from, data: d.reply }];
     }
-    // A valid ICE check proves only that its sender knows the key it wrote in USERNAME (in clear on
+    // A valid ICE check proves only that its sender knows the R it wrote in USERNAME (in clear on
     // the wire): not that it receives replies at its source address. It is answered without state.
     const key = addrKey(from);
     const s = this.sessions.get(key);

@@ -11,9 +11,18 @@
 //   RFC 5769: test vectors (test/relay/stun.test.ts).
 //
 // What this file is responsible for: bytes in, a decision (and reply bytes) out. No sockets, no
-// clock, no state. Per DESIGN.md §1 the browser uses ufrag == pwd and the relay's synthesized answer
-// reuses that value, so a Binding request's USERNAME "A:B" must have A === B, and A is also the
-// password. Only a `check` decision may create state in the caller.
+// clock, no state. Only a `check` decision may create state in the caller.
+//
+// Credentials (docs/protocol.md §1): the page leaves its offer untouched and writes the relay's
+// answer with a=ice-ufrag:R and a=ice-pwd:R, R fresh and random. A browser's check therefore
+// carries USERNAME "R:<the browser's own ufrag>" (RFC 8445 §7.2.2: remote ufrag first) and
+// MESSAGE-INTEGRITY keyed by the remote password, R again. An ICE-lite agent never sends checks,
+// so it never needs the browser's password: the first half of USERNAME (22..256 ice-chars) is
+// the key, the second half (4..256 ice-chars, RFC 8839 §5.4) is only checked for form. Pages of
+// the first protocol version replaced their own ufrag/pwd with R, so their USERNAME is "R:R":
+// that is the same rule with equal halves, and keeps working.
+// MESSAGE-INTEGRITY proves only that the sender read R, and R travels in clear in USERNAME:
+// it says nothing about who sent the datagram or from where (see docs/protocol.md §1).
 //
 // Zero-copy: a parsed StunMessage's `raw`, `txid` and attribute values are views into the caller's
 // buffer; do not reuse that buffer while the message is in use.
@@ -40,6 +49,7 @@ export interface StunMessage {
 export type StunDecision =
   | { type: 'ignore'; reason: string }
   | { type: 'binding'; reply: Uint8Array }
+  /** `ufrag`: USERNAME's first half, R (the key, and what the caller knows the session by). */
   | { type: 'check'; ufrag: string; useCandidate: boolean; reply: Uint8Array }
   | { type: 'error'; reply: Uint8Array; reason: string };
 
@@ -82,7 +92,7 @@ export const STUN_REASONS = /* @__PURE__ */ Object.freeze([
   'missing-fingerprint', 'bad-fingerprint',
   // answered with an error response
   'missing-integrity', 'username-malformed', 'username-bad-chars', 'username-too-short',
-  'username-too-long', 'username-halves-differ', 'bad-integrity', 'unknown-attribute',
+  'username-too-long', 'bad-integrity', 'unknown-attribute',
   'bad-attribute-length', 'missing-role', 'role-ambiguous', 'role-conflict',
 ] as const);
 export type StunReason = (typeof STUN_REASONS)[number];
@@ -445,7 +455,8 @@ export function decodeXorAddress(value: Uint8Array, txid: Uint8Array): { address
 // ---------------------------------------------------------------------------------------------
 // ICE-lite responder
 
-const UFRAG_MIN = 22; // DESIGN.md §1; RFC 8839 allows 4..256, Lumamesh's browsers always use ≥ 22
+const KEY_MIN = 22; // the relay's half, R: RFC 8839 allows a pwd of 22..256; Lumamesh pages use 32
+const PEER_MIN = 4; // the browser's own ufrag: RFC 8839 §5.4 allows 4..256 (Chromium uses 4, Firefox 8)
 const UFRAG_MAX = 256; // RFC 8839 §5.4. (RFC 8489's "USERNAME < 509 bytes" is not enforced: 256+1+256 > 508.)
 
 function isIceChar(c: number): boolean {
@@ -453,7 +464,7 @@ function isIceChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
 }
 
-/** The byte offset of the ':' in a valid "A:A" USERNAME, or why it is not valid. */
+/** The byte offset of the ':' in a valid "A:B" USERNAME (A 22..256, B 4..256 ice-chars), or why it is not valid. */
 function checkUsername(u: Uint8Array): number | StunReason {
   let colon = -1;
   for (let i = 0; i < u.length; i++) {
@@ -466,10 +477,8 @@ function checkUsername(u: Uint8Array): number | StunReason {
   if (colon < 0) return 'username-malformed';
   const a = colon;
   const b = u.length - colon - 1;
-  if (a < UFRAG_MIN || b < UFRAG_MIN) return 'username-too-short';
+  if (a < KEY_MIN || b < PEER_MIN) return 'username-too-short';
   if (a > UFRAG_MAX || b > UFRAG_MAX) return 'username-too-long';
-  if (a !== b) return 'username-halves-differ';
-  for (let i = 0; i < a; i++) if (u[i] !== u[colon + 1 + i]) return 'username-halves-differ';
   return colon;
 }
 
@@ -519,7 +528,7 @@ function errorReply(msg: StunMessage, code: 400 | 401 | 420 | 487, reason: StunR
  *    FINGERPRINT, if present, → ignore; unknown comprehension-required attributes → 420)
  *  - USERNAME → ICE check: FINGERPRINT missing/bad → ignore (RFC 8445 §7.2.2 requires it, and an
  *    agent must not answer what it cannot tell is STUN); MESSAGE-INTEGRITY missing → 400; USERNAME
- *    not "A:A" of 22..256 ice-chars → 401; MESSAGE-INTEGRITY wrong → 401; unknown comprehension-
+ *    not "A:B" of 22..256 and 4..256 ice-chars → 401; MESSAGE-INTEGRITY wrong → 401; unknown comprehension-
  *    required attribute → 420 (authenticated, with UNKNOWN-ATTRIBUTES); malformed PRIORITY /
  *    ICE-CONTROLL* / USE-CANDIDATE → 400; both roles → 400; ICE-CONTROLLED → 487; neither → 400;
  *    otherwise success with XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY (same key), FINGERPRINT.
@@ -569,7 +578,8 @@ export function handleStun(buf: Uint8Array, from: { address: string; port: numbe
   if (msg.integrityOffset < 0) return errorReply(msg, 400, 'missing-integrity');
   const colon = checkUsername(username);
   if (typeof colon === 'string') return errorReply(msg, 401, colon);
-  // The password is the ufrag itself; ice-chars are ASCII, so its UTF-8 bytes are these bytes.
+  // The key is the first half, R (the answer's ice-pwd equals its ice-ufrag); ice-chars are ASCII,
+  // so its UTF-8 bytes are these bytes.
   const key = username.subarray(0, colon);
   if (!checkIntegrity(msg, key)) return errorReply(msg, 401, 'bad-integrity');
   if (unknown) return errorReply(msg, 420, 'unknown-attribute', key, unknown);

@@ -1,8 +1,10 @@
 // Layer 1: a DataChannel from this browser to one relay with no signaling server.
 // The browser knows the relay's ip:port and certificate fingerprint, so it writes the relay's
-// answer itself (the technique of libp2p's WebRTC Direct; DESIGN.md §1 and docs/protocol.md §1):
-// offer with ufrag == pwd, answer with a=ice-lite, a=setup:passive, the relay's fingerprint and
-// one host candidate. The relay checks the ufrag from the STUN USERNAME, so no state is shared.
+// answer itself (the technique of libp2p's WebRTC Direct; DESIGN.md §1 and docs/protocol.md §1).
+// The page's own offer is never edited (browsers are removing SDP munging): the answer carries
+// a=ice-lite, a=setup:passive, the relay's fingerprint, one host candidate and ufrag == pwd == R,
+// fresh and random. The browser's checks then say USERNAME "R:<its own ufrag>", integrity keyed
+// by R, and the relay reads its key from the first half: no state is shared.
 import { T, VERSION, decode, encode, type Frame } from "./wire.ts";
 
 export interface RelayInfo {
@@ -55,13 +57,13 @@ export function parseAddr(addr: string): { ip: string; port: number; v6: boolean
 
 export const FP_RE = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
 
-/** The relay's SDP answer, synthesized from what the bootstrap config says about it. */
-export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, ufrag: string, mid: string, maxMessageSize: number): string {
+/** The relay's SDP answer, synthesized from what the bootstrap config says about it; `r` is its ice-ufrag and ice-pwd. */
+export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r: string, mid: string, maxMessageSize: number): string {
   const v = v6 ? 6 : 4;
   return [
     "v=0", `o=- 0 0 IN IP${v} ${ip}`, "s=-", "t=0 0", `a=group:BUNDLE ${mid}`, "a=ice-lite",
     `m=application ${port} UDP/DTLS/SCTP webrtc-datachannel`, `c=IN IP${v} ${ip}`, `a=mid:${mid}`,
-    `a=ice-ufrag:${ufrag}`, `a=ice-pwd:${ufrag}`, `a=fingerprint:sha-256 ${fp}`, "a=setup:passive",
+    `a=ice-ufrag:${r}`, `a=ice-pwd:${r}`, `a=fingerprint:sha-256 ${fp}`, "a=setup:passive",
     "a=sctp-port:5000", `a=max-message-size:${maxMessageSize}`,
     `a=candidate:1 1 UDP 2130706431 ${ip} ${port} typ host`, "a=end-of-candidates", "",
   ].join("\r\n");
@@ -115,11 +117,13 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     }, ms);
     pc.onconnectionstatechange = () => {
       if (pc.connectionState != "failed" && pc.connectionState != "closed") return;
-      // ICE got through but the connection failed: DTLS refused the relay's certificate.
+      // The connection state is ICE's and DTLS's together. Failed while ICE is still connected:
+      // DTLS ran over that path and failed, i.e. refused the relay's certificate. The DTLS
+      // transport's own "failed" is no evidence: Firefox fails it along with ICE when no
+      // candidate pair ever worked (a loopback relay, which Firefox has no candidates for).
       const ice = pc.iceConnectionState;
-      if (ice == "connected" || ice == "completed" || pc.sctp?.transport.state == "failed")
-        fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint");
-      else fail("ice-failed", "ICE failed");
+      if (ice == "connected" || ice == "completed") fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint");
+      else fail("ice-failed", `ICE failed (is UDP ${a.port} reachable?)`);
     };
     dc.onopen = () => link.send({ t: T.HELLO, min: VERSION, max: VERSION });
     dc.onclose = () => fail("closed", "channel closed");
@@ -153,12 +157,11 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
       else if (f.t == T.ERROR) fail(f.code == 100 ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);
     };
     (async () => {
+      // The offer goes in exactly as the browser wrote it; only the answer is ours.
       const offer = await pc.createOffer();
-      const ufrag = randomUfrag();
-      const sdp = offer.sdp!.replace(/^a=ice-ufrag:.*$/m, "a=ice-ufrag:" + ufrag).replace(/^a=ice-pwd:.*$/m, "a=ice-pwd:" + ufrag);
-      await pc.setLocalDescription({ type: "offer", sdp });
-      const mid = /^a=mid:(.*)$/m.exec(sdp)?.[1]?.trim() ?? "0";
-      await pc.setRemoteDescription({ type: "answer", sdp: relayAnswer(a.ip, a.port, a.v6, fp, ufrag, mid, 65536) });
+      await pc.setLocalDescription(offer);
+      const mid = /^a=mid:(.*)$/m.exec(offer.sdp!)?.[1]?.trim() ?? "0";
+      await pc.setRemoteDescription({ type: "answer", sdp: relayAnswer(a.ip, a.port, a.v6, fp, randomUfrag(), mid, 65536) });
     })().catch((e) => fail("closed", "WebRTC refused the handshake: " + (e?.message ?? e)));
   });
 }

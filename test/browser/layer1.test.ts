@@ -157,7 +157,7 @@ describe("Layer 1 with headless Chromium", () => {
       await send(rnd(1 + (i % 200)));                                               // random bytes
       await send(check(`${u}:${u}`, new TextEncoder().encode(u)).subarray(0, 20 + (i % 40))); // truncated STUN
       await send(check(`${u}:${u}`, new TextEncoder().encode("wrong-password-wrong")));      // bad integrity
-      await send(check(`${u}:${"B".repeat(32)}`, new TextEncoder().encode(u)));              // halves differ
+      await send(check(`${u}:abc`, new TextEncoder().encode(u)));                            // browser's half too short
       await send(check(`x:y`, new TextEncoder().encode("x")));                               // malformed USERNAME
       const dtls = rnd(60);
       dtls[0] = 22;                                                                           // DTLS handshake byte, no session

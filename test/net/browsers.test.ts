@@ -1,7 +1,8 @@
 // Real Chromium and Firefox inside test namespaces: each loads a page served inside its own
 // namespace, imports the library, has crypto.subtle, gathers ICE host candidates with exactly the
-// namespace's address (and nothing of the root namespace), and behind a NAT cannot reach the other
-// NAT's LAN while the public segment works. Fails (never skips) when a browser or root is missing.
+// namespace's address (and nothing of the root namespace), Chromium with the field trial that
+// refuses a changed ice-ufrag, and behind a NAT cannot reach the other NAT's LAN while the public
+// segment works. Fails (never skips) when a browser or root is missing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BROWSERS, launchIn, libraryRoutes, type NetBrowser } from "./browsers.ts";
 // Explicit timeouts: bun 1.4.5 ignores bunfig.toml's [test] timeout, and the default is 5 s.
@@ -20,6 +21,18 @@ const GATHER = `(async () => {
   await done;
   pc.close();
   return cands;
+})()`;
+
+/** The first handshake's offer edit (ufrag and pwd replaced): "accepted", or the error's name and message. */
+const MUNGE = `(async () => {
+  const pc = new RTCPeerConnection();
+  pc.createDataChannel("probe");
+  const offer = await pc.createOffer();
+  const u = "A".repeat(32);
+  const sdp = offer.sdp.replace(/^a=ice-ufrag:.*$/m, "a=ice-ufrag:" + u).replace(/^a=ice-pwd:.*$/m, "a=ice-pwd:" + u);
+  try { await pc.setLocalDescription({ type: "offer", sdp }); return "accepted"; }
+  catch (e) { return e.name + ": " + e.message; }
+  finally { pc.close(); }
 })()`;
 
 /** `fetch(url)` from the page with a deadline: "ok <body>" or "error <name>". */
@@ -71,6 +84,9 @@ describe("browsers inside namespaces", () => {
         expect(hosts.length).toBeGreaterThan(0);
         expect(hosts.some((c) => c.includes(` ${host.ip} `) && / udp /i.test(c))).toBe(true);
         expect([...new Set(hosts.map(candidateAddress))]).toEqual([host.ip]);
+        // Chromium runs as the Chrome that is coming (test/helpers/browser.ts: the field trial got
+        // through the namespace wrapper): it refuses a changed ice-ufrag.
+        if (kind == "chromium") expect(await browser.evaluate<string>(MUNGE)).toContain("InvalidModificationError");
       } finally {
         await browser.close();
       }

@@ -4,23 +4,14 @@
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { chromiumPath } from "../helpers/browser.ts";
+import { chromiumArgs, chromiumPath } from "../helpers/browser.ts";
 import { atExit } from "./cleanup.ts";
 import type { NetHost } from "./netns.ts";
 import { wrapPage, type BrowserIn } from "./page.ts";
 
-/** The flags of test/helpers/browser.ts, plus real host addresses in ICE candidates instead of
- * random `<uuid>.local` mDNS names (Firefox gets the same through a pref, see firefox.ts). */
-export const chromiumArgs = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-features=WebRtcHideLocalIpsWithMdns",
-];
+/** The flags of test/helpers/browser.ts (field trial included), plus real host addresses in ICE
+ * candidates instead of random `<uuid>.local` mDNS names (Firefox gets the same through a pref, see firefox.ts). */
+export const netChromiumArgs = [...chromiumArgs(), "--disable-features=WebRtcHideLocalIpsWithMdns"];
 
 export type ChromiumIn = BrowserIn<"chromium", Browser, Page>;
 
@@ -35,7 +26,7 @@ export async function launchChromiumIn(host: NetHost): Promise<ChromiumIn> {
   chmodSync(wrapper, 0o755);
   let browser: Browser;
   try {
-    browser = await chromium.launch({ executablePath: wrapper, headless: true, args: chromiumArgs, timeout: 30_000 });
+    browser = await chromium.launch({ executablePath: wrapper, headless: true, args: netChromiumArgs, timeout: 30_000 });
   } catch (e) {
     removeDir();
     unregister();

@@ -510,6 +510,23 @@ describe('handleStun: ICE-lite checks', () => {
     }
   });
 
+  test('USERNAME "R:<browser ufrag>": the key and the session ufrag are R; the second half is 4..256 ice-chars of any value', () => {
+    // Chromium's own ufrag is 4 ice-chars, Firefox's 8 (hex); the bounds are RFC 8839's.
+    for (const own of ['Ab+/', '36b13613', 'x'.repeat(256), UFRAG, 'abcd'.repeat(8)]) {
+      const req = check({ username: `${UFRAG}:${own}`, key: utf8(UFRAG) });
+      const d = handleStun(req, FROM4);
+      expect(d.type).toBe('check');
+      if (d.type !== 'check') throw new Error('unreachable');
+      expect(d.ufrag).toBe(UFRAG);
+      const r = parseStun(d.reply)!;
+      expect(checkIntegrity(r, utf8(UFRAG))).toBe(true);
+    }
+    // Keyed by the second half (the browser's own ufrag, which the relay never learns as a password): refused.
+    const own = 'Q'.repeat(22);
+    const byOwn = check({ username: `${UFRAG}:${own}`, key: utf8(own) });
+    expectError(handleStun(byOwn, FROM4), 401, 'bad-integrity', byOwn);
+  });
+
   test('comprehension-optional extras (0xC057 GOOG-NETWORK-INFO, 0x8070, SOFTWARE) are tolerated', () => {
     const d = handleStun(check({ extra: [[ATTR.SOFTWARE, utf8('libwebrtc')], [0xc058, hex('00000001')], [0xffff, new Uint8Array(3)]] }), FROM4);
     expect(d.type).toBe('check');
@@ -518,15 +535,18 @@ describe('handleStun: ICE-lite checks', () => {
   test('USERNAME rejections → 401 Unauthorized without MESSAGE-INTEGRITY', () => {
     const A = 'A'.repeat(22);
     const cases: [string, string][] = [
-      [`${A}:${'B'.repeat(22)}`, 'username-halves-differ'],
-      [`${A}:${'A'.repeat(21)}B`, 'username-halves-differ'],
-      [`${A}:${'A'.repeat(23)}`, 'username-halves-differ'],
       [`${'A'.repeat(21)}-:${'A'.repeat(21)}-`, 'username-bad-chars'],
       [`${'A'.repeat(21)}=:${'A'.repeat(21)}=`, 'username-bad-chars'],
       [`${'A'.repeat(21)}é:${'A'.repeat(21)}é`, 'username-bad-chars'],
+      [`${A}:abc-`, 'username-bad-chars'],
       [`${'A'.repeat(21)}:${'A'.repeat(21)}`, 'username-too-short'],
+      [`${'A'.repeat(21)}:${A}`, 'username-too-short'], // the key half: 22 at least
+      [`${A}:abc`, 'username-too-short'], // the browser's half: 4 at least
+      [`${A}:`, 'username-too-short'],
       [`:`, 'username-too-short'],
       [`${'A'.repeat(257)}:${'A'.repeat(257)}`, 'username-too-long'],
+      [`${'A'.repeat(257)}:abcd`, 'username-too-long'],
+      [`${A}:${'A'.repeat(257)}`, 'username-too-long'],
       [A + A, 'username-malformed'],
       [`${A}:${A}:${A}`, 'username-malformed'],
     ];
@@ -612,7 +632,7 @@ describe('handleStun: ICE-lite checks', () => {
     expectIgnore(handleStun(refMessage({ type: 0x0011, attrs: [] }), FROM4), 'indication'); // Binding indication
     expectIgnore(handleStun(RFC5769_IPV4_RESPONSE, FROM4), 'response');
     expectIgnore(handleStun(refMessage({ type: 0x0111, attrs: [] }), FROM4), 'response');
-    // RFC 5769 §2.1 is a valid-looking check, but its username is not "A:A"
+    // RFC 5769 §2.1 is a valid-looking check, but its first USERNAME half (4 chars) is too short to be a key
     expectError(handleStun(RFC5769_REQUEST, FROM4), 401, 'username-too-short', RFC5769_REQUEST);
   });
 });
