@@ -273,6 +273,8 @@ function sctpClass(): SctpCtor {
 }
 interface SctpRto { srtt?: number; rttvar: number; rto: number }
 const RTO_MIN = 0.2, RTO_INITIAL = 0.5;
+/** The most a retransmission timeout grows to by backing off (seconds): 8 expiries from RTO.Min take ~30 s. */
+const RTO_BACKOFF_MAX = 10;
 
 const noop = () => {};
 const DONE: Promise<void> = /* @__PURE__ */ Promise.resolve();
@@ -287,7 +289,7 @@ interface SctpPrivate {
   timer3Expired: () => void;
 }
 /** SCTP retransmission timeouts in a row with no new acknowledgement before the session is given up
- *  (RFC 9260 §8.1 Association.Max.Retrans is 10; from RTO.Min 200 ms doubling, 8 is about a minute). */
+ *  (RFC 9260 §8.1 Association.Max.Retrans is 10; from RTO.Min 200 ms doubling up to 10 s, 8 take ~30 s). */
 const MAX_RTX = 8;
 const DEFAULT_MAX_QUEUED = 512 * 1024;
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -475,12 +477,16 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     const sp = s as unknown as SctpPrivate;
     sp.advertisedRwnd = RECEIVE_WINDOW;
     sp.lm = { maxMessage: role.maxMessageSize, drop, violation: (r) => fail(r) };
-    // werift's T3-rtx timer retransmits forever: give up after MAX_RTX expiries without progress.
+    // werift's T3-rtx timer neither backs off (RFC 9260 §6.3.3 E2: RTO doubles on each expiry) nor
+    // ever gives up (§8.1): it resends everything at RTO.Min forever. Back off here (up to
+    // RTO_BACKOFF_MAX), and give up after maxRetransmits expiries without progress (~30 s).
     const t3 = sp.timer3Expired;
     let rtx = 0, acked = NaN;
     sp.timer3Expired = () => {
       if (sp.lastSackedTsn !== acked) (acked = sp.lastSackedTsn), (rtx = 0);
       if (++rtx > role.maxRetransmits) return fail("retransmit-limit");
+      const r = s as unknown as SctpRto;
+      r.rto = Math.min(r.rto * 2, RTO_BACKOFF_MAX);
       t3();
     };
     s.onReceive.subscribe((streamId: number, ppid: number, data: Buffer) => {
