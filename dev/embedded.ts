@@ -7,8 +7,9 @@ import { buildLibrary, DEFAULT_BUILD, SATS, type BuildConfig } from "../build.ts
 import { loadState, relayRecord, type RelayRecord } from "../relay/state.ts";
 import { startRelay, type RunningRelay } from "../relay/socket.ts";
 import { createLogger, type Level } from "../relay/log.ts";
-import { startOrdServer, type OrdServer, type InscriptionInput, type OrdChainView } from "./ord-server.ts";
-import { brotli } from "./manifest.ts";
+import { startOrdServer, type OrdServer } from "./ord/server.ts";
+import type { InscriptionInput, OrdChainView } from "./ord/store.ts";
+import { brotli } from "./ord/manifest.ts";
 
 const ROOT = join(import.meta.dir, "..");
 

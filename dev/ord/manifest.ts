@@ -4,8 +4,8 @@
 
 import { readFile } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
-import { compressBody, jsonToCbor, mediaForPath, type BrotliMode } from "../inscribe/envelope.ts";
-import { sha256Id, type InscriptionInput } from "./ord-server.ts";
+import { compressBody, jsonToCbor, mediaForPath, type BrotliMode } from "../../inscribe/envelope.ts";
+import { sha256Id, type InscriptionInput } from "./store.ts";
 
 export const MANIFEST_VERSION = 1;
 
