@@ -1,6 +1,8 @@
 // The dev ord server's routes: axum patterns from ord's src/subcommand/server.rs (and r.rs) with
 // their handlers, compiled ONCE per server into a router (method, path, headers → reply), plus
 // ord's fallback (inscription-looking paths redirect) and the outer layers (reply.ts `finish`).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { inscriptionJson, inscriptionRecursiveJson, inscriptionsPage, idsPage, satJson } from "./api.ts";
 import { content, contentResponse, preview, type Config } from "./content.ts";
 import { parseInscriptionId, parseOutPoint, parseRustInt, parseTxid, satInfo } from "./parse.ts";
@@ -32,8 +34,27 @@ function paginate<T>(items: T[], page: bigint): { items: T[]; more: boolean } {
   return { items: more ? slice.slice(0, PAGE_SIZE) : slice, more };
 }
 
+// ord's static/ files this server carries (dev/ord/static/README.md), with mime_guess's types.
+const STATIC_DIR = join(import.meta.dir, "static");
+const STATIC_TYPES: Record<string, string> = {
+  "index.css": "text/css",
+  "modern-normalize.css": "text/css",
+  "favicon.png": "image/png",
+  "favicon.svg": "image/svg+xml",
+};
+
+/** server.rs static_asset: the file with its type, or 404 `asset <path> not found`. */
+function staticAssets(): (path: string) => Reply {
+  const files = new Map(Object.entries(STATIC_TYPES).map(([name, type]) => [name, { type, body: new Uint8Array(readFileSync(join(STATIC_DIR, name))) }]));
+  return (path) => {
+    const f = files.get(path.replace(/^\//, ""));
+    return f ? { status: 200, headers: [["content-type", f.type]], body: f.body } : notFound(`asset ${path} not found`);
+  };
+}
+
 /** The route table for one store and config: [axum pattern, handler]. */
 function table(store: Store, config: Config): [string, Handler][] {
+  const asset = staticAssets();
   const noSatIndex = () => notFound("this server has no sat index");
   const tipHeight = () => store.height;
   /** index.rs get_utxo_recursive: from the chain when it has the output, else from the store. */
@@ -112,6 +133,8 @@ function table(store: Store, config: Config): [string, Handler][] {
 
   return [
     ["/", () => html(homePage(store.list, store.height, config.satIndex))],
+    ["/favicon.ico", () => asset("/favicon.png")],
+    ["/static/{*path}", (p) => asset(p.path!)],
     // r.rs blockheight_string etc.: plain text; /r/blockhash is a JSON string.
     ["/blockheight", () => text(200, String(tipHeight()))],
     ["/blockhash", () => text(200, blockHash(tipHeight()))],

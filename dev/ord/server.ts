@@ -4,7 +4,7 @@
 //
 // It serves an in-memory store of inscriptions with the same routes, status codes, header
 // names/values and JSON shapes as `ord server` (ordinals/ord, read at commit 5241ef3):
-//   src/subcommand/server.rs        routes, layers (CSP default, HSTS, CORS), fallback, /preview
+//   src/subcommand/server.rs        routes, layers (CSP default, HSTS, CORS), fallback, /preview, /static, /favicon.ico
 //   src/subcommand/server/r.rs      recursive endpoints and content_response()
 //   src/subcommand/server/error.rs  400 / 404 (Cache-Control: no-store) / 406 bodies
 //   src/subcommand/server/accept_encoding.rs   Accept-Encoding matching

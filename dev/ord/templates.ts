@@ -1,6 +1,7 @@
 // HTML of the dev ord server: ord's preview pages (templates/preview-*.html, same markup), its
-// iframes (src/templates/iframe.rs), and small explorer pages (/, /inscription, /output, /sat).
-// Pure functions of the data they are given.
+// iframes (src/templates/iframe.rs), and small explorer pages (/, /inscription, /output, /sat) in
+// ord's page shell (templates/page.html): styled only by ord's /static/index.css, never inline,
+// so the pages keep ord's own `default-src 'self'` CSP. Pure functions of the data they are given.
 import type { Inscription } from "./store.ts";
 import type { PreviewMedia } from "./media.ts";
 import type { SatInfo } from "./parse.ts";
@@ -53,8 +54,9 @@ export function previewHtml(media: PreviewMedia, extra: string | undefined, id: 
 </html>
 `;
     case "font":
+      // ord's template has the space before '>' too.
       return `<!doctype html>
-<html lang=en>
+<html lang=en >
   <head>
     <meta charset=utf-8>
     ${title}
@@ -204,25 +206,26 @@ export function iframeThumbnail(id: string): string {
   return `<a href=/inscription/${id}><iframe sandbox=allow-scripts scrolling=no loading=lazy src=/preview/${id}></iframe></a>`;
 }
 
-/** The explorer pages' shell. */
+/** templates/page.html, trimmed to what this server has: ord's stylesheets and icons, one nav link. */
 export function page(title: string, main: string): string {
   return `<!doctype html>
 <html lang=en>
   <head>
     <meta charset=utf-8>
+    <meta name=format-detection content='telephone=no'>
     <meta name=viewport content='width=device-width,initial-scale=1.0'>
     <title>${escapeHtml(title)}</title>
-    <style>
-      body { font-family: system-ui, sans-serif; margin: 1rem 2rem; background: #131516; color: #ddd; }
-      a { color: #7fb3ff; }
-      iframe { border: none; width: 100%; aspect-ratio: 1; background: #000; }
-      .inscription iframe { max-width: 40rem; }
-      dt { font-weight: bold; margin-top: .5rem; }
-      table { border-collapse: collapse; } td, th { padding: .2rem .6rem; text-align: left; }
-    </style>
+    <link rel=icon href=/static/favicon.png>
+    <link rel=icon href=/static/favicon.svg>
+    <link rel=stylesheet href=/static/index.css>
+    <link rel=stylesheet href=/static/modern-normalize.css>
   </head>
   <body>
-  <header><nav><a href=/>ord dev server</a></nav></header>
+  <header>
+    <nav>
+      <a href=/ title=home>Ordinals<sup>dev</sup></a>
+    </nav>
+  </header>
   <main>
 ${main}
   </main>
