@@ -7,8 +7,9 @@ import { buildLibrary, DEFAULT_BUILD, SATS, type BuildConfig } from "../build.ts
 import { loadState, relayRecord, type RelayRecord } from "../relay/state.ts";
 import { startRelay, type RunningRelay } from "../relay/socket.ts";
 import { createLogger, type Level } from "../relay/log.ts";
-import { startOrdServer, type OrdServer, type InscriptionInput, type OrdChainView } from "./ord-server.ts";
-import { brotli } from "./manifest.ts";
+import { startOrdServer, type OrdServer } from "./ord/server.ts";
+import type { InscriptionInput, OrdChainView } from "./ord/store.ts";
+import { brotli } from "./ord/manifest.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -16,7 +17,10 @@ const ROOT = join(import.meta.dir, "..");
 export const EXAMPLES = { chat: { file: "examples/chat.html", sat: 25483050765718 }, cursors: { file: "examples/cursors.html", sat: 25483050765719 } };
 
 export interface EmbeddedOptions {
+  /** Where the ord server listens, and the relay unless `relayHost` is given (default 127.0.0.1). */
   host?: string;
+  /** Where the relay listens; the record and the bootstrap config name this address. */
+  relayHost?: string;
   relayPort?: number;
   ordPort?: number;
   dataDir?: string;
@@ -58,8 +62,9 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<Embedded> 
   mkdirSync(dataDir, { recursive: true });
   const state = await loadState(dataDir);
   const log = createLogger(o.logLevel ?? "warn");
-  const relay = await startRelay({ host, port: o.relayPort ?? 0, cert: state.cert, log });
-  const record = relayRecord(state, host, relay.port);
+  const relayHost = o.relayHost ?? host;
+  const relay = await startRelay({ host: relayHost, port: o.relayPort ?? 0, cert: state.cert, log });
+  const record = relayRecord(state, relayHost, relay.port);
   const cfg: BuildConfig = { ...DEFAULT_BUILD, relays: o.compiledRelays == "relay" ? [{ addr: record.addr, fp: record.fp }] : o.compiledRelays ?? [] };
   const lib = await buildLibrary(o.outDir ?? join(ROOT, "dist"), cfg);
   const bootstrap = JSON.stringify({ lumamesh: 1, relays: [{ addr: record.addr, fp: record.fp, id: record.id }] });
@@ -74,7 +79,13 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<Embedded> 
     ...(o.bootstrapBody === null ? [] : [["bootstrap.json", { body: o.bootstrapBody ?? bootstrap, content_type: "application/json", sat: SATS.boot }] as [string, InscriptionInput]]),
     ...Object.entries(EXAMPLES).map(([name, e]) => [name, { body: readFileSync(join(ROOT, e.file)), content_type: "text/html;charset=utf-8", sat: e.sat }] as [string, InscriptionInput]),
   ];
-  const ord = await startOrdServer({ host, port: o.ordPort ?? 0, satIndex: o.satIndex ?? true, decompress: o.decompress, ...(o.chain && { chain: o.chain }) });
+  let ord: OrdServer;
+  try {
+    ord = await startOrdServer({ host, port: o.ordPort ?? 0, satIndex: o.satIndex ?? true, decompress: o.decompress, ...(o.chain && { chain: o.chain }) });
+  } catch (e) {
+    await relay.stop(); // e.g. the ord port is taken: leave nothing bound behind
+    throw e;
+  }
   const ids: Record<string, string> = {};
   for (const [name, i] of named) ids[name] = ord.add(i).id;
   for (const i of o.extra ?? []) ord.add(i);

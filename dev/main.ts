@@ -1,8 +1,8 @@
 // CLI for the local ord-compatible server: `bun run dev [folder] [--port N] [--host H]
-// [--no-sat-index] [--csp-origin O] [--decompress]`. Runtime glue only; the server is ord-server.ts.
+// [--no-sat-index] [--csp-origin O] [--decompress]`. Runtime glue only; the server is dev/ord/.
 
 import { existsSync } from "node:fs";
-import { startOrdServer, type OrdServerOptions } from "./ord-server.ts";
+import { startOrdServer, type OrdServerOptions } from "./ord/server.ts";
 
 const USAGE = `Usage: bun run dev [folder] [options]
 

@@ -137,6 +137,125 @@ export function revealScript(xonly: Uint8Array, f: InscriptionFields): Uint8Arra
   return concat([pushData(xonly), Uint8Array.of(0xac), envelopeScript(f)]);
 }
 
+// ---- Reading envelopes back, as ord's indexer does (envelope.rs `RawEnvelope::from_tapscript`,
+// `ParsedEnvelope::from`; inscription_id.rs `from_value`). Never throws on wire input.
+
+/** One envelope's fields as ord reads them; null (or []) where the tag is absent. Values are raw. */
+export interface ReadEnvelope {
+  contentType: string | null;
+  contentEncoding: string | null;
+  body: Uint8Array | null;
+  metadata: Uint8Array | null;
+  parents: string[];
+  delegate: string | null;
+  pointer: bigint | null;
+}
+
+type Instruction = { push: Uint8Array } | { op: number };
+
+/** Script instructions; null when a push runs past the end (rust-bitcoin stops there too). */
+function instructions(script: Uint8Array): Instruction[] | null {
+  const out: Instruction[] = [];
+  let i = 0;
+  while (i < script.length) {
+    const op = script[i++]!;
+    let n = -1;
+    if (op <= 0x4b) n = op;
+    else if (op === 0x4c || op === 0x4d || op === 0x4e) {
+      const w = op === 0x4c ? 1 : op === 0x4d ? 2 : 4;
+      if (i + w > script.length) return null;
+      n = 0;
+      for (let k = w - 1; k >= 0; k--) n = n * 256 + script[i + k]!;
+      i += w;
+    }
+    if (n < 0) out.push({ op });
+    else {
+      if (i + n > script.length) return null;
+      out.push({ push: script.subarray(i, i + n) });
+      i += n;
+    }
+  }
+  return out;
+}
+
+/** bitcoin Witness::tapscript: the second-to-last element (third with an annex), script path only. */
+function tapscriptOf(witness: Uint8Array[]): Uint8Array | null {
+  const annex = witness.length >= 2 && witness[witness.length - 1]![0] === 0x50 ? 1 : 0;
+  return witness.length >= 2 + annex ? witness[witness.length - 2 - annex]! : null;
+}
+
+/** Inverse of `encodeInscriptionId`: null unless 32..36 bytes with no trailing zero (but in the 4-byte form). */
+function decodeInscriptionId(v: Uint8Array): string | null {
+  if (v.length < 32 || v.length > 36) return null;
+  const index = v.subarray(32);
+  if (index.length !== 4 && index.length > 0 && index[index.length - 1] === 0) return null;
+  let n = 0;
+  for (let k = index.length - 1; k >= 0; k--) n = n * 256 + index[k]!;
+  return `${hex.encode(v.slice(0, 32).reverse())}i${n}`;
+}
+
+const ORD = /* @__PURE__ */ te.encode('ord');
+
+/** Every envelope in a script-path witness, in order. Pushnums (OP_1..OP_16, OP_1NEGATE) count as
+ *  pushes, as ord reads them (cursed, still inscribed); any other opcode ends an envelope unterminated. */
+export function readEnvelopes(witness: Uint8Array[]): ReadEnvelope[] {
+  const script = tapscriptOf(witness);
+  const ins = script && instructions(script);
+  if (!ins) return [];
+  const found: ReadEnvelope[] = [];
+  const isPush = (x: Instruction | undefined): x is { push: Uint8Array } => x !== undefined && 'push' in x;
+  for (let k = 0; k + 2 < ins.length; k++) {
+    const a = ins[k]!;
+    const b = ins[k + 1]!;
+    const c = ins[k + 2];
+    // OP_FALSE (an empty push) OP_IF push("ord")
+    if (!(isPush(a) && a.push.length === 0 && 'op' in b && b.op === 0x63 && isPush(c) && c.push.length === 3 && c.push.every((x, i) => x === ORD[i]))) continue;
+    const payload: Uint8Array[] = [];
+    let j = k + 3;
+    let ended = false;
+    for (; j < ins.length; j++) {
+      const x = ins[j]!;
+      if ('push' in x) payload.push(x.push);
+      else if (x.op === 0x68) {
+        ended = true;
+        break;
+      } else if (x.op === 0x4f) payload.push(Uint8Array.of(0x81)); // OP_1NEGATE
+      else if (x.op >= 0x51 && x.op <= 0x60) payload.push(Uint8Array.of(x.op - 0x50)); // OP_1..OP_16
+      else break;
+    }
+    if (!ended) continue;
+    k = j;
+    // The body tag is the first empty push in a tag position; fields are the pairs before it.
+    const bodyAt = payload.findIndex((p, i) => i % 2 === 0 && p.length === 0);
+    const head = bodyAt < 0 ? payload : payload.slice(0, bodyAt);
+    const fields = new Map<number, Uint8Array[]>();
+    for (let i = 0; i + 1 < head.length; i += 2) {
+      const tag = head[i]!;
+      if (tag.length !== 1) continue; // multi-byte tags: unrecognized, odd or even alike here
+      fields.set(tag[0]!, [...(fields.get(tag[0]!) ?? []), head[i + 1]!]);
+    }
+    const first = (t: number) => fields.get(t)?.[0] ?? null;
+    const utf8 = (v: Uint8Array | null) => (v === null ? null : new TextDecoder().decode(v));
+    const ptr = first(TAG.pointer);
+    let pointer: bigint | null = null;
+    if (ptr !== null && ptr.subarray(8).every((x) => x === 0)) {
+      pointer = 0n;
+      for (let i = Math.min(ptr.length, 8) - 1; i >= 0; i--) pointer = pointer * 256n + BigInt(ptr[i]!);
+    }
+    const delegate = first(TAG.delegate);
+    found.push({
+      contentType: utf8(first(TAG.contentType)),
+      contentEncoding: utf8(first(TAG.contentEncoding)),
+      body: bodyAt < 0 ? null : concat(payload.slice(bodyAt + 1)),
+      metadata: fields.has(TAG.metadata) ? concat(fields.get(TAG.metadata)!) : null,
+      parents: (fields.get(TAG.parent) ?? []).map(decodeInscriptionId).filter((x): x is string => x !== null),
+      delegate: delegate === null ? null : decodeInscriptionId(delegate),
+      pointer,
+    });
+  }
+  return found;
+}
+
 // Brotli as ord does it (inscription.rs `compress`): quality 11, lgwin 24, lgblock 24, a mode by
 // media type, kept only when strictly smaller. Node's encoder is the reference C brotli; ord uses
 // the Rust port, so compressed bytes may differ while decoding to the same content.

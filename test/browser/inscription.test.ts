@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => browser?.close());
 
 /** ord's routes (ordinals/ord src/subcommand/server.rs); anything else is not an ord request. */
-const ORD_ROUTE = /^\/(inscription|preview|content|r\/(sat|inscription|children|parents|metadata|blockheight|blockhash|blocktime|utxo|tx|undelegated-content))\b|^\/favicon\.ico$/;
+const ORD_ROUTE = /^\/(inscription|preview|content|static|r\/(sat|inscription|children|parents|metadata|blockheight|blockhash|blocktime|utxo|tx|undelegated-content))\b|^\/favicon\.ico$/;
 
 /** Open an inscription's page; record every request and return the sandboxed frame running it. */
 async function openInscription(e: Embedded, name: "chat" | "cursors", init?: () => void): Promise<{ page: Page; frame: Frame; requests: string[] }> {

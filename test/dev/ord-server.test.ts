@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brotliCompressSync, brotliDecompressSync } from "node:zlib";
 import { parseArgs } from "../../dev/main.ts";
-import { brotli, cbor, loadManifest } from "../../dev/manifest.ts";
+import { brotli, cbor, loadManifest } from "../../dev/ord/manifest.ts";
 import { parseInscriptionId, parseSat, startOrdServer, type OrdServer } from "../../dev/ord-server.ts";
 
 interface Raw {

@@ -3,9 +3,9 @@
 // optional brotli compression as `ord wallet inscribe --compress` does it, metadata as CBOR.
 
 import { readFile } from "node:fs/promises";
-import { extname, join, resolve } from "node:path";
-import { compressBody, jsonToCbor, mediaForPath, type BrotliMode } from "../inscribe/envelope.ts";
-import { sha256Id, type InscriptionInput } from "./ord-server.ts";
+import { join, resolve } from "node:path";
+import { compressBody, jsonToCbor, mediaForPath, type BrotliMode } from "../../inscribe/envelope.ts";
+import { sha256Id, type InscriptionInput } from "./store.ts";
 
 export const MANIFEST_VERSION = 1;
 
@@ -65,7 +65,8 @@ export async function loadManifest(dir: string): Promise<InscriptionInput[]> {
   return (await readManifest(dir)).inscriptions;
 }
 
-export async function readManifest(dir: string): Promise<{ height: number | undefined; inscriptions: InscriptionInput[] }> {
+/** The manifest's height and inscriptions, and each entry's `file` (undefined for none), in order. */
+export async function readManifest(dir: string): Promise<{ height: number | undefined; inscriptions: InscriptionInput[]; files: (string | undefined)[] }> {
   const path = join(dir, "manifest.json");
   let manifest: Manifest;
   try {
@@ -146,5 +147,5 @@ export async function readManifest(dir: string): Promise<{ height: number | unde
       address: entry.address,
     });
   }
-  return { height: manifest.height, inscriptions: out };
+  return { height: manifest.height, inscriptions: out, files: manifest.inscriptions.map((e) => e.file) };
 }
