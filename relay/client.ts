@@ -53,8 +53,11 @@ function encodeCheck(username: string, key: Uint8Array): Uint8Array {
   }, { integrityKey: key, fingerprint: true });
 }
 
-/** The most a link to an address that never answers sends it: one check at start and one per CHECK_SCHEDULE gap. */
-export const MAX_PROBE_BYTES = (CHECK_SCHEDULE.length + 1) * encodeCheck(`${"x".repeat(32)}:${"y".repeat(8)}`, new Uint8Array(32)).length;
+/** IPv4 and UDP headers: what a datagram costs on the wire beyond its payload. */
+const UDP_IP_HEADERS = 28;
+/** The most a link to an address that never answers sends it, headers included: one check at start
+ *  and one per CHECK_SCHEDULE gap. */
+export const MAX_PROBE_BYTES = (CHECK_SCHEDULE.length + 1) * (encodeCheck(`${"x".repeat(32)}:${"y".repeat(8)}`, new Uint8Array(32)).length + UDP_IP_HEADERS);
 
 /** Open a Layer-1 link to a relay; resolves on WELCOME, rejects with a reason. */
 export function openRelayLink(relay: { addr: string; fp: string }, cert: Certificate, o: ClientOptions = {}): Promise<RelayLink> {
@@ -92,7 +95,9 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
     clearTimeout(giveUp);
     clearTimeout(ticker);
     try { session?.close(); } catch {}
-    try { sock.close(); } catch {}
+    // After the goodbyes (SCTP ABORT, close_notify) left: Bun drops datagrams still queued on a
+    // socket closed in the same turn, and the relay would keep the session until its idle timeout.
+    setImmediate(() => { try { sock.close(); } catch {} });
     link.onclose(why);
   };
   const check = () => sock.send(encodeCheck(username, key), a.port, a.ip);

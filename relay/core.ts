@@ -137,8 +137,14 @@ export class RelayCore {
     const d = handleStun(buf, from);
     switch (d.type) {
       case "ignore": return this.drop("stun." + d.reason);
-      case "error": this.count("drop.stun." + d.reason); return [{ type: "send", to: from, data: d.reply }];
-      case "binding": this.count("stun.binding"); return [{ type: "send", to: from, data: d.reply }];
+      // Both are answers to unauthenticated input: budgeted per network like every other (§7).
+      case "error":
+        this.count("drop.stun." + d.reason);
+        return this.replyBudget(from, now) ? [{ type: "send", to: from, data: d.reply }] : this.drop("limit.unauth-replies");
+      case "binding":
+        if (!this.replyBudget(from, now)) return this.drop("limit.unauth-replies");
+        this.count("stun.binding");
+        return [{ type: "send", to: from, data: d.reply }];
     }
     // A valid ICE check proves only that its sender knows the R it wrote in USERNAME (in clear on
     // the wire): not that it receives replies at its source address. It is answered without state.

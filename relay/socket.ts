@@ -137,6 +137,9 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
     async stop() {
       clearInterval(timer);
       run(core.closeAll(now()));
+      // Let the goodbyes (SCTP ABORT, close_notify) leave first: Bun drops datagrams still queued
+      // on a socket closed in the same turn.
+      await new Promise((r) => setImmediate(r));
       await new Promise<void>((r) => sock.close(() => r()));
     },
   };

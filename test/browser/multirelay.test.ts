@@ -58,7 +58,9 @@ describe("rooms across relays", () => {
     const p1 = await pageOn(relays[0], "survive-relay-death");
     const p2 = await pageOn(relays[2], "survive-relay-death");
     await p1.waitForFunction(() => (globalThis as any).room.peers.length == 1, null, { timeout: 15000 });
-    // The room lives on two of the three relays (k = 2): kill one of them.
+    // The room lives on two of the three relays (k = 2) on each page (each joins them one after the
+    // other, so wait for both): kill one of them.
+    for (const p of [p1, p2]) await p.waitForFunction(() => (globalThis as any).room.relays.length == 2, null, { timeout: 15000 });
     const on: string[] = await p1.evaluate(() => (globalThis as any).room.relays);
     expect(on.length).toBe(2);
     expect(await p2.evaluate(() => (globalThis as any).room.relays.sort())).toEqual([...on].sort()); // same ranking on both pages

@@ -349,6 +349,13 @@ describe('demux, ICE checks and the cookie exchange', () => {
     let later = 0;
     for (let i = 0; i < 30; i++) later += core.handleDatagram(clientHello(bytes(32)), at(`198.51.100.${i}`, 5), 1000).length;
     expect(later).toBe(10);
+    // Plain Bindings (2× their size, like any STUN server's) and error replies draw on the same budget.
+    let bindings = 0;
+    for (let i = 0; i < 30; i++) bindings += core.handleDatagram(plainBinding().buf, at(`198.51.100.${i}`, 6), 2000).length;
+    expect(bindings).toBe(10);
+    let errors = 0;
+    for (let i = 0; i < 30; i++) errors += core.handleDatagram(check(ufrag(), ufrag()).buf, at(`198.51.100.${i}`, 7), 3000).length;
+    expect(errors).toBe(10);
   });
 });
 
