@@ -90,7 +90,7 @@ export const STUN_REASONS = /* @__PURE__ */ Object.freeze([
   'not-binding', 'indication', 'response',
   // dropped without reply: not provably STUN from an ICE agent (RFC 8489 §14.7, RFC 8445 §7.2.2)
   'missing-fingerprint', 'bad-fingerprint',
-  // answered with an error response
+  // answered with an error response (ignored instead when the response would be larger than the request)
   'missing-integrity', 'username-malformed', 'username-bad-chars', 'username-too-short',
   'username-too-long', 'bad-integrity', 'unknown-attribute',
   'bad-attribute-length', 'missing-role', 'role-ambiguous', 'role-conflict',
@@ -501,9 +501,23 @@ function ignore(reason: StunReason): StunDecision {
 
 const PHRASES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 420: 'Unknown Attribute', 487: 'Role Conflict' };
 
-/** An error response, RFC 8489 §6.3.4. 400/401 never carry MESSAGE-INTEGRITY (§9.1.3, §9.1.4). */
+/**
+ * An error response, RFC 8489 §6.3.4. 400/401 never carry MESSAGE-INTEGRITY (§9.1.3, §9.1.4).
+ *
+ * Never larger than the request: anyone can write a victim's address as the source, so a reply
+ * that outweighs its request would let the relay amplify a flood towards it. Such a request is
+ * ignored instead (same `reason`). Browsers are never affected: their checks carry USERNAME (the
+ * relay's ≥ 22-character ufrag, ':', their own), PRIORITY, a role, MESSAGE-INTEGRITY and
+ * FINGERPRINT (≥ 104 bytes), more than any error reply here (48–88 bytes, and each further
+ * unknown attribute adds 2 to the reply, ≥ 4 to the request). What is no longer answered is a bare request of
+ * a few bytes: a 420 to a Binding with one unknown attribute and nothing else, a 400 to a
+ * USERNAME without MESSAGE-INTEGRITY (RFC 8489 §6.3.1.1 and §9.1.3 would answer both; reflection
+ * ≤ 1× is worth more here than telling a hand-made request what it got wrong).
+ */
 function errorReply(msg: StunMessage, code: 400 | 401 | 420 | 487, reason: StunReason, key?: Uint8Array, unknown?: number[]): StunDecision {
   const phrase = PHRASES[code]!;
+  const size = 20 + 4 + ((4 + phrase.length + 3) & ~3) + (unknown ? 4 + ((unknown.length * 2 + 3) & ~3) : 0) + (key ? 24 : 0) + 8;
+  if (size > msg.raw.length) return ignore(reason);
   const ec = new Uint8Array(4 + phrase.length);
   ec[2] = Math.floor(code / 100);
   ec[3] = code % 100;
@@ -532,6 +546,8 @@ function errorReply(msg: StunMessage, code: 400 | 401 | 420 | 487, reason: StunR
  *    required attribute → 420 (authenticated, with UNKNOWN-ATTRIBUTES); malformed PRIORITY /
  *    ICE-CONTROLL* / USE-CANDIDATE → 400; both roles → 400; ICE-CONTROLLED → 487; neither → 400;
  *    otherwise success with XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY (same key), FINGERPRINT.
+ *  - an error response larger than its request is not sent: ignore, with the error's reason
+ *    (errorReply: no amplification towards a spoofed source).
  *
  * Role conflict: a lite agent is always controlled (RFC 8445 §6.1.1: the full agent MUST control),
  * so on ICE-CONTROLLED it behaves as a controlled agent whose tie-breaker always wins (§7.3.1.1)

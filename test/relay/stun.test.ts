@@ -659,9 +659,52 @@ describe('handleStun: plain STUN Binding (no USERNAME)', () => {
     const req = refMessage({ attrs: [] });
     req[req.length - 1]! ^= 1;
     expectIgnore(handleStun(req, FROM4), 'bad-fingerprint');
-    const unk = refMessage({ attrs: [[0x0003, hex('00000000')]] }); // RFC 3489 CHANGE-REQUEST
+    // RFC 3489 CHANGE-REQUEST, and a SOFTWARE long enough that the 420 (64 bytes) is no larger than the request (68)
+    const unk = refMessage({ attrs: [[0x0003, hex('00000000')], [ATTR.SOFTWARE, utf8('x'.repeat(28))]] });
     const r = expectError(handleStun(unk, FROM4), 420, 'unknown-attribute', unk);
     expect(toHex(getAttr(r, ATTR.UNKNOWN_ATTRIBUTES)!)).toBe('0003');
+  });
+});
+
+describe('handleStun: reflection (an error response is never larger than its request)', () => {
+  // Anyone can send from a victim's address; a reply that outweighs its request would make the
+  // relay an amplifier. Such requests are ignored, with the reason the error would have carried.
+  test('420 to a bare Binding: answered at 64 bytes of request and more, ignored below', () => {
+    const unk = (n: number, fingerprint = true) => refMessage({ attrs: [[0x7ffe, new Uint8Array(n)]], fingerprint });
+    const at = unk(32); // 20 + 36 + 8 = 64 = the 420's own size (ERROR-CODE, UNKNOWN-ATTRIBUTES, FINGERPRINT)
+    const d = handleStun(at, FROM4);
+    expectError(d, 420, 'unknown-attribute', at);
+    if (d.type === 'error') expect(d.reply.length).toBe(at.length);
+    expectIgnore(handleStun(unk(28), FROM4), 'unknown-attribute'); // 60 bytes → a 64-byte reply: dropped
+    expectIgnore(handleStun(unk(0, false), FROM4), 'unknown-attribute'); // 24 bytes: was answered with 64 (2.67×)
+    // each further unknown attribute costs the request 4 bytes and the reply 2
+    const two = refMessage({ attrs: [[0x7ffe, new Uint8Array(28)], [0x7ffd, new Uint8Array(0)]] });
+    expectError(handleStun(two, FROM4), 420, 'unknown-attribute', two);
+  });
+
+  test('400 to a USERNAME without MESSAGE-INTEGRITY: answered at 48 bytes of request and more, ignored below', () => {
+    const bare = (n: number) => refMessage({ attrs: [[ATTR.USERNAME, new Uint8Array(n).fill(0x41)]] });
+    const at = bare(16); // 20 + 20 + 8 = 48 = the 400's own size
+    const d = handleStun(at, FROM4);
+    expectError(d, 400, 'missing-integrity', at);
+    if (d.type === 'error') expect(d.reply.length).toBe(at.length);
+    expectIgnore(handleStun(bare(12), FROM4), 'missing-integrity');
+    expectIgnore(handleStun(bare(0), FROM4), 'missing-integrity'); // 32 bytes: was answered with 48 (1.5×)
+  });
+
+  test("a browser's smallest check (relay ufrag of 22, its own of 4) still gets every error it can cause", () => {
+    const R = 'A'.repeat(22), u = `${R}:abcd`;
+    const min = (extra: [number, Uint8Array][], key: string | null) =>
+      refMessage({ attrs: [[ATTR.USERNAME, utf8(u)], [ATTR.PRIORITY, priority], [ATTR.ICE_CONTROLLING, tieBreaker], ...extra], key: key === null ? undefined : utf8(key) });
+    expect(min([], R).length).toBe(104);
+    expectError(handleStun(min([], R), FROM4), 401, 'username-too-short', min([], R)); // the relay wants U:U (docs/protocol.md)
+    const same = (extra: [number, Uint8Array][], role: number = ATTR.ICE_CONTROLLING) =>
+      refMessage({ attrs: [[ATTR.USERNAME, utf8(`${R}:${R}`)], [ATTR.PRIORITY, priority], [role, tieBreaker], ...extra], key: utf8(R) });
+    const wrong = refMessage({ attrs: [[ATTR.USERNAME, utf8(`${R}:${R}`)], [ATTR.PRIORITY, priority], [ATTR.ICE_CONTROLLING, tieBreaker]], key: utf8('B'.repeat(22)) });
+    expectError(handleStun(wrong, FROM4), 401, 'bad-integrity', wrong);
+    expectError(handleStun(same([], ATTR.ICE_CONTROLLED), FROM4), 487, 'role-conflict', same([], ATTR.ICE_CONTROLLED), utf8(R));
+    const unk = same([[0x7ffe, new Uint8Array(0)]]);
+    expectError(handleStun(unk, FROM4), 420, 'unknown-attribute', unk, utf8(R));
   });
 });
 
@@ -717,6 +760,7 @@ describe('fuzz', () => {
       const label = d.type === 'ignore' || d.type === 'error' ? `${d.type}:${d.reason}` : d.type;
       seen.set(label, (seen.get(label) ?? 0) + 1);
       if (d.type === 'ignore' || d.type === 'error') expect(known.has(d.reason)).toBe(true);
+      if (d.type === 'error') expect(d.reply.length).toBeLessThanOrEqual(b.length); // reflection ≤ 1×
       if (d.type !== 'ignore') {
         const r = parseStun(d.reply);
         expect(r).not.toBeNull();
