@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { checkRecord } from "../relay/record.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const scripts = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+const scripts = pkg.scripts as Record<string, string>;
 const DOCS = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => "docs/" + f)];
 
 interface Cmd { doc: string; text: string; block: boolean }
@@ -84,4 +85,11 @@ describe("every command in README.md and docs/*.md", () => {
     expect(checkRecord(rec)).toEqual(rec);
     expect(rec.addr).toBe("127.0.0.1:4884"); // nothing served from DIR yet: the defaults
   }, 60000);
+});
+
+test("README states the Node.js that package.json's engines asks for, and this machine's Node meets it", () => {
+  const min = /^>=(\d+)$/.exec(pkg.engines.node)![1];
+  expect(readFileSync(join(ROOT, "README.md"), "utf8")).toContain(`Needs Node.js ${min} or newer with npm`);
+  const node = Bun.spawnSync(["node", "--version"]).stdout.toString().trim();
+  expect(Number(/^v(\d+)/.exec(node)![1])).toBeGreaterThanOrEqual(Number(min));
 });
