@@ -80,7 +80,7 @@ export const REGISTER_FLAGS: RegisterFlag[] = [
 export const FLAGS: Flag[] = [
   { name: "host", env: "LUMAMESH_HOST", arg: "ADDR", help: "address to bind the UDP socket to (default 0.0.0.0)" },
   { name: "port", env: "LUMAMESH_PORT", arg: "N", help: `UDP port (default ${DEFAULT_PORT}; 0 picks a free one)` },
-  { name: "publicIp", env: "LUMAMESH_PUBLIC_IP", arg: "ADDR", help: "address advertised in the relay's record (default: --host, or 127.0.0.1 when binding 0.0.0.0)" },
+  { name: "publicIp", env: "LUMAMESH_PUBLIC_IP", arg: "ADDR", help: "address advertised in the relay's record (default: --host, or 127.0.0.1 when binding 0.0.0.0, with a warning in the log)" },
   { name: "dataDir", env: "LUMAMESH_DATA_DIR", arg: "DIR", help: "where the certificate and keys live (default ~/.lumamesh)" },
   { name: "logLevel", env: "LUMAMESH_LOG_LEVEL", arg: "LEVEL", help: `one of ${LEVELS.join(", ")} (default info)` },
   { name: "logAddresses", env: "LUMAMESH_LOG_ADDRESSES", bool: true, help: "log remote addresses instead of redacting them" },
@@ -101,9 +101,12 @@ export const USAGE = `lumamesh-relay — a Lumamesh relay: browsers reach it ove
 
 Usage:
   lumamesh-relay [options]            run the relay
-  lumamesh-relay record [options]     print this relay's record (JSON) and exit
+  lumamesh-relay record [options]     print the record (JSON) of the relay serving from --data-dir:
+                                      the address and port it advertises (saved in serving.json
+                                      when it starts); --public-ip, --host, --port override
   lumamesh-relay address [--network N]
-                                      print the relay's Bitcoin funding address
+                                      print the relay's Bitcoin funding address (default: the
+                                      network the serving relay registers on, else mainnet)
   lumamesh-relay register (--esplora URL | --core-rpc URL …) --ord URL [--network N] [--broadcast]
                                       inscribe this relay's signed record on Bitcoin: shows the
                                       address and cost, waits for funds (--no-wait: just show),
@@ -120,7 +123,14 @@ ${REGISTER_FLAGS.map(flagLine).join("\n")}
 
 export class ConfigError extends Error {}
 
-export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config {
+/** The flags (Config/RegisterConfig key names) set on the command line or in the environment, as
+ *  opposed to defaulted: `record`, `address` and `register` prefer these over what the serving relay
+ *  saved in its data directory (relay/serving.ts). */
+export function givenFlags(argv: string[], env: Record<string, string | undefined>): Set<string> {
+  return new Set(Object.keys(readFlags(argv, env).raw));
+}
+
+function readFlags(argv: string[], env: Record<string, string | undefined>) {
   const raw: Record<string, string | boolean | undefined> = {};
   for (const f of [...FLAGS, ...REGISTER_FLAGS]) if (env[f.env] !== undefined && env[f.env] !== "") raw[f.name] = f.bool ? env[f.env] != "0" && env[f.env] != "false" : env[f.env];
   let command: Config["command"] = "serve";
@@ -137,6 +147,11 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     if (v === undefined) throw new ConfigError(`--${m![1]} needs a value`);
     raw[f.name] = f.name == "limits" && raw.limits ? raw.limits + "," + v : f.name == "peers" && raw.peers ? raw.peers + " " + v : v;
   }
+  return { raw, command };
+}
+
+export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config {
+  const { raw, command } = readFlags(argv, env);
   // Decimal digits only: Number("") is 0 (a random port) and Number("0x50") is 80.
   const port = raw.port === undefined ? DEFAULT_PORT : /^\d+$/.test(raw.port as string) ? Number(raw.port) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be 0..65535, got ${JSON.stringify(raw.port)}`);

@@ -332,7 +332,7 @@ export class RelayCore {
         if (r.error) {
           this.count("room." + r.error.code);
           out.push(err(r.error.code, r.error.message));
-        } else this.count("room.t" + f.t);
+        } else this.count(f.t == T.JOIN ? "room.join" : f.t == T.LEAVE ? "room.leave" : f.t == T.SEND ? "room.send" : "room.bcast");
         return out;
       }
     }

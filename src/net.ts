@@ -32,9 +32,9 @@ export type NetEvents = {
   disconnect: [why: string];
   /** A link is up again after a disconnect. */
   reconnect: [relay: RelayInfo];
-  /** Every frame from any relay link (rooms listen here). */
+  /** @internal every frame from any relay link (rooms listen here). */
   frame: [f: Frame, link: Link];
-  /** A relay link went down (rooms move elsewhere). */
+  /** @internal a relay link went down (rooms move elsewhere). */
   linkdown: [link: Link];
   /** The relay refused something (an ERROR frame): code and message. */
   error: [e: { code: number; message: string }];
@@ -54,7 +54,7 @@ export interface Net {
   off: ReturnType<typeof createEmitter<NetEvents>>["off"];
   /** Round trip to the relay in ms (PING/PONG). */
   ping(timeoutMs?: number): Promise<number>;
-  /** Send one frame to the relay; false when no link is up. */
+  /** @internal send one frame to the relay; false when no link is up. */
   send(f: Frame): boolean;
   /** Every relay this page knows of: discovered, then told of by relays (verified). */
   readonly relays: RelayInfo[];

@@ -113,7 +113,7 @@ describe("relayed fallback (loopback, one side without a direct path)", () => {
       expect(text.includes(needle)).toBe(false);
     // 100 KB of zero-to-255 ramps would show up as a run of 0x00 0x07 0x0e ... if it were not sealed.
     expect(text.includes(Buffer.from([0, 7, 14, 21, 28, 35, 42]).toString("latin1"))).toBe(false);
-    const stats = await relay.waitFor("relay.stats", (l) => (l.counters?.["room.t21"] ?? 0) > 10);
+    const stats = await relay.waitFor("relay.stats", (l) => (l.counters?.["room.send"] ?? 0) > 10);
     expect(stats.counters["drop.relay-rate"] ?? 0).toBe(0);
   }, 60000);
 
@@ -151,7 +151,7 @@ describe("relayed fallback (loopback, one side without a direct path)", () => {
       expect((await g(b, "log.msgs")).slice(1).map((m: any) => m.value.i)).toEqual(Array.from({ length: 60 }, (_, i) => i));
       // Twice the relay's byte burst and three times its frame rate went through, and the relay
       // dropped nothing: the sender paced itself.
-      const stats = await slow.waitFor("relay.stats", (l) => (l.counters?.["room.t21"] ?? 0) > 60);
+      const stats = await slow.waitFor("relay.stats", (l) => (l.counters?.["room.send"] ?? 0) > 60);
       expect(stats.counters["drop.relay-rate"] ?? 0).toBe(0);
       expect(stats.counters["drop.rate"] ?? 0).toBe(0);
     } finally {

@@ -843,10 +843,10 @@ describe('rooms through the core', () => {
     expect(frames(acts)).toEqual([[b, show({ t: T.LEFT, topic, id: idA })]]);
     expect(core.router.stats()).toEqual({ rooms: 1, memberships: 1 });
 
-    expect(core.counters['room.t16']).toBe(2);
-    expect(core.counters['room.t21']).toBe(1);
-    expect(core.counters['room.t22']).toBe(1);
-    expect(core.counters['room.t17']).toBe(1);
+    expect(core.counters['room.join']).toBe(2);
+    expect(core.counters['room.send']).toBe(1);
+    expect(core.counters['room.bcast']).toBe(1);
+    expect(core.counters['room.leave']).toBe(1);
   });
 
   test('relayed bytes: SEND payload is limited per session (relayRate/relayBurst), a BCAST counts once per recipient', () => {
