@@ -3,7 +3,7 @@
 import type { RelayAddress } from "./address.ts";
 import { isLoopback, isUnspecified } from "./address.ts";
 
-export const START_USAGE = `npm start [-- options]
+export const START_USAGE = `Usage: npm start [-- options]
 
 Runs a local relay and a local ord server holding the library, its fallback, a bootstrap config
 naming the relay, and the examples (and with --serve, your own files), each on a sat.
