@@ -529,6 +529,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
           } finally {
             mute = false;
           }
+          x.after?.();
         }
       } catch {
         /* dropped: werift's parsers throw on garbage */
@@ -613,8 +614,8 @@ interface Gate {
  * reset the session — renegotiation() — and a plaintext alert would close it: both spoofable),
  * and alerts are decrypted here; only an authentic one closes the session.
  */
-function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: string) => void, g: Gate): { rec: Buffer; mute?: boolean }[] {
-  const keep: { rec: Buffer; mute?: boolean }[] = [];
+function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: string) => void, g: Gate): Pass[] {
+  const keep: Pass[] = [];
   let o = 0;
   while (o + 13 <= buf.length) {
     const type = buf[o]!;
@@ -651,8 +652,11 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
   return keep;
 }
 
+/** A record for werift: muted (what werift sends meanwhile is dropped), and what to do after it. */
+interface Pass { rec: Buffer; mute?: boolean; after?: () => void }
+
 /** One plaintext handshake record before the handshake completed: see filterRecords. */
-function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: { rec: Buffer; mute?: boolean }[]) {
+function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: Pass[]) {
   const frags = parseHandshakes(rec.subarray(13));
   if (!frags) return g.drop("dtls.bad-handshake-header");
   const version = rec.readUInt16BE(1), seq = rec.readUIntBE(5, 6);
@@ -690,7 +694,15 @@ function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: { rec: Buffer; mute?:
       if (!g.random) {
         g.random = Uint8Array.from(hs.random);
         dtls.dtls.cookie = Buffer.from(hs.cookie);
-        keep.push({ rec: Buffer.from(handshakeRecord(seq, version, HS.CLIENT_HELLO, 0, withoutCookie(r.body, hs))), mute: true });
+        // werift's flight 2 restarts its record numbering (at 1). The core's HelloVerifyRequests
+        // echoed the record numbers of the client's first hellos (RFC 6347 §4.2.1), all below this
+        // one's: flight 4 must start above them, or a client that got two HelloVerifyRequests (it
+        // resent its first hello) drops the ServerHello as a replay of the second, for ever.
+        keep.push({
+          rec: Buffer.from(handshakeRecord(seq, version, HS.CLIENT_HELLO, 0, withoutCookie(r.body, hs))),
+          mute: true,
+          after: () => void (dtls.dtls.recordSequenceNumber = Math.max(dtls.dtls.recordSequenceNumber, seq)),
+        });
       }
     }
     const whole = Buffer.from(handshakeRecord(seq, version, r.msgType, r.messageSeq, r.body));

@@ -178,6 +178,23 @@ describe("bounded handshake", () => {
     s.close();
   });
 
+  test("flight 4 is numbered above the client's hello: a client that resent its first hello (two HelloVerifyRequests, record numbers echoed) does not drop the ServerHello as a replay", async () => {
+    const { c } = await openPair();
+    const ch2 = c.sent.filter((d) => d[0] == 22 && d[13] == 1)[1]!.slice();
+    c.session.close();
+    // As Chromium sends it after resending its first hello: records 0-1 and 2-3 were first hellos
+    // (answered by HelloVerifyRequests numbered 0 and 2), the hello with the cookie is record 4.
+    ch2[10] = 4;
+    const { serverCert } = await certs();
+    const sent: Uint8Array[] = [];
+    const s = createServerSession(serverCert, { transmit: (d) => void sent.push(d.slice()), onOpen() {}, onMessage() {}, onClose() {} });
+    s.receive(ch2);
+    await until(() => sent.some((d) => d[0] == 22 && d[13] == 2), 5000, "ServerHello");
+    const seqs = sent.map((d) => d[10]! + 256 * d[9]!);
+    expect(Math.min(...seqs)).toBeGreaterThan(4);
+    s.close();
+  });
+
   test("werift runs flight 2 once, silently: the server never sends a HelloVerifyRequest and refuses hellos without a cookie or from another client", async () => {
     const { s, c } = await openPair();
     expect(s.sent.some((d) => d[0] == 22 && d[13] == 3)).toBe(false);
