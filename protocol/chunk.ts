@@ -1,0 +1,115 @@
+// Application data between peers (docs/protocol.md §4): a value encoded into binary data frames, and
+// frames reassembled into values. The same frames go over a direct DataChannel and, sealed, through
+// a relay (relayed DATA). Sending them is the library's (src/send.ts).
+//
+// Every frame is binary and at most DATA_FRAME_MAX = 16 KiB, the size every browser's SCTP stack delivers
+// whole without ndata/EOR support (RFC 8831 §6.6). Bigger messages are chunked.
+//
+//   single   [ 0000 00 kk ] payload                                   whole message
+//   first    [ 0000 01 kk ] id:u32be  total:u32be  payload            total = message bytes
+//   next     [ 0000 10 kk ] id:u32be  payload                         until total bytes arrived
+//   kk: 0 JSON (UTF-8 of JSON.stringify), 1 text (UTF-8), 2 binary. Other header bits: malformed.
+//
+// Received: JSON → the parsed value; text → string; binary (any ArrayBuffer or view) → a Uint8Array
+// that owns exactly its bytes. JSON follows JSON.stringify (NaN → null, functions in objects dropped);
+// text is UTF-8, so lone surrogates in a text message arrive as U+FFFD (JSON escapes them and keeps them).
+// Chunks of a message arrive in order (reliable ordered channel); messages may interleave, keyed by id.
+// After a message is dropped, each of its remaining frames also returns an error.
+
+import { concat, utf8Decode, utf8Encode } from './bytes.ts';
+
+/** The largest data frame on a direct channel (relayed frames are smaller: relay maxFrame − sealed.ts RELAYED_OVERHEAD). */
+export const DATA_FRAME_MAX = 16384;
+const FIRST = 4,
+  NEXT = 8;
+let seq = 0;
+
+/** Frames (of at most `max` bytes) for one message. Throws TypeError for what cannot be sent (undefined, functions, symbols, BigInt, cycles). */
+export const encodeData = (data: unknown, max = DATA_FRAME_MAX): Uint8Array<ArrayBuffer>[] => {
+  let k = 2,
+    p: Uint8Array,
+    s: string | undefined;
+  if (data instanceof ArrayBuffer) p = new Uint8Array(data);
+  else if (ArrayBuffer.isView(data)) p = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  else {
+    if (typeof data == 'string') (k = 1), (s = data);
+    else
+      try {
+        (k = 0), (s = JSON.stringify(data));
+      } catch {}
+    if (s === void 0) throw new TypeError('lumamesh: cannot send ' + typeof data + ' (not JSON, text or bytes)');
+    p = utf8Encode(s);
+  }
+  const n = p.length,
+    out: Uint8Array<ArrayBuffer>[] = [];
+  if (n < max) {
+    const f = new Uint8Array(n + 1);
+    f[0] = k;
+    f.set(p, 1);
+    return [f];
+  }
+  const id = (seq = (seq + 1) >>> 0);
+  for (let o = 0; o < n; ) {
+    const h = o ? 5 : 9,
+      e = Math.min(n, o + max - h),
+      f = new Uint8Array(h + e - o),
+      v = new DataView(f.buffer);
+    f[0] = k | (o ? NEXT : FIRST);
+    v.setUint32(1, id);
+    if (!o) v.setUint32(5, n);
+    f.set(p.subarray(o, e), h);
+    out.push(f);
+    o = e;
+  }
+  return out;
+};
+
+export type Reassembled = { data: unknown } | { error: string } | null;
+
+/**
+ * A frame sink for one channel: null = need more frames, {data} = a whole message, {error} = this
+ * frame (and its message) was dropped. Never throws. Keeps views of the frames it is given until
+ * the message completes, so do not reuse a frame's buffer (DataChannel messages never are).
+ */
+export const createReassembler = (limits: { maxMessage?: number; maxPending?: number } = {}): ((frame: Uint8Array) => Reassembled) => {
+  const max = limits.maxMessage ?? 64 << 20,
+    maxPending = limits.maxPending ?? 8,
+    m = new Map<number, { k: number; t: number; n: number; p: Uint8Array[] }>(),
+    err = (e: string) => ({ error: 'lumamesh: ' + e }),
+    done = (k: number, b: Uint8Array): Reassembled => {
+      try {
+        return { data: k > 1 ? b : k ? utf8Decode(b) : JSON.parse(utf8Decode(b)) };
+      } catch {
+        return err('bad JSON');
+      }
+    };
+  return (f) => {
+    const n = f.length,
+      h = f[0],
+      k = h & 3,
+      fl = h & 252;
+    if (!n || k > 2) return err('bad frame');
+    if (!fl) return n - 1 > max ? err('too large') : done(k, f.slice(1));
+    if (n < 5 || (fl != FIRST && fl != NEXT)) return err('bad frame');
+    const v = new DataView(f.buffer, f.byteOffset, n),
+      id = v.getUint32(1);
+    let e = m.get(id),
+      c: Uint8Array;
+    if (fl == FIRST) {
+      if (e) return m.delete(id), err('bad frame');
+      if (n < 9) return err('bad frame');
+      const t = v.getUint32(5);
+      if (t > max) return err('too large');
+      if (m.size >= maxPending) return err('too large');
+      m.set(id, (e = { k, t, n: 0, p: [] }));
+      c = f.subarray(9);
+    } else {
+      if (!e || e.k != k) return m.delete(id), err('bad frame');
+      c = f.subarray(5);
+    }
+    e.p.push(c);
+    if ((e.n += c.length) < e.t) return null;
+    m.delete(id);
+    return e.n > e.t ? err('bad frame') : done(k, concat(e.p));
+  };
+};
