@@ -14,7 +14,7 @@ import type { Browser, Page } from "playwright-core";
 import { openRelayLink } from "../relay/client.ts";
 import { DEFAULT_LIMITS } from "../relay/limits.ts";
 import { generateCertificate } from "../relay/werift.ts";
-import { T } from "../src/wire.ts";
+import { T } from "../protocol/frames.ts";
 import { launchChromium, serveLibrary } from "../test/helpers/browser.ts";
 import { startRelayProc } from "../test/helpers/relay.ts";
 import { HEADERS, measureGossip, measureInputs } from "./reflection.ts";

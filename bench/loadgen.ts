@@ -11,7 +11,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { createClientSession, generateCertificate, type Certificate, type ChannelSession } from "../relay/werift.ts";
 import { ATTR, encodeStun } from "../relay/stun.ts";
-import { decode, encode, T } from "../src/wire.ts";
+import { decode, encode, T } from "../protocol/frames.ts";
 
 const [host, portS, fp] = process.argv.slice(2);
 const port = Number(portS);

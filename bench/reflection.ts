@@ -10,7 +10,7 @@ import { createClientSession, type Certificate, type ChannelSession } from "../r
 import { signRecord } from "../relay/record.ts";
 import { PROBE_COST } from "../relay/gossip.ts";
 import { CHECK_SCHEDULE } from "../relay/client.ts";
-import { T, decode, encode } from "../src/wire.ts";
+import { T, decode, encode } from "../protocol/frames.ts";
 import { clientHello, iceCheck, iceString } from "../test/helpers/attack.ts";
 
 /** IPv4 (20) + UDP (8) header bytes per datagram: what a reflected flood costs on a real link. */

@@ -6,8 +6,8 @@ import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { encodeStun, ATTR } from "./stun.ts";
 import { createClientSession, type Certificate, type ChannelSession } from "./werift.ts";
-import { T, VERSION, decode, encode, type Frame } from "../src/wire.ts";
-import { parseAddr, randomUfrag } from "../src/link.ts";
+import { T, VERSION, decode, encode, type Frame } from "../protocol/frames.ts";
+import { parseAddr, randomUfrag } from "../protocol/addr.ts";
 
 export interface RelayLink {
   relay: { addr: string; fp: string };

@@ -5,7 +5,8 @@
 // (HELLO/PING/ERROR) and hands room frames to the router. The socket loop (socket.ts) and the
 // DTLS/SCTP adapter (werift.ts) execute the actions. Limits and what each defends against:
 // docs/protocol.md §7.
-import { E, T, VERSION, decode, encode } from "../src/wire.ts";
+import { E, T, VERSION, decode, deliverGrowth, encode } from "../protocol/frames.ts";
+import { Sealed } from "../protocol/sealed.ts";
 import { handleStun } from "./stun.ts";
 import { bucket, take, DEFAULT_LIMITS, type Bucket, type Limits } from "./limits.ts";
 import { Router } from "./router.ts";
@@ -299,7 +300,7 @@ export class RelayCore {
         // are paid by the relay's operator: limited per session, announced in WELCOME.
         if (f.t == T.SEND || f.t == T.BCAST) {
           // What arrives is a DELIVER, one byte longer than a SEND (nine more than a BCAST): it must fit too.
-          if (msg.length + (f.t == T.SEND ? 1 : 9) > this.limits.maxFrame) {
+          if (msg.length + deliverGrowth(f.t) > this.limits.maxFrame) {
             this.count("drop.frame-size");
             return [err(E.FRAME_SIZE, `delivering this would exceed ${this.limits.maxFrame} bytes`)];
           }
@@ -318,7 +319,7 @@ export class RelayCore {
           }
           // What operators pay for: payload bytes relayed (sealed type 4 is room traffic between
           // pairs without a direct path, the rest signaling; the type byte is in the clear).
-          this.count(f.data[0] == 4 ? "relayed.data-bytes" : "relayed.signal-bytes", n);
+          this.count(f.data[0] == Sealed.DATA ? "relayed.data-bytes" : "relayed.signal-bytes", n);
         }
         // JOINED/LEFT go to every other member: the sender pays for the fan-out (churn bucket).
         if ((f.t == T.JOIN || f.t == T.LEAVE) && !take(s.churn, this.limits.msgRate * 2, CHURN_BURST, now, Math.max(1, this.router.size(f.topic)))) {

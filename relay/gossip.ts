@@ -4,8 +4,8 @@
 // A relay can withhold records but not forge them (relay/record.ts signatures).
 import { checkRecord, type RelayRecord } from "./record.ts";
 import { MAX_PROBE_BYTES, openRelayLink, type RelayLink } from "./client.ts";
-import { T } from "../src/wire.ts";
-import { parseAddr } from "../src/link.ts";
+import { T } from "../protocol/frames.ts";
+import { parseAddr } from "../protocol/addr.ts";
 import { bucket, take } from "./limits.ts";
 import type { Certificate } from "./werift.ts";
 import type { Logger } from "./log.ts";

@@ -1,4 +1,5 @@
-// Rate limiting primitives for the relay: token buckets over an injected clock (sans-IO).
+// Rate limiting primitives for the relay: token buckets over an injected clock (sans-IO), and its limits.
+import { MAX_FRAME } from "../protocol/frames.ts";
 
 export interface Bucket { tokens: number; at: number }
 
@@ -66,7 +67,7 @@ export const DEFAULT_LIMITS: Limits = {
   idleTimeoutMs: 30000,
   handshakeTimeoutMs: 10000,
   helloTimeoutMs: 10000,
-  maxFrame: 16384,
+  maxFrame: MAX_FRAME,
   msgRate: 100,
   msgBurst: 200,
   relayRate: 65536,

@@ -10,7 +10,7 @@ import { autoRegister, registerCommand, readRegistration, needsRegistration } fr
 import { relayAddress } from "./wallet.ts";
 import { EsploraBackend, OrdClient } from "../inscribe/index.ts";
 import { startGossip } from "./gossip.ts";
-import { encode, T } from "../src/wire.ts";
+import { encode, T } from "../protocol/frames.ts";
 import { join } from "node:path";
 
 const hostPort = (ip: string, port: number) => (ip.includes(":") ? `[${ip}]` : ip) + ":" + port;

@@ -1,16 +1,12 @@
 // Room routing, sans-IO: who is in which topic, and which frames go to whom.
 // The relay only ever sees opaque 16-byte topics, 8-byte peer ids and sealed payloads.
-import { E, T, encode, type Frame } from "../src/wire.ts";
+import { E, T, encode, type Frame } from "../protocol/frames.ts";
+import { fromHex, hex } from "../protocol/bytes.ts";
 import type { Limits } from "./limits.ts";
 
 export type RouteOut = { key: string; data: Uint8Array };
 export type RouteResult = { out: RouteOut[]; error?: { code: number; message: string } };
 
-const hex = (b: Uint8Array) => {
-  let s = "";
-  for (const x of b) s += (x < 16 ? "0" : "") + x.toString(16);
-  return s;
-};
 
 export interface RoomStats { rooms: number; memberships: number }
 
@@ -118,10 +114,4 @@ export class Router {
     const left = encode({ t: T.LEFT, topic: me.topic, id: me.id });
     for (const k of room.values()) out.push({ key: k, data: left });
   }
-}
-
-function fromHex(h: string): Uint8Array {
-  const b = new Uint8Array(h.length / 2);
-  for (let i = 0; i < b.length; i++) b[i] = parseInt(h.slice(i * 2, i * 2 + 2), 16);
-  return b;
 }

@@ -30,6 +30,7 @@ import { DtlsClient, DtlsServer, HashAlgorithm, RTCSctpTransport, SignatureAlgor
 import nacl from "tweetnacl";
 import { diffieHellman } from "node:crypto";
 import { checkSctpPacket } from "./sctp-check.ts";
+import { FP_RE } from "../protocol/addr.ts";
 import { hardenSctp, type Guard } from "./sctp-harden.ts";
 import { CT, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
 
@@ -796,7 +797,7 @@ function limitsOf(o: SessionLimits = {}) {
 /** DTLS client that checks the server certificate's sha-256 against remoteFingerprint; SCTP client; channel id 0. */
 export function createClientSession(cert: Certificate, remoteFingerprint: string, handlers: SessionHandlers, opts?: SessionLimits): ChannelSession {
   const expectFp = normFp(remoteFingerprint);
-  if (!/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(expectFp)) throw new TypeError(`werift: bad sha-256 fingerprint "${remoteFingerprint}"`);
+  if (!FP_RE.test(expectFp)) throw new TypeError(`werift: bad sha-256 fingerprint "${remoteFingerprint}"`);
   return createSession({ server: false, cert, expectFp, ...limitsOf(opts) }, handlers);
 }
 

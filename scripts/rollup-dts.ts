@@ -6,7 +6,7 @@
 // build.ts type-checks the result. Not reached: the module's other exports, @internal members
 // (tsc --stripInternal removes those before this runs).
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, normalize } from "node:path";
 
 interface Decl { name: string; text: string; exported: boolean }
 interface Module {
@@ -18,7 +18,7 @@ interface Module {
 }
 
 const DECL = /^(export\s+)?(?:declare\s+)?(?:abstract\s+)?(?:const\s+enum|enum|interface|type|class|function|const|let|var|namespace)\s+([A-Za-z_$][\w$]*)/;
-const FROM = /^(import|export)\s+(type\s+)?\{([^}]*)\}\s+from\s+["'](\.\/[\w.-]+)["'];$/;
+const FROM = /^(import|export)\s+(type\s+)?\{([^}]*)\}\s+from\s+["']((?:\.\.?\/)+[\w./-]+)["'];$/;
 /** TypeScript words that are never references to a declaration. */
 const KEYWORDS = new Set("export declare const let var function class interface type enum namespace extends implements readonly keyof typeof infer is in of new import from as unique abstract static private protected public get set void null undefined true false never unknown any string number boolean bigint symbol object asserts this".split(" "));
 
@@ -62,7 +62,8 @@ function parse(text: string, file: string): Module {
       for (const item of f[3].split(",").map((x) => x.trim()).filter(Boolean)) {
         const n = /^(?:type\s+)?([A-Za-z_$][\w$]*)$/.exec(item);
         if (!n) throw new Error(`rollup-dts: ${file}: renamed import/export not supported: ${JSON.stringify(item)}`);
-        m.imports.set(n[1], { from: f[4].replace(/\.(ts|js)$/, ".d.ts"), name: n[1] });
+        // Module paths relative to the declaration folder (src/… and protocol/… side by side).
+        m.imports.set(n[1], { from: normalize(join(dirname(file), f[4].replace(/\.(ts|js)$/, ".d.ts"))), name: n[1] });
         if (f[1] == "export") m.reexports.add(n[1]);
       }
       continue;

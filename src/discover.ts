@@ -3,8 +3,9 @@
 // read through ord recursion (same-origin when this library was itself loaded from an ord route,
 // else the configured ord origins); the list compiled into this bundle; relays cached from earlier
 // visits. Inside an inscription only same-origin ord routes are ever requested.
-import { FP_RE, parseAddr, type RelayInfo } from "./link.ts";
-import { concat, utf8Encode } from "./bytes.ts";
+import { concat, fromHex, utf8Encode } from "../protocol/bytes.ts";
+import { bootstrapText, parseBootstrap, type RelayInfo } from "../protocol/bootstrap.ts";
+import { recordShape, recordSignedBytes } from "../protocol/record.ts";
 
 /** Build-time settings (build.ts defines LUMAMESH_BUILD); these defaults serve source imports. */
 declare const LUMAMESH_BUILD: { bootSat: number; relays: RelayInfo[]; fallback: string } | undefined;
@@ -28,20 +29,6 @@ export interface DiscoverOptions {
 
 const KEY = "lumamesh.relays";
 
-/** Validate a bootstrap config (or cached list): the relays, or why it is unusable. */
-export function parseBootstrap(text: string): RelayInfo[] | string {
-  let j: any;
-  try {
-    j = JSON.parse(text);
-  } catch {
-    return "not JSON";
-  }
-  if (j?.lumamesh !== 1) return "unsupported bootstrap version " + JSON.stringify(j?.lumamesh);
-  if (!Array.isArray(j.relays)) return "no relays list";
-  const ok = j.relays.filter((r: any) => typeof r?.addr == "string" && parseAddr(r.addr) && FP_RE.test(r.fp));
-  return ok.length ? ok.map((r: any) => ({ addr: r.addr, fp: r.fp })) : "no valid relay entries";
-}
-
 /** The origin of the ord server this library was loaded from, if it was loaded by an ord route. */
 export function ordHome(url: string): string | null {
   try {
@@ -52,22 +39,12 @@ export function ordHome(url: string): string | null {
   }
 }
 
-/** Read the newest inscription on a sat: /r/sat/N/at/-1/content, or the older two-step route. */
+/** Read the newest inscription on a sat: /r/sat/N/at/-1/content (ord 0.22.2 and later). */
 async function readSat(origin: string, sat: number): Promise<string> {
-  const get = async (path: string) => {
-    const r = await fetch(origin + path, { signal: AbortSignal.timeout(4000) });
-    if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
-    return r;
-  };
-  const base = `/r/sat/${sat}/at/-1`;
-  try {
-    return await (await get(base + "/content")).text();
-  } catch (e) {
-    // ord before 0.22.2 has /r/sat/N/at/I but not its /content.
-    const id = (await (await get(base).catch(() => { throw e; })).json()).id;
-    if (!id) throw new Error(`sat ${sat} has no inscription`);
-    return (await get("/content/" + id)).text();
-  }
+  const path = `/r/sat/${sat}/at/-1/content`;
+  const r = await fetch(origin + path, { signal: AbortSignal.timeout(4000) });
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  return r.text();
 }
 
 export async function discover(o: DiscoverOptions, here = import.meta.url): Promise<{ relays: RelayInfo[]; sources: SourceReport[] }> {
@@ -86,16 +63,12 @@ export async function discover(o: DiscoverOptions, here = import.meta.url): Prom
     for (const origin of home ? [home] : o.ord ?? ["https://ordinals.com"]) {
       const source = `${origin}/r/sat/${sat}`;
       try {
-        const text = await readSat(origin, sat);
-        let got = parseBootstrap(text);
-        // Entries {"sat": N} name registered relays: their signed record is the newest inscription on N.
-        const sats = typeof got != "string" || got == "no valid relay entries" ? JSON.parse(text).relays.filter((r: any) => Number.isSafeInteger(r?.sat) && !r.addr).map((r: any) => r.sat) : [];
-        if (sats.length) {
-          const recs = await Promise.all(sats.map((n: number) => readSat(origin, n).catch(() => "null")));
-          const rs = await checkRecords("[" + recs.join() + "]", null);
-          if (rs.length) got = [...(typeof got == "string" ? [] : got), ...rs];
-        }
-        add(source, got);
+        const b = parseBootstrap(await readSat(origin, sat));
+        if (typeof b == "string") throw new Error(b);
+        // Entries {"sat": N} name registered relays: their signed record is the newest inscription on
+        // N, each read and checked on its own.
+        const recs = await Promise.all(b.sats.map(async (n) => checkRecords("[" + (await readSat(origin, n).catch(() => "null")) + "]", null, 1)));
+        add(source, [...b.relays, ...recs.flat()]);
       } catch (e: any) {
         add(source, String(e?.message ?? e));
       }
@@ -105,7 +78,8 @@ export async function discover(o: DiscoverOptions, here = import.meta.url): Prom
     try {
       cached = localStorage.getItem(KEY);
     } catch {} // opaque-origin sandboxes have no storage
-    add("cache", cached ? parseBootstrap(cached) : "empty");
+    const c = cached ? parseBootstrap(cached) : "empty";
+    add("cache", typeof c == "string" ? c : c.relays);
   }
   return { relays: [...out.values()], sources };
 }
@@ -113,18 +87,16 @@ export async function discover(o: DiscoverOptions, here = import.meta.url): Prom
 /** Remember relays that worked for the next visit (where storage exists). */
 export function remember(relays: RelayInfo[]) {
   try {
-    localStorage.setItem(KEY, JSON.stringify({ lumamesh: 1, relays }));
+    localStorage.setItem(KEY, bootstrapText(relays));
   } catch {}
 }
-
-const unhex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
 
 /**
  * Relays a relay told us about (RECORDS, relay/record.ts): kept only if the Ed25519 signature holds
  * and, where an ord server is at hand, the record is the newest inscription on its own sat. A
  * relay can withhold records but not forge them. Without WebCrypto nothing is taken.
  */
-export async function checkRecords(json: string, home: string | null): Promise<RelayInfo[]> {
+export async function checkRecords(json: string, home: string | null, max = 40): Promise<RelayInfo[]> {
   const out: RelayInfo[] = [];
   let list: any[];
   try {
@@ -133,15 +105,13 @@ export async function checkRecords(json: string, home: string | null): Promise<R
     return out;
   }
   const c = globalThis.crypto?.subtle;
-  for (const r of Array.isArray(list) && c ? list.slice(0, 40) : []) {
+  for (const x of Array.isArray(list) && c ? list.slice(0, max) : []) {
     try {
-      if (r.lumamesh !== 1 || !parseAddr(r.addr) || !FP_RE.test(r.fp)) continue;
-      const o: any = { lumamesh: 1, addr: r.addr, fp: r.fp, id: r.id };
-      if (r.sat !== undefined) o.sat = r.sat;
-      o.seq = r.seq;
-      const key = await c!.importKey("raw", unhex(r.id), { name: "Ed25519" }, false, ["verify"]);
+      const r = recordShape(x);
+      if (typeof r == "string") continue;
+      const key = await c!.importKey("raw", fromHex(r.id), { name: "Ed25519" }, false, ["verify"]);
       const sig = Uint8Array.from(atob(r.sig.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
-      if (!(await c!.verify("Ed25519", key, sig, utf8Encode("lumamesh-record:" + JSON.stringify(o))))) continue;
+      if (!(await c!.verify("Ed25519", key, sig, recordSignedBytes(r)))) continue;
       // With an ord server at hand, only relays registered on-chain (their record on their sat).
       if (home) {
         if (r.sat === undefined) continue;

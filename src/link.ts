@@ -5,14 +5,11 @@
 // a=ice-lite, a=setup:passive, the relay's fingerprint, one host candidate and ufrag == pwd == R,
 // fresh and random. The browser's checks then say USERNAME "R:<its own ufrag>", integrity keyed
 // by R, and the relay reads its key from the first half: no state is shared.
-import { T, VERSION, decode, encode, type Frame } from "./wire.ts";
+import { E, T, VERSION, decode, encode, type Frame } from "../protocol/frames.ts";
+import { FP_RE, parseAddr, randomUfrag } from "../protocol/addr.ts";
+import type { RelayInfo } from "../protocol/bootstrap.ts";
 
-export interface RelayInfo {
-  /** "ip:port" or "[ipv6]:port" */
-  addr: string;
-  /** SHA-256 fingerprint of the relay's DTLS certificate, colon hex as in SDP. */
-  fp: string;
-}
+export type { RelayInfo } from "../protocol/bootstrap.ts";
 
 /** Why a relay could not be used. */
 export type FailReason = "bad-relay" | "ice-timeout" | "ice-failed" | "dtls-fingerprint" | "version" | "closed" | "timeout";
@@ -48,15 +45,6 @@ export interface LinkOptions {
   certificates?: RTCCertificate[];
 }
 
-/** Parse "ip:port" / "[v6]:port"; null when malformed. */
-export function parseAddr(addr: string): { ip: string; port: number; v6: boolean } | null {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(addr);
-  const port = m ? +m[3] : 0;
-  return m && port > 0 && port < 65536 ? { ip: m[1] ?? m[2], port, v6: !!m[1] } : null;
-}
-
-export const FP_RE = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
-
 /** The relay's SDP answer, synthesized from what the bootstrap config says about it; `r` is its ice-ufrag and ice-pwd. */
 export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r: string, mid: string, maxMessageSize: number): string {
   const v = v6 ? 6 : 4;
@@ -68,9 +56,6 @@ export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r
     `a=candidate:1 1 UDP 2130706431 ${ip} ${port} typ host`, "a=end-of-candidates", "",
   ].join("\r\n");
 }
-
-/** 32 random ICE characters (192 bits): base64's alphabet is exactly ice-char's (RFC 8839). */
-export const randomUfrag = (): string => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))));
 
 /** Open a link to one relay: resolves once the relay said WELCOME, rejects with a LinkError. */
 export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
@@ -154,7 +139,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
         timer = setTimeout(beat, 200);
         resolve(link);
       } else if (f.t == T.RECORDS) link.records = f.json;
-      else if (f.t == T.ERROR) fail(f.code == 100 ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);
+      else if (f.t == T.ERROR) fail(f.code == E.VERSION ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);
     };
     (async () => {
       // The offer goes in exactly as the browser wrote it; only the answer is ours.

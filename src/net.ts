@@ -2,11 +2,12 @@
 // (reconnecting with backoff when the relay goes away) and carries frames for rooms.
 import { createEmitter } from "./emitter.ts";
 import { openLink, LinkError, type Link, type LinkOptions, type RelayInfo, type FailReason } from "./link.ts";
-import { T, type Frame } from "./wire.ts";
+import { T, type Frame } from "../protocol/frames.ts";
 import { joinRoom, type JoinOptions, type Room } from "./room.ts";
 import { webCrypto, type CryptoProvider } from "./seal.ts";
 import { discover, remember, checkRecords, ordHome, BUILD, type DiscoverOptions, type SourceReport } from "./discover.ts";
-import { fpId, hex, random } from "./bytes.ts";
+import { hex, random } from "../protocol/bytes.ts";
+import { fpId } from "../protocol/addr.ts";
 
 export interface ConnectOptions extends LinkOptions, DiscoverOptions {
   /** URL of the crypto fallback module, loaded only where crypto.subtle is missing (default: compiled in). */

@@ -6,20 +6,19 @@
 // after FALLBACK ms (symmetric NAT on both sides) talks through the relay, sealed like signaling
 // and paced under the relay's rate, until an ICE restart gets through. See docs/protocol.md §4.
 import { createEmitter } from "./emitter.ts";
-import { T, type Frame } from "./wire.ts";
+import { E, T, type Frame } from "../protocol/frames.ts";
 import { deriveRoom, sealMsg, openMsg, type CryptoProvider, type RoomKeys } from "./seal.ts";
-import { encodeData, createReassembler, sendFrames } from "./chunk.ts";
-import { fpId, hex, utf8Decode, utf8Encode } from "./bytes.ts";
+import { encodeData, createReassembler } from "../protocol/chunk.ts";
+import { sendFrames } from "./send.ts";
+import { hex, utf8Decode, utf8Encode } from "../protocol/bytes.ts";
+import { fpId } from "../protocol/addr.ts";
+import { RELAYED_OVERHEAD, Sealed } from "../protocol/sealed.ts";
 import type { Net } from "./net.ts";
 import type { Link } from "./link.ts";
 import { rank } from "./discover.ts";
 
-/** Sealed signaling message types (the first byte of a SEND payload; bound into the AD). */
-const OFFER = 1, ANSWER = 2, CAND = 3, DATA = 4;
 /** No direct channel after this long: relay the pair's traffic (and retry direct every RETRY). */
 const FALLBACK = 3000, RETRY = 10000;
-/** DELIVER header (26, one more than SEND's) + sealed type (1) + nonce (12) + sequence number (4) + tag (16): a relayed chunk's overhead. */
-const OVERHEAD = 59;
 
 export type Path = "direct" | "relayed";
 export type PeerEvents = { message: [data: unknown]; close: []; path: [path: Path] };
@@ -158,9 +157,9 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     if (m.direct) return sendFrames(m.dc!, encodeData(data));
     const l = linkOf(m);
     if (!l) return Promise.reject(new Error("lumamesh: no path to peer " + m.hid));
-    const frames = encodeData(data, l.maxFrame - OVERHEAD);
+    const frames = encodeData(data, l.maxFrame - RELAYED_OVERHEAD);
     const p = m.dq.then(async () => {
-      for (const f of frames) await l.pace(f.length + OVERHEAD), await (m.q = m.q.then(() => put(m, DATA, f)));
+      for (const f of frames) await l.pace(f.length + RELAYED_OVERHEAD), await (m.q = m.q.then(() => put(m, Sealed.DATA, f)));
     });
     m.dq = p.catch(() => {});
     return p;
@@ -217,7 +216,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     const pc = (m.pc = new self.PC({ iceServers, certificates: self.cert ? [self.cert] : undefined }));
     const dc = (m.dc = pc.createDataChannel("", { negotiated: true, id: 0 }));
     dc.binaryType = "arraybuffer";
-    pc.onicecandidate = (e) => e.candidate && e.candidate.candidate && signal(m, CAND, e.candidate.toJSON());
+    pc.onicecandidate = (e) => e.candidate && e.candidate.candidate && signal(m, Sealed.CAND, e.candidate.toJSON());
     // When the direct path fails ("disconnected" gets 2 s to recover first), traffic moves to the
     // relay and the offerer restarts ICE; once ICE is connected again, traffic moves back.
     const lost = () => (setPath(m, false), retry(m), m.off && offer(m, true));
@@ -259,7 +258,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     try {
       const d = await pc.createOffer(restart ? { iceRestart: true } : {});
       await pc.setLocalDescription(d);
-      signal(m, OFFER, { sdp: d.sdp, nick });
+      signal(m, Sealed.OFFER, { sdp: d.sdp, nick });
     } catch {}
   };
 
@@ -293,20 +292,20 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     m.rx = seq;
     pt = pt.subarray(4);
     // Relayed data: the other side fell back to the relay (maybe a moment before we did).
-    if (type == DATA) return relayUp(m), deliver(m, (m.rr ??= createReassembler())(pt));
+    if (type == Sealed.DATA) return relayUp(m), deliver(m, (m.rr ??= createReassembler())(pt));
     let b: { sdp?: string; nick?: string } & RTCIceCandidateInit;
     try { b = JSON.parse(utf8Decode(pt)); } catch { return void stats.rejected++; }
     if (typeof b.nick == "string") m.nick = b.nick.slice(0, 256);
     try {
-      if (type == OFFER && !m.off) {
+      if (type == Sealed.OFFER && !m.off) {
         if (!m.pc) connect(m);
         await m.pc!.setRemoteDescription({ type: "offer", sdp: b.sdp });
         const a = await m.pc!.createAnswer();
         await m.pc!.setLocalDescription(a);
-        signal(m, ANSWER, { sdp: a.sdp, nick });
-      } else if (type == ANSWER && m.pc && m.pc.signalingState == "have-local-offer") {
+        signal(m, Sealed.ANSWER, { sdp: a.sdp, nick });
+      } else if (type == Sealed.ANSWER && m.pc && m.pc.signalingState == "have-local-offer") {
         await m.pc.setRemoteDescription({ type: "answer", sdp: b.sdp });
-      } else if (type == CAND) {
+      } else if (type == Sealed.CAND) {
         m.cands.push(b);
       } else return;
       if (m.pc?.remoteDescription) for (const c of m.cands.splice(0)) await m.pc.addIceCandidate(c).catch(() => {});
@@ -346,7 +345,7 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
 
   const onFrame = (f: Frame, l: Link) => {
     // Refusals of a JOIN: too many rooms, room full, id taken, id not ours.
-    if (f.t == T.ERROR) return [202, 203, 301, 303].includes(f.code) && joinFail?.(f.message + " (" + f.code + ")");
+    if (f.t == T.ERROR) return [E.ROOMS, E.MEMBERS, E.ID_TAKEN, E.ID_MISMATCH].includes(f.code) && joinFail?.(f.message + " (" + f.code + ")");
     if (left || !("topic" in f) || hex(f.topic) != th || active.get(l.relay.addr) != l) return;
     if (f.t == T.MEMBERS) f.ids.forEach((id) => member(id, l)), joined?.();
     else if (f.t == T.JOINED) member(f.id, l);

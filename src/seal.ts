@@ -13,15 +13,15 @@
 // password are the same room. NFC makes "é" typed on any OS one room. Anyone who knows the name
 // (and password) can read the room; the slow KDF only makes a relay pay per guessed name.
 //
-// Sealed message: nonce(12, random) || AES-256-GCM(key, nonce, AD, pt) (ciphertext || 16-byte tag)
-//   AD = "lmv1" || topic(16) || from(8) || to(8, all zero = broadcast) || type(1)
-// so a relay cannot move a message to another room, sender, recipient or message type.
+// Sealed message (layout and AD: protocol/sealed.ts): nonce(12, random) || AES-256-GCM(key, nonce, AD,
+// pt), so a relay cannot move a message to another room, sender, recipient or message type.
 // Random 96-bit nonces: NIST SP 800-38D §8.3 allows 2^32 messages per key; signaling is far below.
 //
 // WebCrypto is missing on non-secure origins (plain-HTTP ord servers on a LAN): every primitive goes
 // through a CryptoProvider so fallback.ts (@noble, loaded by dynamic import) can stand in.
 
-import { concat, random, utf8Encode } from './bytes.ts';
+import { concat, random, utf8Encode } from "../protocol/bytes.ts";
+import { sealedAD } from "../protocol/sealed.ts";
 
 export interface CryptoProvider {
   /** PBKDF2-HMAC-SHA-256 */
@@ -84,11 +84,7 @@ export const deriveRoom = async (c: CryptoProvider, name: string, password = '')
   return { topic: await c.hkdf(await mt, e, L('topic'), 16), key: await c.hkdf(await mk, e, L('seal'), 32) };
 };
 
-const ad = (k: RoomKeys, from: Uint8Array, to: Uint8Array | null, type: number) => {
-  if (from.length != 8 || (to && to.length != 8) || type !== (type & 255))
-    throw new RangeError('lumamesh: peer ids are 8 bytes, type is 0..255');
-  return concat([utf8Encode('lmv1'), k.topic, from, to ?? new Uint8Array(8), Uint8Array.of(type)]);
-};
+const ad = (k: RoomKeys, from: Uint8Array, to: Uint8Array | null, type: number) => sealedAD(k.topic, from, to, type);
 
 const sealWithNonce = async (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array | null, type: number, pt: Uint8Array, nonce: Uint8Array) =>
   concat([nonce, await c.seal(k.key, nonce, ad(k, from, to, type), pt)]);

@@ -9,7 +9,7 @@ import type { Browser, Page } from "playwright-core";
 import { launchChromium, serveLibrary } from "../helpers/browser.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
 import { deriveRoom, sealMsg, webCrypto } from "../../src/seal.ts";
-import { T, encode } from "../../src/wire.ts";
+import { T, encode } from "../../protocol/frames.ts";
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serveLibrary>>;

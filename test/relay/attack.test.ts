@@ -8,7 +8,7 @@ import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { openRelayLink, type RelayLink } from "../../relay/client.ts";
 import { generateCertificate, type Certificate } from "../../relay/werift.ts";
-import { T } from "../../src/wire.ts";
+import { T } from "../../protocol/frames.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
 import { clientHello, flood, fragmentClaim, iceCheck, iceString, spoofedSockets } from "../helpers/attack.ts";
 

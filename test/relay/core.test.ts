@@ -4,7 +4,7 @@ import { describe, expect, test } from 'bun:test';
 import { RelayCore, addrKey, clamp, type Action, type Addr } from '../../relay/core.ts';
 import { DEFAULT_LIMITS, type Limits } from '../../relay/limits.ts';
 import { ATTR, CLASS, METHOD_BINDING, checkIntegrity, decodeXorAddress, encodeStun, getAttr, parseStun } from '../../relay/stun.ts';
-import { E, T, decode, encode, type Frame } from '../../src/wire.ts';
+import { E, T, decode, encode, type Frame } from '../../protocol/frames.ts';
 import { clientHello, cookieOf as cookieIn } from '../helpers/attack.ts';
 
 /** The cookie in a HelloVerifyRequest record (checked to be one). */

@@ -1,7 +1,7 @@
 // relay/router.ts: room membership and frame routing, driven directly with decoded frames.
 import { describe, expect, test } from 'bun:test';
 import { Router, type RouteOut } from '../../relay/router.ts';
-import { E, T, decode, encode, type Frame } from '../../src/wire.ts';
+import { E, T, decode, encode, type Frame } from '../../protocol/frames.ts';
 
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
 const topicA = fill(16, 0xaa), topicB = fill(16, 0xbb);

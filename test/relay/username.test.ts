@@ -6,7 +6,7 @@ import { describe, expect, test } from 'bun:test';
 import { RelayCore, addrKey, type Action, type Addr } from '../../relay/core.ts';
 import { ATTR, CLASS, METHOD_BINDING, checkIntegrity, encodeStun, parseStun } from '../../relay/stun.ts';
 import { clientHello, cookieOf } from '../helpers/attack.ts';
-import { T, encode } from '../../src/wire.ts';
+import { T, encode } from '../../protocol/frames.ts';
 
 const te = new TextEncoder();
 const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));

@@ -1,7 +1,7 @@
 // emitter.ts and bytes.ts: small helpers, small tests.
 import { afterEach, describe, expect, test } from 'bun:test';
 import { createEmitter } from '../../src/emitter.ts';
-import { concat, equal, hex, random, utf8Decode, utf8Encode } from '../../src/bytes.ts';
+import { concat, equal, hex, random, utf8Decode, utf8Encode } from '../../protocol/bytes.ts';
 
 type Events = { peer: [id: string, n: number]; msg: [data: unknown]; none: [] };
 

@@ -1,7 +1,7 @@
 // fallback.ts: @noble must agree (the RFC/GCM vectors run through both providers in seal.test.ts) with WebCrypto byte for byte, and its own bundle size is measured.
 import { describe, expect, test } from 'bun:test';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { hex, random, utf8Encode } from '../../src/bytes.ts';
+import { hex, random, utf8Encode } from '../../protocol/bytes.ts';
 import { nobleCrypto } from '../../src/fallback.ts';
 import { _seal, deriveRoom, openMsg, sealMsg, webCrypto } from '../../src/seal.ts';
 

@@ -1,7 +1,7 @@
 // seal.ts: KDF layout and domain separation, known-answer vectors, sealing with AD binding.
 import { describe, expect, test } from 'bun:test';
 import { createCipheriv, hkdfSync, pbkdf2Sync } from 'node:crypto';
-import { concat, equal, hex, random, utf8Encode } from '../../src/bytes.ts';
+import { concat, equal, hex, random, utf8Encode } from '../../protocol/bytes.ts';
 import { nobleCrypto } from '../../src/fallback.ts';
 import { _seal, deriveRoom, KDF_ITERATIONS, openMsg, sealMsg, webCrypto, type RoomKeys } from '../../src/seal.ts';
 
