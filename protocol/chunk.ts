@@ -64,18 +64,38 @@ export const encodeData = (data: unknown, max = DATA_FRAME_MAX): Uint8Array<Arra
   return out;
 };
 
-export type Reassembled = { data: unknown } | { error: string } | null;
+export type Reassembled = { data: unknown } | { error: string; fatal?: boolean } | null;
+
+export interface ReassemblyLimits {
+  /** Largest message (bytes, default 64 MiB). */
+  maxMessage?: number;
+  /** Messages in progress at once (default 8). */
+  maxPending?: number;
+  /** Bytes the messages in progress may claim together (default 64 MiB): beyond, the sender is over budget (fatal). */
+  maxBytes?: number;
+  /** A message in progress with no frame for this long (ms) is dropped (default 60 s). */
+  timeout?: number;
+}
+
+export interface Reassembler {
+  /** null = need more frames, {data} = a whole message, {error} = this frame (and its message) was
+   *  dropped; `fatal` when the sender went over the byte budget. Never throws. */
+  (frame: Uint8Array, now?: number): Reassembled;
+  /** Messages in progress. */
+  readonly pending: number;
+}
 
 /**
- * A frame sink for one channel: null = need more frames, {data} = a whole message, {error} = this
- * frame (and its message) was dropped. Never throws. Keeps views of the frames it is given until
- * the message completes, so do not reuse a frame's buffer (DataChannel messages never are).
+ * A frame sink for one channel (see Reassembler). Keeps views of the frames it is given until the
+ * message completes, so do not reuse a frame's buffer (DataChannel messages never are).
  */
-export const createReassembler = (limits: { maxMessage?: number; maxPending?: number } = {}): ((frame: Uint8Array) => Reassembled) => {
+export const createReassembler = (limits: ReassemblyLimits = {}): Reassembler => {
   const max = limits.maxMessage ?? 64 << 20,
     maxPending = limits.maxPending ?? 8,
-    m = new Map<number, { k: number; t: number; n: number; p: Uint8Array[] }>(),
-    err = (e: string) => ({ error: 'lumamesh: ' + e }),
+    budget = limits.maxBytes ?? 64 << 20,
+    timeout = limits.timeout ?? 60000,
+    m = new Map<number, { k: number; t: number; n: number; p: Uint8Array[]; at: number }>(),
+    err = (e: string, fatal?: boolean) => ({ error: 'lumamesh: ' + e, fatal }),
     done = (k: number, b: Uint8Array): Reassembled => {
       try {
         return { data: k > 1 ? b : k ? utf8Decode(b) : JSON.parse(utf8Decode(b)) };
@@ -83,13 +103,15 @@ export const createReassembler = (limits: { maxMessage?: number; maxPending?: nu
         return err('bad JSON');
       }
     };
-  return (f) => {
+  const rs = ((f: Uint8Array, now = performance.now()): Reassembled => {
+    let stale = 0;
+    for (const [id, e] of m) if (now - e.at > timeout) m.delete(id), stale++;
     const n = f.length,
       h = f[0],
       k = h & 3,
       fl = h & 252;
     if (!n || k > 2) return err('bad frame');
-    if (!fl) return n - 1 > max ? err('too large') : done(k, f.slice(1));
+    if (!fl) return n - 1 > max ? err('too large') : stale ? err('message timed out') : done(k, f.slice(1));
     if (n < 5 || (fl != FIRST && fl != NEXT)) return err('bad frame');
     const v = new DataView(f.buffer, f.byteOffset, n),
       id = v.getUint32(1);
@@ -100,16 +122,21 @@ export const createReassembler = (limits: { maxMessage?: number; maxPending?: nu
       if (n < 9) return err('bad frame');
       const t = v.getUint32(5);
       if (t > max) return err('too large');
-      if (m.size >= maxPending) return err('too large');
-      m.set(id, (e = { k, t, n: 0, p: [] }));
+      let claimed = t;
+      for (const x of m.values()) claimed += x.t;
+      if (m.size >= maxPending || claimed > budget) return err('over the reassembly budget', true);
+      m.set(id, (e = { k, t, n: 0, p: [], at: now }));
       c = f.subarray(9);
     } else {
-      if (!e || e.k != k) return m.delete(id), err('bad frame');
+      if (!e || e.k != k) return m.delete(id), err(stale ? 'message timed out' : 'bad frame');
       c = f.subarray(5);
     }
+    e.at = now;
     e.p.push(c);
-    if ((e.n += c.length) < e.t) return null;
+    if ((e.n += c.length) < e.t) return stale ? err('message timed out') : null;
     m.delete(id);
     return e.n > e.t ? err('bad frame') : done(k, concat(e.p));
-  };
+  }) as Reassembler;
+  Object.defineProperty(rs, 'pending', { get: () => m.size });
+  return rs;
 };

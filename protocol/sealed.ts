@@ -2,8 +2,13 @@
 // sees the type byte and the sealed bytes; only holders of the room key can open them.
 //
 //   SEND/DELIVER payload: type(1) ‖ nonce(12) ‖ AES-256-GCM(key, nonce, AD, plaintext) ‖ tag(16)
-//   AD = "lmv1" ‖ topic(16) ‖ from(8) ‖ to(8, all zero = broadcast) ‖ type(1)
-//   plaintext = seq(4, u32be, per pair, counting from 1) ‖ body
+//   AD        = "lmv2" ‖ topic(16) ‖ from(8) ‖ to(8) ‖ type(1) ‖ toSession(8)
+//   plaintext = seq(4, u32be) ‖ fromSession(8) ‖ body
+//
+// Each page draws a random 8-byte session when it joins a room. A message names the recipient's
+// session in its AD (all zero only in a HELLO to a peer whose session is not known yet) and the
+// sender's in its plaintext, numbered per pair from 1: a copy replayed by a relay, from another
+// session or an earlier point of this one, fails (docs/protocol.md §4, "What a relay can do").
 import { concat, utf8Encode } from "./bytes.ts";
 import { T, headerBytes } from "./frames.ts";
 
@@ -17,16 +22,18 @@ export const enum Sealed {
   CAND = 3,
   /** One data frame (protocol/chunk.ts) of a pair without a direct path */
   DATA = 4,
+  /** "I am in this room": JSON {nick}; the first message to a peer, proving the sender holds the room key */
+  HELLO = 5,
 }
 
-export const NONCE_BYTES = 12, TAG_BYTES = 16, SEQ_BYTES = 4;
-/** What sealing adds to a body: type, nonce, sequence number, tag (33 bytes). */
-export const SEAL_OVERHEAD = 1 + NONCE_BYTES + SEQ_BYTES + TAG_BYTES;
-/** A relayed data frame's overhead in the DELIVER that carries it (59 bytes): data frames are cut to the relay's maxFrame minus this. */
+export const NONCE_BYTES = 12, TAG_BYTES = 16, SEQ_BYTES = 4, SESSION_BYTES = 8;
+/** What sealing adds to a body: type, nonce, sequence number, sender's session, tag (41 bytes). */
+export const SEAL_OVERHEAD = 1 + NONCE_BYTES + SEQ_BYTES + SESSION_BYTES + TAG_BYTES;
+/** A relayed data frame's overhead in the DELIVER that carries it (67 bytes): data frames are cut to the relay's maxFrame minus this. */
 export const RELAYED_OVERHEAD = headerBytes(T.DELIVER) + SEAL_OVERHEAD;
 
-/** The additional data a sealed message is bound to. RangeError on bad ids or type. */
-export function sealedAD(topic: Uint8Array, from: Uint8Array, to: Uint8Array | null, type: number): Uint8Array {
-  if (from.length != 8 || (to && to.length != 8) || type !== (type & 255)) throw new RangeError("lumamesh: peer ids are 8 bytes, type is 0..255");
-  return concat([utf8Encode("lmv1"), topic, from, to ?? new Uint8Array(8), Uint8Array.of(type)]);
+/** The additional data a sealed message is bound to. RangeError on bad ids, sessions or type. */
+export function sealedAD(topic: Uint8Array, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array): Uint8Array {
+  if (from.length != 8 || to.length != 8 || toSession.length != 8 || type !== (type & 255)) throw new RangeError("lumamesh: peer ids and sessions are 8 bytes, type is 0..255");
+  return concat([utf8Encode("lmv2"), topic, from, to, Uint8Array.of(type), toSession]);
 }

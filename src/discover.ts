@@ -74,21 +74,56 @@ export async function discover(o: DiscoverOptions, here = import.meta.url): Prom
       }
     }
     add("compiled-in", BUILD.relays.length ? BUILD.relays : "empty");
-    let cached: string | null = null;
-    try {
-      cached = localStorage.getItem(KEY);
-    } catch {} // opaque-origin sandboxes have no storage
-    const c = cached ? parseBootstrap(cached) : "empty";
-    add("cache", typeof c == "string" ? c : c.relays);
+    // Opaque-origin sandboxes have no storage: the cache is then empty.
+    const c = cache().relays;
+    add("cache", c.length ? c : "empty");
   }
   return { relays: [...out.values()], sources };
 }
 
-/** Remember relays that worked for the next visit (where storage exists). */
-export function remember(relays: RelayInfo[]) {
+// The cache (localStorage, where the page has storage): relays this page linked to, newest first,
+// with when each was last reached, its round trip and when it last failed. Capped and expiring, so
+// a hostile relay cannot fill it; a relay that fails is dropped from it.
+//   { "lumamesh": 1, "relays": [{addr, fp}…], "at": { addr: [lastReached, rttMs, lastFailed] } }
+const CACHE_MAX = 64, CACHE_DAYS = 30, FAIL_MS = 600000;
+type Meta = Record<string, [number, number, number]>;
+const cache = (): { relays: RelayInfo[]; at: Meta } => {
   try {
-    localStorage.setItem(KEY, bootstrapText(relays));
+    const j = JSON.parse(localStorage.getItem(KEY)!);
+    const b = parseBootstrap(JSON.stringify(j));
+    return { relays: typeof b == "string" ? [] : b.relays, at: j.at && typeof j.at == "object" ? j.at : {} };
+  } catch {
+    return { relays: [], at: {} };
+  }
+};
+const store = (relays: RelayInfo[], at: Meta) => {
+  const now = Date.now(), keep = relays.filter((r) => now - (at[r.addr]?.[0] ?? now) < CACHE_DAYS * 864e5).slice(0, CACHE_MAX);
+  const meta: Meta = {};
+  for (const a of Object.keys(at).slice(-2 * CACHE_MAX)) meta[a] = at[a]!;
+  try {
+    localStorage.setItem(KEY, JSON.stringify({ ...JSON.parse(bootstrapText(keep)), at: meta }));
   } catch {}
+};
+/** This page reached `r` in `rtt` ms: remember it, first. */
+export function seen(r: RelayInfo, rtt: number) {
+  const c = cache();
+  c.at[r.addr] = [Date.now(), Math.round(rtt), 0];
+  store([r, ...c.relays.filter((x) => x.addr != r.addr)], c.at);
+}
+/** `r` could not be reached: dropped from the cache, tried last for a while. */
+export function failed(r: RelayInfo) {
+  const c = cache(), m = c.at[r.addr] ?? [0, 0, 0];
+  c.at[r.addr] = [m[0], m[1], Date.now()];
+  store(c.relays.filter((x) => x.addr != r.addr), c.at);
+}
+/** Relays in the order to try them: nearest known round trip first, unknown next, those that failed lately last. */
+export function byDistance(relays: RelayInfo[]): RelayInfo[] {
+  const at = cache().at, now = Date.now();
+  const key = (r: RelayInfo) => {
+    const m = at[r.addr];
+    return m && now - m[2] < FAIL_MS ? 3e9 : m?.[1] || 2e9;
+  };
+  return relays.map((r, i) => [key(r), i, r] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
 }
 
 /**

@@ -12,7 +12,13 @@ import type { RelayInfo } from "../protocol/bootstrap.ts";
 export type { RelayInfo } from "../protocol/bootstrap.ts";
 
 /** Why a relay could not be used. */
-export type FailReason = "bad-relay" | "ice-timeout" | "ice-failed" | "dtls-fingerprint" | "version" | "closed" | "timeout";
+export type FailReason = "bad-relay" | "ice-timeout" | "ice-failed" | "dtls-fingerprint" | "version" | "protocol" | "closed" | "timeout";
+
+/** What a relay's WELCOME may announce: anything outside is a relay breaking the protocol (a
+ *  hostile relay could otherwise make sends crawl or never finish). */
+export const WELCOME_FLOOR = { maxFrame: 1024, rate: 1024, msgRate: 10 } as const;
+/** Frames that do not decode or do not belong (after WELCOME) before the link is dropped. */
+const MAX_BAD_FRAMES = 16;
 
 export class LinkError extends Error {
   constructor(readonly relay: string, readonly reason: FailReason, detail: string) {
@@ -31,6 +37,8 @@ export interface Link {
   pace(n: number): Promise<unknown>;
   /** The relays this relay vouches for (RECORDS JSON, sent before WELCOME). */
   records?: string;
+  /** ms from the start of the handshake to WELCOME: this relay's distance, for choosing the nearest. */
+  rtt: number;
   send(f: Frame): void;
   onframe: (f: Frame) => void;
   onclose: (why: string) => void;
@@ -66,9 +74,10 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
   const pc = new PC({ certificates: o.certificates });
   const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
   dc.binaryType = "arraybuffer";
-  let done = false, timer: ReturnType<typeof setTimeout>, rx = 0, due = 0;
+  let done = false, timer: ReturnType<typeof setTimeout>, rx = 0, due = 0, bad = 0;
+  const t0 = performance.now();
   const link: Link = {
-    relay, pc, maxFrame: 0, rate: 0, msgRate: 0,
+    relay, pc, maxFrame: 0, rate: 0, msgRate: 0, rtt: 0,
     pace: (n) => {
       const now = performance.now();
       due = Math.max(due, now - 1000) + Math.max(n / link.rate, 1 / link.msgRate) * 1100;
@@ -114,10 +123,14 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     dc.onclose = () => fail("closed", "channel closed");
     dc.onmessage = (e) => {
       const f = decode(new Uint8Array(e.data as ArrayBuffer));
-      if (!f) return;
+      // A relay that keeps sending what is not the protocol is dropped (rooms move to the next relay).
+      if (!f || (link.maxFrame && (f.t == T.WELCOME || f.t < T.WELCOME))) return ++bad > MAX_BAD_FRAMES && finish("relay broke the protocol");
       rx = performance.now();
       if (link.maxFrame) return link.onframe(f);
       if (f.t == T.WELCOME) {
+        for (const k of ["maxFrame", "rate", "msgRate"] as const)
+          if (f[k] < WELCOME_FLOOR[k]) return fail("protocol", `relay announced ${k} ${f[k]}, below ${WELCOME_FLOOR[k]}`);
+        link.rtt = rx - t0;
         link.maxFrame = f.maxFrame;
         link.rate = f.rate;
         link.msgRate = f.msgRate;

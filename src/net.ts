@@ -1,11 +1,12 @@
-// Net: this page's connection to the Lumamesh relays. Picks a relay, keeps the link up
-// (reconnecting with backoff when the relay goes away) and carries frames for rooms.
+// Net: this page's connection to the Lumamesh relays. Races the known relays and keeps the nearest
+// that answers, keeps the link up (reconnecting with backoff when the relay goes away), learns relays
+// from relays (bounded, ranked below its own sources) and carries frames for rooms.
 import { createEmitter } from "./emitter.ts";
 import { openLink, LinkError, type Link, type LinkOptions, type RelayInfo, type FailReason } from "./link.ts";
 import { T, type Frame } from "../protocol/frames.ts";
-import { joinRoom, type JoinOptions, type Room } from "./room.ts";
+import { joinRoom, type JoinOptions, type Room, type RoomHost } from "./room.ts";
 import { webCrypto, type CryptoProvider } from "./seal.ts";
-import { discover, remember, checkRecords, ordHome, BUILD, type DiscoverOptions, type SourceReport } from "./discover.ts";
+import { discover, checkRecords, ordHome, byDistance, seen, failed, BUILD, type DiscoverOptions, type SourceReport } from "./discover.ts";
 import { hex, random } from "../protocol/bytes.ts";
 import { fpId } from "../protocol/addr.ts";
 
@@ -47,7 +48,7 @@ export interface Net {
   readonly sources: SourceReport[];
   /** This page's peer id: 16 hex chars, the first 8 bytes of its DTLS certificate fingerprint. */
   readonly id: string;
-  /** Join a room: resolves once the relay has admitted this page to it. */
+  /** Join a room: resolves once a relay has admitted this page to it. */
   joinRoom(name: string, options?: JoinOptions): Promise<Room>;
   /** The relay this page is linked to now, or null while reconnecting. */
   readonly relay: RelayInfo | null;
@@ -57,28 +58,63 @@ export interface Net {
   ping(timeoutMs?: number): Promise<number>;
   /** @internal send one frame to the relay; false when no link is up. */
   send(f: Frame): boolean;
-  /** Every relay this page knows of: discovered, then told of by relays (verified). */
+  /** Every relay this page knows of: from its sources first, then those relays told it of (verified). */
   readonly relays: RelayInfo[];
-  /** @internal a link to this relay (opened on first use; rejects if it cannot be reached). */
-  linkTo(r: RelayInfo): Promise<Link>;
-  /** @internal relays that went down in the last 30 s. */
-  isDown(addr: string): boolean;
-  /** @internal resolves when every RECORDS received so far has been checked. */
-  settled(): Promise<void>;
   close(): void;
 }
 
-async function firstLink(o: ConnectOptions, sources?: SourceReport[]): Promise<Link> {
+/** Relays learned from relays (gossip) kept at most; they rank below every relay traceable to the page's
+ *  sources or to Bitcoin, so minting keys buys no place in a room's ranking. */
+const MAX_GOSSIP = 32;
+/** A relay link may teach relays once, then once per this long (ms): a flood of RECORDS costs nothing. */
+const RECORDS_EVERY = 30000;
+/** Connect: a new attempt every STAGGER ms (or as soon as one fails), RACE in flight at most. */
+const STAGGER = 250, RACE = 3;
+
+/**
+ * The first relay to answer, trying them in order (nearest first, those that failed lately last):
+ * attempts start STAGGER ms apart, at most RACE in flight, so dead relays cost no full timeout. Of
+ * the attempts in flight when the first answers, the nearest within that first's own round trip wins.
+ */
+function firstLink(relays: RelayInfo[], o: ConnectOptions, sources?: SourceReport[]): Promise<Link> {
   const attempts: Attempt[] = [];
-  for (const r of o.relays ?? []) {
-    try {
-      return await openLink(r, o);
-    } catch (e) {
-      const a = e instanceof LinkError ? { relay: e.relay, reason: e.reason, message: e.message } : { relay: String(r?.addr), reason: "closed" as const, message: String(e) };
-      attempts.push(a);
-    }
-  }
-  throw new ConnectError(attempts, sources);
+  const queue = [...relays];
+  return new Promise<Link>((resolve, reject) => {
+    let inflight = 0, best: Link | null = null, decided = false, timer: ReturnType<typeof setTimeout> | undefined;
+    const decide = () => {
+      if (decided) return;
+      decided = true;
+      clearTimeout(timer);
+      best ? resolve(best) : reject(new ConnectError(attempts, sources));
+    };
+    const next = () => {
+      clearTimeout(timer);
+      if (decided) return;
+      const r = queue.shift();
+      if (!r) return inflight || decide();
+      inflight++;
+      openLink(r, o).then(
+        (l) => {
+          inflight--;
+          if (decided || (best && best.rtt <= l.rtt)) return l.close();
+          best?.close();
+          best = l;
+          // Others in flight get as long as this one took to beat it.
+          clearTimeout(timer);
+          timer = setTimeout(decide, inflight ? l.rtt : 0);
+        },
+        (e) => {
+          inflight--;
+          failed(r);
+          attempts.push(e instanceof LinkError ? { relay: e.relay, reason: e.reason, message: e.message } : { relay: String(r?.addr), reason: "closed", message: String(e) });
+          if (!best) next();
+          else if (!inflight) decide();
+        },
+      );
+      if (inflight < RACE && queue.length) timer = setTimeout(next, STAGGER);
+    };
+    next();
+  });
 }
 
 export async function createNet(o: ConnectOptions = {}): Promise<Net> {
@@ -86,21 +122,21 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   const PC = o.RTCPeerConnection ?? globalThis.RTCPeerConnection;
   if (!PC) throw new Error("lumamesh: no RTCPeerConnection here; pass one as options.RTCPeerConnection");
   // One certificate for the relay link and every direct connection: the peer id is its fingerprint's
-  // prefix, so the relay and the other peers can both check it.
+  // prefix, so the relay and the other peers can both check it. Made while relays are looked for.
   let id = random(8);
-  if (!o.certificates && PC.generateCertificate) {
-    const cert = await PC.generateCertificate({ name: "ECDSA", namedCurve: "P-256" } as EcKeyGenParams);
+  const certP = !o.certificates && PC.generateCertificate ? PC.generateCertificate({ name: "ECDSA", namedCurve: "P-256" } as EcKeyGenParams) : undefined;
+  const [found, cert] = await Promise.all([discover(o), certP]);
+  if (cert) {
     const fp = cert.getFingerprints().find((f) => f.algorithm == "sha-256")?.value;
     if (fp) (o = { ...o, certificates: [cert] }), (id = fpId(fp));
   }
-  const found = await discover(o);
-  o = { ...o, relays: found.relays };
-  const known = new Map<string, RelayInfo>(found.relays.map((r) => [r.addr, r]));
+  // Relays by trust: tier 0 traceable to this page's sources (options, bootstrap config, Bitcoin, its
+  // cache of those), tier 1 learned from relays. Rooms rank within a tier, tier 0 first.
+  const known = new Map<string, { r: RelayInfo; tier: number }>(found.relays.map((r) => [r.addr, { r, tier: 0 }]));
   const links = new Map<string, Promise<Link>>();
   const down = new Map<string, number>();
   let learning = Promise.resolve();
   const home = ordHome(import.meta.url);
-  let link: Link | null = await firstLink(o, found.sources);
   let crypto_: Promise<CryptoProvider> | undefined;
   // WebCrypto is missing on non-secure origins (an ord server on plain HTTP on a LAN address): load
   // the @noble fallback, its own module and inscription, so secure pages never pay for it.
@@ -108,19 +144,31 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     (crypto_ ??= globalThis.crypto?.subtle
       ? Promise.resolve(webCrypto)
       : import(o.fallback ?? new URL(BUILD.fallback, import.meta.url).href).then((m) => m.nobleCrypto as CryptoProvider));
+  let link: Link | null = await firstLink(o.relays ? found.relays : byDistance(found.relays), o, found.sources);
   let closed = false;
   let retry = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   const pongs = new Map<string, () => void>();
 
-  // Every link: frames go to the rooms; RECORDS teach us relays; a dead link is marked down.
+  // Every link: frames go to the rooms; RECORDS teach us relays (bounded); a dead link is marked down.
   const wire = (l: Link) => {
     links.set(l.relay.addr, Promise.resolve(l));
-    const learn = (json: string) =>
-      (learning = learning.then(() => checkRecords(json, home)).then((rs) => {
-        for (const r of rs) known.has(r.addr) || known.set(r.addr, r);
-        remember([...known.values()]);
-      }));
+    seen(l.relay, l.rtt);
+    let taught = -Infinity;
+    const learn = (json: string) => {
+      const now = performance.now();
+      if (now - taught < RECORDS_EVERY) return;
+      taught = now;
+      learning = learning.then(() => checkRecords(json, home)).then((rs) => {
+        for (const r of rs) {
+          if (known.has(r.addr)) continue;
+          // Registered on Bitcoin (checked on-chain: an ord server is at hand) ranks with the sources.
+          const tier = home ? 0 : 1;
+          if (tier && [...known.values()].filter((k) => k.tier).length >= MAX_GOSSIP) continue;
+          known.set(r.addr, { r, tier });
+        }
+      });
+    };
     if (l.records) learn(l.records);
     l.onframe = (f) => {
       if (f.t == T.PONG) pongs.get(f.data.join())?.();
@@ -142,7 +190,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     let p = links.get(r.addr);
     if (!p) {
       links.set(r.addr, (p = openLink(r, o).then((l) => (closed ? (l.close(), Promise.reject(new Error("closed"))) : (wire(l), l)))));
-      p.catch(() => (links.delete(r.addr), down.set(r.addr, Date.now())));
+      p.catch(() => (links.delete(r.addr), down.set(r.addr, Date.now()), failed(r)));
     }
     return p;
   };
@@ -152,7 +200,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     const jitter = Math.random();
     retryTimer = setTimeout(async () => {
       try {
-        const l = await firstLink({ ...o, relays: [...known.values()] });
+        const l = await firstLink(byDistance([...known.values()].map((k) => k.r)), o);
         if (closed) return l.close();
         retry = 0;
         wire((link = l));
@@ -163,7 +211,6 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     }, base * (0.5 + jitter / 2));
   };
   wire(link);
-  remember([link.relay, ...found.relays.filter((r) => r != link!.relay)]);
   // A closing tab says goodbye: pc.close() sends SCTP ABORT to every direct peer and to the relay,
   // so the others see `leave` at once instead of after ICE consent or idle timeouts.
   globalThis.addEventListener?.("pagehide", () => net.close());
@@ -173,19 +220,26 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     id: hex(id),
     sources: found.sources,
     async joinRoom(name, options) {
-      const room = await joinRoom({
-        net, id, cert: o.certificates?.[0], crypto: await cryptoProvider(), PC, k: o.relaysPerRoom ?? 2,
-      }, name, options);
+      const host: RoomHost = {
+        id, cert: o.certificates?.[0], crypto: await cryptoProvider(), PC, k: o.relaysPerRoom ?? 2, linkTo,
+        isDown: (addr) => Date.now() - (down.get(addr) ?? -1e9) < 30000,
+        relays: () => [0, 1].map((t) => [...known.values()].filter((k) => k.tier == t).map((k) => k.r)),
+        // What relays have told us so far, checked within a moment: a flood of RECORDS cannot hold a join up.
+        settled: () => Promise.race([learning, new Promise<void>((r) => setTimeout(r, 300))]),
+        listen(onFrame, onDown) {
+          ev.on("frame", onFrame);
+          ev.on("linkdown", onDown);
+          return () => (ev.off("frame", onFrame), ev.off("linkdown", onDown));
+        },
+      };
+      const room = await joinRoom(host, name, options);
       rooms.add(room);
       const leave = room.leave;
       (room as { leave: () => void }).leave = () => (rooms.delete(room), leave());
       return room;
     },
     get relay() { return link?.relay ?? null; },
-    get relays() { return [...known.values()]; },
-    linkTo,
-    settled: () => learning,
-    isDown: (addr) => Date.now() - (down.get(addr) ?? -1e9) < 30000,
+    get relays() { return [...known.values()].map((k) => k.r); },
     on: ev.on,
     off: ev.off,
     send: (f) => !!link && (link.send(f), true),

@@ -1,26 +1,21 @@
-// Rooms (Layer 2): peers that joined the same topic exchange sealed SDP and ICE candidates through
-// the relay, then talk over direct RTCPeerConnections, one per pair (a full mesh). The peer with
-// the smaller id always offers, so two peers never both offer. Peer ids are the first 8 bytes of
-// each browser's DTLS certificate fingerprint: checked by the relay on JOIN and by the other peer
-// on the direct connection, where DTLS proves the certificate. A pair that has no direct path
-// after FALLBACK ms (symmetric NAT on both sides) talks through the relay, sealed like signaling
-// and paced under the relay's rate, until an ICE restart gets through. See docs/protocol.md §4.
+// Rooms (Layer 2), the shell around the mesh core (src/mesh.ts): it seals and opens what goes
+// through the relays, runs one RTCPeerConnection per proven member (a full mesh), delivers data
+// from direct channels and from the relay, and keeps the room joined on the relays its topic ranks
+// first. Peer ids are the first 8 bytes of each browser's DTLS certificate fingerprint: checked by
+// the relay on JOIN and by the other peer on the direct connection. docs/protocol.md §4.
 import { createEmitter } from "./emitter.ts";
 import { E, T, type Frame } from "../protocol/frames.ts";
 import { deriveRoom, sealMsg, openMsg, type CryptoProvider, type RoomKeys } from "./seal.ts";
-import { encodeData, createReassembler } from "../protocol/chunk.ts";
+import { encodeData, createReassembler, type Reassembler } from "../protocol/chunk.ts";
 import { sendFrames } from "./send.ts";
-import { hex, utf8Decode, utf8Encode } from "../protocol/bytes.ts";
+import { concat, fromHex, hex, random } from "../protocol/bytes.ts";
 import { fpId } from "../protocol/addr.ts";
 import { RELAYED_OVERHEAD, Sealed } from "../protocol/sealed.ts";
-import type { Net } from "./net.ts";
-import type { Link } from "./link.ts";
+import { Mesh, type Action, type Path } from "./mesh.ts";
+import type { Link, RelayInfo } from "./link.ts";
 import { rank } from "./discover.ts";
 
-/** No direct channel after this long: relay the pair's traffic (and retry direct every RETRY). */
-const FALLBACK = 3000, RETRY = 10000;
-
-export type Path = "direct" | "relayed";
+export type { Path } from "./mesh.ts";
 export type PeerEvents = { message: [data: unknown]; close: []; path: [path: Path] };
 export interface Peer {
   /** 16 hex chars: the first 8 bytes of the peer's certificate fingerprint. */
@@ -28,16 +23,17 @@ export interface Peer {
   readonly nick: string;
   /** "direct": our own connection; "relayed": through the relay, sealed (no direct path yet). */
   readonly path: Path;
-  /** Send JSON, a string or bytes. Throws TypeError at once for what cannot be sent. */
+  /** Send JSON, a string or bytes. Throws TypeError at once for what cannot be sent; rejects when the
+   *  peer stops reading (30 s without progress) or a relayed message could not pass in 60 s. */
   send(data: unknown): Promise<void>;
   on: ReturnType<typeof createEmitter<PeerEvents>>["on"];
   off: ReturnType<typeof createEmitter<PeerEvents>>["off"];
   close(): void;
 }
 
-/** Why something from a peer was refused. */
+/** Why something from a peer (or a relay on its behalf) was refused: reported once per peer and kind. */
 export interface RoomError {
-  code: "decrypt" | "identity" | "relay";
+  code: "decrypt" | "identity" | "relay" | "replay" | "limit";
   message: string;
   peer?: string;
 }
@@ -61,7 +57,7 @@ export interface Room {
   /** Send to every peer. */
   send(data: unknown): Promise<void>;
   leave(): void;
-  /** Sealed messages that failed to open (wrong password, tampering), and other refusals. */
+  /** Messages refused: failed to open (wrong password, tampering), replays, over a limit. */
   readonly stats: { rejected: number };
 }
 
@@ -70,51 +66,30 @@ export interface JoinOptions {
   password?: string;
 }
 
-/** What a room needs from the Net it belongs to. */
-export interface Self {
-  net: Net;
+/** What a room needs of the page's relay connection (src/net.ts): a small interface, not the Net. */
+export interface RoomHost {
   id: Uint8Array;
   cert?: RTCCertificate;
   crypto: CryptoProvider;
   PC: typeof RTCPeerConnection;
   /** Relays to join the room on. */
   k: number;
+  /** Relays to rank for the room, by tier of trust: each tier is ranked on its own and tried before the
+   *  next (a relay learned from relays never outranks one traceable to the page's sources). */
+  relays(): RelayInfo[][];
+  /** Resolves when what relays have taught so far is checked (bounded: never holds a join up long). */
+  settled(): Promise<void>;
+  /** A link to this relay (rejects if it cannot be reached); skips relays known to be down. */
+  linkTo(r: RelayInfo): Promise<Link>;
+  isDown(addr: string): boolean;
+  /** Frames from every link, and links going down. Returns an unsubscribe function. */
+  listen(onFrame: (f: Frame, l: Link) => void, onDown: (l: Link) => void): () => void;
 }
 
-interface Member {
-  id: Uint8Array;
-  hid: string;
-  /** We offer (our id is the smaller). */
-  off: boolean;
-  nick: string;
-  pc?: RTCPeerConnection;
-  dc?: RTCDataChannel;
-  peer?: Peer & ReturnType<typeof createEmitter<PeerEvents>>;
-  cands: RTCIceCandidateInit[];
-  /** Relay links this peer was seen on (signaling goes through the first). */
-  via: Set<Link>;
-  /** Seals go out in order, numbered: the last number sent to and received from this peer. */
-  q: Promise<unknown>;
-  tx: number;
-  rx: number;
-  restart?: ReturnType<typeof setTimeout>;
-  fb?: ReturnType<typeof setTimeout>;
-  retry?: ReturnType<typeof setInterval>;
-  /** Direct channel open and its certificate checked. */
-  ok?: boolean;
-  /** Traffic goes over the direct channel (ok, and ICE connected). */
-  direct?: boolean;
-  /** Relayed data: sends in order, and the reassembler for what arrives. */
-  dq: Promise<unknown>;
-  rr?: ReturnType<typeof createReassembler>;
-  gone?: boolean;
-}
-
-const lt = (a: Uint8Array, b: Uint8Array) => {
-  for (let i = 0; i < 8; i++) if (a[i] != b[i]) return a[i] < b[i];
-  return false;
-};
-const same = (a: Uint8Array, b: Uint8Array) => hex(a) == hex(b);
+/** Limits of what a peer may make this page hold (docs/protocol.md §4, "What a peer can do"). */
+const DIRECT_LIMITS = { maxBytes: 16 << 20, timeout: 60000 }, RELAYED_LIMITS = { maxMessage: 4 << 20, maxBytes: 4 << 20, timeout: 60000 };
+/** A relayed message must be able to pass at the relay's announced rate within this long (s). */
+const RELAY_SEND_MAX = 60;
 
 /** First 8 bytes of the sha-256 fingerprint in an SDP, or null. */
 export const sdpId = (sdp: string | undefined): Uint8Array | null => {
@@ -122,240 +97,230 @@ export const sdpId = (sdp: string | undefined): Uint8Array | null => {
   return m ? fpId(m[1]) : null;
 };
 
-export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): Promise<Room> {
-  const keys: RoomKeys = await deriveRoom(self.crypto, name, o.password);
+interface Conn {
+  pc: RTCPeerConnection;
+  dc: RTCDataChannel;
+  cands: RTCIceCandidateInit[];
+}
+
+export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}): Promise<Room> {
+  const keys: RoomKeys = await deriveRoom(host.crypto, name, o.password);
   const ev = createEmitter<RoomEvents>();
-  const members = new Map<string, Member>();
-  const th = hex(keys.topic);
-  const nick = o.nick ?? "";
-  const stats = { rejected: 0 };
-  let left = false;
-  let rq: Promise<unknown> = Promise.resolve();
-  const warned = new Set<string>();
+  const th = hex(keys.topic), me = hex(host.id), session = random(8), zero = new Uint8Array(8);
+  const mesh = new Mesh(me, hex(session), o.nick ?? "");
+  const conns = new Map<string, Conn>();
+  const peers = new Map<string, Peer & ReturnType<typeof createEmitter<PeerEvents>>>();
+  const relayed = new Map<string, Reassembler>();
+  /** Per member: sealed messages go out in sequence order; relayed data waits its turn behind them. */
+  const q = new Map<string, Promise<unknown>>(), dq = new Map<string, Promise<unknown>>();
+  const stats = { get rejected() { return mesh.rejected; } };
+  const active = new Map<string, Link>();
+  let left = false, rq: Promise<unknown> = Promise.resolve(), timer: ReturnType<typeof setTimeout> | undefined;
 
-  const fail = (e: RoomError) => ev.emit("error", e);
-
-  // --- signaling (and relayed data) through the relay, sealed end to end ---
-  const linkOf = (m: Member) => [...m.via].find((l) => active.has(l.relay.addr)) ?? [...active.values()][0];
-  // Every sealed message starts with a sequence number (u32) so a relay cannot replay one; callers
-  // go through m.q, so numbers go out in order.
-  const put = async (m: Member, type: number, body: Uint8Array) => {
-    const pt = new Uint8Array(body.length + 4);
-    new DataView(pt.buffer).setUint32(0, ++m.tx);
-    pt.set(body, 4);
-    const sealed = await sealMsg(self.crypto, keys, self.id, m.id, type, pt);
-    const data = new Uint8Array(sealed.length + 1);
-    data[0] = type;
-    data.set(sealed, 1);
-    linkOf(m)?.send({ t: T.SEND, topic: keys.topic, to: m.id, data });
-  };
-  const signal = (m: Member, type: number, body: object) =>
-    (m.q = m.q.then(() => put(m, type, utf8Encode(JSON.stringify(body)))).catch(() => {}));
-
-  // One message to one peer: over the direct channel, or chunked, sealed and paced through the relay.
-  const tx = (m: Member, data: unknown): Promise<void> => {
-    if (m.direct) return sendFrames(m.dc!, encodeData(data));
-    const l = linkOf(m);
-    if (!l) return Promise.reject(new Error("lumamesh: no path to peer " + m.hid));
-    const frames = encodeData(data, l.maxFrame - RELAYED_OVERHEAD);
-    const p = m.dq.then(async () => {
-      for (const f of frames) await l.pace(f.length + RELAYED_OVERHEAD), await (m.q = m.q.then(() => put(m, Sealed.DATA, f)));
-    });
-    m.dq = p.catch(() => {});
+  const linkOf = (id: string) => (mesh.via(id) as Link[]).find((l) => active.get(l.relay.addr) == l) ?? [...active.values()][0];
+  const chain = (m: Map<string, Promise<unknown>>, id: string, f: () => Promise<unknown>) => {
+    const p = (m.get(id) ?? Promise.resolve()).then(f);
+    m.set(id, p.catch(() => {}));
     return p;
   };
-  const deliver = (m: Member, r: ReturnType<ReturnType<typeof createReassembler>>) => {
-    if (!r || !m.peer) return;
-    if ("error" in r) return stats.rejected++, fail({ code: "identity", peer: m.hid, message: r.error });
-    m.peer.emit("message", r.data);
-    ev.emit("message", r.data, m.peer);
-  };
-  const setPath = (m: Member, d: boolean) => {
-    if (m.direct == d) return;
-    m.direct = d;
-    m.peer?.emit("path", d ? "direct" : "relayed");
-  };
-  const mkPeer = (m: Member) => {
-    const peer = (m.peer = {
-      id: m.hid,
-      get nick() { return m.nick; },
-      get path(): Path { return m.direct ? "direct" : "relayed"; },
-      ...createEmitter<PeerEvents>(),
-      send: (data: unknown) => tx(m, data),
-      close: () => drop(m, "closed locally"),
-    });
-    ev.emit("peer", peer);
-  };
-  // While relayed, the offerer keeps trying to get a direct path back.
-  const retry = (m: Member) => (m.retry ??= setInterval(() => !m.direct && m.off && offer(m, true), RETRY));
-  // No direct channel yet: the pair talks through the relay.
-  const relayUp = (m: Member) => {
-    if (m.gone || m.peer) return;
-    retry(m);
-    mkPeer(m);
-  };
 
-  const drop = (m: Member, why: string) => {
-    if (m.gone) return;
-    m.gone = true;
-    members.delete(m.hid);
-    clearTimeout(m.restart);
-    clearTimeout(m.fb);
-    clearInterval(m.retry);
-    try { m.dc?.close(); m.pc?.close(); } catch {}
-    if (m.peer) {
-      m.peer.emit("close");
-      ev.emit("leave", m.peer);
+  const run = (acts: Action[]) => {
+    for (const a of acts) {
+      const id = a.id, c = conns.get(id);
+      switch (a.type) {
+        case "send": {
+          const to = fromHex(id);
+          const pt = concat([new Uint8Array(4), session, a.body]);
+          new DataView(pt.buffer).setUint32(0, a.seq);
+          void chain(q, id, async () => {
+            const sealed = await sealMsg(host.crypto, keys, host.id, to, a.kind, a.toSession ? fromHex(a.toSession) : zero, pt);
+            linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to, data: concat([Uint8Array.of(a.kind), sealed]) });
+          });
+          break;
+        }
+        case "connect": connect(id); break;
+        case "offer":
+          if (c) void c.pc.createOffer(a.restart ? { iceRestart: true } : {}).then(async (d) => (await c.pc.setLocalDescription(d), run(mesh.local(id, Sealed.OFFER, d.sdp!)))).catch(() => {});
+          break;
+        case "answer":
+          if (c) void (async () => {
+            await c.pc.setRemoteDescription({ type: "offer", sdp: a.sdp });
+            const d = await c.pc.createAnswer();
+            await c.pc.setLocalDescription(d);
+            run(mesh.local(id, Sealed.ANSWER, d.sdp!));
+            addCands(c);
+          })().catch(() => mesh.rejected++);
+          break;
+        case "remote":
+          if (c?.pc.signalingState == "have-local-offer") void c.pc.setRemoteDescription({ type: "answer", sdp: a.sdp }).then(() => addCands(c), () => mesh.rejected++);
+          break;
+        case "candidate":
+          if (c) c.cands.push(a.candidate), addCands(c);
+          break;
+        case "peer": {
+          const p = mkPeer(id);
+          ev.emit("peer", p);
+          break;
+        }
+        case "path": peers.get(id)?.emit("path", a.path); break;
+        case "data": {
+          const rs = relayed.get(id) ?? relayed.set(id, createReassembler(RELAYED_LIMITS)).get(id)!;
+          deliver(id, rs(a.frame));
+          mesh.relaying(id, rs.pending > 0);
+          break;
+        }
+        case "gone": {
+          conns.delete(id), relayed.delete(id);
+          if (c) {
+            c.dc.onclose = c.pc.oniceconnectionstatechange = null;
+            try { c.dc.close(); c.pc.close(); } catch {}
+          }
+          const p = peers.get(id);
+          peers.delete(id);
+          if (p && a.announced) p.emit("close"), ev.emit("leave", p);
+          break;
+        }
+        case "error": ev.emit("error", { code: a.code, peer: id, message: a.message }); break;
+      }
     }
-    void why;
+    schedule();
+  };
+  // One timer, set to the core's next deadline.
+  const schedule = () => {
+    clearTimeout(timer);
+    const t = mesh.nextDeadline();
+    if (!left && t < Infinity) timer = setTimeout(() => run(mesh.tick(performance.now())), Math.max(0, t - performance.now()));
+  };
+  const addCands = (c: Conn) => {
+    if (c.pc.remoteDescription) for (const x of c.cands.splice(0)) c.pc.addIceCandidate(x).catch(() => {});
   };
 
-  const connect = (m: Member) => {
+  const deliver = (id: string, r: ReturnType<Reassembler>) => {
+    const p = peers.get(id);
+    if (!r || !p) return;
+    if ("error" in r) {
+      mesh.rejected++;
+      // Over the byte budget: this peer is dropped (one error event, however many frames follow).
+      if (r.fatal) run([{ type: "error", id, code: "limit", message: `peer ${id}: ${r.error}` }, ...mesh.close(id, performance.now())]);
+      return;
+    }
+    p.emit("message", r.data);
+    ev.emit("message", r.data, p);
+  };
+
+  // One message to one peer: over the direct channel, or chunked, sealed and paced through the relay.
+  const tx = (id: string, data: unknown): Promise<void> => {
+    const c = conns.get(id);
+    if (mesh.path(id) == "direct" && c) return sendFrames(c.dc, encodeData(data));
+    const l = linkOf(id);
+    if (!l) return Promise.reject(new Error("lumamesh: no path to peer " + id));
+    const frames = encodeData(data, l.maxFrame - RELAYED_OVERHEAD);
+    const bytes = frames.reduce((n, f) => n + f.length + RELAYED_OVERHEAD, 0);
+    if (bytes / l.rate > RELAY_SEND_MAX || frames.length / l.msgRate > RELAY_SEND_MAX)
+      return Promise.reject(new RangeError(`lumamesh: ${bytes} bytes cannot pass relay ${l.relay.addr} (${l.rate} B/s) within ${RELAY_SEND_MAX} s`));
+    return chain(dq, id, async () => {
+      for (const f of frames) {
+        await l.pace(f.length + RELAYED_OVERHEAD);
+        const a = mesh.data(id, f);
+        if (!a) throw new Error("lumamesh: peer " + id + " is gone");
+        run([a]);
+      }
+    }) as Promise<void>;
+  };
+
+  const mkPeer = (id: string) => {
+    const p = {
+      id,
+      get nick() { return mesh.nickOf(id); },
+      get path(): Path { return mesh.path(id) ?? "relayed"; },
+      ...createEmitter<PeerEvents>(),
+      send: (data: unknown) => tx(id, data),
+      close: () => run(mesh.close(id, performance.now())),
+    };
+    peers.set(id, p);
+    return p;
+  };
+
+  const connect = (id: string) => {
     // Relays answer plain STUN Binding requests: they are this page's STUN servers.
     const iceServers = [...active.keys()].map((a) => ({ urls: "stun:" + a }));
-    const pc = (m.pc = new self.PC({ iceServers, certificates: self.cert ? [self.cert] : undefined }));
-    const dc = (m.dc = pc.createDataChannel("", { negotiated: true, id: 0 }));
+    const pc = new host.PC({ iceServers, certificates: host.cert ? [host.cert] : undefined });
+    const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
+    const c: Conn = { pc, dc, cands: [] };
+    conns.set(id, c);
     dc.binaryType = "arraybuffer";
-    pc.onicecandidate = (e) => e.candidate && e.candidate.candidate && signal(m, Sealed.CAND, e.candidate.toJSON());
-    // When the direct path fails ("disconnected" gets 2 s to recover first), traffic moves to the
-    // relay and the offerer restarts ICE; once ICE is connected again, traffic moves back.
-    const lost = () => (setPath(m, false), retry(m), m.off && offer(m, true));
-    pc.oniceconnectionstatechange = () => {
-      const s = pc.iceConnectionState;
-      clearTimeout(m.restart);
-      if (m.gone) return;
-      if (s == "connected" || s == "completed") setPath(m, !!m.ok);
-      else if (s == "failed") lost();
-      else if (s == "disconnected") m.restart = setTimeout(() => pc.iceConnectionState == "disconnected" && lost(), 2000);
-    };
+    pc.onicecandidate = (e) => e.candidate?.candidate && run(mesh.candidate(id, e.candidate.toJSON()));
+    pc.oniceconnectionstatechange = () => run(mesh.ice(id, pc.iceConnectionState, performance.now()));
     // The channel can open before our side has applied the answer (the answerer's checks and
     // DTLS arrive while the answer is still being opened): wait for it, then check the identity.
+    const opened = () => {
+      // DTLS proved the certificate in the SDP; the id the relay routed on must be its prefix.
+      const rid = sdpId(pc.remoteDescription?.sdp);
+      const rs = createReassembler(DIRECT_LIMITS);
+      dc.onmessage = (e) => deliver(id, rs(new Uint8Array(e.data as ArrayBuffer)));
+      run(mesh.channelOpen(id, !!rid && hex(rid) == id, performance.now()));
+    };
     dc.onopen = () => (pc.remoteDescription ? opened() : pc.addEventListener("signalingstatechange", function f() {
       if (pc.remoteDescription) pc.removeEventListener("signalingstatechange", f), opened();
     }));
-    const opened = () => {
-      if (m.gone || m.ok) return;
-      // DTLS proved the certificate in the SDP; the id the relay routed on must be its prefix.
-      const rid = sdpId(pc.remoteDescription?.sdp);
-      if (!rid || !same(rid, m.id)) {
-        stats.rejected++;
-        fail({ code: "identity", peer: m.hid, message: `peer ${m.hid} does not hold the certificate its id names` });
-        return drop(m, "identity");
-      }
-      m.ok = true;
-      clearTimeout(m.fb);
-      const rs = createReassembler();
-      dc.onmessage = (e) => deliver(m, rs(new Uint8Array(e.data as ArrayBuffer)));
-      if (m.peer) setPath(m, true);
-      else (m.direct = true), mkPeer(m);
-    };
-    dc.onclose = () => drop(m, "channel closed");
+    dc.onclose = () => run(mesh.channelClosed(id, performance.now()));
   };
 
-  const offer = async (m: Member, restart = false) => {
-    if (!m.pc) connect(m);
-    const pc = m.pc!;
-    try {
-      const d = await pc.createOffer(restart ? { iceRestart: true } : {});
-      await pc.setLocalDescription(d);
-      signal(m, Sealed.OFFER, { sdp: d.sdp, nick });
-    } catch {}
-  };
-
-  const member = (id: Uint8Array, l: Link) => {
-    const hid = hex(id);
-    let m = members.get(hid);
-    if (!m && !same(id, self.id)) {
-      const n: Member = (m = { id: id.slice(), hid, off: lt(self.id, id), nick: "", cands: [], q: Promise.resolve(), dq: Promise.resolve(), tx: 0, rx: 0, via: new Set() });
-      members.set(hid, n);
-      n.fb = setTimeout(() => relayUp(n), FALLBACK);
-      if (n.off) offer(n);
-    }
-    m?.via.add(l);
-    return m;
-  };
-
+  // Sealed messages from the relays, opened in arrival order.
   const onSignal = async (from: Uint8Array, data: Uint8Array, l: Link) => {
-    const type = data[0];
-    let pt = await openMsg(self.crypto, keys, from, self.id, type, data.subarray(1));
-    const hid = hex(from);
-    if (!pt) {
-      stats.rejected++;
-      if (!warned.has(hid)) warned.add(hid), fail({ code: "decrypt", peer: hid, message: `peer ${hid}: cannot decrypt (wrong room password, or tampered with)` });
-      return;
-    }
-    const m = member(from, l);
-    if (!m) return;
-    // Replayed (or stale) by a relay: not newer than the last one from this peer.
-    const seq = pt.length < 4 ? 0 : new DataView(pt.buffer, pt.byteOffset).getUint32(0);
-    if (seq <= m.rx) return void stats.rejected++;
-    m.rx = seq;
-    pt = pt.subarray(4);
-    // Relayed data: the other side fell back to the relay (maybe a moment before we did).
-    if (type == Sealed.DATA) return relayUp(m), deliver(m, (m.rr ??= createReassembler())(pt));
-    let b: { sdp?: string; nick?: string } & RTCIceCandidateInit;
-    try { b = JSON.parse(utf8Decode(pt)); } catch { return void stats.rejected++; }
-    if (typeof b.nick == "string") m.nick = b.nick.slice(0, 256);
-    try {
-      if (type == Sealed.OFFER && !m.off) {
-        if (!m.pc) connect(m);
-        await m.pc!.setRemoteDescription({ type: "offer", sdp: b.sdp });
-        const a = await m.pc!.createAnswer();
-        await m.pc!.setLocalDescription(a);
-        signal(m, Sealed.ANSWER, { sdp: a.sdp, nick });
-      } else if (type == Sealed.ANSWER && m.pc && m.pc.signalingState == "have-local-offer") {
-        await m.pc.setRemoteDescription({ type: "answer", sdp: b.sdp });
-      } else if (type == Sealed.CAND) {
-        m.cands.push(b);
-      } else return;
-      if (m.pc?.remoteDescription) for (const c of m.cands.splice(0)) await m.pc.addIceCandidate(c).catch(() => {});
-    } catch {
-      stats.rejected++;
-    }
+    const kind = data[0], id = hex(from), hello = kind == Sealed.HELLO;
+    const pt = await openMsg(host.crypto, keys, from, host.id, kind, hello ? zero : session, data.subarray(1));
+    if (left) return;
+    if (!pt || pt.length < 12) return run(mesh.undecryptable(id));
+    const seq = new DataView(pt.buffer, pt.byteOffset).getUint32(0);
+    run(mesh.opened(id, l, { kind, seq, session: hex(pt.subarray(4, 12)), body: pt.subarray(12) }, !hello, performance.now()));
   };
 
-  // The relays this room is joined on, picked by rendezvous hashing of the topic over every relay
-  // this page knows, so pages that started from different relays still meet.
-  const active = new Map<string, Link>();
-  let filling = false;
+  // The relays this room is joined on, picked by rendezvous hashing of the topic over the relays this
+  // page knows (most trusted first), so pages that started from different relays still meet. A relay
+  // that refuses the JOIN or fails is passed over for the next in the ranking.
+  let filling = false, refill: ReturnType<typeof setTimeout> | undefined;
+  /** Relays that refused the JOIN, and why. */
+  const refused = new Map<string, string>();
   const fill = async () => {
     if (filling || left) return;
     filling = true;
-    await self.net.settled();
-    const queue = (await rank(keys.topic, self.net.relays, self.crypto.sha256)).filter((r) => !active.has(r.addr) && !self.net.isDown(r.addr));
+    await host.settled();
+    const queue = (await Promise.all(host.relays().map((t) => rank(keys.topic, t, host.crypto.sha256)))).flat().filter((r) => !active.has(r.addr) && !refused.has(r.addr) && !host.isDown(r.addr));
     let trying = 0;
-    // k workers: a relay that does not answer only holds up its own worker; the next one in the
-    // ranking is tried as soon as it fails.
+    // k workers: a relay that does not answer only holds up its own worker.
     const work = async () => {
-      for (let r; !left && active.size + trying < self.k && (r = queue.shift()); ) {
+      for (let r; !left && active.size + trying < host.k && (r = queue.shift()); ) {
         trying++;
         try {
-          const l = await self.net.linkTo(r);
-          if (!left && active.size < self.k) active.set(r.addr, l), l.send({ t: T.JOIN, topic: keys.topic, id: self.id });
+          const l = await host.linkTo(r);
+          if (!left && active.size < host.k) active.set(r.addr, l), l.send({ t: T.JOIN, topic: keys.topic, id: host.id });
         } catch {}
         trying--;
       }
     };
-    await Promise.all(Array.from({ length: self.k }, work));
+    await Promise.all(Array.from({ length: host.k }, work));
     filling = false;
-    // Short of relays (some are down): look again soon.
-    if (!left && active.size < Math.min(self.k, self.net.relays.length)) refill = setTimeout(fill, active.size ? 5000 : 1000);
+    // Short of relays (some are down or refused): look again soon.
+    if (!left && active.size < host.k && host.relays().flat().length > active.size + refused.size) refill = setTimeout(fill, active.size ? 5000 : 1000);
+    if (!left && !active.size && !queue.length) joinFail?.("no relay admitted this page to the room" + (refused.size ? ": " + [...refused.values()].join("; ") : ""));
   };
-  let refill: ReturnType<typeof setTimeout> | undefined;
 
   const onFrame = (f: Frame, l: Link) => {
-    // Refusals of a JOIN: too many rooms, room full, id taken, id not ours.
-    if (f.t == T.ERROR) return [E.ROOMS, E.MEMBERS, E.ID_TAKEN, E.ID_MISMATCH].includes(f.code) && joinFail?.(f.message + " (" + f.code + ")");
-    if (left || !("topic" in f) || hex(f.topic) != th || active.get(l.relay.addr) != l) return;
-    if (f.t == T.MEMBERS) f.ids.forEach((id) => member(id, l)), joined?.();
-    else if (f.t == T.JOINED) member(f.id, l);
-    else if (f.t == T.LEFT) {
-      // The relay says the peer's session ended; a direct channel that is still open wins
-      // (the peer may only have lost its relay), so only peers without one are dropped.
-      const m = members.get(hex(f.id));
-      m?.via.delete(l);
-      if (m && !m.via.size && m.dc?.readyState != "open") drop(m, "left");
-    } else if (f.t == T.DELIVER && !f.bcast) {
+    const mine = active.get(l.relay.addr) == l;
+    // A refused JOIN (too many rooms, room full, id taken or not ours): try the next relay.
+    if (f.t == T.ERROR && mine && [E.ROOMS, E.MEMBERS, E.ID_TAKEN, E.ID_MISMATCH].includes(f.code)) {
+      active.delete(l.relay.addr), refused.set(l.relay.addr, `${l.relay.addr}: ${f.message} (${f.code})`), mesh.linkDown(l);
+      return void fill();
+    }
+    if (left || !mine || !("topic" in f) || hex(f.topic) != th) return;
+    const now = performance.now();
+    if (f.t == T.MEMBERS) {
+      for (const id of f.ids) run(mesh.seen(hex(id), l, now));
+      joined?.();
+    } else if (f.t == T.JOINED) run(mesh.seen(hex(f.id), l, now));
+    else if (f.t == T.LEFT) run(mesh.left(hex(f.id), l, now));
+    else if (f.t == T.DELIVER && !f.bcast) {
       const { from, data } = f;
       rq = rq.then(() => onSignal(from, data, l)).catch(() => {});
     }
@@ -364,16 +329,15 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
   const onDown = (l: Link) => {
     if (active.get(l.relay.addr) != l) return;
     active.delete(l.relay.addr);
-    for (const m of [...members.values()]) m.via.delete(l);
+    mesh.linkDown(l);
     fill();
   };
-  let joined: (() => void) | undefined;
-  let joinFail: ((m: string) => void) | undefined;
+  let joined: (() => void) | undefined, joinFail: ((m: string) => void) | undefined;
 
   const room: Room = {
     name,
     get peers() {
-      return [...members.values()].flatMap((m) => (m.peer && !m.gone ? [m.peer] : []));
+      return mesh.peers().flatMap((id) => peers.get(id) ?? []);
     },
     get relays() {
       return [...active.keys()];
@@ -384,17 +348,16 @@ export async function joinRoom(self: Self, name: string, o: JoinOptions = {}): P
     send: (data) => (encodeData(data), Promise.all(room.peers.map((p) => p.send(data))).then(() => {})),
     leave() {
       if (left) return;
-      left = true;
       clearTimeout(refill);
       for (const l of active.values()) l.send({ t: T.LEAVE, topic: keys.topic });
-      self.net.off("frame", onFrame);
-      self.net.off("linkdown", onDown);
-      for (const m of [...members.values()]) drop(m, "left room");
+      unlisten();
+      run(mesh.leave(performance.now()));
+      left = true;
+      clearTimeout(timer);
     },
   };
 
-  self.net.on("frame", onFrame);
-  self.net.on("linkdown", onDown);
+  const unlisten = host.listen(onFrame, onDown);
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => joinFail?.("no answer from any relay"), 10000);
     joined = () => (clearTimeout(t), (joined = joinFail = undefined), resolve());

@@ -84,19 +84,19 @@ export const deriveRoom = async (c: CryptoProvider, name: string, password = '')
   return { topic: await c.hkdf(await mt, e, L('topic'), 16), key: await c.hkdf(await mk, e, L('seal'), 32) };
 };
 
-const ad = (k: RoomKeys, from: Uint8Array, to: Uint8Array | null, type: number) => sealedAD(k.topic, from, to, type);
+const ad = (k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array) => sealedAD(k.topic, from, to, type, toSession);
 
-const sealWithNonce = async (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array | null, type: number, pt: Uint8Array, nonce: Uint8Array) =>
-  concat([nonce, await c.seal(k.key, nonce, ad(k, from, to, type), pt)]);
+const sealWithNonce = async (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array, pt: Uint8Array, nonce: Uint8Array) =>
+  concat([nonce, await c.seal(k.key, nonce, ad(k, from, to, type, toSession), pt)]);
 
-/** nonce(12) || ciphertext || tag. `to` null = broadcast to the room. Rejects (RangeError) on bad ids/type. */
-export const sealMsg = (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array | null, type: number, pt: Uint8Array): Promise<Uint8Array> =>
-  sealWithNonce(c, k, from, to, type, pt, random(12));
+/** nonce(12) || ciphertext || tag, bound to room, sender, recipient, type and the recipient's session (protocol/sealed.ts). Rejects (RangeError) on bad ids/type. */
+export const sealMsg = (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array, pt: Uint8Array): Promise<Uint8Array> =>
+  sealWithNonce(c, k, from, to, type, toSession, pt, random(12));
 
-/** The plaintext, or null on any failure (too short, wrong key/room, changed from/to/type, tampered). */
-export const openMsg = async (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array | null, type: number, sealed: Uint8Array): Promise<Uint8Array | null> => {
+/** The plaintext, or null on any failure (too short, wrong key/room, changed from/to/type/session, tampered). */
+export const openMsg = async (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array, sealed: Uint8Array): Promise<Uint8Array | null> => {
   try {
-    return sealed.length < 28 ? null : await c.open(k.key, sealed.subarray(0, 12), ad(k, from, to, type), sealed.subarray(12));
+    return sealed.length < 28 ? null : await c.open(k.key, sealed.subarray(0, 12), ad(k, from, to, type, toSession), sealed.subarray(12));
   } catch {
     return null;
   }

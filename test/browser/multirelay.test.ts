@@ -59,25 +59,26 @@ describe("rooms across relays", () => {
     const p2 = await pageOn(relays[2], "survive-relay-death");
     await p1.waitForFunction(() => (globalThis as any).room.peers.length == 1, null, { timeout: 15000 });
     // The room lives on two of the three relays (k = 2) on each page (each joins them one after the
-    // other, so wait for both): kill one of them.
+    // other, so wait for both): kill one both are on.
     for (const p of [p1, p2]) await p.waitForFunction(() => (globalThis as any).room.relays.length == 2, null, { timeout: 15000 });
-    const on: string[] = await p1.evaluate(() => (globalThis as any).room.relays);
-    expect(on.length).toBe(2);
-    expect(await p2.evaluate(() => (globalThis as any).room.relays.sort())).toEqual([...on].sort()); // same ranking on both pages
-    const victim = relays.find((r) => r.record.addr == on[0])!;
+    const on1: string[] = await p1.evaluate(() => (globalThis as any).room.relays);
+    const on2: string[] = await p2.evaluate(() => (globalThis as any).room.relays);
+    // Each page ranks its own bootstrap relay first (traceable to its source) and the relays it
+    // learned by gossip after (docs/protocol.md §6): with 3 relays and k = 2 they always share one.
+    const shared = on1.filter((a) => on2.includes(a));
+    expect(shared.length).toBeGreaterThan(0);
+    const victim = relays.find((r) => r.record.addr == shared[0])!;
     await victim.stop("SIGKILL");
     const t0 = Date.now();
     // The direct channel carries on.
     await p1.evaluate(() => (globalThis as any).room.send("still direct"));
     await p2.waitForFunction(() => (globalThis as any).msgs.includes("still direct"), null, { timeout: 5000 });
     expect(await peerCount(p1)).toBe(1);
-    // Both pages move the room to the relay that was third in the ranking.
-    const third = relays.find((r) => !on.includes(r.record.addr))!.record.addr;
-    for (const p of [p1, p2]) await p.waitForFunction(([v, t]) => { const r = (globalThis as any).room.relays; return !r.includes(v) && r.includes(t); }, [victim.record.addr, third], { timeout: 10000 });
+    // Both pages move the room off the dead relay, onto the ones left.
+    for (const p of [p1, p2]) await p.waitForFunction((v) => { const r = (globalThis as any).room.relays; return !r.includes(v) && r.length == 2; }, victim.record.addr, { timeout: 10000 });
     console.log(`room moved off the dead relay in ${Date.now() - t0} ms`);
     // A newcomer that knows a surviving relay joins later and meets both.
     const survivor = relays.find((r) => r !== victim)!;
-    await Bun.sleep(Math.max(0, 4000 - (Date.now() - t0)));
     const p3 = await pageOn(survivor, "survive-relay-death");
     for (const p of [p1, p2, p3]) await p.waitForFunction(() => (globalThis as any).room.peers.length == 2, null, { timeout: 20000 });
     await p3.evaluate(() => (globalThis as any).room.send("newcomer"));

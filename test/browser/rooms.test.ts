@@ -230,9 +230,10 @@ describe("rooms and the direct mesh", () => {
     const [aid, mid] = await Promise.all([id(a), id(m)]);
     const keys = await deriveRoom(webCrypto, "tamper");
     const hexb = (h: string) => Uint8Array.from(h.match(/../g)!, (x) => parseInt(x, 16));
-    const sealed = await sealMsg(webCrypto, keys, hexb(mid), hexb(aid), 3, new TextEncoder().encode(JSON.stringify({ candidate: "x" })));
+    // A HELLO (to no session) with one ciphertext bit flipped: it cannot open.
+    const sealed = await sealMsg(webCrypto, keys, hexb(mid), hexb(aid), 5, new Uint8Array(8), new TextEncoder().encode(JSON.stringify({ nick: "x" })));
     sealed[20] ^= 1; // flip one ciphertext bit
-    const data = Array.from([3, ...sealed]);
+    const data = Array.from([5, ...sealed]);
     const before = await a.evaluate(() => (globalThis as any).room.stats.rejected);
     await m.evaluate(({ topic, to, data }) => (globalThis as any).net.send({ t: 21, topic: new Uint8Array(topic), to: new Uint8Array(to), data: new Uint8Array(data) }), { topic: Array.from(keys.topic), to: Array.from(hexb(aid)), data });
     await a.waitForFunction((b) => (globalThis as any).room.stats.rejected > b, before, { timeout: 5000 });

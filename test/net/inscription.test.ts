@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { launchIn, type NetBrowser } from "./browsers.ts";
 import { createTestNet, type NetHost, type TestNet } from "./netns.ts";
 import { SATS } from "../../build.ts";
-import { poll } from "./poll.ts";
+import { poll } from "../helpers/poll.ts";
 
 type Info = { record: { addr: string }; ord: string; urls: Record<string, string> };
 

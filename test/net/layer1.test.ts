@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BROWSERS, launchIn, libraryRoutes, type NetBrowser } from "./browsers.ts";
 import { createTestNet, type NetHost, type TestNet } from "./netns.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
-import { poll } from "./poll.ts";
+import { poll } from "../helpers/poll.ts";
 
 type Rec = { addr: string; fp: string };
 /** Page script: connect to `rec` once (no reconnect, give up after `ms`) and report the outcome. */

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { launchIn, libraryRoutes, type BrowserKind, type NetBrowser } from "./browsers.ts";
 import { createTestNet, type NatKind, type NetHost, type TestNet } from "./netns.ts";
 import { natRuleset } from "./nat.ts";
-import { poll } from "./poll.ts";
+import { poll } from "../helpers/poll.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
 
 type Rec = { addr: string; fp: string };

@@ -12,7 +12,7 @@ import { SATS } from "../../build.ts";
 import { launchIn, type NetBrowser } from "./browsers.ts";
 import { createTestNet, type NetHost, type TestNet } from "./netns.ts";
 import { watchOutput, type Output } from "./output.ts";
-import { poll } from "./poll.ts";
+import { poll } from "../helpers/poll.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const HELLO = "examples/hello";

@@ -29,11 +29,12 @@ describe('nobleCrypto ≡ webCrypto', () => {
 
   test('sealMsg with a fixed nonce is identical, and each opens the other', async () => {
     const k = await deriveRoom(w, 'cross'), from = random(8), to = random(8), pt = utf8Encode('cross-provider'), nonce = random(12);
-    const a = await _seal.sealWithNonce(w, k, from, to, 9, pt, nonce), b = await _seal.sealWithNonce(n, k, from, to, 9, pt, nonce);
+    const s = random(8);
+    const a = await _seal.sealWithNonce(w, k, from, to, 9, s, pt, nonce), b = await _seal.sealWithNonce(n, k, from, to, 9, s, pt, nonce);
     expect(hex(b)).toBe(hex(a));
-    expect(hex((await openMsg(n, k, from, to, 9, await sealMsg(w, k, from, to, 9, pt)))!)).toBe(hex(pt));
-    expect(hex((await openMsg(w, k, from, to, 9, await sealMsg(n, k, from, to, 9, pt)))!)).toBe(hex(pt));
-    expect(await openMsg(n, k, from, null, 9, a)).toBeNull();
+    expect(hex((await openMsg(n, k, from, to, 9, s, await sealMsg(w, k, from, to, 9, s, pt)))!)).toBe(hex(pt));
+    expect(hex((await openMsg(w, k, from, to, 9, s, await sealMsg(n, k, from, to, 9, s, pt)))!)).toBe(hex(pt));
+    expect(await openMsg(n, k, from, to, 9, random(8), a)).toBeNull();
   });
 
 });

@@ -131,75 +131,77 @@ describe(`AES-256-GCM through ${pn}`, () => {
 
 describe('sealMsg / openMsg', () => {
   const A = H('0102030405060708'), Bp = H('1112131415161718'), C = H('2122232425262728');
+  const S = H('a1a2a3a4a5a6a7a8'), S2 = H('b1b2b3b4b5b6b7b8'), Z = new Uint8Array(8);
   let k: RoomKeys, k2: RoomKeys;
   const keys = async () => {
     k ??= await deriveRoom(c, 'seal-room');
     k2 ??= await deriveRoom(c, 'other-room', 'other');
   };
 
-  test('round trip, directed and broadcast; layout is nonce(12) || ct || tag(16)', async () => {
+  test('round trip, to a known session and to zeros (a first HELLO); layout is nonce(12) || ct || tag(16)', async () => {
     await keys();
     const pt = utf8Encode('{"sdp":"v=0..."}');
-    for (const to of [Bp, null]) {
-      const s = await sealMsg(c, k, A, to, 3, pt);
+    for (const session of [S, Z]) {
+      const s = await sealMsg(c, k, A, Bp, 3, session, pt);
       expect(s.length).toBe(12 + pt.length + 16);
-      expect(hex((await openMsg(c, k, A, to, 3, s))!)).toBe(hex(pt));
+      expect(hex((await openMsg(c, k, A, Bp, 3, session, s))!)).toBe(hex(pt));
     }
-    expect((await openMsg(c, k, A, null, 0, await sealMsg(c, k, A, null, 0, new Uint8Array(0))))!.length).toBe(0);
+    expect((await openMsg(c, k, A, Bp, 0, S, await sealMsg(c, k, A, Bp, 0, S, new Uint8Array(0))))!.length).toBe(0);
   });
 
   test('the sealed bytes equal AES-GCM over the documented AD (node:crypto oracle)', async () => {
     await keys();
     const nonce = H('000102030405060708090a0b'), pt = utf8Encode('hello');
-    const s = await _seal.sealWithNonce(c, k, A, Bp, 7, pt, nonce);
-    const adBytes = concat([utf8Encode('lmv1'), k.topic, A, Bp, Uint8Array.of(7)]);
-    expect(hex(_seal.ad(k, A, Bp, 7))).toBe(hex(adBytes));
-    expect(hex(_seal.ad(k, A, null, 7))).toBe(hex(concat([utf8Encode('lmv1'), k.topic, A, new Uint8Array(8), Uint8Array.of(7)])));
+    const s = await _seal.sealWithNonce(c, k, A, Bp, 7, S, pt, nonce);
+    const adBytes = concat([utf8Encode('lmv2'), k.topic, A, Bp, Uint8Array.of(7), S]);
+    expect(hex(_seal.ad(k, A, Bp, 7, S))).toBe(hex(adBytes));
     const n = createCipheriv('aes-256-gcm', k.key, nonce).setAAD(adBytes);
     expect(hex(s)).toBe(hex(concat([nonce, B(n.update(pt)), B(n.final()), B(n.getAuthTag())])));
   });
 
-  test('wrong key, and every change to from / to / type / topic gives null', async () => {
+  test('wrong key, and every change to from / to / type / topic / recipient session gives null', async () => {
     await keys();
-    const s = await sealMsg(c, k, A, Bp, 1, utf8Encode('secret'));
-    expect(await openMsg(c, k, A, Bp, 1, s)).not.toBeNull();
-    expect(await openMsg(c, k2, A, Bp, 1, s)).toBeNull();
-    expect(await openMsg(c, { topic: k.topic, key: k2.key }, A, Bp, 1, s)).toBeNull();
-    expect(await openMsg(c, { topic: k2.topic, key: k.key }, A, Bp, 1, s)).toBeNull();
-    expect(await openMsg(c, k, C, Bp, 1, s)).toBeNull();
-    expect(await openMsg(c, k, A, C, 1, s)).toBeNull();
-    expect(await openMsg(c, k, A, null, 1, s)).toBeNull();
-    expect(await openMsg(c, k, A, Bp, 2, s)).toBeNull();
-    const b = await sealMsg(c, k, A, null, 1, utf8Encode('all'));
-    expect(await openMsg(c, k, A, Bp, 1, b)).toBeNull();
+    const s = await sealMsg(c, k, A, Bp, 1, S, utf8Encode('secret'));
+    expect(await openMsg(c, k, A, Bp, 1, S, s)).not.toBeNull();
+    expect(await openMsg(c, k2, A, Bp, 1, S, s)).toBeNull();
+    expect(await openMsg(c, { topic: k.topic, key: k2.key }, A, Bp, 1, S, s)).toBeNull();
+    expect(await openMsg(c, { topic: k2.topic, key: k.key }, A, Bp, 1, S, s)).toBeNull();
+    expect(await openMsg(c, k, C, Bp, 1, S, s)).toBeNull();
+    expect(await openMsg(c, k, A, C, 1, S, s)).toBeNull();
+    expect(await openMsg(c, k, A, Bp, 2, S, s)).toBeNull();
+    // Sealed for another visit of the recipient (another session), or for none: does not open.
+    expect(await openMsg(c, k, A, Bp, 1, S2, s)).toBeNull();
+    expect(await openMsg(c, k, A, Bp, 1, Z, s)).toBeNull();
   });
 
   test('any flipped bit, truncation or bad ids give null, never a throw', async () => {
     await keys();
-    const s = await sealMsg(c, k, A, Bp, 1, utf8Encode('tamper me'));
+    const s = await sealMsg(c, k, A, Bp, 1, S, utf8Encode('tamper me'));
     for (let i = 0; i < s.length; i++) {
       const t = s.slice();
       t[i]! ^= 1 << i % 8;
-      expect(await openMsg(c, k, A, Bp, 1, t)).toBeNull();
+      expect(await openMsg(c, k, A, Bp, 1, S, t)).toBeNull();
     }
-    for (let n = 0; n < s.length; n++) expect(await openMsg(c, k, A, Bp, 1, s.subarray(0, n))).toBeNull();
-    expect(await openMsg(c, k, A.subarray(1), Bp, 1, s)).toBeNull();
-    expect(await openMsg(c, k, A, Bp, 256, s)).toBeNull();
+    for (let n = 0; n < s.length; n++) expect(await openMsg(c, k, A, Bp, 1, S, s.subarray(0, n))).toBeNull();
+    expect(await openMsg(c, k, A.subarray(1), Bp, 1, S, s)).toBeNull();
+    expect(await openMsg(c, k, A, Bp, 1, S.subarray(1), s)).toBeNull();
+    expect(await openMsg(c, k, A, Bp, 256, S, s)).toBeNull();
   });
 
   test('sealMsg rejects bad ids and types with RangeError', async () => {
     await keys();
-    await expect(sealMsg(c, k, new Uint8Array(7), null, 1, new Uint8Array(1))).rejects.toThrow(RangeError);
-    await expect(sealMsg(c, k, A, new Uint8Array(9), 1, new Uint8Array(1))).rejects.toThrow(RangeError);
-    await expect(sealMsg(c, k, A, null, -1, new Uint8Array(1))).rejects.toThrow(RangeError);
-    await expect(sealMsg(c, k, A, null, 1.5, new Uint8Array(1))).rejects.toThrow(RangeError);
+    await expect(sealMsg(c, k, new Uint8Array(7), Bp, 1, S, new Uint8Array(1))).rejects.toThrow(RangeError);
+    await expect(sealMsg(c, k, A, new Uint8Array(9), 1, S, new Uint8Array(1))).rejects.toThrow(RangeError);
+    await expect(sealMsg(c, k, A, Bp, 1, new Uint8Array(7), new Uint8Array(1))).rejects.toThrow(RangeError);
+    await expect(sealMsg(c, k, A, Bp, -1, S, new Uint8Array(1))).rejects.toThrow(RangeError);
+    await expect(sealMsg(c, k, A, Bp, 1.5, S, new Uint8Array(1))).rejects.toThrow(RangeError);
   });
 
   test('1000 seals of the same message use 1000 different nonces', async () => {
     await keys();
     const pt = utf8Encode('same');
     const seen = new Set<string>();
-    for (let i = 0; i < 1000; i++) seen.add(hex((await sealMsg(c, k, A, null, 1, pt)).subarray(0, 12)));
+    for (let i = 0; i < 1000; i++) seen.add(hex((await sealMsg(c, k, A, Bp, 1, S, pt)).subarray(0, 12)));
     expect(seen.size).toBe(1000);
   });
 
