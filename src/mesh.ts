@@ -153,12 +153,14 @@ export class Mesh {
     // Anything but HELLO must name our session: else it was sealed for another visit of ours.
     if (!freshSession && o.kind != Sealed.HELLO) return this.stale(id);
     let m = this.members.get(id);
-    const dead = this.graveyard.get(id);
     if (!m) {
       if (this.count((x) => x.proven) >= MAX_MEMBERS) return this.refuse(id, "limit", `room is full here (${MAX_MEMBERS} members)`);
       m = this.member(id, now);
-      if (dead?.session == o.session) (m.session = dead.session), (m.rx = dead.rx);
     }
+    // A member that left and came back in the same session goes on from where it was: what it sent
+    // before cannot be replayed after a fake LEFT/JOINED.
+    const dead = this.graveyard.get(id);
+    if (!m.session && dead?.session == o.session) (m.session = dead.session), (m.rx = dead.rx);
     m.via.add(link);
     if (m.session != o.session) {
       // A new session of this member: only a message naming our session may start it (or a HELLO,
