@@ -5,9 +5,8 @@
 //
 // A member costs nothing until a sealed message from it opened (it holds the room key): the relay's
 // MEMBERS/JOINED only make an id a candidate, capped, that expires. The peer with the larger id says
-// HELLO first; the smaller one offers once the other proved itself.
+// HELLO first; the smaller one offers once the other proved itself. Written small: it ships on-chain.
 import { Sealed } from "../protocol/sealed.ts";
-import { hex } from "../protocol/bytes.ts";
 
 /** No direct channel this long after a pair is proven: relay its traffic (and retry direct every RETRY). */
 export const FALLBACK = 3000, RETRY = 10000;
@@ -17,402 +16,271 @@ export const GRACE = 2000;
 export const CANDIDATE_TTL = 30000, HELLO_EVERY = 5000;
 /** Proven members a room keeps at most (a full mesh of 64 pages), and candidates not yet proven. */
 export const MAX_MEMBERS = 64, MAX_CANDIDATES = 128;
+/** Sessions and sequence numbers of members that left, kept so a replay after a fake LEFT/JOINED fails. */
+const GRAVEYARD = 1024;
 
 export type Path = "direct" | "relayed";
+export type ErrorCode = "decrypt" | "identity" | "relay" | "replay" | "limit";
 
-/** A message as the shell opened it: the room key held, the AD named this page's session (or zeros for HELLO). */
-export interface Opened {
-  kind: number;
-  seq: number;
-  /** The sender's session (8 bytes hex). */
-  session: string;
-  body: Uint8Array;
-}
-
+/** Actions, as tuples: [what, member id, …]. */
+export const enum Do { SEND, CONNECT, OFFER, ANSWER, REMOTE, CAND, PEER, PATH, DATA, GONE, ERROR }
 export type Action =
-  // Seal `body` to `id` as `kind`, numbered `seq`, bound to `toSession` (hex, or "" for zeros), and send it through the relay.
-  | { type: "send"; id: string; kind: Sealed; seq: number; toSession: string; body: Uint8Array }
-  // Create this member's RTCPeerConnection (and its negotiated channel).
-  | { type: "connect"; id: string }
-  // Create an offer (restarting ICE if asked), set it, and report it with local().
-  | { type: "offer"; id: string; restart: boolean }
-  // Apply this offer, create the answer, set it, and report it with local().
-  | { type: "answer"; id: string; sdp: string }
-  // Apply the peer's answer / candidate.
-  | { type: "remote"; id: string; sdp: string }
-  | { type: "candidate"; id: string; candidate: RTCIceCandidateInit }
-  // The member can be sent to: emit `peer` (first time) or `path`.
-  | { type: "peer"; id: string; path: Path }
-  | { type: "path"; id: string; path: Path }
-  // A relayed data frame from this member, to reassemble and deliver.
-  | { type: "data"; id: string; frame: Uint8Array }
-  // The member is gone: close its connection; emit `leave` if it had been announced.
-  | { type: "gone"; id: string; announced: boolean }
-  // Something a member (or the relay on its behalf) did wrong, reported once per member and kind.
-  | { type: "error"; id: string; code: "decrypt" | "identity" | "relay" | "replay" | "limit"; message: string };
+  // Seal `body` as `kind`, numbered `seq`, to the member's session `to` ("" for zeros), and send it through the relay.
+  | [Do.SEND, string, Sealed, number, string, Uint8Array]
+  // Create the member's RTCPeerConnection and negotiated channel.
+  | [Do.CONNECT, string]
+  // Create an offer (an ICE restart when true), set it, report it with local().
+  | [Do.OFFER, string, boolean]
+  // Apply this offer, create and set the answer, report it with local().
+  | [Do.ANSWER, string, string]
+  // Apply the member's answer / ICE candidate.
+  | [Do.REMOTE, string, string]
+  | [Do.CAND, string, RTCIceCandidateInit]
+  // The member can be sent to (emit `peer`), or its path changed (emit `path`).
+  | [Do.PEER | Do.PATH, string, Path]
+  // A relayed data frame from the member, to reassemble and deliver.
+  | [Do.DATA, string, Uint8Array]
+  // The member is gone: close its connection; emit `leave` if it was announced (true).
+  | [Do.GONE, string, boolean]
+  // Something the member (or the relay on its behalf) did wrong: reported once per member and code.
+  | [Do.ERROR, string, ErrorCode, string];
 
 interface Member {
   id: string;
   /** We offer (our id is the smaller). */
-  offerer: boolean;
+  off: boolean;
   /** A sealed message from it opened. */
-  proven: boolean;
-  /** Its session, learned from its messages, and the last sequence number taken in it. */
-  session: string;
+  proven?: boolean;
+  /** Its session, the last sequence number taken in it, ours towards it. */
+  ses: string;
   rx: number;
-  /** The session it named as ours in a message that opened: ours means it is not a replay of another room visit. */
-  fresh: boolean;
-  /** Our sequence number towards it. */
   tx: number;
   nick: string;
   /** Relay links it was seen on. */
   via: Set<unknown>;
-  pc: boolean;
-  /** Direct channel open and its certificate checked; ICE connected on it. */
-  ok: boolean;
-  ice: boolean;
+  pc?: boolean;
+  /** Direct channel open with the right certificate; ICE connected on it. */
+  ok?: boolean;
+  ice?: boolean;
   /** What the app sees: undefined until announced. */
   path?: Path;
-  /** Deadlines (ms): candidate expiry, HELLO resend, fallback, retry, ICE grace. */
-  expires: number;
-  helloAt: number;
-  fallbackAt: number;
-  retryAt: number;
-  graceAt: number;
-  /** A relayed message is in progress from it (its first frame arrived, not its last). */
-  relaying: boolean;
-  reported: Set<string>;
+  /** Deadlines (ms): candidate expiry, next HELLO, fallback, retry, ICE grace. */
+  exp: number;
+  hello: number;
+  fb: number;
+  retry: number;
+  grace: number;
+  /** A relayed message from it is in progress (its first frame arrived, not its last). */
+  partial?: boolean;
+  told: Set<string>;
 }
 
-/** The sessions and sequence numbers of members that left, so a replay after a fake LEFT/JOINED fails. */
-const GRAVEYARD = 1024;
+/** A message as the shell opened it: `fresh` when its AD named our session (always, but for HELLO). */
+export interface Opened { kind: number; seq: number; ses: string; body: Uint8Array; fresh: boolean }
 
-export class Mesh {
-  private members = new Map<string, Member>();
-  private graveyard = new Map<string, { session: string; rx: number }>();
-  /** Errors about ids that are not members (limits): reported once per room and kind. */
-  private reported = new Set<string>();
-  /** Messages refused (replays, stale sessions, undecryptable, over a limit). */
-  rejected = 0;
+export type Mesh = ReturnType<typeof createMesh>;
 
-  /** `self`: this page's peer id (hex); `session`: its session for this room visit (hex of 8 bytes). */
-  constructor(readonly self: string, readonly session: string, private nick = "") {}
+/** The mesh of one room visit: `self` is this page's id, `ses` its session (hex, 8 bytes each). */
+export function createMesh(self: string, ses: string, nick = "") {
+  const members = new Map<string, Member>(), dead = new Map<string, [string, number]>(), told = new Set<string>();
+  const st = { rejected: 0 };
+  const enc = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
 
-  /** Members that can be sent to. */
-  peers(): string[] {
-    return [...this.members.values()].filter((m) => m.path).map((m) => m.id);
-  }
-  path(id: string): Path | undefined {
-    return this.members.get(id)?.path;
-  }
-  nickOf(id: string): string {
-    return this.members.get(id)?.nick ?? "";
-  }
-  /** The relay links a member was seen on (signaling goes through the first that is still up). */
-  via(id: string): unknown[] {
-    return [...(this.members.get(id)?.via ?? [])];
-  }
-
-  /** The relay says `id` is in the room (MEMBERS, JOINED) on `link`. */
-  seen(id: string, link: unknown, now: number): Action[] {
-    if (id == this.self) return [];
-    let m = this.members.get(id);
-    if (m) {
-      m.via.add(link);
-      return [];
-    }
-    if (this.count((x) => !x.proven) >= MAX_CANDIDATES) return this.refuse(id, "limit", "too many unproven members named by the relay");
-    m = this.member(id, now);
-    m.via.add(link);
-    return m.offerer ? [] : this.hello(m, now);
-  }
-
-  /** The relay says `id` left (its session there ended). A member with an open direct channel stays. */
-  left(id: string, link: unknown, now: number): Action[] {
-    const m = this.members.get(id);
-    if (!m) return [];
-    m.via.delete(link);
-    return m.via.size || m.ok ? [] : this.drop(m, now);
-  }
-
-  /** A relay link went down: forget it as a way to members. */
-  linkDown(link: unknown): void {
-    for (const m of this.members.values()) m.via.delete(link);
-  }
-
-  /** A sealed message from `id` that would not open (wrong password, tampering). */
-  undecryptable(id: string): Action[] {
-    this.rejected++;
-    const m = this.members.get(id);
-    return m ? this.report(m, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`) : [];
-  }
-
-  /** A sealed message from `id` opened (it came through `link`). `freshSession`: the AD named our session. */
-  opened(id: string, link: unknown, o: Opened, freshSession: boolean, now: number): Action[] {
-    if (id == this.self) return [];
-    // Anything but HELLO must name our session: else it was sealed for another visit of ours.
-    if (!freshSession && o.kind != Sealed.HELLO) return this.stale(id);
-    let m = this.members.get(id);
-    if (!m) {
-      if (this.count((x) => x.proven) >= MAX_MEMBERS) return this.refuse(id, "limit", `room is full here (${MAX_MEMBERS} members)`);
-      m = this.member(id, now);
-    }
-    // A member that left and came back in the same session goes on from where it was: what it sent
-    // before cannot be replayed after a fake LEFT/JOINED.
-    const dead = this.graveyard.get(id);
-    if (!m.session && dead?.session == o.session) (m.session = dead.session), (m.rx = dead.rx);
-    m.via.add(link);
-    if (m.session != o.session) {
-      // A new session of this member: only a message naming our session may start it (or a HELLO,
-      // which only restarts a member that has no working path).
-      if (!freshSession && (m.ok || m.path)) return this.stale(id);
-      if (m.pc) return this.restartMember(m, o, link, freshSession, now);
-      (m.session = o.session), (m.rx = 0), (m.fresh = false);
-    }
-    if (o.seq <= m.rx) return this.stale(id, m);
-    m.rx = o.seq;
-    if (freshSession) m.fresh = true;
-    const out: Action[] = [];
-    if (!m.proven) {
-      m.proven = true;
-      m.fallbackAt = now + FALLBACK;
-      if (m.offerer) out.push({ type: "connect", id }, { type: "offer", id, restart: false }), (m.pc = true);
-    }
-    const json = () => {
-      try {
-        return JSON.parse(new TextDecoder().decode(o.body));
-      } catch {
-        return null;
-      }
-    };
-    switch (o.kind) {
-      case Sealed.HELLO: {
-        const b = json();
-        if (typeof b?.nick == "string") m.nick = b.nick.slice(0, 256);
-        break;
-      }
-      case Sealed.OFFER: case Sealed.ANSWER: {
-        const b = json();
-        if (typeof b?.nick == "string") m.nick = b.nick.slice(0, 256);
-        if (typeof b?.sdp != "string") return this.malformed(m, out);
-        if (o.kind == Sealed.OFFER) {
-          if (m.offerer) return this.malformed(m, out); // glare cannot happen: the smaller id offers
-          if (!m.pc) out.push({ type: "connect", id }), (m.pc = true);
-          out.push({ type: "answer", id, sdp: b.sdp });
-        } else if (m.offerer && m.pc) out.push({ type: "remote", id, sdp: b.sdp });
-        break;
-      }
-      case Sealed.CAND: {
-        const b = json();
-        if (!b || typeof b != "object") return this.malformed(m, out);
-        if (m.pc) out.push({ type: "candidate", id, candidate: b });
-        break;
-      }
-      case Sealed.DATA: {
-        // Relayed data is as good as the room key; a member on a working direct path (DTLS-checked)
-        // sends there, so a relayed frame then could be forged by anyone holding the key: refused,
-        // unless it continues a message that started on the relay before the switch.
-        if (m.ok && m.ice && !m.relaying) return this.refuse(id, "relay", `relayed data from ${id} while a direct path is up`, m);
-        if (!m.path) out.push(...this.announce(m, "relayed", now));
-        out.push({ type: "data", id, frame: o.body });
-        break;
-      }
-      default:
-        return this.malformed(m, out);
-    }
-    return out;
-  }
-
-  /** The shell's relayed reassembly for `id` has a partial message (true) or none (false). */
-  relaying(id: string, partial: boolean) {
-    const m = this.members.get(id);
-    if (m) m.relaying = partial;
-  }
-
-  /** The shell created and set a local description (offer or answer) for `id`. */
-  local(id: string, kind: Sealed.OFFER | Sealed.ANSWER, sdp: string): Action[] {
-    const m = this.members.get(id);
-    return m ? [this.send(m, kind, { sdp, nick: this.nick })] : [];
-  }
-
-  /** A local ICE candidate for `id`. */
-  candidate(id: string, c: RTCIceCandidateInit): Action[] {
-    const m = this.members.get(id);
-    return m ? [this.send(m, Sealed.CAND, c)] : [];
-  }
-
-  /** The direct channel to `id` opened; `certOk`: the DTLS certificate's fingerprint starts with its id. */
-  channelOpen(id: string, certOk: boolean, now: number): Action[] {
-    const m = this.members.get(id);
-    if (!m) return [];
-    if (!certOk) return [...this.report(m, "identity", `peer ${id} does not hold the certificate its id names`), ...this.drop(m, now)];
-    m.ok = m.ice = true;
-    return this.announce(m, "direct", now);
-  }
-
-  /** The direct channel to `id` closed: the member is gone unless the relay still has it. */
-  channelClosed(id: string, now: number): Action[] {
-    const m = this.members.get(id);
-    if (!m || !m.ok) return [];
-    m.ok = false;
-    return m.via.size ? this.lost(m, now) : this.drop(m, now);
-  }
-
-  /** The direct connection's ICE state changed. */
-  ice(id: string, state: RTCIceConnectionState, now: number): Action[] {
-    const m = this.members.get(id);
-    if (!m) return [];
-    if (state == "connected" || state == "completed") {
-      m.graceAt = Infinity;
-      m.ice = true;
-      return m.ok ? this.announce(m, "direct", now) : [];
-    }
-    if (state == "failed") return this.lost(m, now);
-    if (state == "disconnected" && m.graceAt == Infinity) m.graceAt = now + GRACE;
-    return [];
-  }
-
-  /** Deadlines that passed: candidate expiry, HELLO resends, fallback, retries, ICE grace. */
-  tick(now: number): Action[] {
-    const out: Action[] = [];
-    for (const m of [...this.members.values()]) {
-      if (!m.proven) {
-        if (now >= m.expires) {
-          this.members.delete(m.id);
-          continue;
-        }
-        if (!m.offerer && now >= m.helloAt) out.push(...this.hello(m, now));
-        continue;
-      }
-      if (now >= m.graceAt) out.push(...this.lost(m, now));
-      if (now >= m.fallbackAt && !m.path) out.push(...this.announce(m, "relayed", now));
-      if (now >= m.retryAt && m.path == "relayed" && m.offerer && m.pc) {
-        m.retryAt = now + RETRY;
-        out.push({ type: "offer", id: m.id, restart: true });
-      }
-    }
-    return out;
-  }
-
-  /** The next time tick() has something to do (Infinity: nothing scheduled). */
-  nextDeadline(): number {
-    let t = Infinity;
-    for (const m of this.members.values()) {
-      if (!m.proven) t = Math.min(t, m.expires, m.offerer ? Infinity : m.helloAt);
-      else {
-        t = Math.min(t, m.graceAt);
-        if (!m.path) t = Math.min(t, m.fallbackAt);
-        if (m.path == "relayed" && m.offerer) t = Math.min(t, m.retryAt);
-      }
-    }
-    return t;
-  }
-
-  /** Leaving the room: every member goes. */
-  leave(now: number): Action[] {
-    return [...this.members.values()].flatMap((m) => this.drop(m, now));
-  }
-
-  /** Close one member locally (the app's peer.close()). */
-  close(id: string, now: number): Action[] {
-    const m = this.members.get(id);
-    return m ? this.drop(m, now) : [];
-  }
-
-  // ---------------------------------------------------------------------------------------------
-
-  private member(id: string, now: number): Member {
-    const m: Member = {
-      id, offerer: this.self < id, proven: false, session: "", rx: 0, fresh: false, tx: 0, nick: "", via: new Set(), pc: false,
-      ok: false, ice: false, expires: now + CANDIDATE_TTL, helloAt: now, fallbackAt: Infinity, retryAt: now + RETRY, graceAt: Infinity,
-      relaying: false, reported: new Set(),
-    };
-    this.members.set(id, m);
+  const count = (proven: boolean) => [...members.values()].filter((m) => !!m.proven == proven).length;
+  const add = (id: string, now: number): Member => {
+    const m: Member = { id, off: self < id, ses: "", rx: 0, tx: 0, nick: "", via: new Set(), exp: now + CANDIDATE_TTL, hello: now, fb: Infinity, retry: now + RETRY, grace: Infinity, told: new Set() };
+    members.set(id, m);
     return m;
-  }
-
-  private count(f: (m: Member) => boolean) {
-    let n = 0;
-    for (const m of this.members.values()) if (f(m)) n++;
-    return n;
-  }
-
-  private send(m: Member, kind: Sealed, body: unknown): Action {
-    return { type: "send", id: m.id, kind, seq: ++m.tx, toSession: kind == Sealed.HELLO ? "" : m.session, body: kind == Sealed.DATA ? (body as Uint8Array) : new TextEncoder().encode(JSON.stringify(body)) };
-  }
-
-  /** Relayed data from us to `id`: the send action, or null when it has no relay path. */
-  data(id: string, frame: Uint8Array): Action | null {
-    const m = this.members.get(id);
-    return m && m.proven ? this.send(m, Sealed.DATA, frame) : null;
-  }
-
-  private hello(m: Member, now: number): Action[] {
-    m.helloAt = now + HELLO_EVERY;
-    return [this.send(m, Sealed.HELLO, { nick: this.nick })];
-  }
-
-  private announce(m: Member, path: Path, now: number): Action[] {
-    if (path == "direct" && !(m.ok && m.ice)) return [];
-    if (m.path == path) return [];
+  };
+  const send = (m: Member, kind: Sealed, body: Uint8Array): Action => [Do.SEND, m.id, kind, ++m.tx, kind == Sealed.HELLO ? "" : m.ses, body];
+  const hello = (m: Member, now: number): Action[] => ((m.hello = now + HELLO_EVERY), [send(m, Sealed.HELLO, enc({ nick }))]);
+  /** Refused input: counted; reported once per member (or room) and code. */
+  const no = (id: string, code: ErrorCode, msg: string): Action[] => {
+    st.rejected++;
+    const set = members.get(id)?.told ?? told, k = code + (members.has(id) ? "" : msg);
+    return set.has(k) ? [] : (set.add(k), [[Do.ERROR, id, code, msg]]);
+  };
+  const announce = (m: Member, path: Path, now: number): Action[] => {
+    if ((path == "direct" && !(m.ok && m.ice)) || m.path == path) return [];
     const first = !m.path;
     m.path = path;
-    if (path == "relayed") m.retryAt = Math.max(m.retryAt, now + RETRY);
-    return [first ? { type: "peer", id: m.id, path } : { type: "path", id: m.id, path }];
-  }
-
+    m.fb = Infinity;
+    if (path == "relayed") m.retry = Math.max(m.retry, now + RETRY);
+    return [[first ? Do.PEER : Do.PATH, m.id, path]];
+  };
   /** The direct path failed: traffic moves to the relay; the offerer restarts ICE. */
-  private lost(m: Member, now: number): Action[] {
-    m.graceAt = Infinity;
+  const lost = (m: Member, now: number): Action[] => {
+    m.grace = Infinity;
     m.ice = false;
-    const out = m.path == "direct" ? this.announce(m, "relayed", now) : m.path ? [] : this.announce(m, "relayed", now);
-    if (m.offerer && m.pc) (m.retryAt = now + RETRY), out.push({ type: "offer", id: m.id, restart: true });
+    const out = announce(m, "relayed", now);
+    if (m.off && m.pc) (m.retry = now + RETRY), out.push([Do.OFFER, m.id, true]);
     return out;
-  }
-
-  /** A proven member started a new session (the peer rejoined): forget the old connection. */
-  private restartMember(m: Member, o: Opened, link: unknown, fresh: boolean, now: number): Action[] {
-    const out = this.drop(m, now);
-    this.graveyard.delete(m.id);
-    return [...out, ...this.opened(m.id, link, o, fresh, now)];
-  }
-
-  private drop(m: Member, now: number): Action[] {
-    void now;
-    this.members.delete(m.id);
-    if (m.session) {
-      this.graveyard.delete(m.id);
-      if (this.graveyard.size >= GRAVEYARD) this.graveyard.delete(this.graveyard.keys().next().value!);
-      this.graveyard.set(m.id, { session: m.session, rx: m.rx });
+  };
+  const drop = (m: Member): Action[] => {
+    members.delete(m.id);
+    if (m.ses) {
+      dead.delete(m.id);
+      if (dead.size >= GRAVEYARD) dead.delete(dead.keys().next().value!);
+      dead.set(m.id, [m.ses, m.rx]);
     }
-    return [{ type: "gone", id: m.id, announced: !!m.path }];
-  }
+    return [[Do.GONE, m.id, !!m.path]];
+  };
 
-  private stale(id: string, m = this.members.get(id)): Action[] {
-    this.rejected++;
-    return m ? this.report(m, "replay", `a message from ${id} was a replay or from another session (dropped)`) : [];
-  }
+  return {
+    st,
+    ses,
+    /** Members that can be sent to. */
+    peers: () => [...members.values()].filter((m) => m.path).map((m) => m.id),
+    path: (id: string) => members.get(id)?.path,
+    nick: (id: string) => members.get(id)?.nick ?? "",
+    /** The relay links a member was seen on. */
+    via: (id: string) => [...(members.get(id)?.via ?? [])],
 
-  private malformed(m: Member, out: Action[]): Action[] {
-    this.rejected++;
-    return [...out, ...this.report(m, "relay", `peer ${m.id} sent a malformed message`)];
-  }
+    /** The relay says `id` is in the room (MEMBERS, JOINED) on `link`. */
+    seen(id: string, link: unknown, now: number): Action[] {
+      let m = members.get(id);
+      if (id == self) return [];
+      if (m) return m.via.add(link), [];
+      if (count(false) >= MAX_CANDIDATES) return no(id, "limit", "too many unproven members named by the relay");
+      (m = add(id, now)).via.add(link);
+      return m.off ? [] : hello(m, now);
+    },
 
-  private refuse(id: string, code: "limit" | "relay", message: string, m = this.members.get(id)): Action[] {
-    this.rejected++;
-    if (m) return this.report(m, code, message);
-    if (this.reported.has(message)) return [];
-    this.reported.add(message);
-    return [{ type: "error", id, code, message }];
-  }
+    /** The relay says `id` left. A member with an open direct channel stays. */
+    left(id: string, link: unknown): Action[] {
+      const m = members.get(id);
+      return !m || (m.via.delete(link), m.via.size || m.ok) ? [] : drop(m);
+    },
 
-  /** One error event per member and kind: a flood from one peer is one event. */
-  private report(m: Member, code: "decrypt" | "identity" | "relay" | "replay" | "limit", message: string): Action[] {
-    if (m.reported.has(code)) return [];
-    m.reported.add(code);
-    return [{ type: "error", id: m.id, code, message }];
-  }
+    /** A relay link went down: not a way to members any more. */
+    down(link: unknown) {
+      for (const m of members.values()) m.via.delete(link);
+    },
+
+    /** A sealed message from `id` that would not open (wrong password, tampering, another session of ours). */
+    bad: (id: string) => no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`),
+
+    /** A sealed message from `id` opened; it came through `link`. */
+    opened(id: string, link: unknown, o: Opened, now: number): Action[] {
+      // Only a HELLO may name no session of ours; anything else was sealed for another visit.
+      if (id == self || (!o.fresh && o.kind != Sealed.HELLO)) return no(id, "replay", `a message from ${id} was a replay`);
+      let m = members.get(id);
+      if (!m) {
+        if (count(true) >= MAX_MEMBERS) return no(id, "limit", `room is full here (${MAX_MEMBERS})`);
+        m = add(id, now);
+      }
+      m.via.add(link);
+      // Back in the same session after leaving: it goes on from where it was (no replay after a fake LEFT/JOINED).
+      const d = dead.get(id);
+      if (!m.ses && d?.[0] == o.ses) [m.ses, m.rx] = d;
+      if (m.ses != o.ses) {
+        // A new session of this member: only a message naming ours may replace a working one.
+        if (m.ses && !o.fresh && (m.ok || m.path)) return no(id, "replay", `a message from ${id} was a replay`);
+        if (m.pc) return [...drop(m), ...this.opened(id, link, o, now)];
+        (m.ses = o.ses), (m.rx = 0);
+      }
+      if (o.seq <= m.rx) return no(id, "replay", `a message from ${id} was a replay`);
+      m.rx = o.seq;
+      const out: Action[] = [];
+      if (!m.proven) {
+        m.proven = true;
+        m.fb = now + FALLBACK;
+        if (m.off) (m.pc = true), out.push([Do.CONNECT, id], [Do.OFFER, id, false]);
+      }
+      if (o.kind == Sealed.DATA) {
+        // Relayed data is as good as the room key; a member on a working direct path (DTLS-checked)
+        // sends there, so relayed data then could be forged by anyone holding the key: refused, unless
+        // it continues a message begun on the relay before the switch.
+        if (m.ok && m.ice && !m.partial) return no(id, "relay", `relayed data from ${id} while a direct path is up`);
+        return [...out, ...announce(m, "relayed", now), [Do.DATA, id, o.body]];
+      }
+      let b: any;
+      try {
+        b = JSON.parse(new TextDecoder().decode(o.body));
+      } catch {}
+      if (!b || typeof b != "object") return [...out, ...no(id, "relay", `peer ${id} sent a malformed message`)];
+      if (typeof b.nick == "string") m.nick = b.nick.slice(0, 256);
+      const sdp = typeof b.sdp == "string" && b.sdp;
+      if (o.kind == Sealed.OFFER && sdp && !m.off) {
+        if (!m.pc) (m.pc = true), out.push([Do.CONNECT, id]);
+        out.push([Do.ANSWER, id, sdp]);
+      } else if (o.kind == Sealed.ANSWER && sdp && m.off) out.push([Do.REMOTE, id, sdp]);
+      else if (o.kind == Sealed.CAND) m.pc && out.push([Do.CAND, id, b]);
+      else if (o.kind != Sealed.HELLO) return [...out, ...no(id, "relay", `peer ${id} sent a malformed message`)];
+      return out;
+    },
+
+    /** The shell's relayed reassembly for `id` holds a partial message (or not). */
+    partial(id: string, p: boolean) {
+      const m = members.get(id);
+      if (m) m.partial = p;
+    },
+
+    /** The shell set a local offer or answer for `id`; a local ICE candidate. */
+    local: (id: string, kind: Sealed.OFFER | Sealed.ANSWER, sdp: string): Action[] => {
+      const m = members.get(id);
+      return m ? [send(m, kind, enc({ sdp, nick }))] : [];
+    },
+    cand: (id: string, c: RTCIceCandidateInit): Action[] => {
+      const m = members.get(id);
+      return m ? [send(m, Sealed.CAND, enc(c))] : [];
+    },
+
+    /** Relayed data from us to `id` (null: it is gone or not proven). */
+    data: (id: string, frame: Uint8Array): Action | null => {
+      const m = members.get(id);
+      return m?.proven ? send(m, Sealed.DATA, frame) : null;
+    },
+
+    /** The direct channel to `id` opened (`ok`: its DTLS certificate's fingerprint starts with the id), or closed (`ok` undefined). */
+    chan(id: string, ok: boolean | undefined, now: number): Action[] {
+      const m = members.get(id);
+      if (!m) return [];
+      if (ok === undefined) return m.ok ? ((m.ok = false), m.via.size ? lost(m, now) : drop(m)) : [];
+      if (!ok) return [...no(id, "identity", `peer ${id} does not hold the certificate its id names`), ...drop(m)];
+      m.ok = m.ice = true;
+      return announce(m, "direct", now);
+    },
+
+    /** The direct connection's ICE state changed. */
+    ice(id: string, s: RTCIceConnectionState, now: number): Action[] {
+      const m = members.get(id);
+      if (!m) return [];
+      if (s == "connected" || s == "completed") return (m.grace = Infinity), (m.ice = true), announce(m, "direct", now);
+      if (s == "failed") return lost(m, now);
+      if (s == "disconnected" && m.grace == Infinity) m.grace = now + GRACE;
+      return [];
+    },
+
+    /** Deadlines that passed: candidate expiry, HELLO resends, fallback, retries, ICE grace. */
+    tick(now: number): Action[] {
+      const out: Action[] = [];
+      for (const m of [...members.values()]) {
+        if (!m.proven) {
+          if (now >= m.exp) members.delete(m.id);
+          else if (!m.off && now >= m.hello) out.push(...hello(m, now));
+          continue;
+        }
+        if (now >= m.grace) out.push(...lost(m, now));
+        if (now >= m.fb) out.push(...announce(m, "relayed", now));
+        if (now >= m.retry && m.path == "relayed" && m.off && m.pc) (m.retry = now + RETRY), out.push([Do.OFFER, m.id, true]);
+      }
+      return out;
+    },
+
+    /** When tick() has something to do next (Infinity: nothing scheduled). */
+    next(): number {
+      let t = Infinity;
+      for (const m of members.values())
+        t = Math.min(t, ...(m.proven ? [m.grace, m.path ? Infinity : m.fb, m.path == "relayed" && m.off ? m.retry : Infinity] : [m.exp, m.off ? Infinity : m.hello]));
+      return t;
+    },
+
+    /** Leave the room (every member goes), or drop one member (the app's peer.close()). */
+    leave: (): Action[] => [...members.values()].flatMap(drop),
+    close: (id: string): Action[] => {
+      const m = members.get(id);
+      return m ? drop(m) : [];
+    },
+  };
 }
-
-/** Hex of an 8-byte id or session. */
-export const idHex = hex;

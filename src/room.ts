@@ -11,7 +11,7 @@ import { sendFrames } from "./send.ts";
 import { concat, fromHex, hex, random } from "../protocol/bytes.ts";
 import { fpId } from "../protocol/addr.ts";
 import { RELAYED_OVERHEAD, Sealed } from "../protocol/sealed.ts";
-import { Mesh, type Action, type Path } from "./mesh.ts";
+import { createMesh, Do, type Action, type ErrorCode, type Path } from "./mesh.ts";
 import type { Link, RelayInfo } from "./link.ts";
 import { rank } from "./discover.ts";
 
@@ -33,7 +33,7 @@ export interface Peer {
 
 /** Why something from a peer (or a relay on its behalf) was refused: reported once per peer and kind. */
 export interface RoomError {
-  code: "decrypt" | "identity" | "relay" | "replay" | "limit";
+  code: ErrorCode;
   message: string;
   peer?: string;
 }
@@ -106,15 +106,15 @@ interface Conn {
 export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}): Promise<Room> {
   const keys: RoomKeys = await deriveRoom(host.crypto, name, o.password);
   const ev = createEmitter<RoomEvents>();
-  const th = hex(keys.topic), me = hex(host.id), session = random(8), zero = new Uint8Array(8);
-  const mesh = new Mesh(me, hex(session), o.nick ?? "");
+  const th = hex(keys.topic), session = random(8), zero = new Uint8Array(8);
+  const mesh = createMesh(hex(host.id), hex(session), o.nick ?? "");
   const conns = new Map<string, Conn>();
   const peers = new Map<string, Peer & ReturnType<typeof createEmitter<PeerEvents>>>();
   const relayed = new Map<string, Reassembler>();
   /** Per member: sealed messages go out in sequence order; relayed data waits its turn behind them. */
   const q = new Map<string, Promise<unknown>>(), dq = new Map<string, Promise<unknown>>();
-  const stats = { get rejected() { return mesh.rejected; } };
   const active = new Map<string, Link>();
+  const now = () => performance.now();
   let left = false, rq: Promise<unknown> = Promise.resolve(), timer: ReturnType<typeof setTimeout> | undefined;
 
   const linkOf = (id: string) => (mesh.via(id) as Link[]).find((l) => active.get(l.relay.addr) == l) ?? [...active.values()][0];
@@ -123,86 +123,61 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     m.set(id, p.catch(() => {}));
     return p;
   };
+  const fail = () => void mesh.st.rejected++;
 
   const run = (acts: Action[]) => {
     for (const a of acts) {
-      const id = a.id, c = conns.get(id);
-      switch (a.type) {
-        case "send": {
-          const to = fromHex(id);
-          const pt = concat([new Uint8Array(4), session, a.body]);
-          new DataView(pt.buffer).setUint32(0, a.seq);
-          void chain(q, id, async () => {
-            const sealed = await sealMsg(host.crypto, keys, host.id, to, a.kind, a.toSession ? fromHex(a.toSession) : zero, pt);
-            linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to, data: concat([Uint8Array.of(a.kind), sealed]) });
-          });
-          break;
+      const id = a[1], c = conns.get(id), p = peers.get(id);
+      if (a[0] == Do.SEND) {
+        const [, , kind, seq, to, body] = a, pt = concat([new Uint8Array(4), session, body]);
+        new DataView(pt.buffer).setUint32(0, seq);
+        void chain(q, id, async () => {
+          const sealed = await sealMsg(host.crypto, keys, host.id, fromHex(id), kind, to ? fromHex(to) : zero, pt);
+          linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to: fromHex(id), data: concat([Uint8Array.of(kind), sealed]) });
+        });
+      } else if (a[0] == Do.CONNECT) connect(id);
+      else if (a[0] == Do.OFFER) c && c.pc.createOffer({ iceRestart: a[2] }).then(async (d) => (await c.pc.setLocalDescription(d), run(mesh.local(id, Sealed.OFFER, d.sdp!)))).catch(fail);
+      else if (a[0] == Do.ANSWER)
+        c && (async () => {
+          await c.pc.setRemoteDescription({ type: "offer", sdp: a[2] });
+          const d = await c.pc.createAnswer();
+          await c.pc.setLocalDescription(d);
+          run(mesh.local(id, Sealed.ANSWER, d.sdp!));
+          addCands(c);
+        })().catch(fail);
+      else if (a[0] == Do.REMOTE) c?.pc.signalingState == "have-local-offer" && c.pc.setRemoteDescription({ type: "answer", sdp: a[2] }).then(() => addCands(c), fail);
+      else if (a[0] == Do.CAND) c && (c.cands.push(a[2]), addCands(c));
+      else if (a[0] == Do.PEER) ev.emit("peer", mkPeer(id));
+      else if (a[0] == Do.PATH) p?.emit("path", a[2]);
+      else if (a[0] == Do.DATA) {
+        const rs = relayed.get(id) ?? relayed.set(id, createReassembler(RELAYED_LIMITS)).get(id)!;
+        deliver(id, rs(a[2]));
+        mesh.partial(id, rs.pending > 0);
+      } else if (a[0] == Do.GONE) {
+        conns.delete(id), relayed.delete(id), peers.delete(id);
+        if (c) {
+          c.dc.onclose = c.pc.oniceconnectionstatechange = null;
+          try { c.dc.close(); c.pc.close(); } catch {}
         }
-        case "connect": connect(id); break;
-        case "offer":
-          if (c) void c.pc.createOffer(a.restart ? { iceRestart: true } : {}).then(async (d) => (await c.pc.setLocalDescription(d), run(mesh.local(id, Sealed.OFFER, d.sdp!)))).catch(() => {});
-          break;
-        case "answer":
-          if (c) void (async () => {
-            await c.pc.setRemoteDescription({ type: "offer", sdp: a.sdp });
-            const d = await c.pc.createAnswer();
-            await c.pc.setLocalDescription(d);
-            run(mesh.local(id, Sealed.ANSWER, d.sdp!));
-            addCands(c);
-          })().catch(() => mesh.rejected++);
-          break;
-        case "remote":
-          if (c?.pc.signalingState == "have-local-offer") void c.pc.setRemoteDescription({ type: "answer", sdp: a.sdp }).then(() => addCands(c), () => mesh.rejected++);
-          break;
-        case "candidate":
-          if (c) c.cands.push(a.candidate), addCands(c);
-          break;
-        case "peer": {
-          const p = mkPeer(id);
-          ev.emit("peer", p);
-          break;
-        }
-        case "path": peers.get(id)?.emit("path", a.path); break;
-        case "data": {
-          const rs = relayed.get(id) ?? relayed.set(id, createReassembler(RELAYED_LIMITS)).get(id)!;
-          deliver(id, rs(a.frame));
-          mesh.relaying(id, rs.pending > 0);
-          break;
-        }
-        case "gone": {
-          conns.delete(id), relayed.delete(id);
-          if (c) {
-            c.dc.onclose = c.pc.oniceconnectionstatechange = null;
-            try { c.dc.close(); c.pc.close(); } catch {}
-          }
-          const p = peers.get(id);
-          peers.delete(id);
-          if (p && a.announced) p.emit("close"), ev.emit("leave", p);
-          break;
-        }
-        case "error": ev.emit("error", { code: a.code, peer: id, message: a.message }); break;
-      }
+        if (p && a[2]) p.emit("close"), ev.emit("leave", p);
+      } else if (a[0] == Do.ERROR) ev.emit("error", { code: a[2], peer: id, message: a[3] });
     }
-    schedule();
-  };
-  // One timer, set to the core's next deadline.
-  const schedule = () => {
+    // One timer, set to the core's next deadline.
     clearTimeout(timer);
-    const t = mesh.nextDeadline();
-    if (!left && t < Infinity) timer = setTimeout(() => run(mesh.tick(performance.now())), Math.max(0, t - performance.now()));
+    const t = mesh.next();
+    if (!left && t < Infinity) timer = setTimeout(() => run(mesh.tick(now())), t - now());
   };
   const addCands = (c: Conn) => {
-    if (c.pc.remoteDescription) for (const x of c.cands.splice(0)) c.pc.addIceCandidate(x).catch(() => {});
+    if (c.pc.remoteDescription) for (const x of c.cands.splice(0)) c.pc.addIceCandidate(x).catch(fail);
   };
 
   const deliver = (id: string, r: ReturnType<Reassembler>) => {
     const p = peers.get(id);
     if (!r || !p) return;
     if ("error" in r) {
-      mesh.rejected++;
+      fail();
       // Over the byte budget: this peer is dropped (one error event, however many frames follow).
-      if (r.fatal) run([{ type: "error", id, code: "limit", message: `peer ${id}: ${r.error}` }, ...mesh.close(id, performance.now())]);
-      return;
+      return r.fatal && run([[Do.ERROR, id, "limit", `peer ${id}: ${r.error}`], ...mesh.close(id)]);
     }
     p.emit("message", r.data);
     ev.emit("message", r.data, p);
@@ -210,19 +185,17 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
 
   // One message to one peer: over the direct channel, or chunked, sealed and paced through the relay.
   const tx = (id: string, data: unknown): Promise<void> => {
-    const c = conns.get(id);
+    const c = conns.get(id), l = linkOf(id);
     if (mesh.path(id) == "direct" && c) return sendFrames(c.dc, encodeData(data));
-    const l = linkOf(id);
-    if (!l) return Promise.reject(new Error("lumamesh: no path to peer " + id));
-    const frames = encodeData(data, l.maxFrame - RELAYED_OVERHEAD);
-    const bytes = frames.reduce((n, f) => n + f.length + RELAYED_OVERHEAD, 0);
+    if (!l) return Promise.reject(Error("lumamesh: no path to peer " + id));
+    const frames = encodeData(data, l.maxFrame - RELAYED_OVERHEAD), bytes = frames.length * RELAYED_OVERHEAD + frames.reduce((n, f) => n + f.length, 0);
     if (bytes / l.rate > RELAY_SEND_MAX || frames.length / l.msgRate > RELAY_SEND_MAX)
-      return Promise.reject(new RangeError(`lumamesh: ${bytes} bytes cannot pass relay ${l.relay.addr} (${l.rate} B/s) within ${RELAY_SEND_MAX} s`));
+      return Promise.reject(RangeError(`lumamesh: ${bytes} bytes cannot pass relay ${l.relay.addr} (${l.rate} B/s) within ${RELAY_SEND_MAX} s`));
     return chain(dq, id, async () => {
       for (const f of frames) {
         await l.pace(f.length + RELAYED_OVERHEAD);
         const a = mesh.data(id, f);
-        if (!a) throw new Error("lumamesh: peer " + id + " is gone");
+        if (!a) throw Error("lumamesh: peer " + id + " is gone");
         run([a]);
       }
     }) as Promise<void>;
@@ -231,11 +204,11 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
   const mkPeer = (id: string) => {
     const p = {
       id,
-      get nick() { return mesh.nickOf(id); },
+      get nick() { return mesh.nick(id); },
       get path(): Path { return mesh.path(id) ?? "relayed"; },
       ...createEmitter<PeerEvents>(),
       send: (data: unknown) => tx(id, data),
-      close: () => run(mesh.close(id, performance.now())),
+      close: () => run(mesh.close(id)),
     };
     peers.set(id, p);
     return p;
@@ -243,37 +216,33 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
 
   const connect = (id: string) => {
     // Relays answer plain STUN Binding requests: they are this page's STUN servers.
-    const iceServers = [...active.keys()].map((a) => ({ urls: "stun:" + a }));
-    const pc = new host.PC({ iceServers, certificates: host.cert ? [host.cert] : undefined });
+    const pc = new host.PC({ iceServers: [...active.keys()].map((a) => ({ urls: "stun:" + a })), certificates: host.cert && [host.cert] });
     const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
-    const c: Conn = { pc, dc, cands: [] };
-    conns.set(id, c);
+    conns.set(id, { pc, dc, cands: [] });
     dc.binaryType = "arraybuffer";
-    pc.onicecandidate = (e) => e.candidate?.candidate && run(mesh.candidate(id, e.candidate.toJSON()));
-    pc.oniceconnectionstatechange = () => run(mesh.ice(id, pc.iceConnectionState, performance.now()));
+    pc.onicecandidate = (e) => e.candidate?.candidate && run(mesh.cand(id, e.candidate.toJSON()));
+    pc.oniceconnectionstatechange = () => run(mesh.ice(id, pc.iceConnectionState, now()));
     // The channel can open before our side has applied the answer (the answerer's checks and
     // DTLS arrive while the answer is still being opened): wait for it, then check the identity.
     const opened = () => {
       // DTLS proved the certificate in the SDP; the id the relay routed on must be its prefix.
-      const rid = sdpId(pc.remoteDescription?.sdp);
-      const rs = createReassembler(DIRECT_LIMITS);
+      const rid = sdpId(pc.remoteDescription?.sdp), rs = createReassembler(DIRECT_LIMITS);
       dc.onmessage = (e) => deliver(id, rs(new Uint8Array(e.data as ArrayBuffer)));
-      run(mesh.channelOpen(id, !!rid && hex(rid) == id, performance.now()));
+      run(mesh.chan(id, !!rid && hex(rid) == id, now()));
     };
     dc.onopen = () => (pc.remoteDescription ? opened() : pc.addEventListener("signalingstatechange", function f() {
       if (pc.remoteDescription) pc.removeEventListener("signalingstatechange", f), opened();
     }));
-    dc.onclose = () => run(mesh.channelClosed(id, performance.now()));
+    dc.onclose = () => run(mesh.chan(id, undefined, now()));
   };
 
   // Sealed messages from the relays, opened in arrival order.
   const onSignal = async (from: Uint8Array, data: Uint8Array, l: Link) => {
-    const kind = data[0], id = hex(from), hello = kind == Sealed.HELLO;
-    const pt = await openMsg(host.crypto, keys, from, host.id, kind, hello ? zero : session, data.subarray(1));
+    const kind = data[0], id = hex(from), fresh = kind != Sealed.HELLO;
+    const pt = await openMsg(host.crypto, keys, from, host.id, kind, fresh ? session : zero, data.subarray(1));
     if (left) return;
-    if (!pt || pt.length < 12) return run(mesh.undecryptable(id));
-    const seq = new DataView(pt.buffer, pt.byteOffset).getUint32(0);
-    run(mesh.opened(id, l, { kind, seq, session: hex(pt.subarray(4, 12)), body: pt.subarray(12) }, !hello, performance.now()));
+    if (!pt || pt.length < 12) return run(mesh.bad(id));
+    run(mesh.opened(id, l, { kind, seq: new DataView(pt.buffer, pt.byteOffset).getUint32(0), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh }, now()));
   };
 
   // The relays this room is joined on, picked by rendezvous hashing of the topic over the relays this
@@ -310,16 +279,15 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     const mine = active.get(l.relay.addr) == l;
     // A refused JOIN (too many rooms, room full, id taken or not ours): try the next relay.
     if (f.t == T.ERROR && mine && [E.ROOMS, E.MEMBERS, E.ID_TAKEN, E.ID_MISMATCH].includes(f.code)) {
-      active.delete(l.relay.addr), refused.set(l.relay.addr, `${l.relay.addr}: ${f.message} (${f.code})`), mesh.linkDown(l);
+      active.delete(l.relay.addr), refused.set(l.relay.addr, `${l.relay.addr}: ${f.message} (${f.code})`), mesh.down(l);
       return void fill();
     }
     if (left || !mine || !("topic" in f) || hex(f.topic) != th) return;
-    const now = performance.now();
     if (f.t == T.MEMBERS) {
-      for (const id of f.ids) run(mesh.seen(hex(id), l, now));
+      for (const id of f.ids) run(mesh.seen(hex(id), l, now()));
       joined?.();
-    } else if (f.t == T.JOINED) run(mesh.seen(hex(f.id), l, now));
-    else if (f.t == T.LEFT) run(mesh.left(hex(f.id), l, now));
+    } else if (f.t == T.JOINED) run(mesh.seen(hex(f.id), l, now()));
+    else if (f.t == T.LEFT) run(mesh.left(hex(f.id), l));
     else if (f.t == T.DELIVER && !f.bcast) {
       const { from, data } = f;
       rq = rq.then(() => onSignal(from, data, l)).catch(() => {});
@@ -329,7 +297,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
   const onDown = (l: Link) => {
     if (active.get(l.relay.addr) != l) return;
     active.delete(l.relay.addr);
-    mesh.linkDown(l);
+    mesh.down(l);
     fill();
   };
   let joined: (() => void) | undefined, joinFail: ((m: string) => void) | undefined;
@@ -344,14 +312,14 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     },
     on: ev.on,
     off: ev.off,
-    stats,
+    stats: mesh.st,
     send: (data) => (encodeData(data), Promise.all(room.peers.map((p) => p.send(data))).then(() => {})),
     leave() {
       if (left) return;
       clearTimeout(refill);
       for (const l of active.values()) l.send({ t: T.LEAVE, topic: keys.topic });
       unlisten();
-      run(mesh.leave(performance.now()));
+      run(mesh.leave());
       left = true;
       clearTimeout(timer);
     },
