@@ -192,7 +192,8 @@ export function createMesh(self: string, ses: string, nick = "") {
         // sends there, so relayed data then could be forged by anyone holding the key: refused, unless
         // it continues a message begun on the relay before the switch.
         if (m.ok && m.ice && !m.partial) return no(id, "relay", `relayed data from ${id} while a direct path is up`);
-        return [...out, ...announce(m, "relayed", now), [Do.DATA, id, o.body]];
+        // Relayed data from a member not yet announced: it fell back to the relay (maybe a moment before us).
+        return [...out, ...(m.path ? [] : announce(m, "relayed", now)), [Do.DATA, id, o.body]];
       }
       let b: any;
       try {
