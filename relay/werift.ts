@@ -545,7 +545,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       }
       // A peer that does not acknowledge must not make the relay hold its frames without bound.
       const sp = s as unknown as SctpPrivate;
-      let queued = sp.flightSize + buffered;
+      let queued = sp.flightSize; // sent, not yet acknowledged; then what waits in the queue
       for (const c of sp.outboundQueue) queued += c.userData.length;
       if (queued + msg.length > role.maxQueued) {
         fail("send-queue-full");

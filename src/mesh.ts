@@ -4,8 +4,8 @@
 // (src/room.ts) to carry out with RTCPeerConnections, sealing and timers. docs/protocol.md §4.
 //
 // A member costs nothing until a sealed message from it opened (it holds the room key): the relay's
-// MEMBERS/JOINED only make an id a candidate, capped, that expires. The peer with the larger id says
-// HELLO first; the smaller one offers once the other proved itself. Written small: it ships on-chain.
+// MEMBERS/JOINED only make an id a candidate (capped, oldest out, expiring) that gets a HELLO. The
+// peer with the smaller id offers once the other proved itself. Written small: it ships on-chain.
 import { Sealed } from "../protocol/sealed.ts";
 
 /** No direct channel this long after a pair is proven: relay its traffic (and retry direct every RETRY). */
@@ -16,11 +16,17 @@ export const GRACE = 2000;
 export const CANDIDATE_TTL = 30000, HELLO_EVERY = 5000;
 /** Proven members a room keeps at most (a full mesh of 64 pages), and candidates not yet proven. */
 export const MAX_MEMBERS = 64, MAX_CANDIDATES = 128;
+/** HELLOs sent per second at most (a relay naming ids cannot make a page seal without bound). */
+export const HELLO_RATE = 20;
 /** Sessions and sequence numbers of members that left, kept so a replay after a fake LEFT/JOINED fails. */
 const GRAVEYARD = 1024;
 
 export type Path = "direct" | "relayed";
-export type ErrorCode = "decrypt" | "identity" | "relay" | "replay" | "limit";
+/** decrypt: a sealed message would not open; identity: a direct channel's certificate is not the
+ *  peer's id; relay: a message the relay passed broke the protocol (or relayed data while direct);
+ *  replay: a message came again or from another session; limit: a cap was reached; data: a peer's data
+ *  frames were malformed or a message timed out. */
+export type ErrorCode = "decrypt" | "identity" | "relay" | "replay" | "limit" | "data";
 
 /** Actions, as tuples: [what, member id, …]. */
 export const enum Do { SEND, CONNECT, OFFER, ANSWER, REMOTE, CAND, PEER, PATH, DATA, GONE, ERROR }
@@ -64,6 +70,8 @@ interface Member {
   ice?: boolean;
   /** What the app sees: undefined until announced. */
   path?: Path;
+  /** We said HELLO to it. */
+  said?: boolean;
   /** Deadlines (ms): candidate expiry, next HELLO, fallback, retry, ICE grace. */
   exp: number;
   hello: number;
@@ -93,7 +101,19 @@ export function createMesh(self: string, ses: string, nick = "") {
     return m;
   };
   const send = (m: Member, kind: Sealed, body: Uint8Array): Action => [Do.SEND, m.id, kind, ++m.tx, kind == Sealed.HELLO ? "" : m.ses, body];
-  const hello = (m: Member, now: number): Action[] => ((m.hello = now + HELLO_EVERY), [send(m, Sealed.HELLO, enc({ nick }))]);
+  // HELLOs to candidates cost a seal and a relay frame each: HELLO_RATE a second at most (burst 2×),
+  // the rest wait their turn. A HELLO owed to a member that proved itself is never held back.
+  let tokens = 2 * HELLO_RATE, at = 0;
+  const hello = (m: Member, now: number): Action[] => {
+    tokens = Math.min(2 * HELLO_RATE, tokens + ((now - at) * HELLO_RATE) / 1000);
+    at = now;
+    const wait = !m.proven && tokens < 1;
+    m.hello = now + (wait ? 1000 / HELLO_RATE : HELLO_EVERY);
+    if (wait) return [];
+    if (!m.proven) tokens--;
+    m.said = true;
+    return [send(m, Sealed.HELLO, enc({ nick }))];
+  };
   /** Refused input: counted; reported once per member (or room) and code. */
   const no = (id: string, code: ErrorCode, msg: string): Action[] => {
     st.rejected++;
@@ -141,9 +161,14 @@ export function createMesh(self: string, ses: string, nick = "") {
       let m = members.get(id);
       if (id == self) return [];
       if (m) return m.via.add(link), [];
-      if (count(false) >= MAX_CANDIDATES) return no(id, "limit", "too many unproven members named by the relay");
+      // Too many candidates: the oldest goes (a relay naming thousands of ids cannot keep out the one that joins now).
+      const out: Action[] = [];
+      if (count(false) >= MAX_CANDIDATES) {
+        out.push(...no(id, "limit", "too many unproven members named by the relay"));
+        members.delete([...members.values()].find((x) => !x.proven)!.id);
+      }
       (m = add(id, now)).via.add(link);
-      return m.off ? [] : hello(m, now);
+      return [...out, ...hello(m, now)];
     },
 
     /** The relay says `id` left. A member with an open direct channel stays. */
@@ -157,6 +182,8 @@ export function createMesh(self: string, ses: string, nick = "") {
       for (const m of members.values()) m.via.delete(link);
     },
 
+    /** Refused input from `id`: counted, reported once per member and code. */
+    refuse: no,
     /** A sealed message from `id` that would not open (wrong password, tampering, another session of ours). */
     bad: (id: string) => no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`),
 
@@ -186,6 +213,8 @@ export function createMesh(self: string, ses: string, nick = "") {
         m.proven = true;
         m.fb = now + FALLBACK;
         if (m.off) (m.pc = true), out.push([Do.CONNECT, id], [Do.OFFER, id, false]);
+        // It proved itself before we said HELLO (its relay named us first): prove ourselves back.
+        else if (!m.said) out.push(...hello(m, now));
       }
       if (o.kind == Sealed.DATA) {
         // Relayed data is as good as the room key; a member on a working direct path (DTLS-checked)
@@ -259,7 +288,7 @@ export function createMesh(self: string, ses: string, nick = "") {
       for (const m of [...members.values()]) {
         if (!m.proven) {
           if (now >= m.exp) members.delete(m.id);
-          else if (!m.off && now >= m.hello) out.push(...hello(m, now));
+          else if (now >= m.hello) out.push(...hello(m, now));
           continue;
         }
         if (now >= m.grace) out.push(...lost(m, now));
@@ -273,7 +302,7 @@ export function createMesh(self: string, ses: string, nick = "") {
     next(): number {
       let t = Infinity;
       for (const m of members.values())
-        t = Math.min(t, ...(m.proven ? [m.grace, m.path ? Infinity : m.fb, m.path == "relayed" && m.off ? m.retry : Infinity] : [m.exp, m.off ? Infinity : m.hello]));
+        t = Math.min(t, ...(m.proven ? [m.grace, m.path ? Infinity : m.fb, m.path == "relayed" && m.off ? m.retry : Infinity] : [m.exp, m.hello]));
       return t;
     },
 

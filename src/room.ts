@@ -174,11 +174,8 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
   const deliver = (id: string, r: ReturnType<Reassembler>) => {
     const p = peers.get(id);
     if (!r || !p) return;
-    if ("error" in r) {
-      fail();
-      // Over the byte budget: this peer is dropped (one error event, however many frames follow).
-      return r.fatal && run([[Do.ERROR, id, "limit", `peer ${id}: ${r.error}`], ...mesh.close(id)]);
-    }
+    // Over the byte budget: this peer is dropped. Either way one error event per peer, however many frames follow.
+    if ("error" in r) return run([...mesh.refuse(id, r.fatal ? "limit" : "data", `peer ${id}: ${r.error}`), ...(r.fatal ? mesh.close(id) : [])]);
     p.emit("message", r.data);
     ev.emit("message", r.data, p);
   };

@@ -3,7 +3,7 @@
 // the relay at 3 s, retries, path switching, leaving, limits. No browser, no crypto: a message
 // "opens" exactly when the shell's would (the recipient's session named in the AD, or zeros for HELLO).
 import { describe, expect, test } from "bun:test";
-import { CANDIDATE_TTL, Do, FALLBACK, GRACE, HELLO_EVERY, MAX_CANDIDATES, RETRY, createMesh, type Action, type Mesh } from "../../src/mesh.ts";
+import { CANDIDATE_TTL, Do, FALLBACK, GRACE, HELLO_EVERY, HELLO_RATE, RETRY, createMesh, type Action, type Mesh } from "../../src/mesh.ts";
 
 const SEALED = { OFFER: 1, ANSWER: 2, CAND: 3, DATA: 4, HELLO: 5 } as const;
 const LINK = { name: "relay-1" };
@@ -63,26 +63,28 @@ function meet(now = 0) {
 }
 
 describe("who offers, and proof before cost", () => {
-  test("the relay naming an id costs nothing: no connection, no peer, no timer beyond the candidate's expiry", () => {
+  test("the relay naming an id costs a HELLO: no connection, no peer, nothing beyond the candidate's expiry", () => {
     const a = createMesh(A, SA);
-    expect(a.seen(B, LINK, 0)).toEqual([]); // a (smaller) waits to be proven to
+    expect(kinds(a.seen(B, LINK, 0))).toEqual([SEALED.HELLO]);
+    expect(types(a.seen(B, LINK, 1))).toEqual([]); // named again: nothing more
     expect(a.peers()).toEqual([]);
-    expect(a.next()).toBe(CANDIDATE_TTL);
-    expect(a.tick(CANDIDATE_TTL)).toEqual([]); // forgotten, nothing else happened
+    expect(a.next()).toBe(HELLO_EVERY);
+    a.tick(CANDIDATE_TTL); // forgotten, nothing else happened
     expect(a.next()).toBe(Infinity);
   });
 
-  test("the larger id says HELLO; the smaller, once that opened, connects and offers; the larger answers", () => {
+  test("whoever the relay told first says HELLO, the other answers it with its own; the smaller id then offers", () => {
     const { log } = meet();
     expect(log.map((x) => (x[0] == Do.SEND ? `send:${x[2]}` : NAMES[x[0]]))).toEqual([
-      "send:5", // b HELLO → a
-      "connect", "offer", "send:1", // a proves b, connects, offers
-      "connect", "answer", "send:2", // b: the offer named b's session, so a is proven and fresh
+      "send:5", // a HELLO → b
+      "send:5", // b: a proved itself; b proves itself back
+      "connect", "offer", "send:1", // a: b proven, a is the smaller id: connect and offer
+      "connect", "answer", "send:2", // b: the offer named b's session, so a is fresh
       "remote",
     ]);
     const hello = sends(log)[0]!;
     expect(hello[4]).toBe(""); // a HELLO names no session (it cannot know it yet)
-    expect(sends(log).slice(1).every((s) => s[4] != "")).toBe(true); // everything after does
+    expect(sends(log).slice(2).every((s) => s[4] != "")).toBe(true); // everything after the HELLOs does
   });
 
   test("glare cannot happen: an OFFER to the smaller id is refused and reported", () => {
@@ -94,15 +96,29 @@ describe("who offers, and proof before cost", () => {
     void b;
   });
 
-  test("candidates not yet proven are capped; the relay naming thousands of ids makes one error, no connection", () => {
+  test("candidates are capped (the oldest goes), HELLOs rate-limited; thousands of invented ids: one error, no connection", () => {
     const a = createMesh(A, SA);
     const out: Action[] = [];
-    // Ids below a's: a is the larger, so it says HELLO to each it keeps as a candidate.
     for (let i = 0; i < 2000; i++) out.push(...a.seen("0" + i.toString(16).padStart(15, "0"), LINK, 0));
-    expect(types(out).filter((x) => x == "send").length).toBe(MAX_CANDIDATES); // HELLOs to those it keeps
+    expect(types(out).filter((x) => x == "send").length).toBe(2 * HELLO_RATE); // the burst, then they wait
     expect(types(out).filter((x) => x == "connect")).toEqual([]);
     expect(types(out).filter((x) => x == "error").length).toBe(1);
+    // The newest are the ones kept: a peer the relay names now is not crowded out.
+    out.length = 0;
+    out.push(...a.seen(B, LINK, 2000));
+    expect(kinds(out)).toEqual([SEALED.HELLO]);
     expect(a.peers()).toEqual([]);
+  });
+
+  test("a HELLO owed to a member that proved itself is sent even when candidate HELLOs are rate-limited", () => {
+    const net = new Net();
+    const a = net.add(A, SA), b = net.add(B, SB);
+    // b spends its HELLO budget on invented ids…
+    for (let i = 0; i < 500; i++) b.seen("0" + i.toString(16).padStart(15, "0"), LINK, 0);
+    expect(kinds(b.seen(A, LINK, 0))).toEqual([]); // a's HELLO from b has to wait its turn
+    // …then a's HELLO arrives: b owes a the proof it holds the key, and sends it at once.
+    const log = net.settle(A, a.seen(B, LINK, 0), 0);
+    expect(types(log)).toContain("remote"); // the pair got through offer and answer
   });
 
   test("HELLO is resent while unanswered, until the candidate expires", () => {
