@@ -68,8 +68,9 @@ export interface Net {
 const MAX_GOSSIP = 32;
 /** A relay link may teach relays once, then once per this long (ms): a flood of RECORDS costs nothing. */
 const RECORDS_EVERY = 30000;
-/** Connect: a new attempt every STAGGER ms (or as soon as one fails), RACE in flight at most. */
-const STAGGER = 250, RACE = 3;
+/** Connect: a new attempt every STAGGER ms (or as soon as one fails), RACE in flight at most: a list
+ *  whose live relay comes after 19 that do not answer still links in about 20 × STAGGER. */
+const STAGGER = 60, RACE = 24;
 
 /**
  * The first relay to answer, trying them in order (nearest first, those that failed lately last):
@@ -144,7 +145,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     (crypto_ ??= globalThis.crypto?.subtle
       ? Promise.resolve(webCrypto)
       : import(o.fallback ?? new URL(BUILD.fallback, import.meta.url).href).then((m) => m.nobleCrypto as CryptoProvider));
-  let link: Link | null = await firstLink(o.relays ? found.relays : byDistance(found.relays), o, found.sources);
+  let link: Link | null = await firstLink(byDistance(found.relays), o, found.sources);
   let closed = false;
   let retry = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
