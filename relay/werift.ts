@@ -8,7 +8,7 @@
 // messages (PPID 53/57). Node `Buffer` and werift's `Event<T>` stop here: the API is
 // Uint8Array and callbacks.
 //
-// Wiring (why each piece is used the way it is; werift quirks cited in /tmp/notes/werift.md):
+// Wiring (why each piece is used the way it is; werift's bugs in docs/werift-bugs.md):
 //  - DtlsServer / DtlsClient run over a tiny `Transport` object ({send, onData, close}).
 //    RTCDtlsTransport is not used: it wants the peer fingerprint up front and a role
 //    from ICE. No RTCPeerConnection, no ICE agent, no SRTP (no use_srtp extension).

@@ -1,6 +1,6 @@
 // Layer 1: a DataChannel from this browser to one relay with no signaling server.
 // The browser knows the relay's ip:port and certificate fingerprint, so it writes the relay's
-// answer itself (the technique of libp2p's WebRTC Direct; DESIGN.md §1 and docs/protocol.md §1).
+// answer itself (the technique of libp2p's WebRTC Direct; docs/protocol.md §1).
 // The page's own offer is never edited (browsers are removing SDP munging): the answer carries
 // a=ice-lite, a=setup:passive, the relay's fingerprint, one host candidate and ufrag == pwd == R,
 // fresh and random. The browser's checks then say USERNAME "R:<its own ufrag>", integrity keyed
