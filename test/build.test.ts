@@ -4,16 +4,10 @@ import { test, expect } from "bun:test";
 import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildLibrary, measure, table, DEFAULT_BUILD, bundle, assertNoImports } from "../build.ts";
+import { buildLibrary, measure, table, DEFAULT_BUILD, bundle, assertNoImports, LIBRARY_BUDGET_BROTLI } from "../build.ts";
 
-/**
- * Every byte is paid for on-chain: the core library's brotli budget. It was 8,192 until the sans-IO
- * mesh core and the hostile-relay/peer checks (sessions and replay protection across LEFT/JOINED,
- * proof before cost, candidate caps, WELCOME floors, bounded reassembly and sends, trust tiers for
- * learned relays, racing connects with remembered round trips) took the library from 8,091 to
- * ~10,600 bytes; this budget holds it there until it is brought back down (docs/architecture.md).
- */
-const BUDGET_BROTLI = 10752;
+/** Every byte is paid for on-chain: the library's brotli budget (build.ts says why it is what it is). */
+const BUDGET_BROTLI = LIBRARY_BUDGET_BROTLI;
 
 test("dist/lumamesh.js stays within its brotli budget (sizes printed)", async () => {
   const out = mkdtempSync(join(tmpdir(), "lumamesh-build-"));
