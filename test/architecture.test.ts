@@ -38,7 +38,7 @@ test("who may import whom", () => {
     inscribe: ["inscribe", "protocol"],
     dev: ["dev", "protocol", "relay", "inscribe", "build.ts", "package.json"],
     bench: ["bench", "protocol", "relay", "src", "inscribe", "dev", "test", "build.ts", "package.json"],
-    scripts: ["scripts", "dev", "build.ts", "protocol"],
+    scripts: ["scripts", "dev", "build.ts", "protocol", "relay", "src"], // maintainer tools (vectors, start)
   };
   // inscribe/testing/ holds the stand-ins (an in-memory chain served as Esplora, Core RPC and ord, the
   // last being dev's ord server): for tests and the regtest sandbox, never for inscribing on a real chain.
