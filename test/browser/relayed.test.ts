@@ -129,7 +129,7 @@ describe("relayed fallback (loopback, one side without a direct path)", () => {
     for (const p of [a, b]) await p.waitForFunction(() => (globalThis as any).log.paths.includes("direct"), null, { timeout: 25000 });
     for (const p of [a, b]) expect(await g(p, "room.peers.map(p => p.path)")).toEqual(["direct"]);
     await own.stop("SIGKILL");
-    await Bun.sleep(1000);
+    for (const p of [a, b]) await p.waitForFunction(() => (globalThis as any).net.relay === null, null, { timeout: 10000 }); // the relay's death noticed
     await g(a, `room.send("direct-after-relay-death-a")`);
     await g(b, `room.send("direct-after-relay-death-b")`);
     await b.waitForFunction(() => (globalThis as any).log.msgs.some((m: any) => m.value == "direct-after-relay-death-a"), null, { timeout: 5000 });

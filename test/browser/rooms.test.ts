@@ -196,7 +196,8 @@ describe("rooms and the direct mesh", () => {
     const pages = [await peerPage(own.record, "survive"), await peerPage(own.record, "survive")];
     await Promise.all(pages.map((p) => waitPeers(p, 1)));
     await own.stop("SIGKILL");
-    await Bun.sleep(1500);
+    // Once both pages noticed the relay is gone (their link is down), the direct channel alone carries on.
+    for (const p of pages) await p.waitForFunction(() => (globalThis as any).net.relay === null, null, { timeout: 10000 });
     for (let i = 0; i < 5; i++) await pages[0].evaluate((i) => (globalThis as any).room.send({ after: "relay died", i }), i);
     await pages[1].waitForFunction(() => (globalThis as any).log.msgs.filter((m: any) => m.value?.after).length == 5, null, { timeout: 5000 });
     await pages[1].evaluate(() => (globalThis as any).room.send("and back"));
@@ -208,9 +209,8 @@ describe("rooms and the direct mesh", () => {
   test("same room, wrong password: no peer, nothing decrypted, a clear reason for the app", async () => {
     const a = await peerPage(relay.record, "locked", { password: "right" });
     const b = await peerPage(relay.record, "locked", { password: "wrong" });
-    // Whichever of the two offers, the other cannot open it: wait for the first complaint.
-    await Promise.any([a, b].map((p) => p.waitForFunction(() => (globalThis as any).log.errors.length > 0, null, { timeout: 10000 })));
-    await Bun.sleep(1000);
+    // Each says HELLO and neither can open the other's: wait for both complaints.
+    await Promise.all([a, b].map((p) => p.waitForFunction(() => (globalThis as any).log.errors.length > 0, null, { timeout: 10000 })));
     const [la, lb] = await Promise.all([a, b].map((p) => p.evaluate(() => ({ ...(globalThis as any).log, rejected: (globalThis as any).room.stats.rejected }))));
     expect(la.peers).toEqual([]);
     expect(lb.peers).toEqual([]);

@@ -142,7 +142,7 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     await exchange(a, b, "through-cones");
     relay.proc.kill("SIGKILL");
     await relay.proc.exited;
-    await Bun.sleep(1500);
+    for (const p of [a, b]) await until(p, "net.relay === null", 10_000, "the relay's death noticed");
     await exchange(a, b, "after-relay-death");
     for (const p of [a, b]) expect(await p.evaluate("room.peers.map((p) => p.path)")).toEqual(["direct"]);
     for (const b of browsers.splice(0)) await b.close();
@@ -210,7 +210,7 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     for (const p of [a, b]) expect(await p.evaluate("room.peers.map((p) => p.path)")).toEqual(["direct"]);
     relay.proc.kill("SIGKILL");
     await relay.proc.exited;
-    await Bun.sleep(1500);
+    for (const p of [a, b]) await until(p, "net.relay === null", 10_000, "the relay's death noticed");
     await exchange(a, b, "direct-at-last");
     expect(await b.evaluate(`log.msgs.find((m) => m.d && m.d.tag == "direct-at-last").path`)).toBe("direct");
     for (const b of browsers.splice(0)) await b.close();
