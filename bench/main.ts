@@ -21,9 +21,10 @@ const SECTIONS: Record<string, () => Promise<Row[]>> = {
   layer1: async () => (await import("./layer1.ts")).benchLayer1(),
   failover: async () => (await import("./failover.ts")).benchFailover(),
   nat: async () => (await import("./nat.ts")).benchNat(),
+  dead: async () => (await import("./dead.ts")).benchDead(),
   attack: async () => (await import("./attack.ts")).benchAttack(),
 };
-const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover", "nat", "attack"];
+const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover", "nat", "attack", "dead"];
 
 const argv = process.argv.slice(2);
 const update = argv.includes("--update");
