@@ -4,7 +4,7 @@
 // else the configured ord origins); the list compiled into this bundle; relays cached from earlier
 // visits. Inside an inscription only same-origin ord routes are ever requested.
 import { concat, fromHex, utf8Encode } from "../protocol/bytes.ts";
-import { bootstrapText, parseBootstrap, type RelayInfo } from "../protocol/bootstrap.ts";
+import { parseBootstrap, type RelayInfo } from "../protocol/bootstrap.ts";
 import { recordShape, recordSignedBytes } from "../protocol/record.ts";
 
 /** Build-time settings (build.ts defines LUMAMESH_BUILD); these defaults serve source imports. */
@@ -101,7 +101,7 @@ const store = (relays: RelayInfo[], at: Meta) => {
   const meta: Meta = {};
   for (const a of Object.keys(at).slice(-2 * CACHE_MAX)) meta[a] = at[a]!;
   try {
-    localStorage.setItem(KEY, JSON.stringify({ ...JSON.parse(bootstrapText(keep)), at: meta }));
+    localStorage.setItem(KEY, JSON.stringify({ lumamesh: 1, relays: keep, at: meta }));
   } catch {}
 };
 /** This page reached `r` in `rtt` ms: remember it, first. */
@@ -150,7 +150,7 @@ export async function checkRecords(json: string, home: string | null, max = 40):
       // With an ord server at hand, only relays registered on-chain (their record on their sat).
       if (home) {
         if (r.sat === undefined) continue;
-        const on = await (await fetch(`${home}/r/sat/${r.sat}/at/-1/content`, { signal: AbortSignal.timeout(4000) })).json();
+        const on = JSON.parse(await readSat(home, r.sat));
         if (on.id != r.id || on.addr != r.addr || on.fp != r.fp) continue;
       }
       out.push({ addr: r.addr, fp: r.fp });

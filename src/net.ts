@@ -9,6 +9,7 @@ import { webCrypto, type CryptoProvider } from "./seal.ts";
 import { discover, checkRecords, ordHome, byDistance, seen, failed, BUILD, type DiscoverOptions, type SourceReport } from "./discover.ts";
 import { hex, random } from "../protocol/bytes.ts";
 import { fpId } from "../protocol/addr.ts";
+import { certificate } from "./identity.ts";
 
 export interface ConnectOptions extends LinkOptions, DiscoverOptions {
   /** URL of the crypto fallback module, loaded only where crypto.subtle is missing (default: compiled in). */
@@ -17,6 +18,9 @@ export interface ConnectOptions extends LinkOptions, DiscoverOptions {
   reconnect?: boolean;
   /** Relays each room is joined on, picked by rendezvous hashing of its topic (default 2). */
   relaysPerRoom?: number;
+  /** "persistent": keep this page's certificate, and so its peer id, across reloads (IndexedDB; one tab
+   *  at a time). Where the page has no storage (a sandboxed inscription) it is fresh, as by default. */
+  identity?: "ephemeral" | "persistent";
 }
 
 export interface Attempt { relay: string; reason: FailReason; message: string }
@@ -123,10 +127,9 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   const PC = o.RTCPeerConnection ?? globalThis.RTCPeerConnection;
   if (!PC) throw new Error("lumamesh: no RTCPeerConnection here; pass one as options.RTCPeerConnection");
   // One certificate for the relay link and every direct connection: the peer id is its fingerprint's
-  // prefix, so the relay and the other peers can both check it. Made while relays are looked for.
+  // prefix, so the relay and the other peers can both check it. Made (or read) while relays are looked for.
   let id = random(8);
-  const certP = !o.certificates && PC.generateCertificate ? PC.generateCertificate({ name: "ECDSA", namedCurve: "P-256" } as EcKeyGenParams) : undefined;
-  const [found, cert] = await Promise.all([discover(o), certP]);
+  const [found, cert] = await Promise.all([discover(o), o.certificates?.[0] ?? certificate(PC, o.identity == "persistent")]);
   if (cert) {
     const fp = cert.getFingerprints().find((f) => f.algorithm == "sha-256")?.value;
     if (fp) (o = { ...o, certificates: [cert] }), (id = fpId(fp));
