@@ -7,6 +7,7 @@
 // MEMBERS/JOINED only make an id a candidate (capped, oldest out, expiring) that gets a HELLO. The
 // peer with the smaller id offers once the other proved itself. Written small: it ships on-chain.
 import { Sealed } from "../protocol/sealed.ts";
+import { utf8Decode, utf8Encode } from "../protocol/bytes.ts";
 
 /** No direct channel this long after a pair is proven: relay its traffic (and retry direct every RETRY). */
 export const FALLBACK = 3000, RETRY = 10000;
@@ -92,7 +93,7 @@ export type Mesh = ReturnType<typeof createMesh>;
 export function createMesh(self: string, ses: string, nick = "") {
   const members = new Map<string, Member>(), dead = new Map<string, [string, number]>(), told = new Set<string>();
   const st = { rejected: 0 };
-  const enc = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
+  const enc = (x: unknown) => utf8Encode(JSON.stringify(x));
 
   const count = (proven: boolean) => [...members.values()].filter((m) => !!m.proven == proven).length;
   const add = (id: string, now: number): Member => {
@@ -226,7 +227,7 @@ export function createMesh(self: string, ses: string, nick = "") {
       }
       let b: any;
       try {
-        b = JSON.parse(new TextDecoder().decode(o.body));
+        b = JSON.parse(utf8Decode(o.body));
       } catch {}
       if (!b || typeof b != "object") return [...out, ...no(id, "relay", `peer ${id} sent a malformed message`)];
       if (typeof b.nick == "string") m.nick = b.nick.slice(0, 256);
