@@ -199,9 +199,11 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
   };
 
   const mkPeer = (id: string) => {
+    let nick = "";
     const p = {
       id,
-      get nick() { return mesh.nick(id); },
+      // The last nick known: still there in `leave` and `close` handlers, after the core forgot the member.
+      get nick() { return (nick = mesh.nick(id) || nick); },
       get path(): Path { return mesh.path(id) ?? "relayed"; },
       ...createEmitter<PeerEvents>(),
       send: (data: unknown) => tx(id, data),

@@ -62,18 +62,25 @@ describe("examples as inscriptions on the local ord server", () => {
     const b = await openInscription(e, "cursors");
     // The iframe is really sandboxed: an opaque origin.
     expect(await a.frame.evaluate(() => origin)).toBe("null");
-    // Move the mouse in A until B draws A's cursor (a message over the direct channel).
+    // Each page says who it is and how many others it sees.
+    for (const p of [a, b]) await p.frame.waitForFunction(() => /^you: guest-[0-9a-f]{4} · peers: 1 · move your pointer$/.test(document.getElementById("s")!.textContent!), null, { timeout: 20000 });
+    // Move the mouse in A: A draws its own cursor (labelled as itself), and B draws A's (a message
+    // over the direct channel), under the same element id and labelled with A's nick.
     const box = (await a.page.$("iframe"))!;
     const r = (await box.boundingBox())!;
-    let drawn = false;
+    let own: { id: string; title: string } | null = null, drawn = false;
     for (let i = 0; i < 100 && !drawn; i++) {
       await a.page.mouse.move(r.x + 20 + (i % 50), r.y + 20 + (i % 30));
       await Bun.sleep(100);
-      drawn = await b.frame.evaluate(() => document.querySelectorAll("i").length > 0);
+      own ??= await a.frame.evaluate(() => { const c = document.querySelector("i"); return c && { id: c.id, title: c.title }; });
+      drawn = !!own && (await b.frame.evaluate((id) => !!document.getElementById(id), own.id));
     }
     expect(drawn).toBe(true);
-    const style = await b.frame.evaluate(() => (document.querySelector("i") as HTMLElement).style.left);
-    expect(style).toMatch(/px$/);
+    expect(own!.title).toMatch(/^guest-[0-9a-f]{4} \(you\)$/);
+    const seen = await b.frame.evaluate((id) => { const c = document.getElementById(id)!; return { left: c.style.left, title: c.title }; }, own!.id);
+    expect(seen.left).toMatch(/px$/);
+    expect(seen.title).toBe(own!.title.replace(" (you)", ""));
+    expect(await b.frame.evaluate(() => document.querySelectorAll("i").length)).toBe(1); // B's own pointer never moved
     // Every request either page made is an ord route on the ord server's origin.
     for (const url of [...a.requests, ...b.requests]) {
       const u = new URL(url);
@@ -101,6 +108,25 @@ describe("examples as inscriptions on the local ord server", () => {
     expect(blocked.ws).toStartWith("blocked");
     expect(outsideHits).toBe(0);
     await a.page.close();
+    await b.page.close();
+  }, 60000);
+
+  test("the chat example shows your nick, the peer count, your own lines and who left", async () => {
+    const a = await openInscription(e, "chat");
+    const b = await openInscription(e, "chat");
+    const status = (f: Frame) => f.evaluate(() => document.getElementById("s")!.textContent!);
+    for (const p of [a, b]) await p.frame.waitForFunction(() => /^you: guest-[0-9a-f]{4} · peers: 1$/.test(document.getElementById("s")!.textContent!), null, { timeout: 20000 });
+    expect(await a.frame.evaluate(() => (document.getElementById("i") as HTMLInputElement).disabled)).toBe(false);
+    const aNick = /guest-[0-9a-f]{4}/.exec(await status(a.frame))![0], bNick = /guest-[0-9a-f]{4}/.exec(await status(b.frame))![0];
+    expect(aNick).not.toBe(bNick);
+    await b.frame.waitForFunction((n) => document.body.innerText.includes(n + " joined"), aNick, { timeout: 10000 });
+    await a.frame.fill("input", "lines say who wrote them");
+    await a.frame.press("input", "Enter");
+    // A's own line carries A's nick, in A and in B.
+    await a.frame.waitForFunction((n) => document.body.innerText.includes(n + ": lines say who wrote them"), aNick, { timeout: 10000 });
+    await b.frame.waitForFunction((n) => document.body.innerText.includes(n + ": lines say who wrote them"), aNick, { timeout: 10000 });
+    await a.page.close();
+    await b.frame.waitForFunction((n) => document.body.innerText.includes(n + " left") && document.getElementById("s")!.textContent!.endsWith("peers: 0"), aNick, { timeout: 10000 });
     await b.page.close();
   }, 60000);
 
@@ -136,6 +162,28 @@ describe("examples as inscriptions on the local ord server", () => {
     expect(b.requests.map((u) => new URL(u).pathname)).not.toContain(fb); // secure pages never pay for it
     await a.page.close();
     await b.page.close();
+  }, 60000);
+});
+
+describe("the examples when no relay answers", () => {
+  test("each says it is connecting, then why it could not", async () => {
+    // The bootstrap config names one relay, a UDP port that reads everything and answers nothing.
+    const hole = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const addr = `127.0.0.1:${hole.port}`;
+    const e = await startEmbedded({ bootstrapBody: JSON.stringify({ lumamesh: 1, relays: [{ addr, fp: "AB:".repeat(31) + "AB" }] }) });
+    try {
+      const pages = await Promise.all((["chat", "cursors"] as const).map((n) => openInscription(e, n)));
+      const status = (f: Frame) => f.evaluate(() => document.getElementById("s")!.textContent!);
+      // The only relay takes the whole 10 s timeout to give up on: until then, "connecting…".
+      for (const p of pages) expect(await status(p.frame)).toBe("connecting…");
+      expect(await pages[0]!.frame.evaluate(() => (document.getElementById("i") as HTMLInputElement).disabled)).toBe(true);
+      for (const p of pages) await p.frame.waitForFunction(() => document.getElementById("s")!.textContent!.startsWith("no connection: "), null, { timeout: 30000 });
+      for (const p of pages) expect(await status(p.frame)).toBe(`no connection: lumamesh: no relay reachable: ${addr}: ICE timeout after 10000 ms (is UDP ${hole.port} reachable?)`);
+      for (const p of pages) await p.page.close();
+    } finally {
+      hole.close();
+      await e.stop();
+    }
   }, 60000);
 });
 
