@@ -125,8 +125,10 @@ describe("examples as inscriptions on the local ord server", () => {
     // A's own line carries A's nick, in A and in B.
     await a.frame.waitForFunction((n) => document.body.innerText.includes(n + ": lines say who wrote them"), aNick, { timeout: 10000 });
     await b.frame.waitForFunction((n) => document.body.innerText.includes(n + ": lines say who wrote them"), aNick, { timeout: 10000 });
-    await a.page.close();
+    // A navigates away (its frame's pagehide says goodbye): B says who left and counts again.
+    await a.page.goto("about:blank");
     await b.frame.waitForFunction((n) => document.body.innerText.includes(n + " left") && document.getElementById("s")!.textContent!.endsWith("peers: 0"), aNick, { timeout: 10000 });
+    await a.page.close();
     await b.page.close();
   }, 60000);
 
