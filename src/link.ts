@@ -47,9 +47,13 @@ export interface Link {
 }
 
 export interface LinkOptions {
+  /** The RTCPeerConnection to use (default the browser's): a bot or script in Bun or Node passes one
+   *  (node-datachannel's, through the adapter examples/node-peer.ts in the repository; docs/node.md). */
   RTCPeerConnection?: typeof RTCPeerConnection;
   /** Give up on a relay after this many ms (default 10000). */
   timeout?: number;
+  /** Use this certificate (the first) for the relay link and every direct connection: the peer id is
+   *  the first 8 bytes of its SHA-256 fingerprint. Default: a new one, or the kept one (`identity`). */
   certificates?: RTCCertificate[];
 }
 

@@ -18,8 +18,11 @@ export interface ConnectOptions extends LinkOptions, DiscoverOptions {
   reconnect?: boolean;
   /** Relays each room is joined on, picked by rendezvous hashing of its topic (default 2). */
   relaysPerRoom?: number;
-  /** "persistent": keep this page's certificate, and so its peer id, across reloads (IndexedDB; one tab
-   *  at a time). Where the page has no storage (a sandboxed inscription) it is fresh, as by default. */
+  /** "persistent": keep this page's certificate, and so its peer id, across reloads (IndexedDB, a year
+   *  at most; one tab at a time, a second tab gets a fresh id). Where the page cannot keep it (a
+   *  sandboxed inscription's opaque origin, blocked storage, a page that is not a secure context) it
+   *  is fresh, silently, as with "ephemeral" (the default). The kept id belongs to the origin: every
+   *  page of the origin can use it. */
   identity?: "ephemeral" | "persistent";
 }
 
