@@ -4,7 +4,7 @@
 // both roles are covered whatever ids come up: one whose id is smaller than the page's (the bot
 // offers) and one whose id is larger (the page offers). Each bot's id is the fingerprint prefix of
 // the certificate it keeps (--identity), which the relay checks on JOIN and the page on the direct
-// connection.
+// connection; the page's is one it made and passed as options.certificates.
 import { describe, test, expect, beforeAll, afterAll } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -60,7 +60,11 @@ describe("a Bun process as a peer", () => {
     const pageId = await page.evaluate(async (rec) => {
       const g = globalThis as any;
       const { connect } = await import("/lumamesh.js");
-      g.net = await connect({ relays: [rec] });
+      // An id in the middle of the range (first hex digit 4…b), so ids below and above it are common.
+      let cert: RTCCertificate;
+      do cert = await RTCPeerConnection.generateCertificate({ name: "ECDSA", namedCurve: "P-256" } as EcKeyGenParams);
+      while (!/^[4-9ab]/i.test(cert.getFingerprints()[0]!.value!));
+      g.net = await connect({ relays: [rec], certificates: [cert] });
       g.log = { msgs: [] as [string, string, unknown][], leaves: [] as string[], errors: [] as unknown[] };
       g.room = await g.net.joinRoom("bots", { nick: "alice" });
       g.room.on("message", (d: unknown, p: any) => g.log.msgs.push([p.id, p.nick, d]));
@@ -69,6 +73,7 @@ describe("a Bun process as a peer", () => {
       return g.net.id as string;
     }, relay.record);
 
+    expect(pageId).toMatch(/^[4-9a-b]/); // the page's id is its certificate's (options.certificates)
     // Certificates for the bots (their --identity folders): one id below the page's, one above.
     const dirs: Record<"low" | "high", { dir: string; id: string } | undefined> = { low: undefined, high: undefined };
     for (let i = 0; i < 64 && !(dirs.low && dirs.high); i++) {
