@@ -328,7 +328,9 @@ export class RelayCore {
           s.rateWarned = now;
           return [err(E.RATE, "joining and leaving rooms faster than the relay allows")];
         }
-        const r = this.router.handle(key, f, s.host);
+        // s.id is set from the DTLS certificate: a JOIN that got here under it owns the id.
+        const r = this.router.handle(key, f, s.host, !!s.id);
+        if (r.replaced) this.count("room.replaced");
         const out: Action[] = r.out.map((o) => ({ type: "frame", key: o.key, data: o.data }));
         if (r.error) {
           this.count("room." + r.error.code);

@@ -5,7 +5,8 @@ import { fromHex, hex } from "../protocol/bytes.ts";
 import type { Limits } from "./limits.ts";
 
 export type RouteOut = { key: string; data: Uint8Array };
-export type RouteResult = { out: RouteOut[]; error?: { code: number; message: string } };
+/** `replaced`: the session that held this id in the room before (now out of it). */
+export type RouteResult = { out: RouteOut[]; error?: { code: number; message: string }; replaced?: string };
 
 
 export interface RoomStats { rooms: number; memberships: number }
@@ -31,9 +32,12 @@ export class Router {
     return this.rooms.get(hex(topic))?.size ?? 0;
   }
 
-  /** Route one room frame (JOIN, LEAVE, SEND, BCAST) from session `key`, whose address counts as `host`. */
-  handle(key: string, f: Frame, host = key): RouteResult {
+  /** Route one room frame (JOIN, LEAVE, SEND, BCAST) from session `key`, whose address counts as `host`.
+   *  `owns`: the session proved it holds the JOIN's id (the id is its DTLS certificate's): it takes the
+   *  id over from another session holding it (a page that crashed and came back under its kept id). */
+  handle(key: string, f: Frame, host = key, owns = false): RouteResult {
     const out: RouteOut[] = [];
+    let replaced: string | undefined;
     switch (f.t) {
       case T.JOIN: {
         const th = hex(f.topic);
@@ -45,13 +49,17 @@ export class Router {
           if (hex(prev.id) != ih) return { out, error: { code: E.ID_TAKEN, message: "already in this room under another id" } };
         } else {
           if (mine.size >= this.limits.roomsPerSession) return { out, error: { code: E.ROOMS, message: `at most ${this.limits.roomsPerSession} rooms per session` } };
-          if (room.size >= this.limits.membersPerRoom) return { out, error: { code: E.MEMBERS, message: `room is full (${this.limits.membersPerRoom} members)` } };
-          if (room.has(ih)) return { out, error: { code: E.ID_TAKEN, message: "peer id already in this room" } };
-          const perHost = this.hosts.get(th) ?? new Map<string, number>();
-          const mine_ = perHost.get(host) ?? 0;
+          const holder = room.get(ih);
+          if (holder && !owns) return { out, error: { code: E.ID_TAKEN, message: "peer id already in this room" } };
+          if (!holder && room.size >= this.limits.membersPerRoom) return { out, error: { code: E.MEMBERS, message: `room is full (${this.limits.membersPerRoom} members)` } };
+          // The same certificate in a new session: the old one is gone (a kept identity is used by one
+          // tab at a time), or will learn it is out from NOT_JOINED. The others see LEFT, then JOINED.
           const cap = this.limits.membersPerIp ?? Infinity;
-          if (mine_ >= cap) return { out, error: { code: E.MEMBERS, message: `at most ${cap} members of one room from one address` } };
-          perHost.set(host, mine_ + 1);
+          const fromHost = (this.hosts.get(th)?.get(host) ?? 0) - (holder && this.bySession.get(holder)?.get(th)?.host == host ? 1 : 0);
+          if (fromHost >= cap) return { out, error: { code: E.MEMBERS, message: `at most ${cap} members of one room from one address` } };
+          if (holder) this.leave((replaced = holder), th, out);
+          const perHost = this.hosts.get(th) ?? new Map<string, number>();
+          perHost.set(host, (perHost.get(host) ?? 0) + 1);
           this.hosts.set(th, perHost);
           const topic = f.topic.slice(), id = f.id.slice();
           const joined = encode({ t: T.JOINED, topic, id });
@@ -64,7 +72,7 @@ export class Router {
         const ids: Uint8Array[] = [];
         for (const [other, k] of room) if (k != key) ids.push(fromHex(other));
         out.push({ key, data: encode({ t: T.MEMBERS, topic: f.topic, ids }) });
-        return { out };
+        return { out, replaced };
       }
       case T.LEAVE: {
         this.leave(key, hex(f.topic), out);

@@ -81,6 +81,8 @@ interface Member {
   grace: number;
   /** A relayed message from it is in progress (its first frame arrived, not its last). */
   partial?: boolean;
+  /** A HELLO from a new session of it, held while the old session's path works. */
+  next?: [unknown, Opened];
   told: Set<string>;
 }
 
@@ -137,6 +139,8 @@ export function createMesh(self: string, ses: string, nick = "") {
     if (m.off && m.pc) (m.retry = now + RETRY), out.push([Do.OFFER, m.id, true]);
     return out;
   };
+  /** Its session's path works: a direct channel with ICE up, or (never direct) relayed. */
+  const alive = (m: Member) => (m.ok ? m.ice : m.path);
   const drop = (m: Member): Action[] => {
     members.delete(m.id);
     if (m.ses) {
@@ -185,8 +189,10 @@ export function createMesh(self: string, ses: string, nick = "") {
 
     /** Refused input from `id`: counted, reported once per member and code. */
     refuse: no,
-    /** A sealed message from `id` that would not open (wrong password, tampering, another session of ours). */
-    bad: (id: string) => no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`),
+    /** A sealed message from `id` that would not open. A HELLO: a wrong password (or tampering), reported.
+     *  Anything else names a session: sealed for an earlier visit of this page (it crashed and came
+     *  back under its id) or tampered with; counted, not reported. */
+    bad: (id: string, hello: boolean) => (hello ? no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`) : (st.rejected++, [])),
 
     /** A sealed message from `id` opened; it came through `link`. */
     opened(id: string, link: unknown, o: Opened, now: number): Action[] {
@@ -202,8 +208,10 @@ export function createMesh(self: string, ses: string, nick = "") {
       const d = dead.get(id);
       if (!m.ses && d?.[0] == o.ses) [m.ses, m.rx] = d;
       if (m.ses != o.ses) {
-        // A new session of this member: only a message naming ours may replace a working one.
-        if (m.ses && !o.fresh && (m.ok || m.path)) return no(id, "replay", `a message from ${id} was a replay`);
+        // A new session of this member (its page came back, or a replay): only a message naming ours
+        // replaces a working one. A HELLO waits (counted) until the old path fails: a page that crashed
+        // and reloaded under its kept id is met once its old direct path is lost, not when the relay times it out.
+        if (m.ses && !o.fresh && alive(m)) return st.rejected++, (m.next = [link, o]), [];
         if (m.pc) return [...drop(m), ...this.opened(id, link, o, now)];
         (m.ses = o.ses), (m.rx = 0);
       }
@@ -287,6 +295,12 @@ export function createMesh(self: string, ses: string, nick = "") {
     tick(now: number): Action[] {
       const out: Action[] = [];
       for (const m of [...members.values()]) {
+        if (m.next && !alive(m)) {
+          const [link, o] = m.next;
+          m.next = undefined;
+          out.push(...this.opened(m.id, link, o, now));
+          continue;
+        }
         if (!m.proven) {
           if (now >= m.exp) members.delete(m.id);
           else if (now >= m.hello) out.push(...hello(m, now));
@@ -303,7 +317,7 @@ export function createMesh(self: string, ses: string, nick = "") {
     next(): number {
       let t = Infinity;
       for (const m of members.values())
-        t = Math.min(t, ...(m.proven ? [m.grace, m.path ? Infinity : m.fb, m.path == "relayed" && m.off ? m.retry : Infinity] : [m.exp, m.hello]));
+        t = m.next && !alive(m) ? 0 : Math.min(t, ...(m.proven ? [m.grace, m.path ? Infinity : m.fb, m.path == "relayed" && m.off ? m.retry : Infinity] : [m.exp, m.hello]));
       return t;
     },
 

@@ -240,7 +240,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     const kind = data[0], id = hex(from), fresh = kind != Sealed.HELLO;
     const pt = await openMsg(host.crypto, keys, from, host.id, kind, fresh ? session : zero, data.subarray(1));
     if (left) return;
-    if (!pt || pt.length < 12) return run(mesh.bad(id));
+    if (!pt || pt.length < 12) return run(mesh.bad(id, !fresh));
     run(mesh.opened(id, l, { kind, seq: new DataView(pt.buffer, pt.byteOffset).getUint32(0), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh }, now()));
   };
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Frame, Page } from "playwright-core";
 import { launchChromium, serveLibrary } from "../helpers/browser.ts";
-import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
+import { startInProcessRelay, startRelayProc, type RelayProc } from "../helpers/relay.ts";
 import { startEmbedded } from "../../dev/embedded.ts";
 
 let browser: Browser;
@@ -123,6 +123,44 @@ describe("persistent identity where storage exists", () => {
       await bctx.close();
     }
   }, 60000);
+
+  test("a page that crashed comes back under its kept id: the relay gives it the id, the other meets it once the old path is lost", async () => {
+    // The relay holds a silent session 10 minutes here: only the takeover (not the idle timeout) can let the id back in.
+    const slow = await startInProcessRelay({ idleTimeoutMs: 600000 });
+    const a = await ctx.newPage();
+    const bctx = await browser.newContext();
+    const b = await bctx.newPage();
+    try {
+      await Promise.all([a.goto(server.url), b.goto(server.url)]);
+      const aId = await enter(a, slow.rec, "identity-crash", "persistent", "alice");
+      const bId = await enter(b, slow.rec, "identity-crash", undefined, "bob");
+      const peerOf = (p: Page, id: string) => p.waitForFunction((id) => (globalThis as any).room.peers.some((x: any) => x.id == id && x.path == "direct"), id, { timeout: 30000 });
+      await Promise.all([peerOf(a, bId), peerOf(b, aId)]);
+
+      // The renderer dies: no pagehide, no goodbye, no LEAVE; the relay still holds the old session.
+      const cdp = await ctx.newCDPSession(a);
+      void cdp.send("Page.crash").catch(() => {});
+      await new Promise<void>((ok) => a.once("crash", () => ok()));
+      const a2 = await ctx.newPage();
+      await a2.goto(server.url);
+      // Same id (the lock ended with the crashed page), joined at once: no "peer id already in this room".
+      expect(await enter(a2, slow.rec, "identity-crash", "persistent", "alice")).toBe(aId);
+      await b.waitForFunction((id) => (globalThis as any).log.peers.filter((x: string) => x == id).length == 2, aId, { timeout: 60000 });
+      expect(await b.evaluate((id) => (globalThis as any).log.leaves.includes(id), aId)).toBe(true);
+      await Promise.all([peerOf(a2, bId), peerOf(b, aId)]);
+      await a2.evaluate(() => (globalThis as any).room.send("after the crash"));
+      await b.waitForFunction(() => (globalThis as any).log.msgs.some(([, d]: any) => d == "after the crash"), null, { timeout: 10000 });
+      for (const p of [a2, b]) expect(await p.evaluate(() => (globalThis as any).log.errors)).toEqual([]);
+      // The relay replaced the membership; it never refused the id.
+      const c = slow.relay.core.counters;
+      expect(c["room.replaced"]).toBeGreaterThanOrEqual(1);
+      expect(c["room.301"]).toBeUndefined();
+      await a2.close();
+    } finally {
+      await bctx.close();
+      await slow.relay.stop();
+    }
+  }, 120000);
 });
 
 describe("a sandboxed inscription has no storage", () => {

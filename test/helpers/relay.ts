@@ -92,11 +92,11 @@ export async function startRelayChain(): Promise<RelayProc[]> {
  * A real relay in this process on loopback, so a test can tamper with its core (a relay that
  * misbehaves on purpose); `rec` is what a page is given.
  */
-export async function startInProcessRelay() {
+export async function startInProcessRelay(limits?: Partial<import("../../relay/limits.ts").Limits>) {
   const { startRelay } = await import("../../relay/socket.ts");
   const { generateCertificate } = await import("../../relay/werift.ts");
   const { createLogger } = await import("../../relay/log.ts");
   const cert = await generateCertificate();
-  const relay = await startRelay({ host: "127.0.0.1", port: 0, cert, log: createLogger("warn", { write: () => {} }) });
+  const relay = await startRelay({ host: "127.0.0.1", port: 0, cert, limits, log: createLogger("warn", { write: () => {} }) });
   return { relay, rec: { addr: `127.0.0.1:${relay.port}`, fp: cert.fingerprint } };
 }

@@ -886,6 +886,32 @@ describe('rooms through the core', () => {
     expect(core.counters['room.301']).toBe(1);
   });
 
+  test('the id is the certificate\'s: another id is refused (303); the same certificate in a new session takes its id over', () => {
+    const core = new RelayCore();
+    const fpA = 'AA:BB:CC:DD:EE:FF:00:11:' + Array(24).fill('22').join(':');
+    const idOfA = Uint8Array.of(0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00, 0x11);
+    const open = (from: Addr, fp: string) => {
+      const s = create(core, from, 0);
+      core.handleOpen(s.key, 0, fp);
+      core.handleMessage(s.key, HELLO, 0);
+      return s.key;
+    };
+    const old = open(A, fpA), c = ready(core, B, 0).key;
+    expect(frames(core.handleMessage(old, encode({ t: T.JOIN, topic, id: idB }), 10))).toEqual([[old, errFrame(E.ID_MISMATCH, "peer id must be the first 8 bytes of your certificate's SHA-256 fingerprint")]]);
+    expect(core.counters['room.303']).toBe(1);
+    core.handleMessage(old, encode({ t: T.JOIN, topic, id: idOfA }), 10);
+    core.handleMessage(c, encode({ t: T.JOIN, topic, id: idB }), 10);
+    // The page crashed and came back (another port, the kept certificate): no 301 until the old session times out.
+    const again = open({ address: A.address, port: A.port + 1 }, fpA);
+    expect(raw(core.handleMessage(again, encode({ t: T.JOIN, topic, id: idOfA }), 20))).toEqual([
+      [c, '14' + TOPIC + hex(idOfA)],
+      [c, '13' + TOPIC + hex(idOfA)],
+      [again, '12' + TOPIC + hex(idB)],
+    ]);
+    expect(core.counters['room.replaced']).toBe(1);
+    expect(core.counters['room.301']).toBeUndefined();
+  });
+
   test('a session that closes (adapter, idle, replaced, shutdown) leaves its rooms: the others get LEFT', () => {
     const leftFor = (id: Uint8Array) => '14' + TOPIC + hex(id);
     // Adapter reports the close.

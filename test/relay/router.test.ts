@@ -85,6 +85,33 @@ describe('JOIN', () => {
     expect(r.stats()).toEqual({ rooms: 2, memberships: 2 });
   });
 
+  test('a session that owns the id (its certificate names it) takes it over: LEFT then JOINED to the rest, the old session is out', () => {
+    const r = new Router({ roomsPerSession: 16, membersPerRoom: 2, membersPerIp: 1 });
+    r.handle('old', join(topicA, idOf(1)), 'h1');
+    r.handle('c', join(topicA, idOf(3)), 'h3');
+    // The room is full (2) and h1 may hold one member: the takeover fits anyway, it replaces.
+    const res = r.handle('new', join(topicA, idOf(1)), 'h1', true);
+    expect(res.error).toBeUndefined();
+    expect(res.replaced).toBe('old');
+    expect(flat(res.out)).toEqual([
+      ['c', enc({ t: T.LEFT, topic: topicA, id: idOf(1) })],
+      ['c', enc({ t: T.JOINED, topic: topicA, id: idOf(1) })],
+      ['new', enc({ t: T.MEMBERS, topic: topicA, ids: [idOf(3)] })],
+    ]);
+    expect(r.stats()).toEqual({ rooms: 1, memberships: 2 });
+    // Traffic to the id reaches the new session; the old one is no longer in the room.
+    expect(flat(r.handle('c', send(topicA, idOf(1), fill(1, 7))).out).map(([k]) => k)).toEqual(['new']);
+    expect(r.handle('old', bcast(topicA, fill(1, 7))).error?.code).toBe(E.NOT_JOINED);
+    // The old session going away later takes nothing with it.
+    expect(r.drop('old')).toEqual([]);
+    expect(r.stats()).toEqual({ rooms: 1, memberships: 2 });
+    // From another address at its cap, a takeover is refused and the holder stays.
+    r.handle('d', join(topicB, idOf(4)), 'h4');
+    r.handle('e', join(topicB, idOf(5)), 'h1');
+    expect(r.handle('f', join(topicB, idOf(4)), 'h1', true).error?.code).toBe(E.MEMBERS);
+    expect(flat(r.handle('e', send(topicB, idOf(4), fill(1, 7))).out).map(([k]) => k)).toEqual(['d']);
+  });
+
   test('roomsPerSession → ROOMS; rejoining a room already in does not count against it', () => {
     const r = mk(2, 64);
     const t = (n: number) => fill(16, n);
