@@ -87,7 +87,7 @@ export interface BuildConfig {
 export const SATS = { lib: 25483050765715, boot: 25483050765716, fallback: 25483050765717 } as const;
 export const DEFAULT_BUILD: BuildConfig = { bootSat: SATS.boot, relays: [], fallback: `/r/sat/${SATS.fallback}/at/-1/content` };
 
-export const libraryDefine = (c: BuildConfig) => ({ LUMAMESH_BUILD: JSON.stringify(c) });
+export const libraryDefine = (c: BuildConfig) => ({ LUMAMESH_BUILD: JSON.stringify(c), LUMAMESH_BUILT: "true" });
 
 /** dist/lumamesh.js, dist/lumamesh-fallback.js and dist/lumamesh.d.ts. */
 export async function buildLibrary(outDir = join(ROOT, "dist"), cfg: BuildConfig = DEFAULT_BUILD): Promise<Record<string, Uint8Array>> {

@@ -7,10 +7,11 @@ import { concat, fromHex, utf8Encode } from "../protocol/bytes.ts";
 import { parseBootstrap, type RelayInfo } from "../protocol/bootstrap.ts";
 import { recordShape, recordSignedBytes } from "../protocol/record.ts";
 
-/** Build-time settings (build.ts defines LUMAMESH_BUILD); these defaults serve source imports. */
-declare const LUMAMESH_BUILD: { bootSat: number; relays: RelayInfo[]; fallback: string } | undefined;
+/** Build-time settings (build.ts defines LUMAMESH_BUILD, and LUMAMESH_BUILT as true so the minifier
+ *  drops the defaults); these defaults serve source imports. */
+declare const LUMAMESH_BUILD: { bootSat: number; relays: RelayInfo[]; fallback: string }, LUMAMESH_BUILT: boolean | undefined;
 export const BUILD = /* @__PURE__ */ (() =>
-  typeof LUMAMESH_BUILD == "object" ? LUMAMESH_BUILD : { bootSat: 25483050765716, relays: [] as RelayInfo[], fallback: "/r/sat/25483050765717/at/-1/content" })();
+  typeof LUMAMESH_BUILT == "boolean" ? LUMAMESH_BUILD : { bootSat: 25483050765716, relays: [] as RelayInfo[], fallback: "/r/sat/25483050765717/at/-1/content" })();
 
 export interface SourceReport {
   source: string;

@@ -4,7 +4,7 @@ import { test, expect } from "bun:test";
 import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildLibrary, measure, table, DEFAULT_BUILD, bundle, assertNoImports, LIBRARY_BUDGET_BROTLI } from "../build.ts";
+import { buildLibrary, measure, table, DEFAULT_BUILD, bundle, assertNoImports, libraryDefine, LIBRARY_BUDGET_BROTLI } from "../build.ts";
 
 /** Every byte is paid for on-chain: the library's brotli budget (build.ts says why it is what it is). */
 const BUDGET_BROTLI = LIBRARY_BUDGET_BROTLI;
@@ -28,8 +28,10 @@ test("dist/lumamesh.js stays within its brotli budget (sizes printed)", async ()
 
 test("the bundle is a single ES module that imports nothing, and carries the compiled-in config", async () => {
   const cfg = { ...DEFAULT_BUILD, bootSat: 123456789, relays: [{ addr: "192.0.2.7:4884", fp: "AB:".repeat(31) + "AB" }] };
-  const js = new TextDecoder().decode(await bundle("src/index.ts", { LUMAMESH_BUILD: JSON.stringify(cfg) }));
+  const js = new TextDecoder().decode(await bundle("src/index.ts", libraryDefine(cfg)));
   expect(js).toContain("123456789");
+  // Only the compiled-in config: the source defaults (for imports of src/ without a build) are gone.
+  expect(js).not.toContain(String(DEFAULT_BUILD.bootSat));
   expect(js).toContain("192.0.2.7:4884");
   expect(js).toMatch(/export\s*\{/);
   expect(js).not.toMatch(/(^|[;}\n])\s*import\s*[\w{*"']/);
