@@ -65,6 +65,9 @@ interface Session {
   churn: Bucket;
   /** When it said HELLO; the rest of the relay list follows RECORDS_MORE_MS later, once. */
   readyAt?: number;
+  /** A relay this relay vouches for: no RECORDS before WELCOME (a probe has no use for them), the
+   *  whole list RECORDS_MORE_MS later if it stays (a gossip link). */
+  relay?: boolean;
 }
 
 /** Bounds of the core's own bookkeeping of unauthenticated input. */
@@ -105,6 +108,8 @@ export class RelayCore {
   /** The rest of the list (RECORDS frames, each with this relay's record first), sent once to
    *  every session still open RECORDS_MORE_MS after HELLO. */
   recordsMore: Uint8Array[] = [];
+  /** Certificate fingerprints of the relays this relay vouches for (relay/peering.ts keeps it). */
+  relayFps: Set<string> = new Set();
   /** Plain STUN Bindings sent from this relay's socket, by transaction id: to whom, when. */
   private bindings = new Map<string, { to: string; at: number }>();
 
@@ -265,6 +270,11 @@ export class RelayCore {
     return out;
   }
 
+  /** A frame from the relay itself (gossip) to a session that said HELLO; nothing if it is gone. */
+  frameTo(key: string, data: Uint8Array): Action[] {
+    return this.sessions.get(key)?.state == "ready" ? [{ type: "frame", key, data }] : [];
+  }
+
   /** The adapter decrypted a record of this session: its peer is alive. */
   handleAlive(key: string, now: number) {
     const s = this.sessions.get(key);
@@ -324,8 +334,9 @@ export class RelayCore {
       }
       s.state = "ready";
       s.readyAt = now;
+      s.relay = !!s.fp && this.relayFps.has(s.fp);
       const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame, rate: clamp(this.limits.relayRate, 2 ** 32 - 1), msgRate: clamp(this.limits.msgRate, 65535) }) };
-      return this.records ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
+      return this.records && !s.relay ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
     }
     switch (f.t) {
       case T.PING: return [{ type: "frame", key, data: encode({ t: T.PONG, data: f.data }) }];
@@ -399,6 +410,7 @@ export class RelayCore {
     for (const s of this.sessions.values()) {
       if (s.readyAt !== undefined && now - s.readyAt >= RECORDS_MORE_MS) {
         s.readyAt = undefined;
+        if (s.relay && this.records) out.push({ type: "frame", key: s.key, data: this.records });
         for (const data of this.recordsMore) out.push({ type: "frame", key: s.key, data });
       }
       if (now - s.lastSeen > L.idleTimeoutMs) out.push(...this.close(s, "idle", now));

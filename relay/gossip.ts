@@ -34,8 +34,10 @@ export interface GossipLimits {
   maxKnown: number;
   /** Records waiting for a probe. */
   maxPending: number;
-  /** Links kept open for exchanging records. */
+  /** Links kept open for exchanging records (this relay dials them). */
   maxLinks: number;
+  /** Relays that linked to this one and are sent what becomes vouched, too. */
+  maxInbound: number;
   /** Dials (probes and new links) in flight. */
   maxInflight: number;
   /** New dials per second, and burst. */
@@ -54,6 +56,8 @@ export interface GossipLimits {
   rotateMs: number;
   /** An address whose probe failed is not probed again for this long (ms), whoever names it. */
   retryMs: number;
+  /** A relay that was vouched for and stopped answering is tried again after this (ms), then 4× later. */
+  retryFirstMs: number;
   /** A record waiting for its payer's credit is dropped after this long (ms). */
   pendingTtlMs: number;
   /** Credit a payer can hold (bytes). */
@@ -65,8 +69,8 @@ export interface GossipLimits {
 }
 
 export const GOSSIP_LIMITS: GossipLimits = {
-  maxKnown: 2048, maxPending: 512, maxLinks: 6, maxInflight: 8, probeRate: 2, probeBurst: 20, frameRecords: 40, pushMs: 1000,
-  pingMs: 5 * 60_000, pingTimeoutMs: 5000, pingMisses: 2, rotateMs: 10 * 60_000, retryMs: 10 * 60_000, pendingTtlMs: 10 * 60_000,
+  maxKnown: 2048, maxPending: 512, maxLinks: 6, maxInbound: 16, maxInflight: 8, probeRate: 2, probeBurst: 20, frameRecords: 40, pushMs: 1000,
+  pingMs: 5 * 60_000, pingTimeoutMs: 5000, pingMisses: 2, rotateMs: 10 * 60_000, retryMs: 10 * 60_000, retryFirstMs: 60_000, pendingTtlMs: 10 * 60_000,
   maxCredit: 64 * PROBE_COST, bootRetryMs: 2000, addrPingMs: 30_000,
 };
 
@@ -75,12 +79,14 @@ export type GossipAction =
   | { type: "dial"; link: number; relay: PeerAddr }
   /** One RECORDS frame on a link (this relay's own record first). */
   | { type: "send"; link: number; records: RelayRecord[] }
+  /** One RECORDS frame to a session: a relay that linked to this one (this relay's own record first). */
+  | { type: "push"; session: string; records: RelayRecord[] }
   /** Close a link (no handleLinkClosed needed). */
   | { type: "close"; link: number }
   /** A plain STUN Binding from the relay's own UDP socket to `addr`; report handlePong if it answers. */
   | { type: "ping"; addr: string }
-  /** The relays this relay vouches for changed: this relay's own record first (what sessions get). */
-  | { type: "list"; records: RelayRecord[] }
+  /** The relays this relay vouches for changed (list() is what sessions get now). */
+  | { type: "list" }
   /** The relays that answered agree this relay is reachable at this address (re-sign the record: setSelf). */
   | { type: "address"; addr: string; votes: number; of: number }
   /** A relay listed this relay's current record: it reached this relay at its advertised address. */
@@ -103,6 +109,10 @@ interface Entry {
   gen: number;
   /** Index in `liveIds` while live. */
   li: number;
+  /** It was vouched for once (only such a relay is tried again after it failed). */
+  ever?: boolean;
+  /** Who told this relay of it (a fingerprint): not told back. */
+  from?: string;
 }
 
 interface Link {
@@ -119,7 +129,12 @@ interface Link {
   /** The `seq` of this relay's own record last sent on this link. */
   selfSeq: number;
   closeAt: number;
+  /** A probe done, about to close. */
+  lingering?: boolean;
 }
+
+/** A relay that linked to this one (a session that sent RECORDS starting with its own record). */
+interface Inbound { key: string; fp: string; queue: Set<string>; nextPush: number; selfSeq: number }
 
 interface Timer { at: number; id: string; gen: number; kind: "ping" | "timeout" | "retry" }
 
@@ -204,9 +219,12 @@ export class GossipCore {
   private known = new Map<string, Entry>();
   private byAddr = new Map<string, string>();
   private liveIds: string[] = [];
+  /** Records waiting for a probe, in order (ids; a copy may be stale: skipped when popped). */
   private pending: string[] = [];
+  private head = 0;
   private pendingCount = 0;
   private links = new Map<number, Link>();
+  private inbound = new Map<string, Inbound>();
   private nextLink = 1;
   private inflight = 0;
   private dials: Bucket;
@@ -263,12 +281,23 @@ export class GossipCore {
     this.listDirty = true;
   }
 
-  /** This relay's own record first, then every relay it vouches for. */
-  list(): RelayRecord[] {
+  /** Whether this relay vouches for the relay with this certificate fingerprint. */
+  vouchesFor(fp: string): boolean {
+    return this.vouches(fp.toUpperCase());
+  }
+
+  /** This relay's own record first, then every relay it vouches for (the first `max` at most). */
+  list(max = Infinity): RelayRecord[] {
     const out = [this.self];
-    for (const id of this.liveIds) out.push(this.known.get(id)!.rec);
+    for (const id of this.liveIds) {
+      if (out.length >= max) break;
+      out.push(this.known.get(id)!.rec);
+    }
     return out;
   }
+
+  /** How many relays it vouches for. */
+  get vouched(): number { return this.liveIds.length; }
 
   status(now: number): GossipStatus {
     let probing = 0;
@@ -283,7 +312,7 @@ export class GossipCore {
 
   /** Sizes, for the simulation's bounds. */
   sizes() {
-    return { known: this.known.size, pending: this.pendingCount, inflight: this.inflight, links: this.links.size, timers: this.timers.size, failed: this.failedAt.size, payers: this.credit.size, pings: this.pings.size };
+    return { known: this.known.size, pending: this.pendingCount, inflight: this.inflight, links: this.links.size, inbound: this.inbound.size, timers: this.timers.size, failed: this.failedAt.size, payers: this.credit.size, pings: this.pings.size };
   }
 
   // ---- inputs ----
@@ -330,7 +359,10 @@ export class GossipCore {
       if (this.keptLinks() < this.limits.maxLinks) L.kind = "link";
       else {
         e.link = undefined;
-        L.closeAt = now + 1500; // after the frame above has left
+        // Closed after the frame above has left; counted in flight until then.
+        L.closeAt = now + 1500;
+        L.lingering = true;
+        this.inflight++;
       }
     } else if (L.kind == "probe") {
       // Reached meanwhile some other way (or replaced by a newer record): not needed.
@@ -354,7 +386,7 @@ export class GossipCore {
     const L = this.links.get(id);
     if (!L) return [];
     this.links.delete(id);
-    if (!L.up) this.inflight--;
+    if (!L.up || L.lingering) this.inflight--;
     const out: GossipAction[] = [];
     const b = this.boot.find((b) => b.link == id);
     if (b) (b.link = undefined), (b.retryAt = now + b.delay);
@@ -372,13 +404,22 @@ export class GossipCore {
    * RECORDS from a session (another relay dialed this one). Taken only from a relay: the frame's
    * first record must be the sender's own, with `fp` its certificate and `ip` its address's IP.
    */
-  handleSessionRecords(list: unknown[], bytes: number, from: { fp: string; ip: string }, now: number): { accepted: boolean; actions: GossipAction[] } {
+  handleSessionRecords(list: unknown[], bytes: number, from: { fp: string; ip: string; key?: string }, now: number): { accepted: boolean; actions: GossipAction[] } {
     const first = this.check(list[0]);
     if (typeof first == "string" || first.fp != from.fp.toUpperCase() || norm(ipOf(first.addr)) != norm(from.ip)) {
       this.counters.refused++;
       return { accepted: false, actions: [this.ev("debug", "gossip.refused", { reason: "not from a relay (the first record must be the sender's own)" })] };
     }
+    // A relay linked to this one: what becomes vouched goes back to it too (a relay nobody can dial,
+    // behind a NAT, learns this way).
+    if (from.key !== undefined && !this.inbound.has(from.key) && this.inbound.size < this.limits.maxInbound)
+      this.inbound.set(from.key, { key: from.key, fp: first.fp, queue: new Set(), nextPush: now, selfSeq: this.self.seq });
     return { accepted: true, actions: this.records(list, bytes, first.fp, now) };
+  }
+
+  /** A session ended (relay/socket.ts): nothing more is pushed to it. */
+  handleSessionClosed(key: string) {
+    this.inbound.delete(key);
   }
 
   /** A STUN Binding answer from `from` (an address this relay pinged): it saw this relay's socket at `mapped`. */
@@ -391,8 +432,7 @@ export class GossipCore {
       e.misses = 0;
       this.schedule(e, "ping", now + this.jitter(this.limits.pingMs));
     }
-    if (mapped && parseAddr(mapped)) {
-      this.selfAddr.observe(norm(ipOf(from)), mapped, now);
+    if (mapped && (this.selfAddr.observe(norm(ipOf(from)), mapped, now) || !this.addressKnown) && parseAddr(mapped)) {
       const a = this.selfAddr.agreed(now, this.self.addr);
       if (a && this.fixed) {
         if (a.addr != this.self.addr && a.votes >= 2 && a.addr != this.warned && (this.warned = a.addr)) out.push(this.ev("warn", "gossip.address-differs", { given: this.self.addr, seen: a.addr, votes: a.votes, of: a.of }));
@@ -450,7 +490,7 @@ export class GossipCore {
     if (now >= this.rotateAt) {
       this.rotateAt = now + lim.rotateMs;
       const kept = [...this.links.values()].filter((l) => l.kind != "probe" && l.up);
-      if (kept.length >= lim.maxLinks && this.liveIds.length > kept.length) {
+      if (kept.length && kept.length >= lim.maxLinks && this.liveIds.length > kept.length) {
         const oldest = kept.reduce((a, b) => (b.since < a.since ? b : a));
         this.closeLink(oldest, out);
       }
@@ -465,9 +505,10 @@ export class GossipCore {
       e.link = L.id;
     }
     // Pushes: one frame per link per pushMs, this relay's record first, then what became vouched.
-    for (const L of this.links.values()) {
-      if (!L.up || L.kind == "probe" || now < L.nextPush || !this.addressKnown) continue;
-      if (!L.queue.size && L.selfSeq == this.self.seq) continue;
+    const push = (L: Link | Inbound) => {
+      const link = "id" in L;
+      if ((link && (!L.up || L.kind == "probe")) || now < L.nextPush || !this.addressKnown) return;
+      if (!L.queue.size && L.selfSeq == this.self.seq) return;
       const recs = [this.self];
       for (const id of L.queue) {
         L.queue.delete(id);
@@ -475,12 +516,19 @@ export class GossipCore {
         if (e && e.state == "live") recs.push(e.rec);
         if (recs.length >= lim.frameRecords) break;
       }
-      out.push(this.send(L, recs));
+      if (link) out.push(this.send(L, recs));
+      else {
+        L.selfSeq = this.self.seq;
+        this.counters.framesOut++;
+        out.push({ type: "push", session: L.key, records: recs });
+      }
       L.nextPush = now + lim.pushMs;
-    }
+    };
+    for (const L of this.links.values()) push(L);
+    for (const L of this.inbound.values()) push(L);
     if (this.listDirty) {
       this.listDirty = false;
-      out.push({ type: "list", records: this.list() });
+      out.push({ type: "list" });
     }
     return out;
   }
@@ -502,6 +550,12 @@ export class GossipCore {
     return ms * (0.75 + this.rand() / 2);
   }
 
+  /** Fingerprints of vouched relays (how many records carry each). */
+  private vouchedFps = new Map<string, number>();
+  private vouches(fp: string) {
+    return this.vouchedFps.has(fp);
+  }
+
   private keptLinks() {
     let n = 0;
     for (const L of this.links.values()) if (L.kind != "probe") n++;
@@ -518,10 +572,9 @@ export class GossipCore {
   }
 
   private pay(payer: string, n: number) {
-    const c = this.credit.get(payer) ?? 0;
-    this.credit.delete(payer);
-    if (this.credit.size >= 1024) this.credit.delete(this.credit.keys().next().value!);
-    this.credit.set(payer, Math.max(0, Math.min(this.limits.maxCredit, c + n)));
+    const c = this.credit.get(payer);
+    if (c === undefined && this.credit.size >= 1024) this.credit.delete(this.credit.keys().next().value!);
+    this.credit.set(payer, Math.max(0, Math.min(this.limits.maxCredit, (c ?? 0) + n)));
   }
 
   private schedule(e: Entry, kind: Timer["kind"], at: number) {
@@ -551,7 +604,7 @@ export class GossipCore {
 
   private closeLink(L: Link, out: GossipAction[]) {
     this.links.delete(L.id);
-    if (!L.up) this.inflight--;
+    if (!L.up || L.lingering) this.inflight--;
     const e = L.entry ? this.known.get(L.entry) : undefined;
     if (e && e.link === L.id) e.link = undefined;
     const b = this.boot.find((b) => b.link == L.id);
@@ -562,7 +615,11 @@ export class GossipCore {
   private setLive(e: Entry, live: boolean) {
     if (live && e.li < 0) {
       e.li = this.liveIds.push(e.rec.id) - 1;
+      this.vouchedFps.set(e.rec.fp, (this.vouchedFps.get(e.rec.fp) ?? 0) + 1);
     } else if (!live && e.li >= 0) {
+      const n = this.vouchedFps.get(e.rec.fp)! - 1;
+      if (n > 0) this.vouchedFps.set(e.rec.fp, n);
+      else this.vouchedFps.delete(e.rec.fp);
       const last = this.liveIds.pop()!;
       if (last != e.rec.id) {
         this.liveIds[e.li] = last;
@@ -584,13 +641,17 @@ export class GossipCore {
 
   private reached(e: Entry, now: number, out: GossipAction[]) {
     this.setState(e, "live", now);
+    e.ever = true;
     e.failures = 0;
     e.misses = 0;
     e.payer = undefined;
     this.failedAt.delete(e.rec.addr);
     this.counters.reached++;
     this.schedule(e, "ping", now + this.jitter(this.limits.pingMs));
-    for (const L of this.links.values()) if (L.kind != "probe" && L.entry != e.rec.id) L.queue.add(e.rec.id);
+    for (const L of this.links.values()) if (L.kind != "probe" && L.entry != e.rec.id && L.relay.fp != e.from) L.queue.add(e.rec.id);
+    // Relays that linked here hear it too unless this relay reached them itself: those have links of
+    // their own; one nobody can dial (behind a NAT) learns only this way.
+    for (const s of this.inbound.values()) if (s.fp != e.rec.fp && s.fp != e.from && !this.vouches(s.fp)) s.queue.add(e.rec.id);
     out.push(this.ev("info", "gossip.reached", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr }));
   }
 
@@ -602,8 +663,10 @@ export class GossipCore {
     }
     this.setState(e, "dead", now);
     e.failures++;
-    if (e.failures >= 3) return this.forget(e);
-    this.schedule(e, "retry", now + this.limits.retryMs * 2 ** (e.failures - 1));
+    // Never reached: forgotten (failedAt keeps its address from being probed again soon).
+    if (e.failures >= 3 || !e.ever) return this.forget(e);
+    // Reached before: tried again after 1 minute, then 4, then forgotten.
+    this.schedule(e, "retry", now + this.limits.retryFirstMs * 4 ** (e.failures - 1));
   }
 
   private forget(e: Entry) {
@@ -616,6 +679,7 @@ export class GossipCore {
     this.setState(e, "pending", now);
     e.payer = payer;
     this.pending.push(e.rec.id);
+    if (this.head > 1024 && this.head > this.pending.length / 2) (this.pending = this.pending.slice(this.head)), (this.head = 0);
   }
 
   /** Room for one more record: a failed one goes first, then the longest waiting; vouched ones never. */
@@ -709,6 +773,7 @@ export class GossipCore {
         this.known.set(r.id, e);
       }
       this.byAddr.set(r.addr, r.id);
+      e.from = sender;
       if (here) {
         if (L!.kind != "probe") (e.link = L!.id), (L!.entry = r.id);
         this.reached(e, now, out);
@@ -723,8 +788,8 @@ export class GossipCore {
     const q = this.pending;
     let scanned = 0;
     const keep: string[] = [];
-    while (q.length && scanned < 64 && this.inflight < lim.maxInflight) {
-      const id = q.shift()!;
+    while (this.head < q.length && scanned < 64 && this.inflight < lim.maxInflight) {
+      const id = q[this.head++]!;
       const e = this.known.get(id);
       if (!e || e.state != "pending") continue;
       scanned++;
@@ -738,7 +803,7 @@ export class GossipCore {
         continue;
       }
       if (!take(this.dials, lim.probeRate, lim.probeBurst, now)) {
-        q.unshift(id);
+        q[--this.head] = id;
         break;
       }
       if (e.payer) this.pay(e.payer, -PROBE_COST);

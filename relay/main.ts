@@ -61,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
     host: c.host, port: c.port, cert: state.cert, log, recordFrames: c.recordFrames, limits: { idleTimeoutMs: c.idleTimeout * 1000, ...c.limits },
     onRecords: (json, from) => peering?.fromSession(json, from),
     onMapped: (from, mapped) => peering?.pong(from, mapped),
+    onSessionClosed: (key) => peering?.sessionClosed(key),
   });
   // Signed once per run, and again when the relay learns a new address: a newer `seq` replaces older
   // records of this relay wherever they travel. A registered relay's record carries its sat, so

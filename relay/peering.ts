@@ -35,7 +35,9 @@ export interface PeeringOptions {
 export interface Peering {
   core: GossipCore;
   /** RECORDS JSON from a session (relay/socket.ts onRecords): taken only from relays. */
-  fromSession(json: string, from: { fp: string; ip: string }): boolean;
+  fromSession(json: string, from: { key: string; fp: string; ip: string }): boolean;
+  /** A session ended (relay/socket.ts onSessionClosed). */
+  sessionClosed(key: string): void;
   /** A Binding answer (relay/socket.ts onMapped). */
   pong(from: string, mapped: string | null): void;
   /** More relays to start from (a later discovery). */
@@ -126,6 +128,9 @@ export function startPeering(o: PeeringOptions): Peering {
         case "send":
           links.get(a.link)?.send({ t: T.RECORDS, json: JSON.stringify(a.records) });
           break;
+        case "push":
+          o.relay.sendFrame(a.session, encode({ t: T.RECORDS, json: JSON.stringify(a.records) }));
+          break;
         case "close": {
           const l = links.get(a.link);
           if (l) {
@@ -140,9 +145,11 @@ export function startPeering(o: PeeringOptions): Peering {
           break;
         }
         case "list": {
-          const frames = recordFrames(a.records).map((json) => encode({ t: T.RECORDS, json }));
+          const list = core.list();
+          const frames = recordFrames(list).map((json) => encode({ t: T.RECORDS, json }));
           o.relay.core.records = frames[0] ?? null;
           o.relay.core.recordsMore = frames.slice(1);
+          o.relay.core.relayFps = new Set(list.slice(1).map((r) => r.fp));
           break;
         }
         case "address": {
@@ -183,6 +190,7 @@ export function startPeering(o: PeeringOptions): Peering {
       run(r.actions);
       return r.accepted;
     },
+    sessionClosed: (key) => core.handleSessionClosed(key),
     pong: (from, mapped) => run(core.handlePong(from, mapped, now())),
     addPeers: (peers) => run(core.addPeers(peers, now())),
     status: () => core.status(now()),

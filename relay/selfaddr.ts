@@ -20,11 +20,14 @@ export class SelfAddress {
     private readonly ttlMs = 30 * 60_000,
   ) {}
 
-  /** The relay whose IP is `reporter` saw this relay's socket at `addr`. */
-  observe(reporter: string, addr: string, now: number): void {
+  /** The relay whose IP is `reporter` saw this relay's socket at `addr`. True when that is news (a
+   *  new reporter, or another address than it reported before): only then can agreed() change. */
+  observe(reporter: string, addr: string, now: number): boolean {
+    const was = this.seen.get(reporter);
     this.seen.delete(reporter);
     if (this.seen.size >= this.max) this.seen.delete(this.seen.keys().next().value!);
     this.seen.set(reporter, { addr, at: now });
+    return was?.addr != addr;
   }
 
   /** Reports still counting, newest last. */

@@ -19,6 +19,8 @@ export interface RelayOptions {
   onRecords?: (json: string, from: { key: string; fp: string; ip: string }) => void;
   /** A plain STUN Binding sent with `bind()` was answered: `from` ("ip:port") saw this socket at `mapped`. */
   onMapped?: (from: string, mapped: string | null) => void;
+  /** A session ended, for whatever reason. */
+  onSessionClosed?: (key: string) => void;
 }
 
 export interface RunningRelay {
@@ -27,6 +29,8 @@ export interface RunningRelay {
   sessions: () => number;
   /** Send a plain STUN Binding to `to` from the relay's own socket (answers: onMapped). */
   bind(to: Addr): void;
+  /** Send one application frame to a session (dropped if it is gone or not ready). */
+  sendFrame(key: string, data: Uint8Array): void;
   stop(): Promise<void>;
 }
 
@@ -68,6 +72,7 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
             onClose: (reason) => {
               if (adapters.get(key) !== s) return;
               adapters.delete(key);
+              o.onSessionClosed?.(key);
               run(core.handleClosed(key, reason, now()));
             },
             onDrop: (reason) => core.count("drop." + reason),
@@ -88,6 +93,7 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
           const s = adapters.get(a.key);
           adapters.delete(a.key);
           s?.close();
+          if (s) o.onSessionClosed?.(a.key);
           break;
         }
         case "records":
@@ -142,6 +148,7 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
     core,
     sessions: () => adapters.size,
     bind: (to) => run(core.bindingRequest(to, now())),
+    sendFrame: (key, data) => run(core.frameTo(key, data)),
     async stop() {
       clearInterval(timer);
       run(core.closeAll(now()));
