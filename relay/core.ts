@@ -65,8 +65,8 @@ interface Session {
   churn: Bucket;
   /** When it said HELLO; the rest of the relay list follows RECORDS_MORE_MS later, once. */
   readyAt?: number;
-  /** A relay this relay vouches for: no RECORDS before WELCOME (a probe has no use for them), the
-   *  whole list RECORDS_MORE_MS later if it stays (a gossip link). */
+  /** A relay (this relay has its record): no RECORDS before WELCOME (a probe has no use for them),
+   *  the whole list RECORDS_MORE_MS later if it stays (a gossip link). */
   relay?: boolean;
 }
 
@@ -108,8 +108,9 @@ export class RelayCore {
   /** The rest of the list (RECORDS frames, each with this relay's record first), sent once to
    *  every session still open RECORDS_MORE_MS after HELLO. */
   recordsMore: Uint8Array[] = [];
-  /** Certificate fingerprints of the relays this relay vouches for (relay/peering.ts keeps it). */
-  relayFps: Set<string> = new Set();
+  /** Whether a certificate fingerprint is a relay's this relay has a record of (relay/peering.ts
+   *  asks the gossip core). */
+  isRelay: (fp: string) => boolean = () => false;
   /** Plain STUN Bindings sent from this relay's socket, by transaction id: to whom, when. */
   private bindings = new Map<string, { to: string; at: number }>();
 
@@ -334,7 +335,7 @@ export class RelayCore {
       }
       s.state = "ready";
       s.readyAt = now;
-      s.relay = !!s.fp && this.relayFps.has(s.fp);
+      s.relay = !!s.fp && this.isRelay(s.fp);
       const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame, rate: clamp(this.limits.relayRate, 2 ** 32 - 1), msgRate: clamp(this.limits.msgRate, 65535) }) };
       return this.records && !s.relay ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
     }

@@ -45,6 +45,8 @@ export interface GossipLimits {
   probeBurst: number;
   /** Records in one RECORDS frame, the sender's own included (frames stay under 16 KiB). */
   frameRecords: number;
+  /** Relays reached lately, sent along with every probe's "you were reached" frame. */
+  probeNews: number;
   /** One frame per link at most this often (ms); a relay accepts one a second from a session (relay/core.ts). */
   pushMs: number;
   /** Each vouched relay without a link is pinged (STUN Binding) this often (ms, ±25 %). */
@@ -69,14 +71,14 @@ export interface GossipLimits {
 }
 
 export const GOSSIP_LIMITS: GossipLimits = {
-  maxKnown: 2048, maxPending: 512, maxLinks: 6, maxInbound: 16, maxInflight: 8, probeRate: 2, probeBurst: 20, frameRecords: 40, pushMs: 1000,
+  maxKnown: 2048, maxPending: 512, maxLinks: 6, maxInbound: 32, maxInflight: 8, probeRate: 2, probeBurst: 20, frameRecords: 40, probeNews: 4, pushMs: 3000,
   pingMs: 5 * 60_000, pingTimeoutMs: 5000, pingMisses: 2, rotateMs: 10 * 60_000, retryMs: 10 * 60_000, retryFirstMs: 60_000, pendingTtlMs: 10 * 60_000,
   maxCredit: 64 * PROBE_COST, bootRetryMs: 2000, addrPingMs: 30_000,
 };
 
 export type GossipAction =
   /** Open a Layer-1 link to this relay; report handleDialed (and later handleLinkClosed). */
-  | { type: "dial"; link: number; relay: PeerAddr }
+  | { type: "dial"; link: number; relay: PeerAddr; kind: "probe" | "link" | "boot" }
   /** One RECORDS frame on a link (this relay's own record first). */
   | { type: "send"; link: number; records: RelayRecord[] }
   /** One RECORDS frame to a session: a relay that linked to this one (this relay's own record first). */
@@ -131,6 +133,8 @@ interface Link {
   closeAt: number;
   /** A probe done, about to close. */
   lingering?: boolean;
+  /** Relays vouched for when it was made. */
+  among: number;
 }
 
 /** A relay that linked to this one (a session that sent RECORDS starting with its own record). */
@@ -217,6 +221,8 @@ export class GossipCore {
   private readonly verify: (x: unknown) => RelayRecord | string;
   private readonly rand: () => number;
   private known = new Map<string, Entry>();
+  /** Certificate fingerprints of every record kept (how many records carry each). */
+  private fps = new Map<string, number>();
   private byAddr = new Map<string, string>();
   private liveIds: string[] = [];
   /** Records waiting for a probe, in order (ids; a copy may be stale: skipped when popped). */
@@ -284,6 +290,12 @@ export class GossipCore {
   /** Whether this relay vouches for the relay with this certificate fingerprint. */
   vouchesFor(fp: string): boolean {
     return this.vouches(fp.toUpperCase());
+  }
+
+  /** Whether this relay holds a record (reached or not) of the relay with this certificate: such a
+   *  dialer is a relay, and gets no RECORDS before WELCOME (relay/core.ts isRelay). */
+  knowsFp(fp: string): boolean {
+    return this.fps.has(fp.toUpperCase());
   }
 
   /** This relay's own record first, then every relay it vouches for (the first `max` at most). */
@@ -354,13 +366,14 @@ export class GossipCore {
     if (e && e.state == "probing" && e.link === id) {
       if (e.payer) this.pay(e.payer, PROBE_COST); // the relay answered: not a reflection, credit back
       this.reached(e, now, out);
-      // Tell the relay it was reached (the proof it waits for: relays list only what they reached).
-      if (this.addressKnown) out.push(this.send(L, [this.self, e.rec]));
-      if (this.keptLinks() < this.limits.maxLinks) L.kind = "link";
+      // Tell the relay it was reached (the proof it waits for: relays list only what they reached),
+      // and what else this relay reached lately: news travels with every probe.
+      if (this.addressKnown) out.push(this.send(L, [this.self, e.rec, ...this.recentFor(e.rec.id)]));
+      if (this.keptLinks() < this.limits.maxLinks && !this.linkedTo(e.rec.addr)) (L.kind = "link"), (L.among = this.liveIds.length);
       else {
         e.link = undefined;
         // Closed after the frame above has left; counted in flight until then.
-        L.closeAt = now + 1500;
+        L.closeAt = now + 500;
         L.lingering = true;
         this.inflight++;
       }
@@ -410,8 +423,8 @@ export class GossipCore {
       this.counters.refused++;
       return { accepted: false, actions: [this.ev("debug", "gossip.refused", { reason: "not from a relay (the first record must be the sender's own)" })] };
     }
-    // A relay linked to this one: what becomes vouched goes back to it too (a relay nobody can dial,
-    // behind a NAT, learns this way).
+    // A relay linked to this one: what becomes vouched goes back to it too, so every link carries news
+    // both ways (a relay nobody can dial, behind a NAT, learns only this way).
     if (from.key !== undefined && !this.inbound.has(from.key) && this.inbound.size < this.limits.maxInbound)
       this.inbound.set(from.key, { key: from.key, fp: first.fp, queue: new Set(), nextPush: now, selfSeq: this.self.seq });
     return { accepted: true, actions: this.records(list, bytes, first.fp, now) };
@@ -486,14 +499,15 @@ export class GossipCore {
         b.link = this.dial(b.peer, "boot", now, out).id;
       }
     }
-    // Rotation: one link makes room for a link to another vouched relay.
-    if (now >= this.rotateAt) {
-      this.rotateAt = now + lim.rotateMs;
-      const kept = [...this.links.values()].filter((l) => l.kind != "probe" && l.up);
-      if (kept.length && kept.length >= lim.maxLinks && this.liveIds.length > kept.length) {
-        const oldest = kept.reduce((a, b) => (b.since < a.since ? b : a));
-        this.closeLink(oldest, out);
-      }
+    // Rotation: one link makes room for a link to another vouched relay, every rotateMs, and sooner
+    // while the network this relay knows grows: a link chosen among few relays is replaced once
+    // there are twice as many (links made early all point at the first relays, who then cannot
+    // push to everyone that linked to them).
+    const kept = [...this.links.values()].filter((l) => l.kind != "probe" && l.up);
+    const early = kept.find((l) => now - l.since > 30_000 && this.liveIds.length >= 2 * l.among + 4);
+    if (early || now >= this.rotateAt) {
+      if (now >= this.rotateAt) this.rotateAt = now + lim.rotateMs;
+      if (kept.length && kept.length >= lim.maxLinks && this.liveIds.length > kept.length) this.closeLink(early ?? kept.reduce((a, b) => (b.since < a.since ? b : a)), out);
     }
     // Links to random vouched relays, up to maxLinks.
     for (let tries = 0; this.keptLinks() < lim.maxLinks && this.inflight < lim.maxInflight && tries < 4 && this.liveIds.length; tries++) {
@@ -556,6 +570,23 @@ export class GossipCore {
     return this.vouchedFps.has(fp);
   }
 
+  /** The relays reached most recently (newest first), for a probe's frame; `but` left out. */
+  private recent: string[] = [];
+  private recentFor(but: string): RelayRecord[] {
+    const out: RelayRecord[] = [];
+    for (let i = this.recent.length - 1; i >= 0 && out.length < this.limits.probeNews; i--) {
+      const e = this.known.get(this.recent[i]!);
+      if (e && e.state == "live" && e.rec.id != but) out.push(e.rec);
+    }
+    return out;
+  }
+
+  private count(fp: string, d: number) {
+    const n = (this.fps.get(fp) ?? 0) + d;
+    if (n > 0) this.fps.set(fp, n);
+    else this.fps.delete(fp);
+  }
+
   private keptLinks() {
     let n = 0;
     for (const L of this.links.values()) if (L.kind != "probe") n++;
@@ -595,10 +626,10 @@ export class GossipCore {
   }
 
   private dial(relay: PeerAddr, kind: Link["kind"], now: number, out: GossipAction[]): Link {
-    const L: Link = { id: this.nextLink++, relay: { addr: relay.addr, fp: relay.fp }, kind, up: false, since: now, queue: new Set(), nextPush: now, selfSeq: -1, closeAt: 0 };
+    const L: Link = { id: this.nextLink++, relay: { addr: relay.addr, fp: relay.fp }, kind, up: false, since: now, queue: new Set(), nextPush: now, selfSeq: -1, closeAt: 0, among: this.liveIds.length };
     this.links.set(L.id, L);
     this.inflight++;
-    out.push({ type: "dial", link: L.id, relay: L.relay });
+    out.push({ type: "dial", link: L.id, relay: L.relay, kind });
     return L;
   }
 
@@ -647,11 +678,13 @@ export class GossipCore {
     e.payer = undefined;
     this.failedAt.delete(e.rec.addr);
     this.counters.reached++;
+    this.recent.push(e.rec.id);
+    if (this.recent.length > 2 * this.limits.probeNews) this.recent.splice(0, this.recent.length - this.limits.probeNews);
     this.schedule(e, "ping", now + this.jitter(this.limits.pingMs));
     for (const L of this.links.values()) if (L.kind != "probe" && L.entry != e.rec.id && L.relay.fp != e.from) L.queue.add(e.rec.id);
     // Relays that linked here hear it too unless this relay reached them itself: those have links of
     // their own; one nobody can dial (behind a NAT) learns only this way.
-    for (const s of this.inbound.values()) if (s.fp != e.rec.fp && s.fp != e.from && !this.vouches(s.fp)) s.queue.add(e.rec.id);
+    for (const s of this.inbound.values()) if (s.fp != e.rec.fp && s.fp != e.from) s.queue.add(e.rec.id);
     out.push(this.ev("info", "gossip.reached", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr }));
   }
 
@@ -672,6 +705,7 @@ export class GossipCore {
   private forget(e: Entry) {
     this.setState(e, "dead", e.since);
     this.known.delete(e.rec.id);
+    this.count(e.rec.fp, -1);
     if (this.byAddr.get(e.rec.addr) == e.rec.id) this.byAddr.delete(e.rec.addr);
   }
 
@@ -733,6 +767,8 @@ export class GossipCore {
         continue;
       }
       const k = this.known.get(x.id);
+      // The relay itself, about itself: free.
+      if (k && k.state == "pending" && k.rec.seq == x.seq && k.rec.sig == (x as RelayRecord).sig && (x as RelayRecord).fp == sender.toUpperCase()) k.payer = undefined;
       if (k && k.rec.seq >= x.seq) continue;
       const r = this.check(x);
       if (typeof r == "string") {
@@ -766,19 +802,26 @@ export class GossipCore {
           if (old && old !== L) this.closeLink(old, out);
         }
         if (this.byAddr.get(e.rec.addr) == e.rec.id) this.byAddr.delete(e.rec.addr);
+        const live = e.li >= 0;
+        if (live) this.setLive(e, false); // (its fingerprint may change)
+        this.count(e.rec.fp, -1);
         e.rec = r;
+        this.count(r.fp, 1);
+        if (live) this.setLive(e, true);
         e.failures = 0;
       } else {
         e = { rec: r, state: "dead", since: now, failures: 0, misses: 0, gen: 0, li: -1 };
         this.known.set(r.id, e);
+        this.count(r.fp, 1);
       }
       this.byAddr.set(r.addr, r.id);
       e.from = sender;
       if (here) {
         if (L!.kind != "probe") (e.link = L!.id), (L!.entry = r.id);
         this.reached(e, now, out);
-      } else if (e.state == "pending") e.payer = own ? undefined : e.payer;
-      else this.toPending(e, own ? undefined : sender, now);
+      } else if (e.state == "pending") {
+        if (own) e.payer = undefined;
+      } else this.toPending(e, own ? undefined : sender, now);
     }
     return out;
   }

@@ -149,7 +149,6 @@ export function startPeering(o: PeeringOptions): Peering {
           const frames = recordFrames(list).map((json) => encode({ t: T.RECORDS, json }));
           o.relay.core.records = frames[0] ?? null;
           o.relay.core.recordsMore = frames.slice(1);
-          o.relay.core.relayFps = new Set(list.slice(1).map((r) => r.fp));
           break;
         }
         case "address": {
@@ -169,6 +168,7 @@ export function startPeering(o: PeeringOptions): Peering {
     status();
   };
 
+  o.relay.core.isRelay = (fp) => core.knowsFp(fp);
   const timer = setInterval(() => {
     try {
       run(core.tick(now()));

@@ -64,11 +64,13 @@ export interface SimOptions {
 }
 
 export interface PhaseResult {
-  /** Simulated ms from the phase's last join/leave until every running relay's list held exactly
-   *  the running reachable relays (at their current addresses); null if not within maxMs. */
+  /** Simulated ms from the phase's last join/leave until every running relay's list held every
+   *  running reachable relay (at its current address); null if not within maxMs. */
+  learned: number | null;
+  /** …and nothing else: the relays that stopped dropped everywhere too (pings: GossipLimits.pingMs). */
   converged: number | null;
-  /** Median and slowest, over relays, of the first time one relay's list was complete (what a page
-   *  reading that relay's RECORDS would know), from the same moment. */
+  /** The median over relays of the first time one relay's list held every running reachable relay
+   *  (what a page reading that relay's RECORDS would know), from the same moment. */
   pageMedian: number | null;
   /** Bytes sent per running relay per simulated minute during the phase (received is the same on average). */
   bytesPerRelayMin: number;
@@ -193,7 +195,7 @@ export function simulate(o: SimOptions): SimResult {
     return { out: n + 1 + d * costs.frameOverhead, back: d * costs.sackBytes };
   };
   /** Bytes sent, by what for (whole run). */
-  const spent: Record<string, number> = { handshakes: 0, "records at link open": 0, "records pushed": 0, pings: 0, "failed dials": 0, keepalives: 0 };
+  const spent: Record<string, number> = { handshakes: 0, "records before WELCOME": 0, "records to links (2 s later)": 0, "records pushed": 0, pings: 0, "failed dials": 0, keepalives: 0 };
   const sizeOf = new WeakMap<RelayRecord, number>();
   const jsonBytes = (recs: RelayRecord[]) => {
     let n = 1;
@@ -266,7 +268,7 @@ export function simulate(o: SimOptions): SimResult {
   const run = (r: Relay, actions: GossipAction[]) => {
     const core = r.core;
     const by = (o as any).byType as Record<string, number> | undefined;
-    if (by) for (const a of actions) by[a.type] = (by[a.type] ?? 0) + ("records" in a ? a.records.length : 1);
+    if (by) for (const a of actions) by[a.type == "dial" ? "dial-" + a.kind : a.type] = (by[a.type == "dial" ? "dial-" + a.kind : a.type] ?? 0) + ("records" in a ? a.records.length : 1);
     const alive = () => r.running && r.core === core;
     for (const a of actions) {
       switch (a.type) {
@@ -285,15 +287,15 @@ export function simulate(o: SimOptions): SimResult {
           q.push(now + ms, () => {
             if (!alive() || !link.open) return;
             if (!t.running) return run(r, core.handleDialed(a.link, { ok: false, error: "closed" }, now));
-            // A relay the dialee vouches for gets no RECORDS before WELCOME, the whole list later (relay/core.ts).
-            const known = t.core.vouchesFor(r.fp);
+            // A relay the dialee has a record of gets no RECORDS before WELCOME, the whole list later (relay/core.ts).
+            const known = t.core.knowsFp(r.fp);
             const first = t.core.list(limits.frameRecords);
             const fb = known ? 0 : jsonBytes(first);
             const f = frameBytes(fb);
             r.sent += costs.handshakeOut + f.back;
             t.sent += costs.handshakeIn + f.out;
             spent.handshakes += costs.handshakeOut + costs.handshakeIn;
-            spent["records at link open"] += f.back + f.out;
+            if (fb) spent["records before WELCOME"] += f.back + f.out;
             link.up = true;
             run(r, core.handleDialed(a.link, known ? { ok: true } : { ok: true, records: first, bytes: fb }, now));
             // The rest of the list to sessions still open 2 s after HELLO (relay/core.ts RECORDS_MORE_MS).
@@ -303,7 +305,7 @@ export function simulate(o: SimOptions): SimResult {
                 const b = jsonBytes(fr), w = frameBytes(b);
                 t.sent += w.out;
                 r.sent += w.back;
-                spent["records at link open"] += w.out + w.back;
+                spent["records to links (2 s later)"] += w.out + w.back;
                 q.push(now + rtt(r, t) / 2, () => alive() && link.open && run(r, core.handleLinkRecords(a.link, fr, b, now)));
               }
             });
@@ -386,12 +388,14 @@ export function simulate(o: SimOptions): SimResult {
     return out;
   };
 
-  /** Is `r`'s list exactly the running reachable relays at their addresses (itself first)? */
+  /** Does `r`'s list hold every running reachable relay at its address ("all"), and nothing else ("exact")? */
   const complete = (r: Relay, want: Map<string, string>) => {
-    if (r.core.vouched + 1 != want.size + (want.has(r.id) ? 0 : 1)) return false;
+    const need = want.size - (want.has(r.id) ? 1 : 0);
+    if (r.core.vouched < need) return { all: false, exact: false };
+    let n = 0;
     const l = r.core.list();
-    for (let i = 1; i < l.length; i++) if (want.get(l[i]!.id) != l[i]!.addr) return false;
-    return true;
+    for (let i = 1; i < l.length; i++) if (want.get(l[i]!.id) == l[i]!.addr) n++;
+    return { all: n == need, exact: n == need && l.length - 1 == n };
   };
   const wanted = () => {
     const m = new Map<string, string>();
@@ -416,27 +420,30 @@ export function simulate(o: SimOptions): SimResult {
   };
   const sentTotal = () => relays.reduce((n, r) => n + r.sent, 0);
   /** Run until every running relay agrees (checked every checkMs), from `from`; null after maxMs. */
-  const converge = (from: number): { at: number | null; page: number | null } => {
+  const converge = (from: number): { learned: number | null; at: number | null; page: number | null } => {
     const end = from + maxMs;
     for (const r of relays) r.complete = null;
+    let learned: number | null = null;
     for (let t = Math.max(now, from); t <= end; t += checkMs) {
       advance(t);
       sample();
       const want = wanted();
       (o as any).debug?.(relays, want, now, from);
-      let all = true;
+      let all = true, exact = true;
       for (const r of relays) {
         if (!r.running) continue;
-        const ok = complete(r, want);
-        if (ok && r.complete === null) r.complete = now - from;
-        all &&= ok;
+        const c = complete(r, want);
+        if (c.all && r.complete === null) r.complete = now - from;
+        all &&= c.all;
+        exact &&= c.exact;
       }
-      if (all) {
+      if (all && learned === null) learned = now - from;
+      if (exact) {
         const times = relays.filter((r) => r.running).map((r) => r.complete!).sort((a, b) => a - b);
-        return { at: now - from, page: times[Math.floor(times.length / 2)]! };
+        return { learned, at: now - from, page: times[Math.floor(times.length / 2)]! };
       }
     }
-    return { at: null, page: null };
+    return { learned, at: null, page: null };
   };
   const running = () => relays.filter((r) => r.running).length;
 
@@ -453,7 +460,7 @@ export function simulate(o: SimOptions): SimResult {
   let mark = sentTotal();
   const cold = converge(joinMs);
   const coldMs = now;
-  const cold_: PhaseResult = { converged: cold.at, pageMedian: cold.page, bytesPerRelayMin: ((sentTotal() - mark) / o.relays) / (coldMs / 60_000), relaysAtEnd: running() };
+  const cold_: PhaseResult = { learned: cold.learned, converged: cold.at, pageMedian: cold.page, bytesPerRelayMin: ((sentTotal() - mark) / o.relays) / (coldMs / 60_000), relaysAtEnd: running() };
 
   // ---- steady ----
   mark = sentTotal();
@@ -482,7 +489,7 @@ export function simulate(o: SimOptions): SimResult {
   mark = sentTotal();
   const churn = converge(churnFrom + churnMs + 5000);
   const churnRun = (now - churnFrom) / 60_000;
-  const churn_: PhaseResult = { converged: churn.at, pageMedian: churn.page, bytesPerRelayMin: (sentTotal() - mark) / running() / churnRun, relaysAtEnd: running() };
+  const churn_: PhaseResult = { learned: churn.learned, converged: churn.at, pageMedian: churn.page, bytesPerRelayMin: (sentTotal() - mark) / running() / churnRun, relaysAtEnd: running() };
 
   const live = relays.filter((r) => r.running);
   return {

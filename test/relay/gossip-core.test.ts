@@ -45,7 +45,7 @@ class Net {
         if (!t || this.down.has(a.relay.addr) || t.me.fp != a.relay.fp) this.run(at, n.core.handleDialed(a.link, { ok: false, error: "no answer" }, this.now));
         else {
           this.links.set(`${at}#${a.link}`, { from: at, to: a.relay.addr, id: a.link });
-          const first = t.core.vouchesFor(n.me.fp) ? undefined : t.core.list(40);
+          const first = t.core.knowsFp(n.me.fp) ? undefined : t.core.list(40);
           this.run(at, n.core.handleDialed(a.link, { ok: true, ...(first && { records: first, bytes: JSON.stringify(first).length }) }, this.now));
         }
       } else if (a.type == "send") {
