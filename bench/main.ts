@@ -22,8 +22,9 @@ const SECTIONS: Record<string, () => Promise<Row[]>> = {
   failover: async () => (await import("./failover.ts")).benchFailover(),
   nat: async () => (await import("./nat.ts")).benchNat(),
   attack: async () => (await import("./attack.ts")).benchAttack(),
+  gossip: async () => (await import("./gossip.ts")).benchGossip(),
 };
-const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover", "nat", "attack"];
+const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover", "nat", "attack", "gossip"];
 
 const argv = process.argv.slice(2);
 const update = argv.includes("--update");
