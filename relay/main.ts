@@ -86,7 +86,15 @@ async function main(argv: string[]): Promise<number> {
   let confirmed = false;
   // Remembered for `status`, `record`, `address` and `register`; serving goes on if the data dir is read-only.
   let unsaved = false;
+  // At most once a second (status changes with every relay reached), the last state always written.
+  let savedAt = 0, saveLater: ReturnType<typeof setTimeout> | undefined;
   const save = () => {
+    const wait = savedAt + 1000 - Date.now();
+    if (wait > 0) return void (saveLater ??= setTimeout(() => ((saveLater = undefined), save()), wait));
+    savedAt = Date.now();
+    writeNow();
+  };
+  const writeNow = () => {
     const at = parseAddr(self.addr)!;
     const st = peering?.status();
     const serving: Serving = {
@@ -193,6 +201,7 @@ async function main(argv: string[]): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
   clearInterval(stats);
+  clearTimeout(saveLater);
   stopLookup();
   peering!.stop();
   await relay.stop();
