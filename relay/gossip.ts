@@ -66,7 +66,7 @@ export interface GossipLimits {
   maxCredit: number;
   /** Links to bootstrap relays are retried after this (ms, doubling up to 64×) while no relay is vouched for. */
   bootRetryMs: number;
-  /** Bootstrap relays are pinged for this relay's address this often until it is known (ms). */
+  /** Bootstrap relays are pinged for this relay's address until it is known: 2 s apart, doubling up to this (ms). */
   addrPingMs: number;
 }
 
@@ -241,7 +241,7 @@ export class GossipCore {
   private credit = new Map<string, number>();
   /** Address pinged → when (an answer clears it). */
   private pings = new Map<string, number>();
-  private boot: { peer: PeerAddr; link?: number; retryAt: number; delay: number; pingAt: number; tried: boolean }[];
+  private boot: { peer: PeerAddr; link?: number; retryAt: number; delay: number; pingAt: number; pingEvery: number; tried: boolean }[];
   private warned = "";
   private selfAddr = new SelfAddress();
   private confirmedSeq = -1;
@@ -262,7 +262,7 @@ export class GossipCore {
     this.dials = bucket(this.limits.probeBurst, now);
     this.rotateAt = now + this.limits.rotateMs;
     const seen = new Set<string>();
-    this.boot = (o.peers ?? []).filter((p) => p.fp.toUpperCase() != this.self.fp && !seen.has(p.addr) && seen.add(p.addr)).map((peer) => ({ peer, retryAt: now, delay: this.limits.bootRetryMs, pingAt: now, tried: false }));
+    this.boot = (o.peers ?? []).filter((p) => p.fp.toUpperCase() != this.self.fp && !seen.has(p.addr) && seen.add(p.addr)).map((peer) => ({ peer, retryAt: now, delay: this.limits.bootRetryMs, pingAt: now, pingEvery: 1000, tried: false }));
   }
 
   get record(): RelayRecord { return this.self; }
@@ -272,7 +272,7 @@ export class GossipCore {
     for (const p of peers) {
       if (this.boot.length >= 64) break;
       if (p.fp.toUpperCase() == this.self.fp || this.boot.some((b) => b.peer.addr == p.addr)) continue;
-      this.boot.push({ peer: { addr: p.addr, fp: p.fp }, retryAt: now, delay: this.limits.bootRetryMs, pingAt: now, tried: false });
+      this.boot.push({ peer: { addr: p.addr, fp: p.fp }, retryAt: now, delay: this.limits.bootRetryMs, pingAt: now, pingEvery: 1000, tried: false });
     }
     return [];
   }
@@ -361,6 +361,8 @@ export class GossipCore {
     if (L.kind == "boot") {
       const b = this.boot.find((b) => b.link == id);
       if (b) b.delay = this.limits.bootRetryMs;
+      // It answers now: ask it what address it sees, if that is still unknown.
+      if (b && !this.addressKnown && !this.fixed) this.ping(b.peer.addr, now, out);
       out.push(this.ev("info", "gossip.linked", { addr: L.relay.addr }));
     }
     if (e && e.state == "probing" && e.link === id) {
@@ -490,7 +492,9 @@ export class GossipCore {
     // again while no relay is vouched for.
     for (const b of this.boot) {
       if (!this.addressKnown && !this.fixed && now >= b.pingAt) {
-        b.pingAt = now + lim.addrPingMs;
+        // 2 s, 4 s, … up to addrPingMs apart: a relay started at the same moment answers soon.
+        b.pingEvery = Math.min(b.pingEvery * 2, lim.addrPingMs);
+        b.pingAt = now + b.pingEvery;
         this.ping(b.peer.addr, now, out);
       }
       const want = b.link === undefined && now >= b.retryAt && (!b.tried || this.liveIds.length == 0);
