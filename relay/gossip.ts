@@ -113,6 +113,8 @@ interface Entry {
   li: number;
   /** It was vouched for once (only such a relay is tried again after it failed). */
   ever?: boolean;
+  /** Vouched for, missed its pings, and being dialed to decide. */
+  suspect?: boolean;
   /** Who told this relay of it (a fingerprint): not told back. */
   from?: string;
 }
@@ -308,6 +310,12 @@ export class GossipCore {
     return out;
   }
 
+  /** What sessions are sent: list(), without this relay's own record while its address is unknown
+   *  (a placeholder: nobody should dial it). */
+  served(max = Infinity): RelayRecord[] {
+    return this.addressKnown ? this.list(max) : this.list(max + 1).slice(1);
+  }
+
   /** How many relays it vouches for. */
   get vouched(): number { return this.liveIds.length; }
 
@@ -349,6 +357,7 @@ export class GossipCore {
       if (e && e.link === id && (e.state == "probing" || e.state == "live")) {
         e.link = undefined;
         this.counters.probesFailed++;
+        if (e.suspect) out.push(this.ev("info", "gossip.dead", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr, why: `${this.limits.pingMisses} pings unanswered, then no answer to a dial` }));
         if (this.failedAt.size >= 4096) this.failedAt.delete(this.failedAt.keys().next().value!);
         this.failedAt.set(e.rec.addr, now);
         out.push(this.ev("debug", "gossip.unreachable", { relay: e.rec.id.slice(0, 16), error: r.error }));
@@ -476,8 +485,12 @@ export class GossipCore {
         if (this.pings.has(e.rec.addr)) {
           this.pings.delete(e.rec.addr);
           if (++e.misses >= lim.pingMisses) {
-            out.push(this.ev("info", "gossip.dead", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr, why: `${e.misses} pings unanswered` }));
-            this.markDead(e, now, out);
+            // A Binding or two can be lost: a dial (six checks over 3 s, then a handshake) decides.
+            out.push(this.ev("debug", "gossip.suspect", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr, why: `${e.misses} pings unanswered` }));
+            e.suspect = true;
+            if (this.inflight < lim.maxInflight) this.probe(e, now, out);
+            else if (this.pendingCount < lim.maxPending) this.toPending(e, undefined, now);
+            else this.schedule(e, "ping", now + lim.pingTimeoutMs);
           } else this.schedule(e, "ping", now);
         }
       } else if (t.kind == "retry" && e.state == "dead") {
@@ -677,6 +690,7 @@ export class GossipCore {
   private reached(e: Entry, now: number, out: GossipAction[]) {
     this.setState(e, "live", now);
     e.ever = true;
+    e.suspect = false;
     e.failures = 0;
     e.misses = 0;
     e.payer = undefined;
@@ -789,7 +803,7 @@ export class GossipCore {
         this.counters.noCredit++;
         continue;
       }
-      if (!here && !k && this.pendingCount >= lim.maxPending) {
+      if (!here && (!k || k.state != "pending") && this.pendingCount >= lim.maxPending) {
         this.counters.dropped++;
         continue;
       }
@@ -854,13 +868,18 @@ export class GossipCore {
         break;
       }
       if (e.payer) this.pay(e.payer, -PROBE_COST);
-      this.setState(e, "probing", now);
-      this.counters.probes++;
-      const L = this.dial(e.rec, "probe", now, out);
-      L.entry = id;
-      e.link = L.id;
-      out.push(this.ev("debug", "gossip.probe", { relay: id.slice(0, 16), addr: e.rec.addr }));
+      this.probe(e, now, out);
     }
     q.push(...keep);
+  }
+
+  /** Dial a relay to reach it (its payer, if any, already charged). */
+  private probe(e: Entry, now: number, out: GossipAction[]) {
+    this.setState(e, "probing", now);
+    this.counters.probes++;
+    const L = this.dial(e.rec, "probe", now, out);
+    L.entry = e.rec.id;
+    e.link = L.id;
+    out.push(this.ev("debug", "gossip.probe", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr }));
   }
 }

@@ -53,22 +53,21 @@ const LINK = { timeout: 5000, liveness: 10_000, consentMs: 10_000 };
 /** Bytes of records per RECORDS frame at most, so a frame stays under the 16 KiB frame limit. */
 const FRAME_JSON = 15_000;
 
-/** RECORDS frames for a list: each starts with its first record (this relay's own). */
-export function recordFrames(list: RelayRecord[], per = 40): string[] {
-  const [self, ...rest] = list;
-  if (!self) return [];
-  const head = JSON.stringify(self);
+/** RECORDS frames for a list: each starts with this relay's own record `self` (when given). */
+export function recordFrames(self: RelayRecord | null, rest: RelayRecord[], per = 40): string[] {
+  const head = self ? [JSON.stringify(self)] : [];
   const out: string[] = [];
   let cur: string[] = [];
-  let size = head.length + 2;
-  const flush = () => (out.push(`[${[head, ...cur].join(",")}]`), (cur = []), (size = head.length + 2));
+  const base = (head[0]?.length ?? 0) + 2;
+  let size = base;
+  const flush = () => (out.push(`[${[...head, ...cur].join(",")}]`), (cur = []), (size = base));
   for (const r of rest) {
     const j = JSON.stringify(r);
-    if (cur.length && (cur.length + 1 >= per || size + j.length + 1 > FRAME_JSON)) flush();
+    if (cur.length && (cur.length + head.length >= per || size + j.length + 1 > FRAME_JSON)) flush();
     cur.push(j);
     size += j.length + 1;
   }
-  if (cur.length || !out.length) flush();
+  if (cur.length || (!out.length && head.length)) flush();
   return out;
 }
 
@@ -145,8 +144,9 @@ export function startPeering(o: PeeringOptions): Peering {
           break;
         }
         case "list": {
-          const list = core.list();
-          const frames = recordFrames(list).map((json) => encode({ t: T.RECORDS, json }));
+          const list = core.served();
+          const self = list[0] === core.record ? list.shift()! : null;
+          const frames = recordFrames(self, list).map((json) => encode({ t: T.RECORDS, json }));
           o.relay.core.records = frames[0] ?? null;
           o.relay.core.recordsMore = frames.slice(1);
           break;

@@ -289,7 +289,7 @@ export function simulate(o: SimOptions): SimResult {
             if (!t.running) return run(r, core.handleDialed(a.link, { ok: false, error: "closed" }, now));
             // A relay the dialee has a record of gets no RECORDS before WELCOME, the whole list later (relay/core.ts).
             const known = t.core.knowsFp(r.fp);
-            const first = t.core.list(limits.frameRecords);
+            const first = t.core.served(limits.frameRecords);
             const fb = known ? 0 : jsonBytes(first);
             const f = frameBytes(fb);
             r.sent += costs.handshakeOut + f.back;
@@ -301,7 +301,7 @@ export function simulate(o: SimOptions): SimResult {
             // The rest of the list to sessions still open 2 s after HELLO (relay/core.ts RECORDS_MORE_MS).
             q.push(now + 2000, () => {
               if (!alive() || !link.open || !t.running) return;
-              for (const fr of frames(t.core.list(), limits.frameRecords).slice(known ? 0 : 1)) {
+              for (const fr of frames(t.core.served(), limits.frameRecords).slice(known ? 0 : 1)) {
                 const b = jsonBytes(fr), w = frameBytes(b);
                 t.sent += w.out;
                 r.sent += w.back;

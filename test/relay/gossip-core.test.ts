@@ -170,7 +170,7 @@ describe("GossipCore between relays", () => {
     expect(c.vouched).toBe(30);
   });
 
-  test("a relay that stops answering pings is dropped after two misses, tried again a minute later, then 4, then forgotten", () => {
+  test("a relay that stops answering pings is dialed after two misses and dropped when that fails too; tried again a minute later, then 4, then forgotten", () => {
     // No links of its own (maxLinks 0), so pings are all it has to go by.
     const b = new GossipCore({ self: identity().rec("198.51.100.1:4884"), addressKnown: true, now: 0, limits: { maxLinks: 0 }, random: () => 0.5 });
     const c = identity();
@@ -182,7 +182,7 @@ describe("GossipCore between relays", () => {
         t += 1000;
         for (const a of b.tick(t)) {
           acts.push({ ...a, t });
-          if (a.type == "dial") acts.push(...b.handleDialed(a.link, up ? { ok: true } : { ok: false, error: "no answer" }, t));
+          if (a.type == "dial") acts.push(...b.handleDialed(a.link, up ? { ok: true } : { ok: false, error: "no answer" }, t).map((x) => ({ ...x, t })));
           if (a.type == "ping" && up) acts.push(...b.handlePong(a.addr, "198.51.100.1:4884", t));
         }
       }
@@ -196,13 +196,16 @@ describe("GossipCore between relays", () => {
     acts.length = 0;
     step(b.limits.pingMs * 1.25 + 2 * b.limits.pingTimeoutMs + 1000);
     expect(b.vouched).toBe(0);
+    // Two Bindings unanswered make it a suspect; a dial that gets no answer either makes it dead.
+    const suspect = acts.findIndex((a) => a.type == "event" && a.name == "gossip.suspect");
     const dead = acts.findIndex((a) => a.type == "event" && a.name == "gossip.dead");
-    expect(acts[dead]).toMatchObject({ fields: { why: "2 pings unanswered" } });
-    expect(acts.slice(0, dead).filter((a) => a.type == "ping").length).toBe(2);
+    expect(acts.slice(0, suspect).filter((a) => a.type == "ping").length).toBe(2);
+    expect(acts.slice(suspect, dead).filter((a) => a.type == "dial").length).toBe(1);
+    expect(acts[dead]).toMatchObject({ fields: { why: "2 pings unanswered, then no answer to a dial" } });
     step(40 * 60_000);
     // Tried again (a dial) a minute after it was dropped, then 4 minutes after that, then forgotten.
     const died = acts[dead]!.t!;
-    const retries = acts.filter((a) => a.type == "dial").map((a) => Math.round((a.t! - died) / 1000));
+    const retries = acts.slice(dead).filter((a) => a.type == "dial").map((a) => Math.round((a.t! - died) / 1000));
     expect(retries).toEqual([60, 300]);
     expect(b.sizes().known).toBe(0);
   });
