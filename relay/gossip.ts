@@ -71,9 +71,9 @@ export interface GossipLimits {
 }
 
 export const GOSSIP_LIMITS: GossipLimits = {
-  maxKnown: 2048, maxPending: 512, maxLinks: 6, maxInbound: 32, maxInflight: 8, probeRate: 2, probeBurst: 20, frameRecords: 40, probeNews: 4, pushMs: 3000,
-  pingMs: 5 * 60_000, pingTimeoutMs: 5000, pingMisses: 2, rotateMs: 10 * 60_000, retryMs: 10 * 60_000, retryFirstMs: 60_000, pendingTtlMs: 10 * 60_000,
-  maxCredit: 64 * PROBE_COST, bootRetryMs: 2000, addrPingMs: 30_000,
+  maxKnown: 2048, maxPending: 2048, maxLinks: 6, maxInbound: 32, maxInflight: 16, probeRate: 5, probeBurst: 20, frameRecords: 40, probeNews: 4, pushMs: 3000,
+  pingMs: 5 * 60_000, pingTimeoutMs: 5000, pingMisses: 2, rotateMs: 30 * 60_000, retryMs: 10 * 60_000, retryFirstMs: 60_000, pendingTtlMs: 10 * 60_000,
+  maxCredit: 1024 * PROBE_COST, bootRetryMs: 2000, addrPingMs: 30_000,
 };
 
 export type GossipAction =
