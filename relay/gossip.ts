@@ -62,8 +62,10 @@ export interface GossipLimits {
   retryFirstMs: number;
   /** A record waiting for its payer's credit is dropped after this long (ms). */
   pendingTtlMs: number;
-  /** Credit a payer can hold (bytes). */
+  /** Credit a payer can hold (bytes), and payers kept (more than relays known: a payer forgotten
+   *  takes its credit along, and what it named waits in vain). */
   maxCredit: number;
+  maxPayers: number;
   /** Links to bootstrap relays are retried after this (ms, doubling up to 64×) while no relay is vouched for. */
   bootRetryMs: number;
   /** Bootstrap relays are pinged for this relay's address until it is known: 2 s apart, doubling up to this (ms). */
@@ -73,7 +75,7 @@ export interface GossipLimits {
 export const GOSSIP_LIMITS: GossipLimits = {
   maxKnown: 2048, maxPending: 2048, maxLinks: 6, maxInbound: 32, maxInflight: 16, probeRate: 5, probeBurst: 20, frameRecords: 40, probeNews: 4, pushMs: 3000,
   pingMs: 5 * 60_000, pingTimeoutMs: 5000, pingMisses: 2, rotateMs: 30 * 60_000, retryMs: 10 * 60_000, retryFirstMs: 60_000, pendingTtlMs: 10 * 60_000,
-  maxCredit: 1024 * PROBE_COST, bootRetryMs: 2000, addrPingMs: 30_000,
+  maxCredit: 1024 * PROBE_COST, maxPayers: 4096, bootRetryMs: 2000, addrPingMs: 30_000,
 };
 
 export type GossipAction =
@@ -251,7 +253,7 @@ export class GossipCore {
   private rotateAt: number;
   private listDirty = true;
   /** Counters for the simulation and `relay.stats`. */
-  readonly counters = { probes: 0, probesFailed: 0, reached: 0, pings: 0, framesIn: 0, framesOut: 0, recordsIn: 0, refused: 0, bad: 0, noCredit: 0, dropped: 0 };
+  readonly counters = { probes: 0, probesFailed: 0, reached: 0, pings: 0, framesIn: 0, framesOut: 0, recordsIn: 0, refused: 0, bad: 0, noCredit: 0, dropped: 0, droppedFull: 0, droppedRoom: 0, droppedTtl: 0 };
 
   constructor(o: GossipOptions) {
     this.limits = { ...GOSSIP_LIMITS, ...o.limits };
@@ -621,7 +623,7 @@ export class GossipCore {
 
   private pay(payer: string, n: number) {
     const c = this.credit.get(payer);
-    if (c === undefined && this.credit.size >= 1024) this.credit.delete(this.credit.keys().next().value!);
+    if (c === undefined && this.credit.size >= this.limits.maxPayers) this.credit.delete(this.credit.keys().next().value!);
     this.credit.set(payer, Math.max(0, Math.min(this.limits.maxCredit, (c ?? 0) + n)));
   }
 
@@ -785,8 +787,12 @@ export class GossipCore {
         continue;
       }
       const k = this.known.get(x.id);
-      // The relay itself, about itself: free.
-      if (k && k.state == "pending" && k.rec.seq == x.seq && k.rec.sig == (x as RelayRecord).sig && (x as RelayRecord).fp == sender.toUpperCase()) k.payer = undefined;
+      if (k && k.state == "pending" && k.payer && k.rec.seq == x.seq && k.rec.sig == (x as RelayRecord).sig) {
+        // Waiting for a probe: the relay itself, about itself, makes it free; another sender with
+        // credit pays for it when the first one has none left.
+        if ((x as RelayRecord).fp == sender.toUpperCase()) k.payer = undefined;
+        else if ((this.credit.get(k.payer) ?? 0) < PROBE_COST && (this.credit.get(sender) ?? 0) >= PROBE_COST) k.payer = sender;
+      }
       if (k && k.rec.seq >= x.seq) continue;
       const r = this.check(x);
       if (typeof r == "string") {
@@ -804,11 +810,11 @@ export class GossipCore {
         continue;
       }
       if (!here && (!k || k.state != "pending") && this.pendingCount >= lim.maxPending) {
-        this.counters.dropped++;
+        this.counters.dropped++, this.counters.droppedFull++;
         continue;
       }
       if (!k && !this.room()) {
-        this.counters.dropped++;
+        this.counters.dropped++, this.counters.droppedRoom++;
         continue;
       }
       // A newer record of a known relay (new address or certificate): reached again before vouched.
@@ -855,7 +861,7 @@ export class GossipCore {
       if (!e || e.state != "pending") continue;
       scanned++;
       if (now - e.since > lim.pendingTtlMs) {
-        this.counters.dropped++;
+        this.counters.dropped++, this.counters.droppedTtl++;
         this.forget(e);
         continue;
       }

@@ -30,6 +30,6 @@ describe("gossip simulation", () => {
     expect(r.max.inbound).toBeLessThanOrEqual(L.maxInbound);
     expect(r.max.links).toBeLessThanOrEqual(L.maxLinks + L.maxInflight);
     expect(r.max.failed).toBeLessThanOrEqual(4096);
-    expect(r.max.payers).toBeLessThanOrEqual(1024);
+    expect(r.max.payers).toBeLessThanOrEqual(L.maxPayers);
   }, 120_000);
 });
