@@ -267,8 +267,6 @@ export function simulate(o: SimOptions): SimResult {
 
   const run = (r: Relay, actions: GossipAction[]) => {
     const core = r.core;
-    const by = (o as any).byType as Record<string, number> | undefined;
-    if (by) for (const a of actions) by[a.type == "dial" ? "dial-" + a.kind : a.type] = (by[a.type == "dial" ? "dial-" + a.kind : a.type] ?? 0) + ("records" in a ? a.records.length : 1);
     const alive = () => r.running && r.core === core;
     for (const a of actions) {
       switch (a.type) {
@@ -428,7 +426,6 @@ export function simulate(o: SimOptions): SimResult {
       advance(t);
       sample();
       const want = wanted();
-      (o as any).debug?.(relays, want, now, from);
       let all = true, exact = true;
       for (const r of relays) {
         if (!r.running) continue;
