@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { homedir, tmpdir } from "node:os";
 import { rollupDts } from "./scripts/rollup-dts.ts";
 import { transform } from "esbuild";
+import { DEFAULT_BUILD, type BuildConfig } from "./protocol/network.ts";
 
 const ROOT = import.meta.dir;
 
@@ -73,19 +74,9 @@ export function assertNoImports(code: string, name: string) {
  */
 export const LIBRARY_BUDGET_BROTLI = 10752;
 
-/** What a build compiles into the library (see src/discover.ts). */
-export interface BuildConfig {
-  /** The bootstrap sat: its newest inscription is the relay list (docs/protocol.md §5). */
-  bootSat: number;
-  /** Relays compiled in, used when no ord server answers. */
-  relays: { addr: string; fp: string }[];
-  /** Where the crypto fallback module is, relative to the library's own URL. */
-  fallback: string;
-}
-
-/** The project's sats. Placeholders until the maintainers inscribe them on mainnet (docs/inscribe.md). */
-export const SATS = { lib: 25483050765715, boot: 25483050765716, fallback: 25483050765717 } as const;
-export const DEFAULT_BUILD: BuildConfig = { bootSat: SATS.boot, relays: [], fallback: `/r/sat/${SATS.fallback}/at/-1/content` };
+/** What a build compiles into the library (src/discover.ts) and the relay (relay/discover.ts): one
+ *  list, kept in protocol/network.ts with the project's sats. */
+export { DEFAULT_BUILD, SATS, type BuildConfig } from "./protocol/network.ts";
 
 export const libraryDefine = (c: BuildConfig) => ({ LUMAMESH_BUILD: JSON.stringify(c), LUMAMESH_BUILT: "true" });
 
@@ -130,10 +121,13 @@ export function buildTypes(outDir: string): string {
 
 const pkgVersion = (): string => JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 
+/** The relay compiled with the same relays and bootstrap sat as the library (relay/discover.ts). */
+const relayDefine = (c: BuildConfig) => ["--define", `LUMAMESH_BUILD=${JSON.stringify(c)}`];
+
 /** Compile the relay into one executable with `bun build --compile`. */
-export async function buildRelay(outFile = join(ROOT, "dist", "lumamesh-relay"), target?: string): Promise<string> {
+export async function buildRelay(outFile = join(ROOT, "dist", "lumamesh-relay"), target?: string, cfg: BuildConfig = DEFAULT_BUILD): Promise<string> {
   mkdirSync(resolve(outFile, ".."), { recursive: true });
-  const args = [process.execPath, "build", "--compile", "--minify", join(ROOT, "relay/main.ts"), "--outfile", outFile];
+  const args = [process.execPath, "build", "--compile", "--minify", ...relayDefine(cfg), join(ROOT, "relay/main.ts"), "--outfile", outFile];
   if (target) args.push("--target", target);
   const p = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
   if (p.exitCode != 0) throw new Error("build: compiling the relay failed:\n" + p.stderr.toString() + p.stdout.toString());
@@ -157,6 +151,8 @@ export interface ReleaseOptions {
   /** Where runtimes fetched with `npm pack` are kept (default node_modules/.cache/lumamesh-bun). */
   runtimeCache?: string;
   log?: (line: string) => void;
+  /** Relays and bootstrap sat compiled in (default DEFAULT_BUILD, as the library's). */
+  build?: BuildConfig;
 }
 export interface ReleaseResult {
   artifacts: { target: ReleaseTarget; name: string; path: string; size: number; sha256: string }[];
@@ -221,7 +217,7 @@ export function crossRuntime(t: ReleaseTarget, opts: ReleaseOptions = {}): { pat
 
 /** Compile the relay for one release target: natively for this machine's own, else with a cross runtime. */
 export function compileRelease(t: ReleaseTarget, outFile: string, opts: ReleaseOptions = {}): { ok: true } | { ok: false; reason: string } {
-  const args = [process.execPath, "build", "--compile", "--minify", join(ROOT, "relay/main.ts"), "--outfile", outFile];
+  const args = [process.execPath, "build", "--compile", "--minify", ...relayDefine(opts.build ?? DEFAULT_BUILD), join(ROOT, "relay/main.ts"), "--outfile", outFile];
   if (!isNative(t)) {
     const rt = crossRuntime(t, opts);
     if ("reason" in rt) return { ok: false, reason: rt.reason };
@@ -298,7 +294,7 @@ if (import.meta.main && process.argv.includes("--release")) {
   const lib = await buildLibrary(out, cfg);
   for (const [n, b] of Object.entries(lib)) rows.push([n, measure(b)]);
   if (!args.includes("--lib-only")) {
-    const exe = await buildRelay(join(out, "lumamesh-relay"));
+    const exe = await buildRelay(join(out, "lumamesh-relay"), undefined, cfg);
     const bytes = readFileSync(exe);
     // Brotli 11 over a ~100 MB executable takes minutes; quality 5 is representative for a download.
     rows.push(["lumamesh-relay (gzip 5, br 5)", measure(bytes, 5)]);

@@ -2,9 +2,10 @@
 # install.sh: set up a Lumamesh relay on a Linux machine in one command, upgrade it in place, or
 # remove it. Downloads lumamesh-relay-linux-<arch> and SHA256SUMS (made by `bun run build.ts
 # --release`), checks the sum before touching anything, installs the binary, a `lumamesh` system
-# user, /var/lib/lumamesh and a hardened systemd unit, then prints the relay's record.
+# user, /var/lib/lumamesh and a hardened systemd unit, then prints the relay's record. No flag is
+# needed: the relay finds other relays and learns its public address from them when it starts.
 #
-#   curl -sSL https://github.com/lumamesh/lumamesh/releases/latest/download/install.sh | sudo sh -s -- --public-ip 203.0.113.7
+#   curl -sSL https://github.com/lumamesh/lumamesh/releases/latest/download/install.sh | sudo sh
 #   sh install.sh --help
 #
 # Operator guide: docs/install.md. POSIX sh (dash, busybox ash); `shellcheck install.sh` is clean.
@@ -28,7 +29,8 @@ Usage:
 
 Options:
   --public-ip ADDR   the address browsers reach this relay at, advertised in its record
-                     (kept from the previous install when not given)
+                     (default: none given, the relay learns it from other relays when it
+                     starts; kept from the previous install when not given; auto: learn it)
   --port N           UDP port, 1024-65535 (default $DEFAULT_PORT, or the previous install's)
   --systemd          install and start the systemd service (default when systemd runs)
   --no-systemd       do not touch systemd; print how to run the relay instead
@@ -248,6 +250,7 @@ do_install() {
 	[ -n "$PORT" ] || PORT=$(previous_env LUMAMESH_PORT)
 	[ -n "$PORT" ] || PORT=$DEFAULT_PORT
 	[ -n "$PUBLIC_IP" ] || PUBLIC_IP=$(previous_env LUMAMESH_PUBLIC_IP)
+	if [ "$PUBLIC_IP" = auto ]; then PUBLIC_IP=""; fi
 
 	# 1. Download and verify. Nothing outside the temporary directory changes before this passes.
 	TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lumamesh-install.XXXXXX") || die "could not create a temporary directory"
@@ -311,7 +314,11 @@ do_install() {
 	say ""
 	say "Relay record:"
 	say "$record"
-	if [ -z "$PUBLIC_IP" ]; then say "(It advertises 127.0.0.1: re-run with --public-ip <this host's public address>.)"; fi
+	if [ -z "$PUBLIC_IP" ]; then
+		say "(Its address is a placeholder until the relay runs: it learns its public address from other"
+		say " relays when it starts, and another relay confirms it can reach it there. To see what it learned:"
+		say "   lumamesh-relay status --data-dir $DATA_DIR)"
+	fi
 	say ""
 	say "Open UDP port $PORT to the internet (e.g. ufw allow $PORT/udp); the relay uses nothing else."
 	say "$funding"
@@ -356,7 +363,7 @@ main() {
 		{ [ "${#PORT}" -le 5 ] && [ "$PORT" -ge 1024 ] && [ "$PORT" -le 65535 ]; } ||
 			die "--port must be 1024-65535 (the hardened unit grants no capability for lower ports), got $PORT"
 	fi
-	case "$PUBLIC_IP" in *[!0-9A-Fa-f.:]*) die "--public-ip must be an IPv4 or IPv6 address, got '$(oneline "$PUBLIC_IP")'" ;; esac
+	case "$PUBLIC_IP" in auto) ;; *[!0-9A-Fa-f.:]*) die "--public-ip must be an IPv4 or IPv6 address (or auto), got '$(oneline "$PUBLIC_IP")'" ;; esac
 	[ "$PURGE" = no ] || [ "$UNINSTALL" = yes ] || die "--purge only goes with --uninstall"
 	if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then die "run as root (e.g. curl -sSL <url>/install.sh | sudo sh)"; fi
 	if [ "$USE_SYSTEMD" = auto ]; then

@@ -16,7 +16,7 @@ const MSG_LIMITS = ["msgRate=1000000", "msgBurst=1000000"];
 async function startRelay(profileDir?: string) {
   const dataDir = mkdtempSync(join(tmpdir(), "lumamesh-bench-relay-"));
   const prof = profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${profileDir}`] : [];
-  const args = ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "info", "--idle-timeout", "3600", ...[...LIMITS, ...MSG_LIMITS].flatMap((l) => ["--limit", l])];
+  const args = ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "info", "--idle-timeout", "3600", "--ord", "none", ...[...LIMITS, ...MSG_LIMITS].flatMap((l) => ["--limit", l])];
   const proc = Bun.spawn([process.execPath, ...prof, join(ROOT, "relay/main.ts"), ...args], { stdout: "pipe", stderr: "inherit", stdin: "ignore" });
   const reader = proc.stdout.getReader();
   let buf = "";

@@ -23,8 +23,9 @@ const SECTIONS: Record<string, () => Promise<Row[]>> = {
   nat: async () => (await import("./nat.ts")).benchNat(),
   dead: async () => (await import("./dead.ts")).benchDead(),
   attack: async () => (await import("./attack.ts")).benchAttack(),
+  gossip: async () => (await import("./gossip.ts")).benchGossip(),
 };
-const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover", "nat", "attack", "dead"];
+const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover", "nat", "attack", "dead", "gossip"];
 
 const argv = process.argv.slice(2);
 const update = argv.includes("--update");

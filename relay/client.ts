@@ -30,6 +30,8 @@ export interface ClientOptions {
   timeout?: number;
   /** Ping after this much silence and declare the link dead when a ping goes unanswered as long (default 2000). */
   liveness?: number;
+  /** Consent checks once the link is up, this often (ms; default 2500, a browser's pace). */
+  consentMs?: number;
   /** Local address and port to bind (default: any), with SO_REUSEADDR when asked (tests that send
    *  from a live link's own address). */
   bind?: { address?: string; port?: number; reuseAddr?: boolean };
@@ -147,7 +149,7 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
           if (pinged && rx < pinged && now - pinged > live) return finish("relay stopped answering");
           if (now - rx > live && !(pinged > rx)) (pinged = now), link.send({ t: T.PING, data: new Uint8Array(0) });
         }
-        ticker = setTimeout(tick, session ? CONSENT_MS : CHECK_SCHEDULE[Math.min(++n, CHECK_SCHEDULE.length - 1)]);
+        ticker = setTimeout(tick, session ? o.consentMs ?? CONSENT_MS : CHECK_SCHEDULE[Math.min(++n, CHECK_SCHEDULE.length - 1)]);
       };
       ticker = setTimeout(tick, CHECK_SCHEDULE[0]);
     });

@@ -4,11 +4,12 @@ import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { NETWORKS, type NetworkName } from "../inscribe/networks.ts";
+import { ORD_ORIGIN } from "../protocol/network.ts";
 
 export const DEFAULT_PORT = 4884;
 
 export interface Config {
-  command: "serve" | "record" | "address" | "register" | "help" | "version";
+  command: "serve" | "status" | "record" | "address" | "register" | "help" | "version";
   host: string;
   port: number;
   publicIp: string | undefined;
@@ -28,8 +29,11 @@ export interface Config {
   register?: RegisterConfig;
   /** Overrides of the relay's limits (`--limit name=value`, repeatable). */
   limits: Partial<Limits>;
-  /** Bootstrap relays for gossip (`--peer ADDR,FP`, repeatable). */
+  /** Bootstrap relays for gossip (`--peer ADDR,FP`, repeatable): when given, nothing else is looked up. */
   peers: { addr: string; fp: string }[];
+  /** The ord server a serving relay reads the bootstrap sat from (`--ord`; default the public origin
+   *  pages use); null for none (`--ord none`). */
+  ord: string | null;
 }
 
 
@@ -56,7 +60,7 @@ export interface RegisterConfig {
   registerNetwork: NetworkName;
 }
 
-interface Flag { name: keyof Config; env: string; help: string; arg?: string; bool?: boolean; flag?: string }
+interface Flag { name: keyof Config | "ord"; env: string; help: string; arg?: string; bool?: boolean; flag?: string }
 type RegisterFlag = Omit<Flag, "name"> & { name: keyof RegisterConfig };
 // Bitcoin self-registration (relay/register.ts, docs/register.md); listed in their own section.
 export const REGISTER_FLAGS: RegisterFlag[] = [
@@ -66,7 +70,6 @@ export const REGISTER_FLAGS: RegisterFlag[] = [
   { name: "coreUser", env: "LUMAMESH_CORE_USER", arg: "USER", help: "register: Core RPC user (with --core-password-env)" },
   { name: "corePasswordEnv", env: "LUMAMESH_CORE_PASSWORD_ENV", arg: "VAR", help: "register: name of the environment variable holding the Core RPC password" },
   { name: "coreCookie", env: "LUMAMESH_CORE_COOKIE", arg: "FILE", help: "register: Core's .cookie file instead of user/password" },
-  { name: "ord", env: "LUMAMESH_ORD", arg: "URL", help: "register: ord server with --index-sats and --index-runes (every UTXO is checked with it before it is spent)" },
   { name: "feeRate", env: "LUMAMESH_FEE_RATE", arg: "SAT/VB", help: "register and serve: fee rate (default: the backend's 2-block estimate)" },
   { name: "postage", env: "LUMAMESH_POSTAGE", arg: "SATS", help: "register and serve: sats in the inscription output, 546..10000 (default 546)" },
   { name: "timeout", env: "LUMAMESH_REGISTER_TIMEOUT", arg: "SECONDS", help: "register: how long to wait for funds (default 3600)" },
@@ -80,13 +83,14 @@ export const REGISTER_FLAGS: RegisterFlag[] = [
 export const FLAGS: Flag[] = [
   { name: "host", env: "LUMAMESH_HOST", arg: "ADDR", help: "address to bind the UDP socket to (default 0.0.0.0)" },
   { name: "port", env: "LUMAMESH_PORT", arg: "N", help: `UDP port (default ${DEFAULT_PORT}; 0 picks a free one)` },
-  { name: "publicIp", env: "LUMAMESH_PUBLIC_IP", arg: "ADDR", help: "address advertised in the relay's record (default: --host, or 127.0.0.1 when binding 0.0.0.0, with a warning in the log)" },
+  { name: "publicIp", env: "LUMAMESH_PUBLIC_IP", arg: "ADDR", help: "address advertised in the relay's record (default: what other relays see, learned from them; --host when bound to one address)" },
   { name: "dataDir", env: "LUMAMESH_DATA_DIR", arg: "DIR", help: "where the certificate and keys live (default ~/.lumamesh)" },
   { name: "logLevel", env: "LUMAMESH_LOG_LEVEL", arg: "LEVEL", help: `one of ${LEVELS.join(", ")} (default info)` },
   { name: "logAddresses", env: "LUMAMESH_LOG_ADDRESSES", bool: true, help: "log remote addresses instead of redacting them" },
   { name: "idleTimeout", env: "LUMAMESH_IDLE_TIMEOUT", arg: "SECONDS", help: "close sessions silent this long (default 30; browsers check consent every ~5 s)" },
   { name: "statsInterval", env: "LUMAMESH_STATS_INTERVAL", arg: "SECONDS", help: "log a relay.stats line with every counter this often (default 60, 0 = never)" },
-  { name: "peers", flag: "peer", env: "LUMAMESH_PEERS", arg: "ADDR,FP", help: "another relay to gossip with (its address and certificate fingerprint), repeatable (env: space-separated)" },
+  { name: "ord", env: "LUMAMESH_ORD", arg: "URL", help: `ord server: where the relay reads the bootstrap sat to find other relays (default ${ORD_ORIGIN}; none: do not ask one); for register, one with --index-sats and --index-runes (every UTXO is checked with it before it is spent)` },
+  { name: "peers", flag: "peer", env: "LUMAMESH_PEERS", arg: "ADDR,FP", help: "another relay to gossip with (its address and certificate fingerprint), repeatable (env: space-separated); given, the relay looks for no others" },
   { name: "limits", flag: "limit", env: "LUMAMESH_LIMITS", arg: "NAME=N", help: `override a limit, repeatable (env: comma-separated); names: ${Object.keys(DEFAULT_LIMITS).join(", ")}` },
   { name: "recordFrames", env: "LUMAMESH_RECORD_FRAMES", arg: "FILE", help: "testing only: record every application-layer frame to FILE" },
 ];
@@ -100,7 +104,12 @@ function flagLine(f: Flag | RegisterFlag) {
 export const USAGE = `lumamesh-relay — a Lumamesh relay: browsers reach it over WebRTC on one UDP port, no signaling server.
 
 Usage:
-  lumamesh-relay [options]            run the relay
+  lumamesh-relay [options]            run the relay; with no options it finds other relays
+                                      (bootstrap sat through --ord, then the relays built in),
+                                      learns its public address from them and joins the network
+  lumamesh-relay status [--data-dir D]
+                                      what the relay serving from --data-dir learned: its address
+                                      (confirmed or not), the relays it links to and vouches for
   lumamesh-relay record [options]     print the record (JSON) of the relay serving from --data-dir:
                                       the address and port it advertises (saved in serving.json
                                       when it starts); --public-ip, --host, --port override
@@ -138,7 +147,7 @@ function readFlags(argv: string[], env: Record<string, string | undefined>) {
     const a = argv[i];
     if (a == "--help" || a == "-h" || a == "help") { command = "help"; continue; }
     if (a == "--version" || a == "-v") { command = "version"; continue; }
-    if (a == "record" || a == "serve" || a == "address" || a == "register") { command = a; continue; }
+    if (a == "record" || a == "serve" || a == "status" || a == "address" || a == "register") { command = a; continue; }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
     const f = m && [...FLAGS, ...REGISTER_FLAGS].find((x) => (x.flag ?? kebab(x.name)) == m[1]);
     if (!f) throw new ConfigError(`unknown argument ${JSON.stringify(a)} (see --help)`);
@@ -171,6 +180,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     recordFrames: raw.recordFrames as string | undefined,
     limits: parseLimits(raw.limits as string | undefined),
     peers: parsePeers(raw.peers as string | undefined),
+    ord: parseOrd(raw.ord as string | undefined),
     idleTimeout: num("idleTimeout", 30, 1),
     statsInterval: num("statsInterval", 60, 0),
     ...(command == "address" || command == "register" || REGISTER_FLAGS.some((f) => raw[f.name] !== undefined) ? { register: parseRegister(raw, command, num) } : {}),
@@ -217,6 +227,19 @@ function parseLimits(spec: string | undefined): Partial<Limits> {
     out[k as keyof Limits] = n;
   }
   return out;
+}
+
+function parseOrd(v: string | undefined): string | null {
+  if (v === undefined) return ORD_ORIGIN;
+  if (v == "none") return null;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(`--ord must be an http(s) URL or none, got ${JSON.stringify(v)}`);
+  }
+  if (u.protocol != "http:" && u.protocol != "https:") throw new ConfigError(`--ord must be an http(s) URL or none, got ${JSON.stringify(v)}`);
+  return u.origin + u.pathname.replace(/\/+$/, "");
 }
 
 function parsePeers(spec: string | undefined): { addr: string; fp: string }[] {

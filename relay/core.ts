@@ -7,7 +7,7 @@
 // docs/protocol.md §7.
 import { E, T, VERSION, decode, deliverGrowth, encode } from "../protocol/frames.ts";
 import { Sealed } from "../protocol/sealed.ts";
-import { handleStun } from "./stun.ts";
+import { handleStun, parseStun, getAttr, decodeXorAddress, encodeStun, ATTR, CLASS, METHOD_BINDING } from "./stun.ts";
 import { bucket, take, DEFAULT_LIMITS, type Bucket, type Limits } from "./limits.ts";
 import { Router } from "./router.ts";
 import { Cookies, hostOf, prefixOf } from "./cookie.ts";
@@ -29,6 +29,9 @@ export type Action =
   /** A session sent relay records (gossip): the shell checks the sender is a relay (its own record's
    *  fingerprint is `fp`, its address's IP is `ip`), then verifies and probes them. */
   | { type: "records"; key: string; json: string; fp: string; ip: string }
+  /** A plain STUN Binding this relay sent (bindingRequest) was answered by `from`: it saw this
+   *  relay's socket at `mapped` ("ip:port", null when the answer carried no usable address). */
+  | { type: "mapped"; from: Addr; mapped: string | null }
   /** Something worth one log line. */
   | { type: "event"; level: "debug" | "info" | "warn"; name: string; fields: Record<string, unknown> };
 
@@ -60,12 +63,22 @@ interface Session {
   records: Bucket;
   /** JOINED/LEFT notifications this session's JOIN/LEAVE caused (each member told is one token). */
   churn: Bucket;
+  /** When it said HELLO; the rest of the relay list follows RECORDS_MORE_MS later, once. */
+  readyAt?: number;
+  /** A relay (this relay has its record): no RECORDS before WELCOME (a probe has no use for them),
+   *  the whole list RECORDS_MORE_MS later if it stays (a gossip link). */
+  relay?: boolean;
 }
 
 /** Bounds of the core's own bookkeeping of unauthenticated input. */
 const RECENT_MAX = 8192, REPLIES_MAX = 16384;
 /** RECORDS frames a session may send: one a second, a burst of 5 (a relay sends one per change of its list). */
 const RECORDS_RATE = 1, RECORDS_BURST = 5;
+/** The relay list beyond the first RECORDS frame goes to sessions still open this long after HELLO:
+ *  pages and gossip links, not the probes that close as soon as they are welcomed. */
+export const RECORDS_MORE_MS = 2000;
+/** Bindings this relay sent and waits on (relay/gossip.ts pings), and how long it waits. */
+const BINDINGS_MAX = 4096, BINDING_WAIT_MS = 10_000;
 /** Room notifications a session's JOIN/LEAVE may cause at once: joining 16 full rooms of 64. */
 const CHURN_BURST = 1024;
 const equal = (a: Uint8Array, b: Uint8Array) => a.length == b.length && a.every((x, i) => x == b[i]);
@@ -92,6 +105,14 @@ export class RelayCore {
   readonly router: Router;
   /** The RECORDS frame every session gets before WELCOME: this relay and the relays it vouches for. */
   records: Uint8Array | null = null;
+  /** The rest of the list (RECORDS frames, each with this relay's record first), sent once to
+   *  every session still open RECORDS_MORE_MS after HELLO. */
+  recordsMore: Uint8Array[] = [];
+  /** Whether a certificate fingerprint is a relay's this relay has a record of (relay/peering.ts
+   *  asks the gossip core). */
+  isRelay: (fp: string) => boolean = () => false;
+  /** Plain STUN Bindings sent from this relay's socket, by transaction id: to whom, when. */
+  private bindings = new Map<string, { to: string; at: number }>();
 
   constructor(limits: Partial<Limits> = {}, now = 0, cookies = new Cookies()) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -134,7 +155,37 @@ export class RelayCore {
     return [];
   }
 
+  /**
+   * A plain STUN Binding request to `to` from this relay's own socket (the address other relays see
+   * is that socket's, NAT mapping included): the answer comes back as a "mapped" action.
+   */
+  bindingRequest(to: Addr, now: number): Action[] {
+    const txid = crypto.getRandomValues(new Uint8Array(12));
+    if (this.bindings.size >= BINDINGS_MAX) this.bindings.delete(this.bindings.keys().next().value!);
+    this.bindings.set(Buffer.from(txid).toString("hex"), { to: addrKey(to), at: now });
+    this.count("stun.binding-sent");
+    return [{ type: "send", to, data: encodeStun({ method: METHOD_BINDING, cls: CLASS.REQUEST, txid, attrs: [] }) }];
+  }
+
+  /** An answer to one of this relay's own Bindings: from the address asked, with the txid sent, in time. */
+  private bindingAnswer(buf: Uint8Array, from: Addr, now: number): Action[] | null {
+    // Binding success response: type 0x0101 (RFC 8489 §5).
+    if (!this.bindings.size || buf[0] != 0x01 || buf[1] != 0x01) return null;
+    const m = parseStun(buf);
+    if (!m || m.cls != CLASS.SUCCESS || m.method != METHOD_BINDING) return null;
+    const k = Buffer.from(m.txid).toString("hex");
+    const b = this.bindings.get(k);
+    if (!b || b.to != addrKey(from) || now - b.at > BINDING_WAIT_MS) return this.drop("stun.unexpected-answer");
+    this.bindings.delete(k);
+    const x = getAttr(m, ATTR.XOR_MAPPED_ADDRESS);
+    const a = x && decodeXorAddress(x, m.txid);
+    this.count("stun.binding-answered");
+    return [{ type: "mapped", from: { ...from }, mapped: a ? addrKey(a) : null }];
+  }
+
   private stun(buf: Uint8Array, from: Addr, now: number): Action[] {
+    const answer = this.bindingAnswer(buf, from, now);
+    if (answer) return answer;
     const d = handleStun(buf, from);
     switch (d.type) {
       case "ignore": return this.drop("stun." + d.reason);
@@ -220,6 +271,11 @@ export class RelayCore {
     return out;
   }
 
+  /** A frame from the relay itself (gossip) to a session that said HELLO; nothing if it is gone. */
+  frameTo(key: string, data: Uint8Array): Action[] {
+    return this.sessions.get(key)?.state == "ready" ? [{ type: "frame", key, data }] : [];
+  }
+
   /** The adapter decrypted a record of this session: its peer is alive. */
   handleAlive(key: string, now: number) {
     const s = this.sessions.get(key);
@@ -278,8 +334,10 @@ export class RelayCore {
         return [err(E.VERSION, `relay speaks version ${VERSION} only`), ...this.close(s, "version", now)];
       }
       s.state = "ready";
+      s.readyAt = now;
+      s.relay = !!s.fp && this.isRelay(s.fp);
       const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame, rate: clamp(this.limits.relayRate, 2 ** 32 - 1), msgRate: clamp(this.limits.msgRate, 65535) }) };
-      return this.records ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
+      return this.records && !s.relay ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
     }
     switch (f.t) {
       case T.PING: return [{ type: "frame", key, data: encode({ t: T.PONG, data: f.data }) }];
@@ -343,11 +401,21 @@ export class RelayCore {
     return [err(E.UNEXPECTED, `frame type ${f.t} is not for the relay`)];
   }
 
-  /** Timeouts: idle sessions, stalled handshakes, channels that never said HELLO. */
+  /** Timeouts: idle sessions, stalled handshakes, channels that never said HELLO; the rest of the
+   *  relay list to sessions that stayed. */
   tick(now: number): Action[] {
     const out: Action[] = [];
     const L = this.limits;
+    for (const [k, b] of this.bindings) {
+      if (now - b.at <= BINDING_WAIT_MS) break; // in order of sending
+      this.bindings.delete(k);
+    }
     for (const s of this.sessions.values()) {
+      if (s.readyAt !== undefined && now - s.readyAt >= RECORDS_MORE_MS) {
+        s.readyAt = undefined;
+        if (s.relay && this.records) out.push({ type: "frame", key: s.key, data: this.records });
+        for (const data of this.recordsMore) out.push({ type: "frame", key: s.key, data });
+      }
       if (now - s.lastSeen > L.idleTimeoutMs) out.push(...this.close(s, "idle", now));
       else if (s.state == "handshake" && now - s.created > L.handshakeTimeoutMs) out.push(...this.close(s, "handshake-timeout", now));
       else if (s.state == "open" && now - s.openedAt > L.helloTimeoutMs) out.push(...this.close(s, "hello-timeout", now));

@@ -1,7 +1,8 @@
-// What a relay serves as, remembered in its data directory (serving.json): written each time the
-// relay starts listening, read by `record`, `address` and `register`, so those print what the
-// running relay advertises without the operator repeating its flags. Flags given to those commands
-// still win, one by one; with neither, the defaults apply (relay/config.ts).
+// What a relay serves as, remembered in its data directory (serving.json): written when the relay
+// starts listening and again whenever what it learned changes (its public address, whether another
+// relay reached it there, its links), read by `status`, `record`, `address` and `register`, so those
+// print what the running relay advertises without the operator repeating its flags. Flags given to
+// those commands still win, one by one; with neither, the defaults apply (relay/config.ts).
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { advertisedIp, type Config } from "./config.ts";
@@ -20,6 +21,32 @@ export interface Serving {
   network?: NetworkName;
   /** When it started listening (ISO 8601). */
   started: string;
+  /** The port advertised, when it is not the bound one (the mapping of a NAT in front). */
+  publicPort?: number;
+  /** What the running relay learned (status); absent in files of older versions. */
+  learned?: Learned;
+}
+
+/** What `status` shows: how the relay found its address and other relays, and what it knows now. */
+export interface Learned {
+  /** The process serving (status checks it still runs). */
+  pid: number;
+  /** When this was written (ISO 8601). */
+  updated: string;
+  /** Where the advertised address came from: --public-ip, the bound --host, what other relays saw, or
+   *  nothing yet (a placeholder, 127.0.0.1). */
+  source: "flag" | "host" | "relays" | "none";
+  /** Another relay reached this relay at the advertised address (it listed this relay's record). */
+  confirmed: boolean;
+  confirmedBy: string[];
+  /** What each relay that answered a Binding saw (its IP → this relay's address). */
+  reports: { reporter: string; addr: string }[];
+  /** Where other relays were looked for, and what each source gave or why it was skipped. */
+  sources: { source: string; relays?: number; reason?: string }[];
+  links: number;
+  vouched: number;
+  known: number;
+  pending: number;
 }
 
 /** Written by the serving relay once it listens; atomically, so a reader never sees half a file. */
@@ -46,7 +73,12 @@ export function readServing(dir: string): Serving | null | { problem: string } {
   }
   const ok = j && typeof j == "object" && typeof j.host == "string" && typeof j.ip == "string" && j.ip.length > 0 &&
     Number.isInteger(j.port) && j.port > 0 && j.port < 65536 && typeof j.started == "string" && (j.network === undefined || NETWORKS.includes(j.network));
-  return ok ? { host: j.host, port: j.port, ip: j.ip, started: j.started, ...(j.network !== undefined && { network: j.network }) } : { problem: `${SERVING_FILE} does not have the expected fields` };
+  if (!ok || (j.publicPort !== undefined && !(Number.isInteger(j.publicPort) && j.publicPort > 0 && j.publicPort < 65536))) return { problem: `${SERVING_FILE} does not have the expected fields` };
+  const learned = j.learned && typeof j.learned == "object" && Number.isInteger(j.learned.pid) && typeof j.learned.source == "string" ? (j.learned as Learned) : undefined;
+  return {
+    host: j.host, port: j.port, ip: j.ip, started: j.started, ...(j.network !== undefined && { network: j.network }),
+    ...(j.publicPort !== undefined && { publicPort: j.publicPort }), ...(learned && { learned }),
+  };
 }
 
 export interface Advertised {
@@ -64,7 +96,7 @@ export interface Advertised {
 export function advertised(c: Config, given: Set<string>, saved: Serving | null): Advertised {
   const ipGiven = given.has("publicIp") || given.has("host");
   const ip = ipGiven || !saved ? advertisedIp(c) : saved.ip;
-  const port = given.has("port") || !saved ? c.port : saved.port;
+  const port = given.has("port") || !saved ? c.port : saved.publicPort ?? saved.port;
   return { ip, port, from: { ip: ipGiven ? "flags" : saved ? "serving" : "defaults", port: given.has("port") ? "flags" : saved ? "serving" : "defaults" } };
 }
 

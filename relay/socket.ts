@@ -2,7 +2,7 @@
 // all driven by the sans-IO RelayCore. Nothing here decides anything; it executes actions.
 import { createSocket, type Socket } from "node:dgram";
 import { appendFileSync } from "node:fs";
-import { RelayCore, type Action } from "./core.ts";
+import { RelayCore, addrKey, type Action, type Addr } from "./core.ts";
 import { createServerSession, type Certificate, type ChannelSession } from "./werift.ts";
 import type { Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
@@ -17,12 +17,20 @@ export interface RelayOptions {
   recordFrames?: string;
   /** RECORDS (gossip) received from a session whose certificate fingerprint is `fp`, from IP `ip`. */
   onRecords?: (json: string, from: { key: string; fp: string; ip: string }) => void;
+  /** A plain STUN Binding sent with `bind()` was answered: `from` ("ip:port") saw this socket at `mapped`. */
+  onMapped?: (from: string, mapped: string | null) => void;
+  /** A session ended, for whatever reason. */
+  onSessionClosed?: (key: string) => void;
 }
 
 export interface RunningRelay {
   port: number;
   core: RelayCore;
   sessions: () => number;
+  /** Send a plain STUN Binding to `to` from the relay's own socket (answers: onMapped). */
+  bind(to: Addr): void;
+  /** Send one application frame to a session (dropped if it is gone or not ready). */
+  sendFrame(key: string, data: Uint8Array): void;
   stop(): Promise<void>;
 }
 
@@ -64,6 +72,7 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
             onClose: (reason) => {
               if (adapters.get(key) !== s) return;
               adapters.delete(key);
+              o.onSessionClosed?.(key);
               run(core.handleClosed(key, reason, now()));
             },
             onDrop: (reason) => core.count("drop." + reason),
@@ -84,10 +93,14 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
           const s = adapters.get(a.key);
           adapters.delete(a.key);
           s?.close();
+          if (s) o.onSessionClosed?.(a.key);
           break;
         }
         case "records":
           o.onRecords?.(a.json, { key: a.key, fp: a.fp, ip: a.ip });
+          break;
+        case "mapped":
+          o.onMapped?.(addrKey(a.from), a.mapped);
           break;
         case "event": {
           const f = { ...a.fields };
@@ -134,6 +147,8 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
     port: sock.address().port,
     core,
     sessions: () => adapters.size,
+    bind: (to) => run(core.bindingRequest(to, now())),
+    sendFrame: (key, data) => run(core.frameTo(key, data)),
     async stop() {
       clearInterval(timer);
       run(core.closeAll(now()));

@@ -150,6 +150,26 @@ test("install with systemd: checked binary, user, state dir, hardened unit, serv
   expect(isEmptyDir(box.tmp)).toBe(true);
 }, 60_000);
 
+test("install with no flag at all: the unit gives no address (the relay learns it), the output says how to see what it learned", async () => {
+  const box = makeBox({ systemd: true });
+  const r = await runInstall(box, server.url, [], { piped: true });
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  const unit = readFileSync(unitPath(box), "utf8").split("\n");
+  expect(unit).toContain("ExecStart=/usr/local/bin/lumamesh-relay --data-dir /var/lib/lumamesh");
+  expect(unit.filter((l) => l.startsWith("Environment="))).toEqual(["Environment=LUMAMESH_PORT=4884"]);
+  expect(box.calls().slice(-1)).toEqual(["systemctl enable --now lumamesh-relay"]);
+  expect(printedRecord(r.stdout).fp).toBe(recordOf(box).fp);
+  expect(r.stdout).toContain("it learns its public address from other");
+  expect(r.stdout).toContain("lumamesh-relay status --data-dir /var/lib/lumamesh");
+  // An earlier --public-ip is kept on a re-run, until --public-ip auto hands the address back to the relay.
+  expect((await runInstall(box, server.url, ["--public-ip", "203.0.113.7"])).code).toBe(0);
+  expect((await runInstall(box, server.url, [])).code).toBe(0);
+  expect(readFileSync(unitPath(box), "utf8")).toContain("Environment=LUMAMESH_PUBLIC_IP=203.0.113.7");
+  expect((await runInstall(box, server.url, ["--public-ip", "auto"])).code).toBe(0);
+  expect(readFileSync(unitPath(box), "utf8")).not.toContain("LUMAMESH_PUBLIC_IP");
+}, 60_000);
+
 test("curl | sh: the script piped into `sh -s -- FLAGS`, without systemd, prints how to run the relay", async () => {
   const box = makeBox({ systemd: false });
   const r = await runInstall(box, server.url, ["--port", "5000", "--public-ip", "198.51.100.4"], { piped: true });

@@ -22,7 +22,9 @@ const ROOT = join(import.meta.dir, "../..");
 export async function startRelayProc(o: { exe?: string; dataDir?: string; args?: string[]; env?: Record<string, string>; host?: string; netns?: string } = {}): Promise<RelayProc> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), "lumamesh-relay-"));
   const cmd = [...(o.netns ? ["ip", "netns", "exec", o.netns] : []), ...(o.exe ? [o.exe] : [process.execPath, join(ROOT, "relay/main.ts")])];
-  const proc = Bun.spawn([...cmd, "--host", o.host ?? "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "debug", ...(o.args ?? [])], {
+  // No ord server unless the test names one: tests never reach past loopback and their namespaces.
+  const ord = o.args?.includes("--ord") || o.env?.LUMAMESH_ORD ? [] : ["--ord", "none"];
+  const proc = Bun.spawn([...cmd, "--host", o.host ?? "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "debug", ...ord, ...(o.args ?? [])], {
     stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...o.env },
   });
   const lines: any[] = [];

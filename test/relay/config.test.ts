@@ -1,6 +1,7 @@
 // relay/config.ts: flags, their environment variables, precedence, commands and error messages.
 import { describe, expect, test } from 'bun:test';
 import { ConfigError, DEFAULT_PORT, FLAGS, USAGE, advertisedIp, parseConfig, type Config } from '../../relay/config.ts';
+import { ORD_ORIGIN } from '../../protocol/network.ts';
 
 const HOME = { HOME: '/home/op' };
 const p = (argv: string[], env: Record<string, string | undefined> = HOME) => parseConfig(argv, env);
@@ -17,7 +18,7 @@ function fails(argv: string[], env: Record<string, string | undefined> = HOME): 
 
 const DEFAULTS: Config = {
   command: 'serve', host: '0.0.0.0', port: 4884, publicIp: undefined, dataDir: '/home/op/.lumamesh',
-  logLevel: 'info', logAddresses: false, recordFrames: undefined, idleTimeout: 30, statsInterval: 60, limits: {}, peers: [],
+  logLevel: 'info', logAddresses: false, recordFrames: undefined, idleTimeout: 30, statsInterval: 60, limits: {}, peers: [], ord: 'https://ordinals.com',
 };
 
 describe('parseConfig', () => {
@@ -30,7 +31,7 @@ describe('parseConfig', () => {
     expect(p(['--host', '192.0.2.5', '--port', '9000', '--public-ip', '198.51.100.1', '--data-dir', '/srv/luma',
       '--log-level', 'debug', '--log-addresses', '--idle-timeout', '45', '--stats-interval', '0', '--record-frames', '/tmp/f.log'])).toEqual({
       command: 'serve', host: '192.0.2.5', port: 9000, publicIp: '198.51.100.1', dataDir: '/srv/luma',
-      logLevel: 'debug', logAddresses: true, recordFrames: '/tmp/f.log', idleTimeout: 45, statsInterval: 0, limits: {}, peers: [],
+      logLevel: 'debug', logAddresses: true, recordFrames: '/tmp/f.log', idleTimeout: 45, statsInterval: 0, limits: {}, peers: [], ord: 'https://ordinals.com',
     });
   });
 
@@ -62,7 +63,7 @@ describe('parseConfig', () => {
       LUMAMESH_LOG_LEVEL: 'error', LUMAMESH_LOG_ADDRESSES: '1', LUMAMESH_IDLE_TIMEOUT: '10', LUMAMESH_STATS_INTERVAL: '5', LUMAMESH_RECORD_FRAMES: '/tmp/r',
     })).toEqual({
       command: 'serve', host: '10.0.0.1', port: 5000, publicIp: '203.0.113.9', dataDir: '/var/lib/luma',
-      logLevel: 'error', logAddresses: true, recordFrames: '/tmp/r', idleTimeout: 10, statsInterval: 5, limits: {}, peers: [],
+      logLevel: 'error', logAddresses: true, recordFrames: '/tmp/r', idleTimeout: 10, statsInterval: 5, limits: {}, peers: [], ord: 'https://ordinals.com',
     });
   });
 
@@ -139,8 +140,21 @@ describe('parseConfig', () => {
     expect(fails(['--port', '1', '--data-dir'])).toBe('--data-dir needs a value');
   });
 
-  test('commands: serve (default), record, help, version', () => {
+  test('--ord: the ord server the bootstrap sat is read from; default the public origin pages use (protocol/network.ts); none for no lookup', () => {
+    expect(p([]).ord).toBe(ORD_ORIGIN);
+    expect(p(['--ord', 'http://10.77.0.9:8080/']).ord).toBe('http://10.77.0.9:8080');
+    expect(p([], { ...HOME, LUMAMESH_ORD: 'https://ord.example/' }).ord).toBe('https://ord.example');
+    expect(p(['--ord', 'none']).ord).toBeNull();
+    expect(fails(['--ord', 'ordinals.com'])).toBe('--ord must be an http(s) URL or none, got "ordinals.com"');
+    expect(fails(['--ord', 'ftp://x/'])).toBe('--ord must be an http(s) URL or none, got "ftp://x/"');
+    // register still needs one named: it checks every UTXO with it.
+    expect(fails(['register', '--esplora', 'http://e'])).toBe('register needs --ord URL (an ord server that indexes sats)');
+    expect(p(['register', '--esplora', 'http://e', '--ord', 'http://o']).register!.ord).toBe('http://o');
+  });
+
+  test('commands: serve (default), status, record, help, version', () => {
     expect(p(['serve']).command).toBe('serve');
+    expect(p(['status', '--data-dir', '/d']).command).toBe('status');
     expect(p(['record']).command).toBe('record');
     expect(p(['record', '--port', '7000'])).toEqual({ ...DEFAULTS, command: 'record', port: 7000 });
     expect(p(['--port', '7000', 'record']).command).toBe('record');
@@ -173,7 +187,7 @@ describe('USAGE', () => {
     }
     expect(FLAGS.map((f) => f.env)).toEqual([
       'LUMAMESH_HOST', 'LUMAMESH_PORT', 'LUMAMESH_PUBLIC_IP', 'LUMAMESH_DATA_DIR', 'LUMAMESH_LOG_LEVEL',
-      'LUMAMESH_LOG_ADDRESSES', 'LUMAMESH_IDLE_TIMEOUT', 'LUMAMESH_STATS_INTERVAL', 'LUMAMESH_PEERS', 'LUMAMESH_LIMITS', 'LUMAMESH_RECORD_FRAMES',
+      'LUMAMESH_LOG_ADDRESSES', 'LUMAMESH_IDLE_TIMEOUT', 'LUMAMESH_STATS_INTERVAL', 'LUMAMESH_ORD', 'LUMAMESH_PEERS', 'LUMAMESH_LIMITS', 'LUMAMESH_RECORD_FRAMES',
     ]);
   });
 });

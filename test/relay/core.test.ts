@@ -1,9 +1,9 @@
 // relay/core.ts: the sans-IO core driven with synthesized ICE checks, DTLS-range bytes, channel
 // events and frames, over a fake clock. No sockets. Every frame the core emits is decoded with src/wire.ts.
 import { describe, expect, test } from 'bun:test';
-import { RelayCore, addrKey, clamp, type Action, type Addr } from '../../relay/core.ts';
+import { RelayCore, RECORDS_MORE_MS, addrKey, clamp, type Action, type Addr } from '../../relay/core.ts';
 import { DEFAULT_LIMITS, type Limits } from '../../relay/limits.ts';
-import { ATTR, CLASS, METHOD_BINDING, checkIntegrity, decodeXorAddress, encodeStun, getAttr, parseStun } from '../../relay/stun.ts';
+import { ATTR, CLASS, METHOD_BINDING, checkIntegrity, decodeXorAddress, encodeStun, getAttr, parseStun, xorAddress } from '../../relay/stun.ts';
 import { E, T, decode, encode, type Frame } from '../../protocol/frames.ts';
 import { clientHello, cookieOf as cookieIn } from '../helpers/attack.ts';
 
@@ -971,5 +971,72 @@ describe('defaults', () => {
     const l: Limits = new RelayCore({ halfOpen: 3 }).limits;
     expect(l).toEqual({ ...DEFAULT_LIMITS, halfOpen: 3 });
     expect(DEFAULT_LIMITS.idleTimeoutMs).toBe(30000);
+  });
+});
+
+describe('the relay list sessions get (gossip, relay/peering.ts sets it)', () => {
+  const FP = (b: string) => Array(32).fill(b).join(':');
+  const rec = (n: number) => encode({ t: T.RECORDS, json: `[${n}]` });
+  /** A session whose DTLS certificate has fingerprint `fp`, up to HELLO; the frames HELLO got. */
+  function hello(core: RelayCore, from: Addr, now: number, fp: string) {
+    const s = create(core, from, now);
+    core.handleOpen(s.key, now, fp);
+    return { key: s.key, got: frames(core.handleMessage(s.key, HELLO, now)).map(([, f]) => f.t) };
+  }
+
+  test('a page gets the first RECORDS frame before WELCOME and the rest once, RECORDS_MORE_MS later if it stays', () => {
+    const core = new RelayCore({}, 0);
+    core.records = rec(1);
+    core.recordsMore = [rec(2), rec(3)];
+    const s = hello(core, A, 0, FP('AB'));
+    expect(s.got).toEqual([T.RECORDS, T.WELCOME]);
+    expect(frames(core.tick(RECORDS_MORE_MS - 1))).toEqual([]);
+    expect(frames(core.tick(RECORDS_MORE_MS))).toEqual([[s.key, show(decode(rec(2)))], [s.key, show(decode(rec(3)))]]);
+    expect(frames(core.tick(RECORDS_MORE_MS * 5))).toEqual([]);
+  });
+
+  test('a probe that closes at once after WELCOME is sent nothing more', () => {
+    const core = new RelayCore({}, 0);
+    core.records = rec(1);
+    core.recordsMore = [rec(2)];
+    const s = hello(core, A, 0, FP('AB'));
+    core.handleClosed(s.key, 'closed', 100);
+    expect(frames(core.tick(RECORDS_MORE_MS))).toEqual([]);
+  });
+
+  test('a relay (a certificate the gossip core has a record of) gets nothing before WELCOME, the whole list later', () => {
+    const core = new RelayCore({}, 0);
+    core.records = rec(1);
+    core.recordsMore = [rec(2)];
+    core.isRelay = (fp) => fp == FP('CD');
+    const s = hello(core, A, 0, FP('CD'));
+    expect(s.got).toEqual([T.WELCOME]);
+    expect(frames(core.tick(RECORDS_MORE_MS)).map(([, f]) => f.json)).toEqual(['[1]', '[2]']);
+    // frameTo: the relay's own frames (gossip pushes) reach a session that said HELLO, nothing else.
+    expect(frames(core.frameTo(s.key, rec(9)))).toEqual([[s.key, show(decode(rec(9)))]]);
+    expect(core.frameTo('192.0.2.1:9', rec(9))).toEqual([]);
+  });
+
+  test("bindingRequest: the answer from the address asked, with the txid sent, becomes a 'mapped' action; any other is dropped", () => {
+    const core = new RelayCore({}, 0);
+    const [req] = core.bindingRequest(B, 0) as Extract<Action, { type: 'send' }>[];
+    expect(req!.to).toEqual(B);
+    const m = parseStun(req!.data)!;
+    expect([m.method, m.cls, m.attrs.length]).toEqual([METHOD_BINDING, CLASS.REQUEST, 0]);
+    // The other relay's answer, as relay/stun.ts makes it: what it saw, XOR'd.
+    const answer = (txid: Uint8Array, addr: Addr) =>
+      encodeStun({ method: METHOD_BINDING, cls: CLASS.SUCCESS, txid, attrs: [{ type: ATTR.XOR_MAPPED_ADDRESS, value: xorAddress(addr.address, addr.port, txid) }] }, { fingerprint: true });
+    const seen = at('203.0.113.50', 4884);
+    expect(core.handleDatagram(answer(bytes(12), seen), B, 10)).toEqual([]); // unknown txid
+    expect(core.handleDatagram(answer(m.txid, seen), A, 10)).toEqual([]); // not from the address asked
+    expect(core.handleDatagram(answer(m.txid, seen), B, 10)).toEqual([{ type: 'mapped', from: B, mapped: '203.0.113.50:4884' }]);
+    expect(core.handleDatagram(answer(m.txid, seen), B, 20)).toEqual([]); // once
+    // Too late: forgotten after 10 s.
+    const [late] = core.bindingRequest(B, 0) as Extract<Action, { type: 'send' }>[];
+    core.tick(10_001);
+    expect(core.handleDatagram(answer(parseStun(late!.data)!.txid, seen), B, 10_002)).toEqual([]);
+    // Dropped and counted (as an unexpected answer while Bindings are out, else as any response).
+    expect((core.counters['drop.stun.unexpected-answer'] ?? 0) + (core.counters['drop.stun.response'] ?? 0)).toBe(4);
+    expect(core.counters['stun.binding-answered']).toBe(1);
   });
 });

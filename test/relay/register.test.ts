@@ -340,7 +340,7 @@ describe("(5) the CLI as an operator runs it", () => {
     const dir = mkdtempSync(join(tmpdir(), "lumamesh-register-serve-"));
     const port = 40_000 + Math.floor(Math.random() * 20_000);
     const serve = async (until: string) => {
-      const p = Bun.spawn([process.execPath, MAIN, "--data-dir", dir, "--host", "127.0.0.1", "--port", String(port), "--stats-interval", "0",
+      const p = Bun.spawn([process.execPath, MAIN, "--data-dir", dir, "--host", "127.0.0.1", "--port", String(port), "--stats-interval", "0", "--ord", "none",
         "--register-esplora", es.url, "--register-ord", ord.url, "--register-network", "regtest", "--fee-rate", "2"], { stdout: "pipe", stderr: "pipe" });
       const lines: string[] = [];
       let buf = "";

@@ -102,8 +102,12 @@ describe("a running relay and its CLI", () => {
     expect(pub.lines.some((l) => l.event == "relay.advertise-loopback")).toBe(false);
   });
 
-  test("serving.json holds the bound host, the real port and the advertised IP", () => {
-    expect(JSON.parse(readFileSync(join(loop.dataDir, SERVING_FILE), "utf8"))).toEqual({ host: "127.0.0.1", port: loop.record.port, ip: "127.0.0.1", started: expect.any(String) });
+  test("serving.json holds the bound host, the real port, the advertised IP and what the relay learned", () => {
+    expect(JSON.parse(readFileSync(join(loop.dataDir, SERVING_FILE), "utf8"))).toEqual({
+      host: "127.0.0.1", port: loop.record.port, ip: "127.0.0.1", started: expect.any(String),
+      // Bound to one address and alone (no --peer, no ord server): that address, unconfirmed.
+      learned: { pid: loop.proc.pid, updated: expect.any(String), source: "host", confirmed: false, confirmedBy: [], reports: [], sources: expect.any(Array), links: 0, vouched: 0, known: 0, pending: 0 },
+    });
     expect(readServing(pub.dataDir)).toMatchObject({ ip: "203.0.113.5", port: pub.record.port, network: "regtest" });
   });
 
