@@ -7,7 +7,7 @@ import { MAX_PROBE_BYTES, openRelayLink, type RelayLink } from "./client.ts";
 import { T } from "../protocol/frames.ts";
 import { parseAddr } from "../protocol/addr.ts";
 import { bucket, take } from "./limits.ts";
-import type { Certificate } from "./werift.ts";
+import type { Certificate } from "./cert.ts";
 import type { Logger } from "./log.ts";
 
 export interface GossipOptions {

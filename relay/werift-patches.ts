@@ -1,0 +1,75 @@
+// werift, patched where the relay needs it to differ: applied by one explicit call,
+// patchWerift(), never on import (relay/session.ts calls it before its first session; tests and
+// tools may call it first). Idempotent.
+//  - X25519 through node:crypto. werift does its ECDHE with tweetnacl's pure-JS X25519
+//    (dtls/src/cipher/namedCurve.js, prf.js), which browsers pick first: ~5.4 ms of the relay's
+//    ~7 ms CPU per handshake. The same two functions on the native implementation cost ~0.1 ms.
+//    tweetnacl is pinned beside werift (package.json) and used by nothing else in the relay.
+//  - SCTP: werift exports only RTCSctpTransport, not its association class; the class is taken once
+//    from a throw-away RTCSctpTransport, and its prototype gets the bounded receive path
+//    (relay/sctp-harden.ts) and an RTO.Min of 200 ms.
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync } from "node:crypto";
+import { RTCSctpTransport } from "werift";
+import nacl from "tweetnacl";
+import { hardenSctp } from "./sctp-harden.ts";
+
+const X25519_PKCS8 = /* @__PURE__ */ Buffer.from("302e020100300506032b656e04220420", "hex");
+const X25519_SPKI = /* @__PURE__ */ Buffer.from("302a300506032b656e032100", "hex");
+export function x25519KeyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  const k = generateKeyPairSync("x25519");
+  const spki = k.publicKey.export({ type: "spki", format: "der" });
+  const pkcs8 = k.privateKey.export({ type: "pkcs8", format: "der" });
+  return { publicKey: new Uint8Array(spki.subarray(spki.length - 32)), secretKey: new Uint8Array(pkcs8.subarray(pkcs8.length - 32)) };
+}
+export function x25519(secret: Uint8Array, pub: Uint8Array): Uint8Array {
+  const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8, secret]), format: "der", type: "pkcs8" });
+  const publicKey = createPublicKey({ key: Buffer.concat([X25519_SPKI, pub]), format: "der", type: "spki" });
+  return new Uint8Array(diffieHellman({ privateKey, publicKey }));
+}
+
+let patched = false;
+/** Install every patch below on werift (once). */
+export function patchWerift(): void {
+  if (patched) return;
+  patched = true;
+  (nacl.box as { keyPair: () => { publicKey: Uint8Array; secretKey: Uint8Array } }).keyPair = x25519KeyPair;
+  (nacl as { scalarMult: (n: Uint8Array, p: Uint8Array) => Uint8Array }).scalarMult = x25519;
+  sctpClass();
+}
+
+export type Sctp = RTCSctpTransport["sctp"];
+export type SctpCtor = new (transport: SctpLower, port?: number, options?: object) => Sctp;
+export interface SctpLower {
+  send(data: Buffer): Promise<void>;
+  onData?: (buf: Buffer) => void;
+  close(): void;
+}
+
+
+let sctpCtor: SctpCtor | undefined;
+/** werift does not export its SCTP association class; take it from one throw-away RTCSctpTransport. */
+export function sctpClass(): SctpCtor {
+  if (!sctpCtor) {
+    const t = new RTCSctpTransport();
+    const fakeDtls = { id: "x", onStateChange: { subscribe: () => ({ unSubscribe() {} }) }, iceTransport: { role: "controlled" }, sendData: async () => {} };
+    t.setDtlsTransport(fakeDtls as unknown as RTCSctpTransport["dtlsTransport"]);
+    sctpCtor = t.sctp.constructor as SctpCtor;
+    t.sctp.setState(1 /* SCTP_STATE.CLOSED */); // no timers were started; mark closed anyway
+    // Bounded receive path (window, reassembly, message size): relay/sctp-harden.ts.
+    hardenSctp((sctpCtor as unknown as { prototype: object }).prototype);
+    // werift keeps RFC 9260's RTO.Min of 1 s (sctp/src/sctp.js: SCTP_RTO_MIN). WebRTC stacks retransmit
+    // much sooner: a lost DATA chunk (a JOINED, a PONG) would otherwise sit a full second, long enough for
+    // a browser to declare a live relay dead. RTO.Min 200 ms, same RFC 6298 estimator.
+    const proto = (sctpCtor as unknown as { prototype: { updateRto(this: SctpRto, r: number): void } }).prototype;
+    proto.updateRto = function (this: SctpRto, R: number) {
+      if (!this.srtt) (this.rttvar = R / 2), (this.srtt = R);
+      else (this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - R)), (this.srtt = 0.875 * this.srtt + 0.125 * R);
+      this.rto = Math.max(RTO_MIN, Math.min(this.srtt + 4 * this.rttvar, 60));
+    };
+  }
+  return sctpCtor;
+}
+export interface SctpRto { srtt?: number; rttvar: number; rto: number }
+export const RTO_MIN = 0.2, RTO_INITIAL = 0.5;
+/** The most a retransmission timeout grows to by backing off (seconds): 8 expiries from RTO.Min take ~30 s. */
+export const RTO_BACKOFF_MAX = 10;
