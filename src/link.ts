@@ -45,6 +45,10 @@ export interface LinkOptions {
   certificates?: RTCCertificate[];
 }
 
+/** Liveness (see the WELCOME handler below): PING after this much silence from the relay, and give
+ *  the relay up when a PING goes unanswered for PING_ANSWER_MS. */
+export const PING_AFTER_MS = 800, PING_ANSWER_MS = 1000;
+
 /** The relay's SDP answer, synthesized from what the bootstrap config says about it; `r` is its ice-ufrag and ice-pwd. */
 export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r: string, mid: string, maxMessageSize: number): string {
   const v = v6 ? 6 : 4;
@@ -132,8 +136,8 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
         const beat = () => {
           if (done) return;
           const now = performance.now();
-          if (sent && rx < sent && now - sent > 1000) return finish("relay stopped answering");
-          if (now - rx > 800 && !(sent > rx)) (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
+          if (sent && rx < sent && now - sent > PING_ANSWER_MS) return finish("relay stopped answering");
+          if (now - rx > PING_AFTER_MS && !(sent > rx)) (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
           timer = setTimeout(beat, 200);
         };
         timer = setTimeout(beat, 200);
