@@ -2,7 +2,7 @@
 // fingerprint is published on-chain, so it lives for years), its DER written here (X.690, twenty
 // lines), PEM in and out for the state directory, fingerprints as SDP writes them, and the key objects
 // the DTLS handshake signs with, parsed once per certificate instead of once per session.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
 
 export interface Certificate {
   certDer: Uint8Array;
@@ -126,6 +126,24 @@ export function certificateFromPem(cert: string, key: string): Certificate {
   const fromCert = x.publicKey.export({ type: "spki", format: "der" });
   if (!Buffer.from(fromKey).equals(Buffer.from(fromCert))) throw new TypeError("werift: key does not match certificate");
   return { certDer, keyPkcs8, fingerprint: fingerprintOf(certDer) };
+}
+
+export interface Signer {
+  /** The certificate, DER (as werift sends it in its Certificate message). */
+  certDer: Buffer;
+  /** ECDSA signature (DER ECDSA-Sig-Value) of `data` with the certificate's key. */
+  sign(data: Uint8Array, hash: string): Buffer;
+}
+const signers = new WeakMap<Certificate, Signer>();
+/** The certificate's key as a key object, parsed once per certificate (not once per handshake). */
+export function signerOf(c: Certificate): Signer {
+  let s = signers.get(c);
+  if (!s) {
+    const key: KeyObject = createPrivateKey({ key: Buffer.from(c.keyPkcs8), format: "der", type: "pkcs8" });
+    s = { certDer: Buffer.from(c.certDer), sign: (data, hash) => sign(hash, data, key) };
+    signers.set(c, s);
+  }
+  return s;
 }
 
 /** Internals for tests. */

@@ -26,7 +26,7 @@ import { checkSctpPacket } from "./sctp-check.ts";
 import { FP_RE } from "../protocol/addr.ts";
 import type { Guard } from "./sctp-harden.ts";
 import { CT, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
-import { certificateToPem, fingerprintOf, normFp, type Certificate } from "./cert.ts";
+import { fingerprintOf, normFp, signerOf, type Certificate } from "./cert.ts";
 import { patchWerift, sctpClass, RTO_BACKOFF_MAX, RTO_INITIAL, type Sctp, type SctpRto } from "./werift-patches.ts";
 
 export interface SessionHandlers {
@@ -83,6 +83,7 @@ const SESSION_SERVER = 2; // werift SessionType.SERVER
 const HS_SERVER_KEY_EXCHANGE = 12;
 const HS_CERTIFICATE_VERIFY = 15;
 const HS_FINISHED = 20;
+const HS_SERVER_HELLO_DONE = 14;
 
 type Dtls = DtlsServer | DtlsClient;
 
@@ -113,18 +114,20 @@ interface Role {
   maxRetransmits: number;
 }
 
-function pemOf(c: Certificate) {
-  return certificateToPem(c);
-}
+/** Largest datagram built by putting several records together (a longer record goes alone): the IPv6
+ *  minimum MTU less IPv6 and UDP headers, with room to spare, as browsers size theirs. */
+export const MAX_DATAGRAM = 1200;
 
-/** werift parses the PEM pair in every DtlsSocket (CipherContext.parseX509, ~0.5 ms and a
- * private-key object per session). Parse once per Certificate and share the result. */
-const parsedKeys = new WeakMap<Certificate, { localCert: Buffer; localPrivateKey: unknown }>();
+/** Sessions with datagrams to send at the end of this turn of the event loop (see lower.send). */
+const outbox: (() => void)[] = [];
+function flushOutbox() {
+  // A session's flush never adds to the outbox (it empties its own queue), so this terminates.
+  for (let i = 0; i < outbox.length; i++) outbox[i]!();
+  outbox.length = 0;
+}
 
 function createSession(role: Role, h: SessionHandlers): ChannelSession {
   patchWerift();
-  const shared = parsedKeys.get(role.cert);
-  const { cert: certPem, key: keyPem } = shared ? { cert: undefined, key: undefined } : pemOf(role.cert);
   let closed = false;
   let open = false;
   let connected = false; // DTLS handshake done and verified
@@ -140,43 +143,62 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       /* counting must not break the session */
     }
   };
-  const gate: Gate = { server: role.server, reasm: new Reassembler(), done: new Map(), drop };
+  const gate: Gate = { server: role.server, reasm: new Reassembler(), done: new Map(), ahead: new Map(), drop };
 
+  // werift hands over one record per call: a flight of five handshake messages was five datagrams
+  // (five send syscalls, on both ends), an SCTP SACK and the DATA after it two. Records written in
+  // one turn of the event loop leave together at its end, packed into datagrams of at most
+  // MAX_DATAGRAM bytes (RFC 6347 §4.1.1: several records may share a datagram).
+  let pending: Buffer[] = [];
+  const flush = () => {
+    const q = pending;
+    pending = [];
+    for (let i = 0; i < q.length; ) {
+      let n = q[i]!.length, j = i + 1;
+      while (j < q.length && n + q[j]!.length <= MAX_DATAGRAM) n += q[j++]!.length;
+      try {
+        h.transmit(j == i + 1 ? u8(q[i]!) : u8(Buffer.concat(q.slice(i, j), n)));
+      } catch {
+        /* the caller's socket error is not ours */
+      }
+      i = j;
+    }
+  };
   // werift's Transport shape; `onData` is set by DtlsSocket and called by receive() below.
   const lower: Transport = {
     type: "lumamesh",
     address: {} as Transport["address"],
     closed: false,
     send: (buf: Buffer) => {
+      // What was written before close() still leaves (the goodbyes); nothing after it.
       if (!closed && !mute) {
-        try {
-          h.transmit(u8(buf));
-        } catch {
-          /* the caller's socket error is not ours to throw into werift */
+        if (!pending.length) {
+          if (!outbox.length) setImmediate(flushOutbox);
+          outbox.push(flush);
         }
+        pending.push(buf);
       }
       return DONE;
     },
     onData: noop,
     close: () => DONE,
   };
+  // No PEM for werift to parse (it would, in every session, with @fidm/x509): the certificate and a
+  // signer over a key object made once per certificate (relay/cert.ts signerOf).
   const options = {
     transport: lower,
-    cert: certPem,
-    key: keyPem,
     signatureHash: { hash: HashAlgorithm.sha256_4, signature: SignatureAlgorithm.ecdsa_3 },
     extendedMasterSecret: true,
     // Server: ask for the browser's certificate so its fingerprint is known (peer identity).
     certificateRequest: role.server,
   };
   const dtls: Dtls = role.server ? new DtlsServer(options) : new DtlsClient(options);
-  if (shared) {
-    dtls.cipher.localCert = shared.localCert;
-    (dtls.cipher as unknown as { localPrivateKey: unknown }).localPrivateKey = shared.localPrivateKey;
-    dtls.cipher.signatureHashAlgorithm = options.signatureHash;
-  } else {
-    parsedKeys.set(role.cert, { localCert: dtls.cipher.localCert, localPrivateKey: dtls.cipher.localPrivateKey });
-  }
+  const signer = signerOf(role.cert);
+  dtls.cipher.localCert = signer.certDer;
+  dtls.cipher.signatureHashAlgorithm = options.signatureHash;
+  // Server: ServerKeyExchange (werift calls localPrivateKey.sign); client: CertificateVerify (signatureData).
+  (dtls.cipher as unknown as { localPrivateKey: unknown }).localPrivateKey = signer;
+  (dtls.cipher as unknown as { signatureData: (d: Buffer, hash: string) => Buffer }).signatureData = (d, hash) => signer.sign(d, hash);
 
   const finish = (reason: string) => {
     if (closed) return;
@@ -263,6 +285,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     release(dtls);
     gate.reasm.clear();
     gate.done.clear();
+    gate.ahead.clear();
+    gate.early = undefined;
     startSctp();
   });
 
@@ -396,22 +420,35 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   return session;
 }
 
-/** Retransmitted handshake messages passed on to werift, per message (browsers retransmit a flight
- *  a handful of times before giving up). */
-const MAX_REPLAYS = 4;
+/** A retransmitted handshake message is passed on to werift (which answers it by resending its own
+ *  flight) at most once per REPLAY_GAP_MS: a spoofed copy cannot make the relay send faster than that,
+ *  and a client on a lossy path (or a relay whose socket buffer overflowed in a burst) that keeps
+ *  retransmitting is answered for as long as the handshake may last. A count instead (4, before
+ *  issue 17) left a client whose flights were lost more often than that waiting for ever. */
+const REPLAY_GAP_MS = 400;
 
 /** Per-session state of the record gate before the handshake completes. */
 interface Gate {
   server: boolean;
   /** Bounded reassembly of fragmented handshake messages (relay/dtls-records.ts). */
   reasm: Reassembler;
-  /** Whole handshake messages already passed on, by message_seq: a retransmission is passed again,
-   *  a few times at most (each makes werift resend its flight: a spoofed copy must not amplify). */
-  done: Map<number, { rec: Buffer; n: number }>;
+  /** Whole handshake messages already passed on, by message_seq, and when: a retransmission is passed
+   *  again, once per REPLAY_GAP_MS at most (each makes werift resend its flight: a spoofed copy must not amplify). */
+  done: Map<number, { rec: Buffer; at: number }>;
   /** Server: the client random of the ClientHello this session serves. */
   random?: Uint8Array;
+  /** The message_seq werift gets next (RFC 6347 §4.2.2 next_receive_seq): werift processes
+   *  handshake messages in the order they come, and a lost Certificate makes it fail the session on
+   *  the CertificateVerify that overtook it. Messages ahead of it wait here (a few, whole). */
+  next?: number;
+  ahead: Map<number, Buffer>;
+  /** The peer's encrypted Finished, when it came while an earlier message of its flight was missing
+   *  (werift cannot decrypt it yet): given again once the gap is filled. */
+  early?: Buffer;
   drop(reason: string): void;
 }
+/** Handshake messages held ahead of a missing one, at most, and how far ahead. */
+const MAX_AHEAD = 4, MAX_AHEAD_SEQ = 8;
 
 /**
  * Record layer gate (RFC 6347 §4.1: type(1) version(2) epoch(2) seq(6) length(2) fragment).
@@ -458,6 +495,7 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
       handshake(rec, dtls, g, keep);
       continue;
     }
+    if (type === CT.HANDSHAKE && g.ahead.size) g.early = Buffer.from(rec);
     keep.push({ rec });
   }
   return keep;
@@ -481,9 +519,14 @@ function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: Pass[]) {
     }
     const seen = g.done.get(f.messageSeq);
     if (seen) {
-      // A retransmitted message: werift answers it by resending its own flight.
-      if (f.offset === 0 && seen.n++ < MAX_REPLAYS) keep.push({ rec: seen.rec });
-      else if (f.offset === 0) g.drop("dtls.retransmit-limit");
+      // A retransmitted message. The last message of the peer's flight makes werift resend its own
+      // flight (ours was lost); every other one was taken already and is not given again: werift
+      // would process it anew (a second ClientKeyExchange recomputes the extended master secret
+      // over a transcript that has grown since: wrong keys, and the handshake never completes).
+      const now = performance.now();
+      if (f.offset !== 0 || !(g.server ? f.msgType === HS.CLIENT_HELLO : f.msgType === HS.HELLO_VERIFY_REQUEST || f.msgType === HS_SERVER_HELLO_DONE)) continue;
+      if (now - seen.at >= REPLAY_GAP_MS) (seen.at = now), keep.push({ rec: seen.rec });
+      else g.drop("dtls.retransmit-too-soon");
       continue;
     }
     const r = g.reasm.add(f);
@@ -517,9 +560,24 @@ function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: Pass[]) {
       }
     }
     const whole = Buffer.from(handshakeRecord(seq, version, r.msgType, r.messageSeq, r.body));
-    if (g.done.size < 16) g.done.set(r.messageSeq, { rec: whole, n: 0 });
-    keep.push({ rec: whole });
+    if (g.next !== undefined && r.messageSeq !== g.next) {
+      // Ahead of a message still missing (lost, or overtaken): wait for it. Behind: cannot happen
+      // (everything below `next` went to werift and is in `done`), unless `done` was full.
+      if (r.messageSeq > g.next && r.messageSeq - g.next <= MAX_AHEAD_SEQ && (g.ahead.size < MAX_AHEAD || g.ahead.has(r.messageSeq))) g.ahead.set(r.messageSeq, whole);
+      else g.drop("dtls.handshake-out-of-order");
+      continue;
+    }
+    pass(g, r.messageSeq, whole, keep);
+    let filled = false;
+    for (let m; (m = g.ahead.get(g.next!)); filled = true) g.ahead.delete(g.next!), pass(g, g.next!, m, keep);
+    if (filled && !g.ahead.size && g.early) keep.push({ rec: g.early }), (g.early = undefined);
   }
+}
+
+function pass(g: Gate, messageSeq: number, whole: Buffer, keep: Pass[]) {
+  if (g.done.size < 16) g.done.set(messageSeq, { rec: whole, at: performance.now() });
+  g.next = messageSeq + 1;
+  keep.push({ rec: whole });
 }
 
 function authentic(dtls: Dtls, rec: Buffer, epoch: number): boolean {
