@@ -60,6 +60,8 @@ interface Session {
   records: Bucket;
   /** JOINED/LEFT notifications this session's JOIN/LEAVE caused (each member told is one token). */
   churn: Bucket;
+  /** When tick() looks at this session next (its entry in the deadline heap). */
+  due: number;
 }
 
 /** Bounds of the core's own bookkeeping of unauthenticated input. */
@@ -92,6 +94,8 @@ export class RelayCore {
   readonly router: Router;
   /** The RECORDS frame every session gets before WELCOME: this relay and the relays it vouches for. */
   records: Uint8Array | null = null;
+  /** Sessions by the time tick() must look at them (a session's entry is current when its `due` matches). */
+  private deadlines = new DeadlineHeap<Session>();
 
   constructor(limits: Partial<Limits> = {}, now = 0, cookies = new Cookies()) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -207,9 +211,10 @@ export class RelayCore {
     this.recent.delete(key);
     const ns: Session = {
       key, from: { ...from }, ufrag, random: random.slice(), host, prefix, state: "handshake", created: now, lastSeen: now, openedAt: 0,
-      msgs: bucket(L.msgBurst, now), rateWarned: -Infinity, relayed: bucket(L.relayBurst, now), records: bucket(RECORDS_BURST, now), churn: bucket(CHURN_BURST, now),
+      msgs: bucket(L.msgBurst, now), rateWarned: -Infinity, relayed: bucket(L.relayBurst, now), records: bucket(RECORDS_BURST, now), churn: bucket(CHURN_BURST, now), due: 0,
     };
     this.sessions.set(key, ns);
+    this.schedule(ns);
     this.perIp.set(host, ipCount + 1);
     this.halfOpenBy.set(prefix, netHalf + 1);
     this.halfOpen++;
@@ -234,6 +239,7 @@ export class RelayCore {
     s.state = "open";
     s.openedAt = now;
     s.lastSeen = now;
+    this.schedule(s);
     this.halfOpenDone(s);
     this.count("sessions.opened");
     return [{ type: "event", level: "info", name: "session.open", fields: { key, ms: now - s.created } }];
@@ -250,6 +256,7 @@ export class RelayCore {
   handleMessage(key: string, msg: Uint8Array, now: number): Action[] {
     const s = this.sessions.get(key);
     if (!s || s.state == "handshake") return this.drop("msg-no-session");
+    this.count("frames.in");
     s.lastSeen = now;
     const err = (code: number, message: string): Action => ({ type: "frame", key, data: encode({ t: T.ERROR, code, message }) });
     if (msg.length > this.limits.maxFrame) {
@@ -341,16 +348,39 @@ export class RelayCore {
     return [err(E.UNEXPECTED, `frame type ${f.t} is not for the relay`)];
   }
 
-  /** Timeouts: idle sessions, stalled handshakes, channels that never said HELLO. */
+  /** Timeouts: idle sessions, stalled handshakes, channels that never said HELLO. Looks only at the
+   *  sessions whose deadline passed (nextDeadline() says when the shell should call it next). */
   tick(now: number): Action[] {
     const out: Action[] = [];
     const L = this.limits;
-    for (const s of this.sessions.values()) {
+    for (let e; (e = this.deadlines.popBefore(now)); ) {
+      const s = e.item;
+      if (s.due !== e.at || this.sessions.get(s.key) !== s) continue; // superseded, or closed since
       if (now - s.lastSeen > L.idleTimeoutMs) out.push(...this.close(s, "idle", now));
       else if (s.state == "handshake" && now - s.created > L.handshakeTimeoutMs) out.push(...this.close(s, "handshake-timeout", now));
       else if (s.state == "open" && now - s.openedAt > L.helloTimeoutMs) out.push(...this.close(s, "hello-timeout", now));
+      else this.schedule(s); // alive: activity moved its idle deadline on
     }
     return out;
+  }
+
+  /** When tick() has something to do next (Infinity: nothing until new input). A session expires
+   *  when the clock is past its deadline: call tick() at or after the time returned. */
+  nextDeadline(): number {
+    // Entries superseded by a later schedule() (or of closed sessions) are dropped here, not waited for.
+    for (let e; (e = this.deadlines.top()) && (e.item.due !== e.at || this.sessions.get(e.item.key) !== e.item); ) this.deadlines.popBefore(Infinity);
+    return this.deadlines.peek();
+  }
+
+  /** A session's next deadline: the earliest of its idle, handshake and hello timeouts. */
+  private schedule(s: Session) {
+    const L = this.limits;
+    let at = s.lastSeen + L.idleTimeoutMs;
+    if (s.state == "handshake") at = Math.min(at, s.created + L.handshakeTimeoutMs);
+    else if (s.state == "open") at = Math.min(at, s.openedAt + L.helloTimeoutMs);
+    if (at === s.due && s.due !== 0) return;
+    s.due = at;
+    this.deadlines.push(at, s);
   }
 
   /** Close every session (shutdown). */
@@ -378,5 +408,46 @@ export class RelayCore {
     if (tellShell) out.push({ type: "close", key: s.key, reason });
     out.push({ type: "event", level: "info", name: "session.close", fields: { key: s.key, reason, age_ms: now - s.created } });
     return out;
+  }
+}
+
+/** A binary min-heap of (time, item): the core's timeouts without scanning every session. Entries are
+ *  never removed early; the core skips stale ones when they come up (each session has one current). */
+export class DeadlineHeap<T> {
+  private at: number[] = [];
+  private items: T[] = [];
+  get size() { return this.at.length; }
+  peek(): number { return this.at.length ? this.at[0]! : Infinity; }
+  top(): { at: number; item: T } | undefined { return this.at.length ? { at: this.at[0]!, item: this.items[0]! } : undefined; }
+  push(at: number, item: T) {
+    const a = this.at, it = this.items;
+    let i = a.length;
+    a.push(at), it.push(item);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= at) break;
+      (a[i] = a[p]!), (it[i] = it[p]!), (i = p);
+    }
+    (a[i] = at), (it[i] = item);
+  }
+  /** The earliest entry if its time is before `now` (strictly), removed. */
+  popBefore(now: number): { at: number; item: T } | undefined {
+    const a = this.at, it = this.items;
+    if (!a.length || !(a[0]! < now)) return undefined;
+    const top = { at: a[0]!, item: it[0]! };
+    const lastAt = a.pop()!, lastItem = it.pop()!;
+    if (a.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i, mAt = lastAt;
+        if (l < a.length && a[l]! < mAt) (m = l), (mAt = a[l]!);
+        if (r < a.length && a[r]! < mAt) (m = r), (mAt = a[r]!);
+        if (m === i) break;
+        (a[i] = a[m]!), (it[i] = it[m]!), (i = m);
+      }
+      (a[i] = lastAt), (it[i] = lastItem);
+    }
+    return top;
   }
 }

@@ -693,6 +693,23 @@ describe('tick: timeouts', () => {
     expect(() => core.handleAlive('nobody:1', 1)).not.toThrow();
   });
 
+  test('nextDeadline: the shell sleeps until the earliest timeout instead of polling (issue 14)', () => {
+    const core = new RelayCore({ idleTimeoutMs: 30000, handshakeTimeoutMs: 10000, helloTimeoutMs: 5000 });
+    expect(core.nextDeadline()).toBe(Infinity);
+    const { key } = create(core, A, 1000);
+    expect(core.nextDeadline()).toBe(11000); // handshake timeout
+    core.handleOpen(key, 2000);
+    expect(core.nextDeadline()).toBe(7000); // hello timeout (the stale handshake entry comes later)
+    core.handleMessage(key, HELLO, 3000);
+    expect(core.tick(7001)).toEqual([]); // said HELLO: alive, rescheduled at its idle deadline
+    expect(core.nextDeadline()).toBe(33000);
+    core.handleMessage(key, encode({ t: T.PING, data: new Uint8Array(0) }), 20000);
+    expect(core.tick(33001)).toEqual([]); // seen at 20 s: looked at, not closed
+    expect(core.nextDeadline()).toBe(50000);
+    expect(closes(core.tick(50001))).toEqual([[key, 'idle']]);
+    expect(core.nextDeadline()).toBe(Infinity);
+  });
+
   test('one tick closes every expired session and keeps the rest', () => {
     const core = new RelayCore();
     const a = ready(core, at('10.0.0.1', 1), 0);
