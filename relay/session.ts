@@ -27,7 +27,7 @@ import { FP_RE } from "../protocol/addr.ts";
 import type { Guard } from "./sctp-harden.ts";
 import { CT, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
 import { fingerprintOf, normFp, signerOf, type Certificate } from "./cert.ts";
-import { patchWerift, sctpClass, RTO_BACKOFF_MAX, RTO_INITIAL, type Sctp, type SctpRto } from "./werift-patches.ts";
+import { lightenEvents, patchWerift, sctpClass, RTO_BACKOFF_MAX, RTO_INITIAL, type Sctp, type SctpRto } from "./werift-patches.ts";
 
 export interface SessionHandlers {
   /** send one datagram to this session's remote address */
@@ -193,6 +193,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     certificateRequest: role.server,
   };
   const dtls: Dtls = role.server ? new DtlsServer(options) : new DtlsClient(options);
+  lightenEvents(dtls, ["onConnect", "onData", "onError", "onClose"]);
   const signer = signerOf(role.cert);
   dtls.cipher.localCert = signer.certDer;
   dtls.cipher.signatureHashAlgorithm = options.signatureHash;
@@ -306,12 +307,18 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       },
       SCTP_PORT,
     );
+    lightenEvents(s, ["flush", "onReconfigStreams", "onReceive"]);
     sctp = s;
     (s as unknown as SctpRto).rto = RTO_INITIAL;
     s.isServer = role.server;
     const sp = s as unknown as SctpPrivate;
     sp.advertisedRwnd = RECEIVE_WINDOW;
     sp.lm = { maxMessage: role.maxMessageSize, drop, violation: (r) => fail(r) };
+    // The relay knows its peers are alive from their ICE consent checks (relay/core.ts: lastSeen);
+    // werift's own HEARTBEAT every 30 s per association would cost every idle session two datagrams
+    // per 30 s and tell nothing more. A client (a browser, or relay/client.ts) still sends its own,
+    // which are answered as always.
+    if (role.server) (s as unknown as { heartbeatStart(): void }).heartbeatStart = noop;
     // werift's T3-rtx timer neither backs off (RFC 9260 §6.3.3 E2: RTO doubles on each expiry) nor
     // ever gives up (§8.1): it resends everything at RTO.Min forever. Back off here (up to
     // RTO_BACKOFF_MAX), and give up after maxRetransmits expiries without progress (~30 s).
@@ -603,10 +610,17 @@ function release(dtls: Dtls): void {
   c.localKeyPair = undefined;
   c.remoteKeyPair = undefined;
   c.remoteCertificate = undefined;
+  // The record keys live in cipher.cipher; the secret and randoms they came from are not used again
+  // (no SRTP keying material is exported), nor are the hello extensions and the SRTP context.
+  c.masterSecret = undefined;
+  c.localRandom = undefined;
+  c.remoteRandom = undefined;
   const d = dtls as unknown as Record<string, unknown>;
   d.flight5 = undefined;
   d.flight6 = undefined;
   d.bufferFragmentedHandshakes = [];
+  d.extensions = [];
+  d.srtp = undefined;
 }
 
 /** Client side: werift never checks the ServerKeyExchange signature (RFC 5246 §7.4.3). */
@@ -691,6 +705,7 @@ function sctpInput(s: Sctp, buf: Buffer, drop: (reason: string) => void): Promis
 function sctpHarness(o: { maxMessage?: number } = {}) {
   patchWerift();
   const s = new (sctpClass())({ send: () => DONE, close: noop }, SCTP_PORT);
+  lightenEvents(s, ["flush", "onReconfigStreams", "onReceive"]);
   const sp = s as unknown as SctpPrivate & { localVerificationTag: number; remoteVerificationTag: number; lastReceivedTsn: number; isServer: boolean };
   const drops: Record<string, number> = {};
   const received: Uint8Array[] = [];

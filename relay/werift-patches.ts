@@ -73,3 +73,67 @@ export interface SctpRto { srtt?: number; rttvar: number; rto: number }
 export const RTO_MIN = 0.2, RTO_INITIAL = 0.5;
 /** The most a retransmission timeout grows to by backing off (seconds): 8 expiries from RTO.Min take ~30 s. */
 export const RTO_BACKOFF_MAX = 10;
+
+type Handler = (...args: any[]) => unknown;
+interface Sub { execute: Handler; complete?: Handler; error?: Handler }
+/**
+ * werift's Event (common/src/event.ts) builds about ten closures per instance and runs an async
+ * function on every execute(), whether anything awaits it or not; a session has eleven of them
+ * (DTLS four, SCTP seven), most of them never subscribed. This one does what the relay's sessions
+ * use — subscribe, once, execute, asPromise (SCTP's send waits on `flush` that way), complete,
+ * error, allUnsubscribe — with its methods on the prototype, no list until a subscription, and
+ * subscribers called synchronously, in order, as werift's are. queuingSubscribe/watch are not
+ * offered: nothing in the paths the adapter uses calls them (a call would throw, loudly).
+ */
+export class LiteEvent {
+  private subs: Sub[] | undefined = undefined;
+  private ended = false;
+  execute(...args: unknown[]) {
+    const s = this.subs;
+    if (this.ended || !s) return;
+    for (const x of s.length == 1 ? s : s.slice()) x.execute(...args);
+  }
+  subscribe(execute: Handler, complete?: Handler, error?: Handler) {
+    const sub: Sub = { execute, complete, error };
+    (this.subs ??= []).push(sub);
+    const unSubscribe = () => {
+      if (this.subs) this.subs = this.subs.filter((x) => x !== sub);
+    };
+    return { unSubscribe, disposer: (d: Handler[]) => void d.push(unSubscribe) };
+  }
+  once(execute: Handler, complete?: Handler, error?: Handler) {
+    const off = this.subscribe((...args: unknown[]) => (off.unSubscribe(), execute(...args)), complete, error);
+  }
+  asPromise(timeLimit?: number): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      const t = timeLimit ? setTimeout(() => reject("Event asPromise timeout"), timeLimit) : undefined;
+      this.once((...args: unknown[]) => (clearTimeout(t), resolve(args)), () => (clearTimeout(t), resolve([])), (e) => (clearTimeout(t), reject(e)));
+    });
+  }
+  complete() {
+    if (this.ended) return;
+    for (const x of this.subs ?? []) x.complete?.();
+    this.subs = undefined;
+    this.ended = true;
+  }
+  error(e: unknown) {
+    if (this.ended) return;
+    for (const x of this.subs ?? []) x.error?.(e);
+    this.subs = undefined;
+  }
+  allUnsubscribe() {
+    if (!this.ended) this.subs = undefined;
+  }
+  get length() {
+    return this.subs?.length ?? 0;
+  }
+}
+
+/** Replaces werift Event instances on `o` (by property name, and every one inside `o.stateChanged`)
+ *  with LiteEvents, before anything subscribed to them. */
+export function lightenEvents(o: object, names: string[]): void {
+  const r = o as Record<string, unknown>;
+  for (const n of names) r[n] = new LiteEvent();
+  const sc = r.stateChanged as Record<string, unknown> | undefined;
+  if (sc) for (const k of Object.keys(sc)) sc[k] = new LiteEvent();
+}

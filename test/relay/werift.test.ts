@@ -14,6 +14,7 @@ import {
   P256_OID_DER,
   type Certificate,
   type ChannelSession,
+  _internal,
 } from "../../relay/werift.ts";
 
 function indexOf(hay: Uint8Array, needle: Uint8Array): number {
@@ -173,6 +174,20 @@ describe("sessions over an in-memory pipe", () => {
     expect(flight6).toEqual([["20/0", "22/1"]]);
     // Records are packed up to 1200 bytes; only a datagram of a single record may be longer.
     for (const side of [p.s, p.c]) for (const d of side.sent) if (recs(d).length > 1) expect(d.length).toBeLessThanOrEqual(1200);
+    p.c.session.close();
+  });
+
+  test("the relay's side sends no SCTP HEARTBEATs (ICE consent checks tell it its peers live); the client's are answered", async () => {
+    const p = await openPair();
+    type Assoc = { setHeartbeatInterval(s: number): void; timerHeartbeatHandle?: unknown };
+    const sa = _internal.association(p.s.session) as unknown as Assoc, ca = _internal.association(p.c.session) as unknown as Assoc;
+    sa.setHeartbeatInterval(0.01), ca.setHeartbeatInterval(0.01);
+    expect(ca.timerHeartbeatHandle).toBeDefined();
+    expect(sa.timerHeartbeatHandle).toBeUndefined();
+    // The client's heartbeats (every RTO + 10 ms) keep being acknowledged: the channel stays up.
+    const sent = p.s.sent.length;
+    await until(() => p.s.sent.length >= sent + 2, 5000, "HEARTBEAT-ACKs");
+    expect(p.c.closes).toEqual([]);
     p.c.session.close();
   });
 
