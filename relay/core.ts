@@ -64,8 +64,9 @@ interface Session {
   due: number;
 }
 
-/** Bounds of the core's own bookkeeping of unauthenticated input. */
-const RECENT_MAX = 8192, REPLIES_MAX = 16384;
+/** Bounds of the core's own bookkeeping of unauthenticated input (RECENT_MAX: addresses checking
+ *  without a session, at least as many as the pages a restarted relay had). */
+const RECENT_MAX = 32768, REPLIES_MAX = 16384;
 /** RECORDS frames a session may send: one a second, a burst of 5 (a relay sends one per change of its list). */
 const RECORDS_RATE = 1, RECORDS_BURST = 5;
 /** Room notifications a session's JOIN/LEAVE may cause at once: joining 16 full rooms of 64. */
@@ -90,7 +91,7 @@ export class RelayCore {
   /** Replies to unauthenticated input (STUN, HelloVerifyRequest) per network prefix: bounded map. */
   private replies = new Map<string, Bucket>();
   /** The ICE key last seen in a valid check from an address without a session (bounded). */
-  private recent = new Map<string, string>();
+  private recent = new Map<string, { ufrag: string; since: number }>();
   readonly router: Router;
   /** The RECORDS frame every session gets before WELCOME: this relay and the relays it vouches for. */
   records: Uint8Array | null = null;
@@ -160,9 +161,16 @@ export class RelayCore {
       return [{ type: "send", to: from, data: d.reply }];
     }
     if (!s) {
+      const r = this.recent.get(key), same = r?.ufrag == d.ufrag;
+      // The same key from the same address for longer than a handshake may take, and still no
+      // session: an ICE path that outlived its DTLS session (the relay restarted, or closed the
+      // session without the page noticing). No answer, so that the browser's ICE reports the path
+      // lost (src/link.ts then pings, hears nothing and moves on) within seconds, where the page
+      // would otherwise learn it only from its next liveness PING, up to half a minute later.
+      if (same && now - r!.since > this.limits.handshakeTimeoutMs) return this.drop("stun.no-session");
       if (this.recent.size >= RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
       this.recent.delete(key);
-      this.recent.set(key, d.ufrag);
+      this.recent.set(key, { ufrag: d.ufrag, since: same ? r!.since : now });
     }
     if (!this.replyBudget(from, now)) return this.drop("limit.unauth-replies");
     this.count("stun.check");
@@ -207,7 +215,7 @@ export class RelayCore {
     if (netHalf >= L.halfOpenPerNet) return [...out, ...this.drop("limit.half-open-per-net")];
     if (this.halfOpen >= L.halfOpen) return [...out, ...this.drop("limit.half-open")];
     if (!take(this.creates, L.createRate, L.createBurst, now)) return [...out, ...this.drop("limit.create-rate")];
-    const ufrag = this.recent.get(key);
+    const ufrag = this.recent.get(key)?.ufrag;
     this.recent.delete(key);
     const ns: Session = {
       key, from: { ...from }, ufrag, random: random.slice(), host, prefix, state: "handshake", created: now, lastSeen: now, openedAt: 0,

@@ -127,6 +127,21 @@ describe('demux, ICE checks and the cookie exchange', () => {
     expect(core.counters['stun.check']).toBe(1);
   });
 
+  test('checks with one key from an address that never made a session are answered for handshakeTimeoutMs, then no more (the relay restarted under a live ICE path: its ICE must notice)', () => {
+    const core = new RelayCore({ handshakeTimeoutMs: 10000 });
+    const u = ufrag();
+    for (let t = 0; t <= 10000; t += 2500) expect(types(core.handleDatagram(check(u).buf, A, t))).toEqual(['send']);
+    expect(core.handleDatagram(check(u).buf, A, 12500)).toEqual([]);
+    expect(core.counters['drop.stun.no-session']).toBe(1);
+    // Another key from that address (a new connection reusing the port) starts over, and so does
+    // every other address; a browser that goes on to its handshake is served as always.
+    const v = ufrag();
+    expect(types(core.handleDatagram(check(v).buf, A, 12600))).toEqual(['send']);
+    expect(types(core.handleDatagram(check(u).buf, B, 12600))).toEqual(['send']);
+    const hvr = core.handleDatagram(clientHello(bytes(32)), A, 12700);
+    expect(types(core.handleDatagram(clientHello(bytes(32), cookieOf(sent(hvr))), A, 12700))).toEqual(['open', 'dtls', 'event']);
+  });
+
   test('a first ClientHello gets a HelloVerifyRequest no larger than it, echoing its record sequence; no state', () => {
     const core = new RelayCore();
     const ch = clientHello(bytes(32), undefined, undefined, 7);
