@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { alternate, cpuSeconds, loadNote, median, medianOf, rssBytes, type Row } from "./util.ts";
+import { alternate, cpuSeconds, cpuSplit, loadNote, median, medianOf, rssBytes, type Row } from "./util.ts";
 import { PING_AFTER_MS } from "../src/link.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -186,13 +186,14 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
         const held = relay.sessions() || open;
         const rss = rssBytes(relay.proc.pid);
         rows.push({ section, metric: `relay RSS per held session at ${n} (KB; sessions behaving as idle pages)`, library: lib, value: ((rss - base) / held / 1024).toFixed(1), ratio: "", note: `${held} held; RSS ${(rss / 2 ** 20).toFixed(0)} MB vs ${(base / 2 ** 20).toFixed(0)} MB before${r.failed ? `; ${r.failed} failed to open: ${errText(r.errors)}` : ""}` });
-        const cpu: number[] = [], gen: number[] = [], frames: number[] = [], dgrams: number[] = [], idleLoad: number[] = [], links: number[] = [];
+        const cpu: number[] = [], gen: number[] = [], frames: number[] = [], dgrams: number[] = [], idleLoad: number[] = [], links: number[] = [], sys: number[] = [];
         await alternate([0], R, async () => {
-          const c0 = cpuSeconds(relay.proc.pid), g0 = workers.reduce((s, w) => s + w.cpu(), 0), k0 = relay.counters(), t0 = performance.now();
+          const c0 = cpuSeconds(relay.proc.pid), s0 = cpuSplit(relay.proc.pid).sys, g0 = workers.reduce((s, w) => s + w.cpu(), 0), k0 = relay.counters(), t0 = performance.now();
           idleLoad.push((await import("node:os")).loadavg()[0]!);
           await Bun.sleep(10_000);
           const secs = (performance.now() - t0) / 1000, k1 = relay.counters();
           cpu.push((100 * (cpuSeconds(relay.proc.pid) - c0)) / secs);
+          sys.push((100 * (cpuSplit(relay.proc.pid).sys - s0)) / secs);
           gen.push((100 * (workers.reduce((s, w) => s + w.cpu(), 0) - g0)) / secs);
           const per = (k: string) => ((k1[k] ?? 0) - (k0[k] ?? 0)) / secs / (relay.sessions() || open);
           links.push(relay.sessions() || open);
@@ -200,7 +201,7 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
           dgrams.push(per("datagrams.in") + per("datagrams.out"));
         });
         rows.push({ section, metric: `idle relay CPU at ${n} held links (% of one core; median of ${R} × 10 s)`, library: lib, value: medianOf(cpu, 1), ratio: "",
-          note: `${median(links)} held; ${((median(cpu) * 1e4) / median(links)).toFixed(1)} µs per link per second; per link ${median(frames).toFixed(3)} frames/s, ${median(dgrams).toFixed(2)} datagrams/s (in + out); loadgen ${median(gen).toFixed(0)}% of a core; ${loadNote(idleLoad)}` });
+          note: `${median(links)} held; of which kernel ${median(sys).toFixed(1)}%; ${((median(cpu) * 1e4) / median(links)).toFixed(1)} µs per link per second; per link ${median(frames).toFixed(3)} frames/s, ${median(dgrams).toFixed(2)} datagrams/s (in + out); loadgen ${median(gen).toFixed(0)}% of a core; ${loadNote(idleLoad)}` });
       }
       rows.push({ section, metric: "idle links: what each held session sends, as an idle Chromium page does", library: lib, value: `ICE consent check every ${CONSENT_MS} ms ±20 %, SCTP HEARTBEAT every 30 s, PING after ${PING_AFTER_MS} ms of silence (src/link.ts)`, ratio: "" });
       rows.push({ section, metric: "relay limits for bursts and held sessions", library: lib, value: `${PER_NET.join(" ")} (global limits as shipped)`, ratio: "" });

@@ -17,7 +17,7 @@ import { LIBP2P, libp2pDialer, startLibp2pListener } from "./libp2p.ts";
 import { formatSummary, summarize } from "./profile.ts";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { alternate, cpuSeconds, libVersion, loadNote, median, medianOf, pct, rssBytes, type Row } from "./util.ts";
+import { alternate, cpuSeconds, cpuSplit, libVersion, loadNote, median, medianOf, pct, rssBytes, type Row } from "./util.ts";
 import type { Browser, Page } from "playwright-core";
 
 const PAGE_CONNECTS = 100;
@@ -94,13 +94,15 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
   const rows: Row[] = [];
   try {
     for (const s of sides) await connects(s, WARMUP);
-    const open: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, openMed: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, cpu: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] };
+    const open: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, openMed: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, cpu: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, sys: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] };
     const load = await alternate(sides, R, async (s) => {
       await Bun.sleep(500);
-      const c0 = cpuSeconds(s.pid), w0 = Date.now();
+      const c0 = cpuSplit(s.pid), w0 = Date.now();
       const ms = await connects(s, N);
       await Bun.sleep(300); // the last close's datagrams
-      cpu[s.name]!.push(((cpuSeconds(s.pid) - c0) * 1000) / N);
+      const c1 = cpuSplit(s.pid);
+      cpu[s.name]!.push(((c1.user + c1.sys - c0.user - c0.sys) * 1000) / N);
+      sys[s.name]!.push(((c1.sys - c0.sys) * 1000) / N);
       if (s.name == "lumamesh") windows.push([w0, Date.now()]);
       open[s.name]!.push(...ms);
       openMed[s.name]!.push(median(ms));
@@ -111,11 +113,12 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
       rows.push({ section: "layer1", metric: `Chromium → server: new RTCPeerConnection → channel open + app handshake (ms median / p95 of ${R} rounds × ${N} sequential connects; round medians)`, library: s.library, value: `${median(open[s.name]!).toFixed(1)} / ${pct(open[s.name]!, 95).toFixed(1)} (${openMed[s.name]!.map((x) => x.toFixed(1)).join(", ")})`, ratio: s.name == L ? "1 (ours)" : ratio(median(openMed[L]), median(openMed[P])), note: `${s.name == L ? "WELCOME received" : "Noise handshake done"}; ${loadNote(load)}` });
     }
     for (const s of sides)
-      rows.push({ section: "layer1", metric: `server CPU per Chromium handshake (ms; user+sys from /proc / connects, median of ${R} rounds × ${N}, after ${WARMUP} warm-up connects)`, library: s.library, value: medianOf(cpu[s.name]!, 2), ratio: s.name == L ? "1 (ours)" : ratio(median(cpu[L]), median(cpu[P])), note: `each connect a whole session: handshake, app hello, close; ${loadNote(load)}` });
+      rows.push({ section: "layer1", metric: `server CPU per Chromium handshake (ms; user+sys from /proc / connects, median of ${R} rounds × ${N}, after ${WARMUP} warm-up connects)`, library: s.library, value: medianOf(cpu[s.name]!, 2), ratio: s.name == L ? "1 (ours)" : ratio(median(cpu[L]), median(cpu[P])), note: `of which in the kernel ${median(sys[s.name]!).toFixed(2)} ms (on loopback a send also runs the receiver's network stack); each connect a whole session: handshake, app hello, close; ${loadNote(load)}` });
 
     // Held links: both libraries hold HELD links at once (two pages each, fresh), then sit idle.
     for (const s of sides) await s.page?.close(), (s.page = undefined);
     await Bun.sleep(3000);
+    await p2p.gc();
     const base = sides.map((s) => rssBytes(s.pid));
     const holders: Page[] = [];
     for (const s of sides)
@@ -125,6 +128,7 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
         await p.evaluate((a) => (globalThis as any).__hold(a), { target: s.target, k });
       }
     await Bun.sleep(5000);
+    await p2p.gc();
     const held = sides.map((s, i) => rssBytes(s.pid) - base[i]!);
     const counters = () => (relay.lines.filter((l) => l.event == "relay.stats").at(-1)?.counters ?? {}) as Record<string, number>;
     const idle: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, traffic: Record<string, number>[] = [];
@@ -139,7 +143,7 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
       traffic.push({ frames: per("frames.in") + per("frames.out"), datagrams: per("datagrams.in") + per("datagrams.out"), stun: per("datagrams.in.stun") });
     }
     sides.forEach((s, i) =>
-      rows.push({ section: "layer1", metric: `server RSS per held Chromium session at ${HELD} (KB)`, library: s.library, value: (held[i]! / HELD / 1024).toFixed(1), ratio: s.name == L ? "1 (ours)" : ratio(held[0]!, held[1]!), note: `RSS ${(rssBytes(s.pid) / 2 ** 20).toFixed(0)} MB vs ${(base[i]! / 2 ** 20).toFixed(0)} MB before` }));
+      rows.push({ section: "layer1", metric: `server RSS per held Chromium session at ${HELD} (KB)`, library: s.library, value: (held[i]! / HELD / 1024).toFixed(1), ratio: s.name == L ? "1 (ours)" : ratio(held[0]!, held[1]!), note: `RSS ${(rssBytes(s.pid) / 2 ** 20).toFixed(0)} MB vs ${(base[i]! / 2 ** 20).toFixed(0)} MB before${s.name == L ? "" : " (both after a forced GC: node --expose-gc)"}` }));
     for (const s of sides)
       rows.push({ section: "layer1", metric: `idle server CPU per held Chromium link (µs per second; median of ${WINDOWS} × 10 s windows, ${HELD} links held by each library at once)`, library: s.library, value: medianOf(idle[s.name]!, 1), ratio: s.name == L ? "1 (ours)" : ratio(median(idle[L]), median(idle[P])), note: `${((median(idle[s.name]!) * 10_000) / 1e6 * 100).toFixed(0)}% of a core for 10,000 such links; ${loadNote(idleLoad)}` });
     const t = (k: string) => median(traffic.map((x) => x[k]!));

@@ -15,7 +15,7 @@ export const libp2pDialer = () => (bundle ??= (async () => {
 })());
 
 export async function startLibp2pListener(timeoutMs = 30000) {
-  const proc = Bun.spawn(["node", join(import.meta.dir, "libp2p/listener.mjs")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn(["node", "--expose-gc", join(import.meta.dir, "libp2p/listener.mjs")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const reader = proc.stdout.getReader();
   let buf = "";
   const next = async () => {
@@ -37,6 +37,12 @@ export async function startLibp2pListener(timeoutMs = 30000) {
   return {
     proc,
     addr: hello.addr as string,
+    /** A full garbage collection in the listener (RSS then counts what is held, not what awaits collection). */
+    async gc(): Promise<void> {
+      proc.stdin.write('{"cmd":"gc"}\n');
+      proc.stdin.flush();
+      await next();
+    },
     async conns(): Promise<number> {
       proc.stdin.write('{"cmd":"conns"}\n');
       proc.stdin.flush();

@@ -14,9 +14,15 @@ export function pct(xs: number[], p: number): number {
 const TICK = 100; // USER_HZ on Linux
 /** CPU seconds (user + system) a process has used. */
 export function cpuSeconds(pid: number): number {
+  const c = cpuSplit(pid);
+  return c.user + c.sys;
+}
+/** CPU seconds a process has used in user space and in the kernel (system calls: on loopback a
+ *  send also runs the receiving side's network stack and wakes its thread, in the sender's time). */
+export function cpuSplit(pid: number): { user: number; sys: number } {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8");
   const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return (Number(rest[11]) + Number(rest[12])) / TICK;
+  return { user: Number(rest[11]) / TICK, sys: Number(rest[12]) / TICK };
 }
 /** Resident set size of a process in bytes. */
 export function rssBytes(pid: number): number {

@@ -22,7 +22,7 @@
 
 import { verify, X509Certificate } from "node:crypto";
 import { DtlsClient, DtlsServer, HashAlgorithm, SignatureAlgorithm, type Transport } from "werift";
-import { checkSctpPacket } from "./sctp-check.ts";
+import { checkSctpPacket, hasChunk } from "./sctp-check.ts";
 import { FP_RE } from "../protocol/addr.ts";
 import type { Guard } from "./sctp-harden.ts";
 import { CT, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
@@ -67,6 +67,7 @@ export interface ChannelSession {
 }
 
 const SCTP_PORT = 5000;
+const SCTP_ABORT = 6;
 const PPID_BINARY = 53;
 const PPID_BINARY_EMPTY = 57;
 /** RFC 8841 default a=max-message-size when the SDP says nothing. */
@@ -134,6 +135,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   let remoteFp: string | undefined;
   let buffered = 0;
   let sctp: Sctp | undefined;
+  /** The peer sent an SCTP ABORT (authenticated: it came inside DTLS). */
+  let peerAborted = false;
   /** While true, werift's datagrams are not sent (its HelloVerifyRequest: the core sent ours). */
   let mute = false;
   const drop = (reason: string) => {
@@ -263,6 +266,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     } catch {
       /* as above */
     }
+    if (hasChunk(buf, SCTP_ABORT)) peerAborted = true; // before werift closes on it (synchronously)
     sctpInput(sctp, buf, drop);
   });
   dtls.onConnect.subscribe(() => {
@@ -352,7 +356,9 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     });
     s.stateChanged.closed.subscribe(() => {
       if (closed) return;
-      sendAlert(1, 0); // close_notify: the peer's SCTP is gone (ABORT or retransmit failure)
+      // close_notify, unless the peer itself aborted (a browser closing its RTCPeerConnection sends
+      // ABORT and is gone: our alert would only come back as ICMP port unreachable).
+      if (!peerAborted) sendAlert(1, 0);
       finish("sctp-closed");
     });
     s.start(SCTP_PORT).catch(noop);

@@ -2,7 +2,8 @@
 // @libp2p/webrtc's webRTCDirect transport (node-datachannel underneath) listening on loopback UDP.
 // Runs under Node (libp2p 3.x wants Promise.withResolvers, which Node 20 lacks: shimmed below).
 // Prints {"addr": "<multiaddr with certhash and peer id>", "pid": N} on its first stdout line, then
-// answers JSON lines on stdin: {"cmd":"conns"} → {"conns": n}; {"cmd":"close"} → exits.
+// answers JSON lines on stdin: {"cmd":"conns"} → {"conns": n}; {"cmd":"gc"} → a full GC (run with
+// node --expose-gc) → {"gc": true}; {"cmd":"close"} → exits.
 // iceServers is empty: it contacts nothing but the dialers that reach it.
 if (!Promise.withResolvers) {
   Promise.withResolvers = function () {
@@ -33,6 +34,10 @@ process.stdin.on("data", async (c) => {
     const m = JSON.parse(buf.slice(0, i));
     buf = buf.slice(i + 1);
     if (m.cmd == "conns") process.stdout.write(JSON.stringify({ conns: node.getConnections().length }) + "\n");
+    else if (m.cmd == "gc") {
+      globalThis.gc?.();
+      process.stdout.write(JSON.stringify({ gc: !!globalThis.gc }) + "\n");
+    }
     else if (m.cmd == "close") {
       await node.stop().catch(() => {});
       process.exit(0);
