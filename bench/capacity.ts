@@ -156,7 +156,7 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
     }
   }
 
-  // 2. Bursts and 3. held idle sessions, against the shipped global limits.
+  // 2. Bursts, against the shipped global limits.
   {
     const relay = await startRelay(PER_NET);
     const workers = [new Worker(relay.port, relay.fp), new Worker(relay.port, relay.fp)];
@@ -173,7 +173,19 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
       for (const r of bursts) for (const [k, v] of Object.entries(r.errors)) errs[k] = (errs[k] ?? 0) + v;
       rows.push({ section, metric: `burst: ${BURST} handshakes started at once (2 loadgen procs × ${BURST / 2}), default createRate/createBurst/halfOpen: seconds until all done (median of ${R})`, library: lib, value: medianOf(bursts.map((r) => r.wall), 2), ratio: "",
         note: `${median(bursts.map((r) => r.ok / r.wall)).toFixed(0)} handshakes/s; latency p50 ${median(bursts.map((r) => r.p50)).toFixed(0)} / p95 ${median(bursts.map((r) => r.p95)).toFixed(0)} / max ${median(bursts.map((r) => r.max)).toFixed(0)} ms; ${failed ? `${failed} of ${R * BURST} failed: ${errText(errs)}` : `0 of ${R * BURST} failed`}; ${loadNote(load)}` });
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+      await relay.stop();
+    }
+  }
 
+  // 3. Held idle sessions, on a relay of their own (what the bursts allocated would blur its RSS).
+  {
+    const relay = await startRelay(PER_NET);
+    const workers = [new Worker(relay.port, relay.fp), new Worker(relay.port, relay.fp)];
+    try {
+      await openOn(relay, [workers[0]!], 300, 16);
+      await dropAll(relay, workers);
       await Bun.sleep(3000);
       const base = rssBytes(relay.proc.pid);
       let open = 0;

@@ -15,12 +15,25 @@ import { launchChromium, serveLibrary } from "../test/helpers/browser.ts";
 import { startRelayProc } from "../test/helpers/relay.ts";
 import { LIBP2P, libp2pDialer, startLibp2pListener } from "./libp2p.ts";
 import { formatSummary, summarize } from "./profile.ts";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { alternate, cpuSeconds, cpuSplit, libVersion, loadNote, median, medianOf, pct, rssBytes, type Row } from "./util.ts";
 import type { Browser, Page } from "playwright-core";
 
 const PAGE_CONNECTS = 100;
+const ROOT = join(import.meta.dir, "..");
+
+/** relay/, protocol/ and package.json of commit `rev` in a directory of their own (node_modules linked). */
+function checkoutOf(rev: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "lumamesh-relay-before-"));
+  const tar = Bun.spawnSync(["git", "-C", ROOT, "archive", "--format=tar", rev, "relay", "protocol", "package.json"]);
+  if (tar.exitCode != 0) throw new Error(`bench: cannot read ${rev} from git history: ${tar.stderr}`);
+  const x = Bun.spawnSync(["tar", "-x", "-C", dir], { stdin: tar.stdout });
+  if (x.exitCode != 0) throw new Error(`bench: cannot unpack ${rev}: ${x.stderr}`);
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
 
 interface Side {
   name: "lumamesh" | "js-libp2p";
@@ -78,11 +91,43 @@ async function connects(s: Side, n: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * Where relay CPU goes during Chromium connects: a relay of its own under `bun --cpu-prof` (the
+ * profiler's sampling costs CPU, so the timed rows never run under it), WARMUP connects, then R × N
+ * connects whose time windows are summed by bench/profile.ts. JSC samples the JS thread on a wall
+ * clock: time it spent descheduled inside a system call (a send waking the browser's thread, on a
+ * loaded two-core machine) counts there too.
+ */
+async function profileRow(url: string, args: string[], dir: string, R: number, N: number, WARMUP: number, before?: { rev: string; root: string }): Promise<Row> {
+  const relay = await startRelayProc({ args, bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`], root: before?.root });
+  const browser = await launchChromium();
+  const windows: [number, number][] = [];
+  let library = "";
+  try {
+    const s: Side = { name: "lumamesh", library: before ? `lumamesh@${before.rev} relay (before issue 17)` : `${libVersion("lumamesh")} relay (Bun ${Bun.version}, werift)`, pid: relay.proc.pid, browser, url, target: { addr: relay.record.addr, fp: relay.record.fp }, ...LUMAMESH_PAGE, used: 0 };
+    library = s.library;
+    await connects(s, WARMUP);
+    for (let r = 0; r < R; r++) {
+      const w0 = Date.now();
+      await connects(s, N);
+      await Bun.sleep(300);
+      windows.push([w0, Date.now()]);
+    }
+    await s.page?.close();
+  } finally {
+    await browser.close();
+    await relay.stop();
+  }
+  // The relay wrote its profile on exit.
+  const f = readdirSync(dir).filter((n) => n.endsWith(".cpuprofile")).map((n) => join(dir, n)).sort().at(-1);
+  return { section: "layer1", metric: `where relay CPU goes during ${R} × ${N} Chromium connects (bun --cpu-prof on a relay of its own, after ${WARMUP} warm-up connects; samples by category)`, library, value: f ? formatSummary(summarize(f, windows)).replaceAll("\n", ";") : "n/a (no profile written)", ratio: "", note: "JSC samples the JS thread on a wall clock: time descheduled inside a send (waking the browser's thread) counts as send" };
+}
+
 export async function benchLayer1(o: { rounds?: number; connects?: number; warmup?: number; held?: number; idleWindows?: number } = {}): Promise<Row[]> {
   const R = o.rounds ?? 3, N = o.connects ?? 100, WARMUP = o.warmup ?? 300, HELD = o.held ?? 400, WINDOWS = o.idleWindows ?? 3;
   const profDir = process.env.BENCH_PROFILE;
-  const relay = await startRelayProc({ args: ["--log-level", "info", "--stats-interval", "1", "--limit", "sessionsPerIp=5000", "--limit", "membersPerIp=5000"], bunArgs: profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [] });
-  const windows: [number, number][] = [];
+  const limits = ["--limit", "sessionsPerIp=5000", "--limit", "membersPerIp=5000"];
+  const relay = await startRelayProc({ args: ["--log-level", "info", "--stats-interval", "1", ...limits] });
   const p2p = await startLibp2pListener();
   const dialer = await libp2pDialer();
   const srv = await serveLibrary({ "/libp2p.js": () => new Response(dialer as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }) });
@@ -97,13 +142,12 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
     const open: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, openMed: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, cpu: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, sys: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] };
     const load = await alternate(sides, R, async (s) => {
       await Bun.sleep(500);
-      const c0 = cpuSplit(s.pid), w0 = Date.now();
+      const c0 = cpuSplit(s.pid);
       const ms = await connects(s, N);
       await Bun.sleep(300); // the last close's datagrams
       const c1 = cpuSplit(s.pid);
       cpu[s.name]!.push(((c1.user + c1.sys - c0.user - c0.sys) * 1000) / N);
       sys[s.name]!.push(((c1.sys - c0.sys) * 1000) / N);
-      if (s.name == "lumamesh") windows.push([w0, Date.now()]);
       open[s.name]!.push(...ms);
       openMed[s.name]!.push(median(ms));
     });
@@ -119,17 +163,24 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
     for (const s of sides) await s.page?.close(), (s.page = undefined);
     await Bun.sleep(3000);
     await p2p.gc();
+    // RSS is read three times: before, at half and at all HELD links. Per session is the second
+    // half's growth (what the first leaves of warm-up garbage and one-time structures blurs less).
     const base = sides.map((s) => rssBytes(s.pid));
     const holders: Page[] = [];
-    for (const s of sides)
-      for (const k of [Math.ceil(HELD / 2), Math.floor(HELD / 2)]) {
+    let mid: number[] = [];
+    for (const k of [Math.ceil(HELD / 2), Math.floor(HELD / 2)]) {
+      for (const s of sides) {
         const p = await freshPage(s);
         holders.push(p);
         await p.evaluate((a) => (globalThis as any).__hold(a), { target: s.target, k });
       }
-    await Bun.sleep(5000);
-    await p2p.gc();
-    const held = sides.map((s, i) => rssBytes(s.pid) - base[i]!);
+      await Bun.sleep(5000);
+      await p2p.gc();
+      if (!mid.length) mid = sides.map((s) => rssBytes(s.pid));
+    }
+    const end = sides.map((s) => rssBytes(s.pid));
+    const half = Math.floor(HELD / 2);
+    const held = sides.map((_, i) => (end[i]! - mid[i]!) / half);
     const counters = () => (relay.lines.filter((l) => l.event == "relay.stats").at(-1)?.counters ?? {}) as Record<string, number>;
     const idle: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, traffic: Record<string, number>[] = [];
     const idleLoad: number[] = [];
@@ -143,7 +194,7 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
       traffic.push({ frames: per("frames.in") + per("frames.out"), datagrams: per("datagrams.in") + per("datagrams.out"), stun: per("datagrams.in.stun") });
     }
     sides.forEach((s, i) =>
-      rows.push({ section: "layer1", metric: `server RSS per held Chromium session at ${HELD} (KB)`, library: s.library, value: (held[i]! / HELD / 1024).toFixed(1), ratio: s.name == L ? "1 (ours)" : ratio(held[0]!, held[1]!), note: `RSS ${(rssBytes(s.pid) / 2 ** 20).toFixed(0)} MB vs ${(base[i]! / 2 ** 20).toFixed(0)} MB before${s.name == L ? "" : " (both after a forced GC: node --expose-gc)"}` }));
+      rows.push({ section: "layer1", metric: `server RSS per held Chromium session, ${half} → ${HELD} held (KB; RSS growth / sessions added)`, library: s.library, value: (held[i]! / 1024).toFixed(1), ratio: s.name == L ? "1 (ours)" : ratio(held[0]!, held[1]!), note: `RSS ${(base[i]! / 2 ** 20).toFixed(0)} → ${(mid[i]! / 2 ** 20).toFixed(0)} → ${(end[i]! / 2 ** 20).toFixed(0)} MB at 0 / ${half} / ${HELD}${s.name == L ? "" : " (each after a forced GC: node --expose-gc)"}` }));
     for (const s of sides)
       rows.push({ section: "layer1", metric: `idle server CPU per held Chromium link (µs per second; median of ${WINDOWS} × 10 s windows, ${HELD} links held by each library at once)`, library: s.library, value: medianOf(idle[s.name]!, 1), ratio: s.name == L ? "1 (ours)" : ratio(median(idle[L]), median(idle[P])), note: `${((median(idle[s.name]!) * 10_000) / 1e6 * 100).toFixed(0)}% of a core for 10,000 such links; ${loadNote(idleLoad)}` });
     const t = (k: string) => median(traffic.map((x) => x[k]!));
@@ -158,9 +209,18 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
     await p2p.stop();
   }
   if (profDir) {
-    // The relay wrote its profile on exit: where its CPU went during the timed Chromium connects.
-    const f = readdirSync(profDir).filter((n) => n.endsWith(".cpuprofile")).map((n) => join(profDir, n)).sort().at(-1);
-    if (f) rows.push({ section: "layer1", metric: `where relay CPU goes during the ${R} × ${N} timed Chromium connects (bun --cpu-prof, samples by category)`, library: sides[0]!.library, value: formatSummary(summarize(f, windows)).replaceAll("\n", "; "), ratio: "" });
+    // Before and after: the relay of BENCH_PROFILE_BEFORE (a commit; default the last before issue
+    // 17's work), from git history, under the same profile and the same connects.
+    const rev = process.env.BENCH_PROFILE_BEFORE ?? "bb51c45";
+    const root = checkoutOf(rev);
+    try {
+      for (const before of [{ rev, root }, undefined]) {
+        const d = mkdtempSync(join(profDir, "prof-"));
+        rows.push(await profileRow(srv.url, ["--log-level", "info", ...limits], d, R, N, WARMUP, before));
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   }
   return rows;
 }

@@ -27,7 +27,7 @@ import { FP_RE } from "../protocol/addr.ts";
 import type { Guard } from "./sctp-harden.ts";
 import { CT, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
 import { fingerprintOf, normFp, signerOf, type Certificate } from "./cert.ts";
-import { lightenEvents, patchWerift, sctpClass, RTO_BACKOFF_MAX, RTO_INITIAL, type Sctp, type SctpRto } from "./werift-patches.ts";
+import { lightenEvents, patchWerift, quietWerift, sctpClass, RTO_BACKOFF_MAX, RTO_INITIAL, type Sctp, type SctpRto } from "./werift-patches.ts";
 
 export interface SessionHandlers {
   /** send one datagram to this session's remote address */
@@ -610,6 +610,7 @@ function authentic(dtls: Dtls, rec: Buffer, epoch: number): boolean {
 /** After the handshake werift keeps every handshake message, the ECDHE keys and the flight
  * objects for the session's lifetime; none is used again once records are gated as above. */
 function release(dtls: Dtls): void {
+  quietWerift(dtls as unknown as Parameters<typeof quietWerift>[0]);
   dtls.dtls.handshakeCache = {};
   dtls.dtls.lastFlight = [];
   const c = dtls.cipher as unknown as Record<string, unknown>;

@@ -137,3 +137,21 @@ export function lightenEvents(o: object, names: string[]): void {
   const sc = r.stateChanged as Record<string, unknown> | undefined;
   if (sc) for (const k of Object.keys(sc)) sc[k] = new LiteEvent();
 }
+
+let quiet = false;
+/**
+ * werift computes the arguments of its debug logging whether logging is on or not: the session id
+ * (a hex string of the cookie) for almost every call, and on every handshake a hex dump of the
+ * cipher's keys ("setup cipher", cipher.summary) and of any handshake message seen twice. Their
+ * getters return nothing here. The classes are reached through a session that completed its
+ * handshake (werift exports none of them), so the first session calls this.
+ */
+export function quietWerift(dtls: { dtls: object; cipher: { cipher?: object } }): void {
+  if (quiet || !dtls.cipher.cipher) return;
+  quiet = true;
+  const empty = { get: () => "", configurable: true };
+  for (const o of [dtls.dtls, dtls.cipher.cipher]) {
+    const proto = Object.getPrototypeOf(o);
+    for (const name of ["sessionId", "summary"]) if (Object.getOwnPropertyDescriptor(proto, name)?.get) Object.defineProperty(proto, name, empty);
+  }
+}
