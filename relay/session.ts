@@ -122,7 +122,7 @@ export const MAX_DATAGRAM = 1200;
 /** Sessions with datagrams to send at the end of this turn of the event loop (see lower.send). */
 const outbox: (() => void)[] = [];
 function flushOutbox() {
-  // A session's flush never adds to the outbox (it empties its own queue), so this terminates.
+  // A flush that makes another session write (a send error closing it, say) adds to this pass.
   for (let i = 0; i < outbox.length; i++) outbox[i]!();
   outbox.length = 0;
 }
