@@ -1,7 +1,7 @@
 // Benchmark helpers: percentiles, process CPU and RSS from /proc, versions and machine facts,
 // and a plain-text table.
 import { readFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 
 export const median = (xs: number[]) => pct(xs, 50);
@@ -14,9 +14,15 @@ export function pct(xs: number[], p: number): number {
 const TICK = 100; // USER_HZ on Linux
 /** CPU seconds (user + system) a process has used. */
 export function cpuSeconds(pid: number): number {
+  const c = cpuSplit(pid);
+  return c.user + c.sys;
+}
+/** CPU seconds a process has used in user space and in the kernel (system calls: on loopback a
+ *  send also runs the receiving side's network stack and wakes its thread, in the sender's time). */
+export function cpuSplit(pid: number): { user: number; sys: number } {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8");
   const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return (Number(rest[11]) + Number(rest[12])) / TICK;
+  return { user: Number(rest[11]) / TICK, sys: Number(rest[12]) / TICK };
 }
 /** Resident set size of a process in bytes. */
 export function rssBytes(pid: number): number {
@@ -64,3 +70,23 @@ export function table(rows: Row[]): string {
   const line = (vals: string[]) => "| " + vals.map((v, i) => v.padEnd(w[i])).join(" | ") + " |";
   return [line(cols), "|" + w.map((n) => "-".repeat(n + 2)).join("|") + "|", ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join("\n");
 }
+
+/**
+ * `rounds` rounds over `items`, the order alternating (forward in even rounds, reversed in odd ones)
+ * so that neither side always runs first or last, i.e. in the same state of the machine. Returns the
+ * 1-minute load averages seen at every step, for the table's note.
+ */
+export async function alternate<T>(items: readonly T[], rounds: number, fn: (item: T, round: number) => Promise<void>): Promise<number[]> {
+  const load = [loadavg()[0]!];
+  for (let r = 0; r < rounds; r++) {
+    for (const it of r % 2 ? [...items].reverse() : items) {
+      await fn(it, r);
+      load.push(loadavg()[0]!);
+    }
+  }
+  return load;
+}
+/** "load 0.52–1.30 (1-min average over the rounds, 2 cores)". */
+export const loadNote = (l: number[]) => `load ${Math.min(...l).toFixed(2)}–${Math.max(...l).toFixed(2)} (1-min avg during the rounds, ${cpus().length} cores)`;
+/** "12.3 (rounds 11.9, 12.3, 14.0)": the median of per-round values and the values themselves. */
+export const medianOf = (xs: number[], digits = 1) => `${median(xs).toFixed(digits)} (rounds ${xs.map((x) => x.toFixed(digits)).join(", ")})`;

@@ -5,7 +5,8 @@
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { encodeStun, ATTR } from "./stun.ts";
-import { createClientSession, type Certificate, type ChannelSession } from "./werift.ts";
+import { createClientSession, type ChannelSession } from "./session.ts";
+import type { Certificate } from "./cert.ts";
 import { T, VERSION, decode, encode, type Frame } from "../protocol/frames.ts";
 import { parseAddr, randomUfrag } from "../protocol/addr.ts";
 

@@ -68,10 +68,13 @@ interface Session {
   /** A relay (this relay has its record): no RECORDS before WELCOME (a probe has no use for them),
    *  the whole list RECORDS_MORE_MS later if it stays (a gossip link). */
   relay?: boolean;
+  /** When tick() looks at this session next (its entry in the deadline heap). */
+  due: number;
 }
 
-/** Bounds of the core's own bookkeeping of unauthenticated input. */
-const RECENT_MAX = 8192, REPLIES_MAX = 16384;
+/** Bounds of the core's own bookkeeping of unauthenticated input (RECENT_MAX: addresses checking
+ *  without a session, at least as many as the pages a restarted relay had). */
+const RECENT_MAX = 32768, REPLIES_MAX = 16384;
 /** RECORDS frames a session may send: one a second, a burst of 5 (a relay sends one per change of its list). */
 const RECORDS_RATE = 1, RECORDS_BURST = 5;
 /** The relay list beyond the first RECORDS frame goes to sessions still open this long after HELLO:
@@ -101,7 +104,7 @@ export class RelayCore {
   /** Replies to unauthenticated input (STUN, HelloVerifyRequest) per network prefix: bounded map. */
   private replies = new Map<string, Bucket>();
   /** The ICE key last seen in a valid check from an address without a session (bounded). */
-  private recent = new Map<string, string>();
+  private recent = new Map<string, { ufrag: string; since: number }>();
   readonly router: Router;
   /** The RECORDS frame every session gets before WELCOME: this relay and the relays it vouches for. */
   records: Uint8Array | null = null;
@@ -113,6 +116,8 @@ export class RelayCore {
   isRelay: (fp: string) => boolean = () => false;
   /** Plain STUN Bindings sent from this relay's socket, by transaction id: to whom, when. */
   private bindings = new Map<string, { to: string; at: number }>();
+  /** Sessions by the time tick() must look at them (a session's entry is current when its `due` matches). */
+  private deadlines = new DeadlineHeap<Session>();
 
   constructor(limits: Partial<Limits> = {}, now = 0, cookies = new Cookies()) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -207,9 +212,16 @@ export class RelayCore {
       return [{ type: "send", to: from, data: d.reply }];
     }
     if (!s) {
+      const r = this.recent.get(key), same = r?.ufrag == d.ufrag;
+      // The same key from the same address for longer than a handshake may take, and still no
+      // session: an ICE path that outlived its DTLS session (the relay restarted, or closed the
+      // session without the page noticing). No answer, so that the browser's ICE reports the path
+      // lost (src/link.ts then pings, hears nothing and moves on) within seconds, where the page
+      // would otherwise learn it only from its next liveness PING, up to half a minute later.
+      if (same && now - r!.since > this.limits.handshakeTimeoutMs) return this.drop("stun.no-session");
       if (this.recent.size >= RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
       this.recent.delete(key);
-      this.recent.set(key, d.ufrag);
+      this.recent.set(key, { ufrag: d.ufrag, since: same ? r!.since : now });
     }
     if (!this.replyBudget(from, now)) return this.drop("limit.unauth-replies");
     this.count("stun.check");
@@ -254,13 +266,14 @@ export class RelayCore {
     if (netHalf >= L.halfOpenPerNet) return [...out, ...this.drop("limit.half-open-per-net")];
     if (this.halfOpen >= L.halfOpen) return [...out, ...this.drop("limit.half-open")];
     if (!take(this.creates, L.createRate, L.createBurst, now)) return [...out, ...this.drop("limit.create-rate")];
-    const ufrag = this.recent.get(key);
+    const ufrag = this.recent.get(key)?.ufrag;
     this.recent.delete(key);
     const ns: Session = {
       key, from: { ...from }, ufrag, random: random.slice(), host, prefix, state: "handshake", created: now, lastSeen: now, openedAt: 0,
-      msgs: bucket(L.msgBurst, now), rateWarned: -Infinity, relayed: bucket(L.relayBurst, now), records: bucket(RECORDS_BURST, now), churn: bucket(CHURN_BURST, now),
+      msgs: bucket(L.msgBurst, now), rateWarned: -Infinity, relayed: bucket(L.relayBurst, now), records: bucket(RECORDS_BURST, now), churn: bucket(CHURN_BURST, now), due: 0,
     };
     this.sessions.set(key, ns);
+    this.schedule(ns);
     this.perIp.set(host, ipCount + 1);
     this.halfOpenBy.set(prefix, netHalf + 1);
     this.halfOpen++;
@@ -290,6 +303,7 @@ export class RelayCore {
     s.state = "open";
     s.openedAt = now;
     s.lastSeen = now;
+    this.schedule(s);
     this.halfOpenDone(s);
     this.count("sessions.opened");
     return [{ type: "event", level: "info", name: "session.open", fields: { key, ms: now - s.created } }];
@@ -306,6 +320,7 @@ export class RelayCore {
   handleMessage(key: string, msg: Uint8Array, now: number): Action[] {
     const s = this.sessions.get(key);
     if (!s || s.state == "handshake") return this.drop("msg-no-session");
+    this.count("frames.in");
     s.lastSeen = now;
     const err = (code: number, message: string): Action => ({ type: "frame", key, data: encode({ t: T.ERROR, code, message }) });
     if (msg.length > this.limits.maxFrame) {
@@ -336,6 +351,7 @@ export class RelayCore {
       s.state = "ready";
       s.readyAt = now;
       s.relay = !!s.fp && this.isRelay(s.fp);
+      this.schedule(s);
       const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame, rate: clamp(this.limits.relayRate, 2 ** 32 - 1), msgRate: clamp(this.limits.msgRate, 65535) }) };
       return this.records && !s.relay ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
     }
@@ -402,7 +418,8 @@ export class RelayCore {
   }
 
   /** Timeouts: idle sessions, stalled handshakes, channels that never said HELLO; the rest of the
-   *  relay list to sessions that stayed. */
+   *  relay list to sessions that stayed. Looks only at the sessions whose deadline passed
+   *  (nextDeadline() says when the shell should call it next). */
   tick(now: number): Action[] {
     const out: Action[] = [];
     const L = this.limits;
@@ -410,7 +427,9 @@ export class RelayCore {
       if (now - b.at <= BINDING_WAIT_MS) break; // in order of sending
       this.bindings.delete(k);
     }
-    for (const s of this.sessions.values()) {
+    for (let e; (e = this.deadlines.popBefore(now)); ) {
+      const s = e.item;
+      if (s.due !== e.at || this.sessions.get(s.key) !== s) continue; // superseded, or closed since
       if (s.readyAt !== undefined && now - s.readyAt >= RECORDS_MORE_MS) {
         s.readyAt = undefined;
         if (s.relay && this.records) out.push({ type: "frame", key: s.key, data: this.records });
@@ -419,8 +438,29 @@ export class RelayCore {
       if (now - s.lastSeen > L.idleTimeoutMs) out.push(...this.close(s, "idle", now));
       else if (s.state == "handshake" && now - s.created > L.handshakeTimeoutMs) out.push(...this.close(s, "handshake-timeout", now));
       else if (s.state == "open" && now - s.openedAt > L.helloTimeoutMs) out.push(...this.close(s, "hello-timeout", now));
+      else this.schedule(s); // alive: activity moved its idle deadline on
     }
     return out;
+  }
+
+  /** When tick() has something to do next (Infinity: nothing until new input). A session expires
+   *  when the clock is past its deadline: call tick() at or after the time returned. */
+  nextDeadline(): number {
+    // Entries superseded by a later schedule() (or of closed sessions) are dropped here, not waited for.
+    for (let e; (e = this.deadlines.top()) && (e.item.due !== e.at || this.sessions.get(e.item.key) !== e.item); ) this.deadlines.popBefore(Infinity);
+    return this.deadlines.peek();
+  }
+
+  /** A session's next deadline: the earliest of its idle, handshake and hello timeouts and the rest of the relay list. */
+  private schedule(s: Session) {
+    const L = this.limits;
+    let at = s.lastSeen + L.idleTimeoutMs;
+    if (s.state == "handshake") at = Math.min(at, s.created + L.handshakeTimeoutMs);
+    else if (s.state == "open") at = Math.min(at, s.openedAt + L.helloTimeoutMs);
+    if (s.readyAt !== undefined) at = Math.min(at, s.readyAt + RECORDS_MORE_MS);
+    if (at === s.due && s.due !== 0) return;
+    s.due = at;
+    this.deadlines.push(at, s);
   }
 
   /** Close every session (shutdown). */
@@ -448,5 +488,46 @@ export class RelayCore {
     if (tellShell) out.push({ type: "close", key: s.key, reason });
     out.push({ type: "event", level: "info", name: "session.close", fields: { key: s.key, reason, age_ms: now - s.created } });
     return out;
+  }
+}
+
+/** A binary min-heap of (time, item): the core's timeouts without scanning every session. Entries are
+ *  never removed early; the core skips stale ones when they come up (each session has one current). */
+export class DeadlineHeap<T> {
+  private at: number[] = [];
+  private items: T[] = [];
+  get size() { return this.at.length; }
+  peek(): number { return this.at.length ? this.at[0]! : Infinity; }
+  top(): { at: number; item: T } | undefined { return this.at.length ? { at: this.at[0]!, item: this.items[0]! } : undefined; }
+  push(at: number, item: T) {
+    const a = this.at, it = this.items;
+    let i = a.length;
+    a.push(at), it.push(item);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= at) break;
+      (a[i] = a[p]!), (it[i] = it[p]!), (i = p);
+    }
+    (a[i] = at), (it[i] = item);
+  }
+  /** The earliest entry if its time is before `now` (strictly), removed. */
+  popBefore(now: number): { at: number; item: T } | undefined {
+    const a = this.at, it = this.items;
+    if (!a.length || !(a[0]! < now)) return undefined;
+    const top = { at: a[0]!, item: it[0]! };
+    const lastAt = a.pop()!, lastItem = it.pop()!;
+    if (a.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i, mAt = lastAt;
+        if (l < a.length && a[l]! < mAt) (m = l), (mAt = a[l]!);
+        if (r < a.length && a[r]! < mAt) (m = r), (mAt = a[r]!);
+        if (m === i) break;
+        (a[i] = a[m]!), (it[i] = it[m]!), (i = m);
+      }
+      (a[i] = lastAt), (it[i] = lastItem);
+    }
+    return top;
   }
 }

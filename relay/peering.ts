@@ -6,7 +6,7 @@ import { openRelayLink, type RelayLink } from "./client.ts";
 import { GossipCore, type GossipAction, type GossipLimits, type GossipStatus, type PeerAddr } from "./gossip.ts";
 import type { RunningRelay } from "./socket.ts";
 import type { RelayRecord } from "./record.ts";
-import type { Certificate } from "./werift.ts";
+import type { Certificate } from "./cert.ts";
 import type { Logger } from "./log.ts";
 import { parseAddr } from "../protocol/addr.ts";
 import { encode, T } from "../protocol/frames.ts";

@@ -16,6 +16,17 @@ const KNOWN = /* @__PURE__ */ new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 14,
 /** Chunk types whose value is a list of TLV parameters (or error causes) after a fixed part. */
 const PARAMS_AT: Record<number, number> = { 1: 16, 2: 16, 4: 0, 5: 0, 6: 0, 9: 0, 130: 0 };
 
+/** Whether a packet (already found sound by checkSctpPacket) holds a chunk of this type. */
+export function hasChunk(p: Uint8Array, type: number): boolean {
+  for (let o = COMMON_HEADER; o + 4 <= p.length; ) {
+    if (p[o] === type) return true;
+    const len = (p[o + 2]! << 8) | p[o + 3]!;
+    if (len < 4) return false;
+    o += len + ((4 - (len % 4)) % 4);
+  }
+  return false;
+}
+
 /** Why the packet must not reach werift, or undefined when its shape is sound. */
 export function checkSctpPacket(p: Uint8Array): string | undefined {
   if (p.length < COMMON_HEADER + 4) return "short";

@@ -1,9 +1,11 @@
-// The relay's I/O shell: one UDP socket, a timer, and one werift session per remote address,
-// all driven by the sans-IO RelayCore. Nothing here decides anything; it executes actions.
-import { createSocket, type Socket } from "node:dgram";
+// The relay's I/O shell: one UDP socket (relay/udp.ts), one timer set to the core's next deadline,
+// and one werift session per remote address, all driven by the sans-IO RelayCore. Nothing here
+// decides anything; it executes actions.
 import { appendFileSync } from "node:fs";
+import { openUdp, RECV_BUFFER } from "./udp.ts";
 import { RelayCore, addrKey, type Action, type Addr } from "./core.ts";
-import { createServerSession, type Certificate, type ChannelSession } from "./werift.ts";
+import { createServerSession, type ChannelSession } from "./session.ts";
+import type { Certificate } from "./cert.ts";
 import type { Limits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 
@@ -37,8 +39,6 @@ export interface RunningRelay {
 export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
   const core = new RelayCore(o.limits, performance.now());
   const adapters = new Map<string, ChannelSession>();
-  const family = o.host.includes(":") ? "udp6" : "udp4";
-  const sock: Socket = createSocket({ type: family, reuseAddr: false });
   const now = () => performance.now();
   const log = o.log;
   const redact = (key: string) => {
@@ -57,12 +57,13 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
     for (const a of actions) {
       switch (a.type) {
         case "send":
-          sock.send(a.data, a.to.port, a.to.address);
+          core.count("datagrams.out");
+          udp.send(a.data, a.to.port, a.to.address);
           break;
         case "open": {
           const { key, from } = a;
           const s: ChannelSession = createServerSession(o.cert, {
-            transmit: (d) => sock.send(d, from.port, from.address),
+            transmit: (d) => (core.count("datagrams.out"), udp.send(d, from.port, from.address)),
             onOpen: () => adapters.get(key) === s && run(core.handleOpen(key, now(), s.remoteFingerprint)),
             onMessage: (m) => {
               if (adapters.get(key) !== s) return;
@@ -86,7 +87,7 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
           break;
         case "frame": {
           const s = adapters.get(a.key);
-          if (s && s.send(a.data)) record(1, a.data);
+          if (s && s.send(a.data)) core.count("frames.out"), record(1, a.data);
           break;
         }
         case "close": {
@@ -110,52 +111,66 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
         }
       }
     }
+    arm(); // what ran may have brought a deadline forward (a new session, a channel opened)
   };
 
-  sock.on("message", (msg, rinfo) => {
-    try {
-      run(core.handleDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), { address: rinfo.address, port: rinfo.port }, now()));
-    } catch (e) {
-      // Nothing a remote sends may take the relay down; count and log what slipped through.
-      core.count("drop.exception");
-      log("warn", "input.exception", { error: String(e) });
-    }
-  });
-  // ICMP port-unreachable from a browser that went away surfaces as ECONNREFUSED; without a
-  // listener it would kill the process.
-  sock.on("error", (e) => {
-    core.count("socket.error");
-    log("debug", "socket.error", { error: String(e) });
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    sock.once("error", reject);
-    sock.bind(o.port, o.host, () => {
-      sock.off("error", reject);
-      resolve();
-    });
-  });
-  const timer = setInterval(() => {
+  // The core's timeouts: one timer, set to its next deadline (never polling every session).
+  let timer: ReturnType<typeof setTimeout> | undefined, armed = Infinity, stopped = false;
+  const arm = () => {
+    const at = core.nextDeadline();
+    if (stopped || at >= armed) return;
+    clearTimeout(timer);
+    armed = at;
+    // +1 ms: a session expires once the clock is past its deadline.
+    timer = setTimeout(fire, Math.max(0, at - now()) + 1);
+  };
+  const fire = () => {
+    armed = Infinity;
     try {
       run(core.tick(now()));
     } catch (e) {
       log("warn", "tick.exception", { error: String(e) });
     }
-  }, 1000);
+    arm();
+  };
+
+  const udp = await openUdp({
+    host: o.host,
+    port: o.port,
+    onDatagram: (msg, port, address) => {
+      core.count("datagrams.in");
+      if (msg[0]! <= 3) core.count("datagrams.in.stun");
+      try {
+        run(core.handleDatagram(msg, { address, port }, now()));
+      } catch (e) {
+        // Nothing a remote sends may take the relay down; count and log what slipped through.
+        core.count("drop.exception");
+        log("warn", "input.exception", { error: String(e) });
+      }
+    },
+    onError: (e) => {
+      core.count("socket.error");
+      log("debug", "socket.error", { error: String(e) });
+    },
+  });
+  // The kernel reports twice what it grants (its bookkeeping): below RECV_BUFFER, bursts may overflow it.
+  if (udp.recvBuffer && udp.recvBuffer < RECV_BUFFER)
+    log("warn", "socket.small-receive-buffer", { bytes: udp.recvBuffer, asked: RECV_BUFFER, hint: `bursts of handshakes can overflow it and cost retransmissions: raise it with sysctl -w net.core.rmem_max=${RECV_BUFFER}` });
 
   return {
-    port: sock.address().port,
+    port: udp.port,
     core,
     sessions: () => adapters.size,
     bind: (to) => run(core.bindingRequest(to, now())),
     sendFrame: (key, data) => run(core.frameTo(key, data)),
     async stop() {
-      clearInterval(timer);
+      stopped = true;
+      clearTimeout(timer);
       run(core.closeAll(now()));
       // Let the goodbyes (SCTP ABORT, close_notify) leave first: Bun drops datagrams still queued
       // on a socket closed in the same turn.
       await new Promise((r) => setImmediate(r));
-      await new Promise<void>((r) => sock.close(() => r()));
+      await udp.close();
     },
   };
 }

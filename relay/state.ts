@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { signRecord, type RelayRecord } from "./record.ts";
 export type { RelayRecord } from "./record.ts";
-import { certificateFromPem, certificateToPem, generateCertificate, type Certificate } from "./werift.ts";
+import { certificateFromPem, certificateToPem, generateCertificate, type Certificate } from "./cert.ts";
 
 export interface RelayState {
   cert: Certificate;

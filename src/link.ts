@@ -57,6 +57,11 @@ export interface LinkOptions {
   certificates?: RTCCertificate[];
 }
 
+/** Liveness (see the WELCOME handler below): PING after this much silence from the relay (or at
+ *  once when ICE says the path went quiet), and give the relay up when a PING goes unanswered for
+ *  PING_ANSWER_MS. 30 s: an idle link costs the relay 2 frames per 30 s (0.067/s; issue 17). */
+export const PING_AFTER_MS = 30_000, PING_ANSWER_MS = 1000;
+
 /** The relay's SDP answer, synthesized from what the bootstrap config says about it; `r` is its ice-ufrag and ice-pwd. */
 export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r: string, mid: string, maxMessageSize: number): string {
   const v = v6 ? 6 : 4;
@@ -141,19 +146,23 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
         clearTimeout(timer);
         dc.onclose = () => finish("relay closed the channel");
         pc.onconnectionstatechange = () => (pc.connectionState == "failed" || pc.connectionState == "closed") && finish("connection " + pc.connectionState);
-        // Liveness: a relay that restarted on the same port still answers ICE consent checks,
-        // so ICE alone never notices. Ping after 0.8 s of silence; no answer in 1 s means dead, so
-        // rooms move to another relay within ~2.5 s. Only an unanswered PING counts, so throttled
-        // timers in background tabs cause no false alarms.
+        // Liveness. A relay that restarted on the same port still answers ICE consent checks, so ICE
+        // alone never notices that; an unanswered PING does. An idle link pings after PING_AFTER_MS
+        // of silence (the relay's cost per idle page is what the browser sends it: issue 17), and
+        // at once when ICE reports the path quiet ("disconnected": the relay stopped answering its
+        // consent checks, i.e. it is gone). A room lives on two relays, so the death of one is
+        // noticed late without anyone missing anyone: newcomers meet the room on the other. Only an
+        // unanswered PING counts, so throttled timers in background tabs cause no false alarms.
         let sent = 0;
         const beat = () => {
           if (done) return;
           const now = performance.now();
-          if (sent && rx < sent && now - sent > 1000) return finish("relay stopped answering");
-          if (now - rx > 800 && !(sent > rx)) (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
-          timer = setTimeout(beat, 200);
+          if (sent > rx) {
+            if (now - sent > PING_ANSWER_MS) return finish("relay stopped answering");
+          } else if (now - rx > (pc.iceConnectionState == "disconnected" ? PING_ANSWER_MS : PING_AFTER_MS)) (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
+          timer = setTimeout(beat, 500);
         };
-        timer = setTimeout(beat, 200);
+        timer = setTimeout(beat, 500);
         resolve(link);
       } else if (f.t == T.RECORDS) link.records = f.json;
       else if (f.t == T.ERROR) fail(f.code == E.VERSION ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);

@@ -36,6 +36,8 @@ export async function certs() {
 export interface PairOptions {
   /** Return true to lose this datagram. */
   drop?: (fromServer: boolean, d: Uint8Array) => boolean;
+  /** What the wire delivers instead of this datagram (some of its records lost, say); null: nothing. */
+  edit?: (fromServer: boolean, d: Uint8Array) => Uint8Array | null;
   server?: SessionLimits;
   client?: SessionLimits;
 }
@@ -45,9 +47,14 @@ export function pair(sc: Certificate, cc: Certificate, expectFp = sc.fingerprint
   const s = mk() as Side;
   const c = mk() as Side;
   const wire = (from: Side, to: () => Side, fromServer: boolean) => (d: Uint8Array) => {
-    const copy = d.slice();
+    let copy: Uint8Array = d.slice();
     from.sent.push(copy);
     if (opts.drop?.(fromServer, copy)) return;
+    if (opts.edit) {
+      const e = opts.edit(fromServer, copy);
+      if (!e || !e.length) return;
+      copy = e;
+    }
     // The relay's core stands in front of every server session and answers ClientHellos without a
     // valid cookie itself (relay/core.ts): do the same here.
     const ch = fromServer ? null : findClientHello(copy);
@@ -73,6 +80,6 @@ export function pair(sc: Certificate, cc: Certificate, expectFp = sc.fingerprint
 export async function openPair(opts: PairOptions = {}) {
   const { serverCert: sc, clientCert: cc } = await certs();
   const p = pair(sc, cc, sc.fingerprint, opts);
-  await until(() => p.s.opened === 1 && p.c.opened === 1, 10000, "both sides open");
+  await until(() => p.s.opened === 1 && p.c.opened === 1, 30000, "both sides open");
   return p;
 }

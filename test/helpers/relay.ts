@@ -18,10 +18,12 @@ export interface RelayProc {
 
 const ROOT = join(import.meta.dir, "../..");
 
-/** `host`: the address to bind (default 127.0.0.1); `netns`: run inside this network namespace. */
-export async function startRelayProc(o: { exe?: string; dataDir?: string; args?: string[]; env?: Record<string, string>; host?: string; netns?: string } = {}): Promise<RelayProc> {
+/** `host`: the address to bind (default 127.0.0.1); `netns`: run inside this network namespace;
+ *  `bunArgs`: flags for bun itself (a relay run from source), e.g. --cpu-prof for the benchmarks;
+ *  `root`: the checkout to run relay/main.ts from (default this one; the benchmarks profile an older one). */
+export async function startRelayProc(o: { exe?: string; dataDir?: string; args?: string[]; env?: Record<string, string>; host?: string; netns?: string; bunArgs?: string[]; root?: string } = {}): Promise<RelayProc> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), "lumamesh-relay-"));
-  const cmd = [...(o.netns ? ["ip", "netns", "exec", o.netns] : []), ...(o.exe ? [o.exe] : [process.execPath, join(ROOT, "relay/main.ts")])];
+  const cmd = [...(o.netns ? ["ip", "netns", "exec", o.netns] : []), ...(o.exe ? [o.exe] : [process.execPath, ...(o.bunArgs ?? []), join(o.root ?? ROOT, "relay/main.ts")])];
   // No ord server unless the test names one: tests never reach past loopback and their namespaces.
   const ord = o.args?.includes("--ord") || o.env?.LUMAMESH_ORD ? [] : ["--ord", "none"];
   const proc = Bun.spawn([...cmd, "--host", o.host ?? "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "debug", ...ord, ...(o.args ?? [])], {

@@ -127,6 +127,21 @@ describe('demux, ICE checks and the cookie exchange', () => {
     expect(core.counters['stun.check']).toBe(1);
   });
 
+  test('checks with one key from an address that never made a session are answered for handshakeTimeoutMs, then no more (the relay restarted under a live ICE path: its ICE must notice)', () => {
+    const core = new RelayCore({ handshakeTimeoutMs: 10000 });
+    const u = ufrag();
+    for (let t = 0; t <= 10000; t += 2500) expect(types(core.handleDatagram(check(u).buf, A, t))).toEqual(['send']);
+    expect(core.handleDatagram(check(u).buf, A, 12500)).toEqual([]);
+    expect(core.counters['drop.stun.no-session']).toBe(1);
+    // Another key from that address (a new connection reusing the port) starts over, and so does
+    // every other address; a browser that goes on to its handshake is served as always.
+    const v = ufrag();
+    expect(types(core.handleDatagram(check(v).buf, A, 12600))).toEqual(['send']);
+    expect(types(core.handleDatagram(check(u).buf, B, 12600))).toEqual(['send']);
+    const hvr = core.handleDatagram(clientHello(bytes(32)), A, 12700);
+    expect(types(core.handleDatagram(clientHello(bytes(32), cookieOf(sent(hvr))), A, 12700))).toEqual(['open', 'dtls', 'event']);
+  });
+
   test('a first ClientHello gets a HelloVerifyRequest no larger than it, echoing its record sequence; no state', () => {
     const core = new RelayCore();
     const ch = clientHello(bytes(32), undefined, undefined, 7);
@@ -693,6 +708,23 @@ describe('tick: timeouts', () => {
     expect(() => core.handleAlive('nobody:1', 1)).not.toThrow();
   });
 
+  test('nextDeadline: the shell sleeps until the earliest timeout instead of polling (issue 14)', () => {
+    const core = new RelayCore({ idleTimeoutMs: 30000, handshakeTimeoutMs: 10000, helloTimeoutMs: 5000 });
+    expect(core.nextDeadline()).toBe(Infinity);
+    const { key } = create(core, A, 1000);
+    expect(core.nextDeadline()).toBe(11000); // handshake timeout
+    core.handleOpen(key, 2000);
+    expect(core.nextDeadline()).toBe(7000); // hello timeout (the stale handshake entry comes later)
+    core.handleMessage(key, HELLO, 3000);
+    expect(core.tick(7001)).toEqual([]); // said HELLO: alive, rescheduled at its idle deadline
+    expect(core.nextDeadline()).toBe(33000);
+    core.handleMessage(key, encode({ t: T.PING, data: new Uint8Array(0) }), 20000);
+    expect(core.tick(33001)).toEqual([]); // seen at 20 s: looked at, not closed
+    expect(core.nextDeadline()).toBe(50000);
+    expect(closes(core.tick(50001))).toEqual([[key, 'idle']]);
+    expect(core.nextDeadline()).toBe(Infinity);
+  });
+
   test('one tick closes every expired session and keeps the rest', () => {
     const core = new RelayCore();
     const a = ready(core, at('10.0.0.1', 1), 0);
@@ -990,8 +1022,9 @@ describe('the relay list sessions get (gossip, relay/peering.ts sets it)', () =>
     core.recordsMore = [rec(2), rec(3)];
     const s = hello(core, A, 0, FP('AB'));
     expect(s.got).toEqual([T.RECORDS, T.WELCOME]);
-    expect(frames(core.tick(RECORDS_MORE_MS - 1))).toEqual([]);
-    expect(frames(core.tick(RECORDS_MORE_MS))).toEqual([[s.key, show(decode(rec(2)))], [s.key, show(decode(rec(3)))]]);
+    // tick() acts once the clock is past a deadline (the shell's timer fires 1 ms after it).
+    expect(frames(core.tick(RECORDS_MORE_MS))).toEqual([]);
+    expect(frames(core.tick(RECORDS_MORE_MS + 1))).toEqual([[s.key, show(decode(rec(2)))], [s.key, show(decode(rec(3)))]]);
     expect(frames(core.tick(RECORDS_MORE_MS * 5))).toEqual([]);
   });
 
@@ -1001,7 +1034,7 @@ describe('the relay list sessions get (gossip, relay/peering.ts sets it)', () =>
     core.recordsMore = [rec(2)];
     const s = hello(core, A, 0, FP('AB'));
     core.handleClosed(s.key, 'closed', 100);
-    expect(frames(core.tick(RECORDS_MORE_MS))).toEqual([]);
+    expect(frames(core.tick(RECORDS_MORE_MS + 1))).toEqual([]);
   });
 
   test('a relay (a certificate the gossip core has a record of) gets nothing before WELCOME, the whole list later', () => {
@@ -1011,7 +1044,7 @@ describe('the relay list sessions get (gossip, relay/peering.ts sets it)', () =>
     core.isRelay = (fp) => fp == FP('CD');
     const s = hello(core, A, 0, FP('CD'));
     expect(s.got).toEqual([T.WELCOME]);
-    expect(frames(core.tick(RECORDS_MORE_MS)).map(([, f]) => f.json)).toEqual(['[1]', '[2]']);
+    expect(frames(core.tick(RECORDS_MORE_MS + 1)).map(([, f]) => f.json)).toEqual(['[1]', '[2]']);
     // frameTo: the relay's own frames (gossip pushes) reach a session that said HELLO, nothing else.
     expect(frames(core.frameTo(s.key, rec(9)))).toEqual([[s.key, show(decode(rec(9)))]]);
     expect(core.frameTo('192.0.2.1:9', rec(9))).toEqual([]);

@@ -14,6 +14,7 @@ import {
   P256_OID_DER,
   type Certificate,
   type ChannelSession,
+  _internal,
 } from "../../relay/werift.ts";
 
 function indexOf(hay: Uint8Array, needle: Uint8Array): number {
@@ -139,12 +140,18 @@ describe("sessions over an in-memory pipe", () => {
     expect(p.c.session.remoteFingerprint).toBeUndefined();
   });
 
+  /** Whether datagram `d` holds a record of this content type and epoch (RFC 6347 §4.1). */
+  const hasRecord = (d: Uint8Array, type: number, epoch: number) => {
+    for (let o = 0; o + 13 <= d.length; o += 13 + ((d[o + 11]! << 8) | d[o + 12]!)) if (d[o] === type && ((d[o + 3]! << 8) | d[o + 4]!) === epoch) return true;
+    return false;
+  };
   test("server Finished lost: the client's retransmitted flight 5 gets flight 6 again, channel opens", async () => {
     const { serverCert: sc, clientCert: cc } = await certs();
     let dropped = 0;
     const p = pair(sc, cc, sc.fingerprint, {
-      // epoch-1 handshake record from the server = its Finished (RFC 6347 §4.2.4 retransmission)
-      drop: (fromServer, d) => fromServer && d[0] === 22 && d[4] === 1 && dropped++ === 0,
+      // a datagram holding an epoch-1 handshake record from the server = its Finished (RFC 6347 §4.2.4
+      // retransmission); it shares the datagram with the ChangeCipherSpec before it
+      drop: (fromServer, d) => fromServer && hasRecord(d, 22, 1) && dropped++ === 0,
     });
     await until(() => p.s.opened === 1 && p.c.opened === 1, 5000, "open after retransmission");
     expect(dropped).toBeGreaterThan(1);
@@ -152,6 +159,36 @@ describe("sessions over an in-memory pipe", () => {
     await until(() => p.s.messages.length === 1, 3000, "message");
     p.c.session.close();
     await until(() => p.s.closes.length === 1, 1000, "server close");
+  });
+
+  test("a flight leaves as one datagram: flight 4 (five messages) and flight 6 (ChangeCipherSpec + Finished) each in one", async () => {
+    const p = await openPair();
+    const recs = (d: Uint8Array) => {
+      const out: string[] = [];
+      for (let o = 0; o + 13 <= d.length; o += 13 + ((d[o + 11]! << 8) | d[o + 12]!)) out.push(d[o] === 22 && d[o + 4] === 0 ? `hs${d[o + 13]}` : `${d[o]}/${d[o + 4]}`);
+      return out;
+    };
+    const flight4 = p.s.sent.map(recs).filter((r) => r.includes("hs2"));
+    expect(flight4).toEqual([["hs2", "hs11", "hs12", "hs13", "hs14"]]);
+    const flight6 = p.s.sent.map(recs).filter((r) => r.includes("20/0"));
+    expect(flight6).toEqual([["20/0", "22/1"]]);
+    // Records are packed up to 1200 bytes; only a datagram of a single record may be longer.
+    for (const side of [p.s, p.c]) for (const d of side.sent) if (recs(d).length > 1) expect(d.length).toBeLessThanOrEqual(1200);
+    p.c.session.close();
+  });
+
+  test("the relay's side sends no SCTP HEARTBEATs (ICE consent checks tell it its peers live); the client's are answered", async () => {
+    const p = await openPair();
+    type Assoc = { setHeartbeatInterval(s: number): void; timerHeartbeatHandle?: unknown };
+    const sa = _internal.association(p.s.session) as unknown as Assoc, ca = _internal.association(p.c.session) as unknown as Assoc;
+    sa.setHeartbeatInterval(0.01), ca.setHeartbeatInterval(0.01);
+    expect(ca.timerHeartbeatHandle).toBeDefined();
+    expect(sa.timerHeartbeatHandle).toBeUndefined();
+    // The client's heartbeats (every RTO + 10 ms) keep being acknowledged: the channel stays up.
+    const sent = p.s.sent.length;
+    await until(() => p.s.sent.length >= sent + 2, 5000, "HEARTBEAT-ACKs");
+    expect(p.c.closes).toEqual([]);
+    p.c.session.close();
   });
 
   test("a bad fingerprint string is a TypeError", async () => {
