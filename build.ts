@@ -16,14 +16,25 @@ import { DEFAULT_BUILD, type BuildConfig } from "./protocol/network.ts";
 
 const ROOT = import.meta.dir;
 
-export interface Sizes { raw: number; gzip: number; brotli: number; sha256: string }
+export interface Sizes {
+  raw: number;
+  gzip: number;
+  brotli: number;
+  sha256: string;
+}
 
 /** Sizes as inscribed (brotli quality 11, window 24, as ord compresses); `quality` lowers both for huge files. */
 export function measure(bytes: Uint8Array, quality = 11): Sizes {
   return {
     raw: bytes.length,
     gzip: gzipSync(bytes, { level: quality >= 9 ? 9 : quality }).length,
-    brotli: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: quality, [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } }).length,
+    brotli: brotliCompressSync(bytes, {
+      params: {
+        [constants.BROTLI_PARAM_QUALITY]: quality,
+        [constants.BROTLI_PARAM_LGWIN]: 24,
+        [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+      },
+    }).length,
     sha256: createHash("sha256").update(bytes).digest("hex"),
   };
 }
@@ -35,7 +46,26 @@ export function measure(bytes: Uint8Array, quality = 11): Sizes {
  * JavaScript built-in name, never a key that reaches JSON, the wire or storage (a mangled JSON key would
  * change the format silently). A name that still appears after mangling fails the build.
  */
-export const LIBRARY_MANGLED = ["proven", "said", "exp", "hello", "fb", "retry", "grace", "partial", "told", "cands", "settled", "isDown", "linkTo", "listen", "onframe", "pace", "tier", "fresh"] as const;
+export const LIBRARY_MANGLED = [
+  "proven",
+  "said",
+  "exp",
+  "hello",
+  "fb",
+  "retry",
+  "grace",
+  "partial",
+  "told",
+  "cands",
+  "settled",
+  "isDown",
+  "linkTo",
+  "listen",
+  "onframe",
+  "pace",
+  "tier",
+  "fresh",
+] as const;
 
 /** Bundle one browser entry point into a single minified ES module; returns its bytes. Bun bundles
  *  and minifies; esbuild's minifier then takes off what Bun leaves (~2 % raw) and, for the library
@@ -49,11 +79,18 @@ export async function bundle(entry: string, define: Record<string, string> = {})
     define,
   });
   if (!r.success) throw new AggregateError(r.logs, "build: bundling " + entry + " failed");
-  const out = r.outputs.find((o) => o.kind == "entry-point")!;
-  if (r.outputs.filter((o) => o.kind == "chunk").length) throw new Error(`build: ${entry} split into chunks; the library must be one file`);
-  const library = resolve(ROOT, entry) == resolve(ROOT, "src/index.ts");
-  const { code } = await transform(await out.text(), { minify: true, format: "esm", ...(library && { mangleProps: new RegExp(`^(${LIBRARY_MANGLED.join("|")})$`) }) });
-  for (const n of library ? LIBRARY_MANGLED : []) if (new RegExp(`\\b${n}\\b`).test(code)) throw new Error(`build: "${n}" is still in ${entry} after mangling: it is used through a string (take it out of LIBRARY_MANGLED)`);
+  const out = r.outputs.find((o) => o.kind === "entry-point")!;
+  if (r.outputs.filter((o) => o.kind === "chunk").length)
+    throw new Error(`build: ${entry} split into chunks; the library must be one file`);
+  const library = resolve(ROOT, entry) === resolve(ROOT, "src/index.ts");
+  const { code } = await transform(await out.text(), {
+    minify: true,
+    format: "esm",
+    ...(library && { mangleProps: new RegExp(`^(${LIBRARY_MANGLED.join("|")})$`) }),
+  });
+  for (const n of library ? LIBRARY_MANGLED : [])
+    if (new RegExp(`\\b${n}\\b`).test(code))
+      throw new Error(`build: "${n}" is still in ${entry} after mangling: it is used through a string (take it out of LIBRARY_MANGLED)`);
   assertNoImports(code, entry);
   return new TextEncoder().encode(code);
 }
@@ -61,7 +98,8 @@ export async function bundle(entry: string, define: Record<string, string> = {})
 /** Throws if bundled code would import a module at run time: static imports, import() of a fixed
  *  module, re-exports. The one dynamic import allowed is the crypto fallback's, whose URL is computed. */
 export function assertNoImports(code: string, name: string) {
-  if (/(?:^|[;}\n])\s*import\s*[\w${*"']|\bimport\s*\(\s*["'`]|\bexport\s*[{*][^;]*\bfrom\s*["']/.test(code)) throw new Error(`build: ${name} still imports something at run time`);
+  if (/(?:^|[;}\n])\s*import\s*[\w${*"']|\bimport\s*\(\s*["'`]|\bexport\s*[{*][^;]*\bfrom\s*["']/.test(code))
+    throw new Error(`build: ${name} still imports something at run time`);
 }
 
 /**
@@ -69,10 +107,11 @@ export function assertNoImports(code: string, name: string) {
  * test/package.test.ts). It was 8,192 until the sans-IO mesh core and the hostile-relay/peer checks
  * (sessions and replay protection across LEFT/JOINED, proof before cost, candidate caps, WELCOME
  * floors, bounded reassembly and sends, trust tiers for learned relays, racing connects with
- * remembered round trips) took the library from 8,091 to ~10,600 bytes; it holds it there until it
- * is brought back down (docs/architecture.md).
+ * remembered round trips) took the library from 8,091 to ~10,600 bytes; then 10,752 held it until
+ * the lint's eqeqeq (=== everywhere: ~61 B, esbuild keeps them) and the idle-link liveness ping
+ * (~37 B) took it to ~10,800. It holds it there until it is brought back down (docs/architecture.md).
  */
-export const LIBRARY_BUDGET_BROTLI = 10752;
+export const LIBRARY_BUDGET_BROTLI = 10816;
 
 /** What a build compiles into the library (src/discover.ts) and the relay (relay/discover.ts): one
  *  list, kept in protocol/network.ts with the project's sats. */
@@ -103,15 +142,38 @@ export function buildTypes(outDir: string): string {
   try {
     const tsc = join(ROOT, "node_modules/.bin/tsc");
     const common = ["--ignoreConfig", "--strict", "--target", "ES2022", "--lib", "ES2022,DOM", "--types", ""];
-    const emit = Bun.spawnSync([tsc, ...common, "--declaration", "--emitDeclarationOnly", "--stripInternal", "--outDir", tmp, "--rootDir", ROOT, "--skipLibCheck",
-      "--module", "ESNext", "--moduleResolution", "bundler", "--allowImportingTsExtensions", join(ROOT, "src/index.ts")], { stdout: "pipe", stderr: "pipe" });
-    if (emit.exitCode != 0) throw new Error("build: type declarations failed:\n" + emit.stdout.toString() + emit.stderr.toString());
+    const emit = Bun.spawnSync(
+      [
+        tsc,
+        ...common,
+        "--declaration",
+        "--emitDeclarationOnly",
+        "--stripInternal",
+        "--outDir",
+        tmp,
+        "--rootDir",
+        ROOT,
+        "--skipLibCheck",
+        "--module",
+        "ESNext",
+        "--moduleResolution",
+        "bundler",
+        "--allowImportingTsExtensions",
+        join(ROOT, "src/index.ts"),
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    if (emit.exitCode !== 0) throw new Error("build: type declarations failed:\n" + emit.stdout.toString() + emit.stderr.toString());
     const header = `// lumamesh ${pkgVersion()}: the types of lumamesh.js, its public API (generated by build.ts from src/; do not edit).\n`;
     const dts = rollupDts(tmp, "src/index.d.ts", header);
     const out = join(outDir, "lumamesh.d.ts");
     writeFileSync(out, dts);
-    const check = Bun.spawnSync([tsc, ...common, "--noEmit", "--module", "ESNext", "--moduleResolution", "bundler", out], { stdout: "pipe", stderr: "pipe" });
-    if (check.exitCode != 0) throw new Error("build: dist/lumamesh.d.ts does not type-check on its own:\n" + check.stdout.toString() + check.stderr.toString());
+    const check = Bun.spawnSync([tsc, ...common, "--noEmit", "--module", "ESNext", "--moduleResolution", "bundler", out], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    if (check.exitCode !== 0)
+      throw new Error("build: dist/lumamesh.d.ts does not type-check on its own:\n" + check.stdout.toString() + check.stderr.toString());
     rmSync(join(outDir, "types"), { recursive: true, force: true }); // the per-module files of earlier builds
     return dts;
   } finally {
@@ -125,12 +187,16 @@ const pkgVersion = (): string => JSON.parse(readFileSync(join(ROOT, "package.jso
 const relayDefine = (c: BuildConfig) => ["--define", `LUMAMESH_BUILD=${JSON.stringify(c)}`];
 
 /** Compile the relay into one executable with `bun build --compile`. */
-export async function buildRelay(outFile = join(ROOT, "dist", "lumamesh-relay"), target?: string, cfg: BuildConfig = DEFAULT_BUILD): Promise<string> {
+export async function buildRelay(
+  outFile = join(ROOT, "dist", "lumamesh-relay"),
+  target?: string,
+  cfg: BuildConfig = DEFAULT_BUILD,
+): Promise<string> {
   mkdirSync(resolve(outFile, ".."), { recursive: true });
   const args = [process.execPath, "build", "--compile", "--minify", ...relayDefine(cfg), join(ROOT, "relay/main.ts"), "--outfile", outFile];
   if (target) args.push("--target", target);
   const p = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode != 0) throw new Error("build: compiling the relay failed:\n" + p.stderr.toString() + p.stdout.toString());
+  if (p.exitCode !== 0) throw new Error("build: compiling the relay failed:\n" + p.stderr.toString() + p.stdout.toString());
   return outFile;
 }
 
@@ -159,13 +225,22 @@ export interface ReleaseResult {
   skipped: { target: ReleaseTarget; reason: string }[];
 }
 
-const isNative = (t: ReleaseTarget) => process.platform == "linux" && RELEASE_TARGETS[t].arch == process.arch;
+const isNative = (t: ReleaseTarget) => process.platform === "linux" && RELEASE_TARGETS[t].arch === process.arch;
 
 /** True if `path` is a 64-bit little-endian ELF executable for `machine` (e_machine at offset 18). */
 export function elfMachineIs(path: string, machine: number): boolean {
   try {
     const h = readFileSync(path).subarray(0, 20);
-    return h.length == 20 && h[0] == 0x7f && h[1] == 0x45 && h[2] == 0x4c && h[3] == 0x46 && h[4] == 2 && h[5] == 1 && (h[18] | (h[19] << 8)) == machine;
+    return (
+      h.length === 20 &&
+      h[0] === 0x7f &&
+      h[1] === 0x45 &&
+      h[2] === 0x4c &&
+      h[3] === 0x46 &&
+      h[4] === 2 &&
+      h[5] === 1 &&
+      (h[18] | (h[19] << 8)) === machine
+    );
   } catch {
     return false;
   }
@@ -186,7 +261,8 @@ export function crossRuntime(t: ReleaseTarget, opts: ReleaseOptions = {}): { pat
   const version = Bun.version;
   const envName = "LUMAMESH_BUN_" + t.toUpperCase().replace("-", "_");
   const fromEnv = process.env[envName];
-  if (fromEnv) return elfMachineIs(fromEnv, spec.elfMachine) ? { path: fromEnv } : { reason: `${envName}=${fromEnv} is not a ${t} executable` };
+  if (fromEnv)
+    return elfMachineIs(fromEnv, spec.elfMachine) ? { path: fromEnv } : { reason: `${envName}=${fromEnv} is not a ${t} executable` };
   const name = `${spec.cache}-v${version}`;
   const bunCache = process.env.BUN_INSTALL_CACHE_DIR ?? join(process.env.BUN_INSTALL ?? join(homedir(), ".bun"), "install", "cache");
   const ours = opts.runtimeCache ?? join(ROOT, "node_modules", ".cache", "lumamesh-bun");
@@ -197,13 +273,22 @@ export function crossRuntime(t: ReleaseTarget, opts: ReleaseOptions = {}): { pat
   try {
     const pack = Bun.spawnSync(["npm", "pack", "--loglevel=error", `${spec.pkg}@${version}`], { cwd: tmp, stdout: "pipe", stderr: "pipe" });
     const tgz = pack.stdout.toString().trim().split("\n").pop() ?? "";
-    const why = pack.stderr.toString().split("\n").find((l) => /\S/.test(l))?.replace(/^npm (ERR!|error)\s*/, "").slice(0, 200);
-    if (pack.exitCode != 0 || !tgz) return { reason: `npm pack ${spec.pkg}@${version} failed (${why || "exit " + pack.exitCode}); without network, set ${envName} to that runtime` };
+    const why = pack.stderr
+      .toString()
+      .split("\n")
+      .find((l) => /\S/.test(l))
+      ?.replace(/^npm (ERR!|error)\s*/, "")
+      .slice(0, 200);
+    if (pack.exitCode !== 0 || !tgz)
+      return {
+        reason: `npm pack ${spec.pkg}@${version} failed (${why || "exit " + pack.exitCode}); without network, set ${envName} to that runtime`,
+      };
     const untar = Bun.spawnSync(["tar", "-xzf", join(tmp, tgz), "-C", tmp], { stdout: "pipe", stderr: "pipe" });
-    if (untar.exitCode != 0) return { reason: `could not unpack ${tgz}: ${untar.stderr.toString().trim()}` };
+    if (untar.exitCode !== 0) return { reason: `could not unpack ${tgz}: ${untar.stderr.toString().trim()}` };
     const meta = JSON.parse(readFileSync(join(tmp, "package", "package.json"), "utf8"));
     const bin = join(tmp, "package", "bin", "bun");
-    if (meta.name != spec.pkg || meta.version != version || !elfMachineIs(bin, spec.elfMachine)) return { reason: `${tgz} is not ${spec.pkg}@${version} for ${t}` };
+    if (meta.name !== spec.pkg || meta.version !== version || !elfMachineIs(bin, spec.elfMachine))
+      return { reason: `${tgz} is not ${spec.pkg}@${version} for ${t}` };
     mkdirSync(ours, { recursive: true });
     const dest = join(ours, name);
     copyFileSync(bin, dest + ".part");
@@ -217,14 +302,24 @@ export function crossRuntime(t: ReleaseTarget, opts: ReleaseOptions = {}): { pat
 
 /** Compile the relay for one release target: natively for this machine's own, else with a cross runtime. */
 export function compileRelease(t: ReleaseTarget, outFile: string, opts: ReleaseOptions = {}): { ok: true } | { ok: false; reason: string } {
-  const args = [process.execPath, "build", "--compile", "--minify", ...relayDefine(opts.build ?? DEFAULT_BUILD), join(ROOT, "relay/main.ts"), "--outfile", outFile];
+  const args = [
+    process.execPath,
+    "build",
+    "--compile",
+    "--minify",
+    ...relayDefine(opts.build ?? DEFAULT_BUILD),
+    join(ROOT, "relay/main.ts"),
+    "--outfile",
+    outFile,
+  ];
   if (!isNative(t)) {
     const rt = crossRuntime(t, opts);
     if ("reason" in rt) return { ok: false, reason: rt.reason };
     args.push("--target", RELEASE_TARGETS[t].bun, "--compile-executable-path", rt.path);
   }
   const p = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode != 0) return { ok: false, reason: "bun build --compile failed: " + (p.stderr.toString() + p.stdout.toString()).trim().slice(-500) };
+  if (p.exitCode !== 0)
+    return { ok: false, reason: "bun build --compile failed: " + (p.stderr.toString() + p.stdout.toString()).trim().slice(-500) };
   if (!elfMachineIs(outFile, RELEASE_TARGETS[t].elfMachine)) return { ok: false, reason: `${outFile} is not a ${t} executable` };
   return { ok: true };
 }
@@ -242,7 +337,9 @@ export function sha256sums(rows: { name: string; sha256: string }[]): string {
 export async function buildRelease(outDir = join(ROOT, "dist", "release"), opts: ReleaseOptions = {}): Promise<ReleaseResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const targets = opts.targets ?? (Object.keys(RELEASE_TARGETS) as ReleaseTarget[]);
-  for (const t of targets) if (!(t in RELEASE_TARGETS)) throw new Error(`build: unknown release target ${JSON.stringify(t)} (known: ${Object.keys(RELEASE_TARGETS).join(", ")})`);
+  for (const t of targets)
+    if (!(t in RELEASE_TARGETS))
+      throw new Error(`build: unknown release target ${JSON.stringify(t)} (known: ${Object.keys(RELEASE_TARGETS).join(", ")})`);
   mkdirSync(outDir, { recursive: true });
   const res: ReleaseResult = { artifacts: [], skipped: [] };
   for (const t of targets) {
@@ -279,7 +376,10 @@ if (import.meta.main && process.argv.includes("--release")) {
   const out = resolve(opt("--out") ?? join(ROOT, "dist", "release"));
   const targets = opt("--targets")?.split(",").filter(Boolean) as ReleaseTarget[] | undefined;
   const r = await buildRelease(out, { targets, offline: args.includes("--offline") });
-  console.log(`build: ${r.artifacts.length} artifact(s) and SHA256SUMS in ${out}` + (r.skipped.length ? `; skipped ${r.skipped.map((s) => s.target).join(", ")}` : ""));
+  console.log(
+    `build: ${r.artifacts.length} artifact(s) and SHA256SUMS in ${out}` +
+      (r.skipped.length ? `; skipped ${r.skipped.map((s) => s.target).join(", ")}` : ""),
+  );
 } else if (import.meta.main) {
   const args = process.argv.slice(2);
   const out = args.includes("--out") ? resolve(args[args.indexOf("--out") + 1]) : join(ROOT, "dist");
@@ -288,7 +388,8 @@ if (import.meta.main && process.argv.includes("--release")) {
   if (args.includes("--boot-sat")) cfg.bootSat = Number(args[args.indexOf("--boot-sat") + 1]);
   if (args.includes("--bootstrap")) {
     const j = JSON.parse(readFileSync(args[args.indexOf("--bootstrap") + 1], "utf8"));
-    if (j.lumamesh !== 1 || !Array.isArray(j.relays)) throw new Error("build: --bootstrap must be a bootstrap config (docs/protocol.md §5)");
+    if (j.lumamesh !== 1 || !Array.isArray(j.relays))
+      throw new Error("build: --bootstrap must be a bootstrap config (docs/protocol.md §5)");
     cfg.relays = j.relays.map((r: { addr: string; fp: string }) => ({ addr: r.addr, fp: r.fp }));
   }
   const lib = await buildLibrary(out, cfg);
@@ -298,7 +399,7 @@ if (import.meta.main && process.argv.includes("--release")) {
     const bytes = readFileSync(exe);
     // Brotli 11 over a ~100 MB executable takes minutes; quality 5 is representative for a download.
     rows.push(["lumamesh-relay (gzip 5, br 5)", measure(bytes, 5)]);
-    if (statSync(exe).size != bytes.length) throw new Error("build: relay size changed while measuring");
+    if (statSync(exe).size !== bytes.length) throw new Error("build: relay size changed while measuring");
   }
   console.log(table(rows));
   writeFileSync(join(out, "SIZES.txt"), table(rows) + "\n");

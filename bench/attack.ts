@@ -27,9 +27,11 @@ const CONDITIONS = {
   fragments: "(c) fragment attack",
 } as const;
 const DESCRIBE = {
-  checks: "(a) valid ICE checks (USERNAME A:A, integrity keyed by A, FINGERPRINT; 144 B), each with its own key, from 1,024 spoofed sources in 256 /24s (127.1.j.1–4)",
+  checks:
+    "(a) valid ICE checks (USERNAME A:A, integrity keyed by A, FINGERPRINT; 144 B), each with its own key, from 1,024 spoofed sources in 256 /24s (127.1.j.1–4)",
   junk: "(b) random datagrams of 1–300 B in every first-byte range (STUN 0–3, with and without a valid header; 4–19; DTLS 20–63, some with a handshake record header; 64–255) from the same sources",
-  fragments: "(c) one third 39-byte handshake fragments claiming a 16 MiB Certificate at random offsets, one third cookieless ClientHellos (267 B), both from the same sources, and one third the same fragments from 16 addresses that did the cookie exchange (live handshaking sessions at the relay, renewed every 8 s)",
+  fragments:
+    "(c) one third 39-byte handshake fragments claiming a 16 MiB Certificate at random offsets, one third cookieless ClientHellos (267 B), both from the same sources, and one third the same fragments from 16 addresses that did the cookie exchange (live handshaking sessions at the relay, renewed every 8 s)",
 };
 type Cond = keyof typeof CONDITIONS;
 
@@ -39,7 +41,11 @@ class Attacker {
   private reader;
   private buf = "";
   constructor(port: number, fp: string) {
-    this.proc = Bun.spawn(["nice", "-n", "10", process.execPath, join(import.meta.dir, "attacker.ts"), String(port), fp], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    this.proc = Bun.spawn(["nice", "-n", "10", process.execPath, join(import.meta.dir, "attacker.ts"), String(port), fp], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    });
     this.reader = this.proc.stdout.getReader();
   }
   async ask(cmd: object, timeoutMs = 60000): Promise<any> {
@@ -62,7 +68,9 @@ class Attacker {
   }
   cpu = () => cpuSeconds(this.proc.pid);
   async stop() {
-    try { await this.ask({ cmd: "close" }, 10000); } catch {}
+    try {
+      await this.ask({ cmd: "close" }, 10000);
+    } catch {}
     this.proc.kill();
     await this.proc.exited;
   }
@@ -73,7 +81,7 @@ function kernelDrops(port: number): number {
   const hex = port.toString(16).toUpperCase().padStart(4, "0");
   for (const l of readFileSync("/proc/net/udp", "utf8").split("\n").slice(1)) {
     const f = l.trim().split(/\s+/);
-    if (f[1] == `0100007F:${hex}`) return Number(f[f.length - 1]);
+    if (f[1] === `0100007F:${hex}`) return Number(f[f.length - 1]);
   }
   return NaN;
 }
@@ -83,23 +91,41 @@ function machineCpu(): { busy: number; total: number } {
   const total = f.reduce((a, b) => a + b, 0);
   return { busy: total - f[3]! - f[4]!, total };
 }
-const selfCpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const selfCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 interface Round {
   cond: Cond;
-  bun: number[]; bunFail: string[];
-  chromium: number[]; chromiumFail: string[];
-  wall: number; relayCpu: number; attackerCpu: number; benchCpu: number; machine: number;
-  rssMax: number; drops: number; load: number;
-  sent?: number; pps?: number; replies?: number; live?: { sessions: number; handshakes: number; established: number };
+  bun: number[];
+  bunFail: string[];
+  chromium: number[];
+  chromiumFail: string[];
+  wall: number;
+  relayCpu: number;
+  attackerCpu: number;
+  benchCpu: number;
+  machine: number;
+  rssMax: number;
+  drops: number;
+  load: number;
+  sent?: number;
+  pps?: number;
+  replies?: number;
+  live?: { sessions: number; handshakes: number; established: number };
 }
 
 export async function benchAttack(o: { rounds?: number; connects?: number; pps?: number; seconds?: number } = {}): Promise<Row[]> {
   // Per round: K connects of each client, spread over at least `seconds` of attack.
-  const R = o.rounds ?? 3, K = o.connects ?? 12, PPS = o.pps ?? 10000, SECONDS = o.seconds ?? 5;
+  const R = o.rounds ?? 3,
+    K = o.connects ?? 12,
+    PPS = o.pps ?? 10000,
+    SECONDS = o.seconds ?? 5;
   const relay = await startRelayProc({ args: ["--log-level", "info", "--stats-interval", "1"] });
   const rec = { addr: relay.record.addr, fp: relay.record.fp };
-  const port = relay.record.port, pid = relay.proc.pid;
+  const port = relay.record.port,
+    pid = relay.proc.pid;
   const attacker = new Attacker(port, rec.fp);
   const srv = await serveLibrary();
   let browser: Browser | undefined;
@@ -112,22 +138,23 @@ export async function benchAttack(o: { rounds?: number; connects?: number; pps?:
     const page: Page = await browser.newPage();
     await page.goto(srv.url);
     await page.evaluate(async () => ((globalThis as any).L = await import("/lumamesh.js")));
-    const chromiumOnce = () => page.evaluate(async (rec) => {
-      const t0 = performance.now();
-      try {
-        const net = await (globalThis as any).L.connect({ relays: [rec], timeout: 10000 });
-        const ms = performance.now() - t0;
-        net.close();
-        return ms;
-      } catch (e) {
-        return String((e as Error)?.message ?? e);
-      }
-    }, rec);
+    const chromiumOnce = () =>
+      page.evaluate(async (rec) => {
+        const t0 = performance.now();
+        try {
+          const net = await (globalThis as any).L.connect({ relays: [rec], timeout: 10000 });
+          const ms = performance.now() - t0;
+          net.close();
+          return ms;
+        } catch (e) {
+          return String((e as Error)?.message ?? e);
+        }
+      }, rec);
     const bunOnce = async (): Promise<number | string> => {
       const t0 = performance.now();
       try {
         const link = await openRelayLink(rec, cert, { timeout: 10000 });
-        const pong = new Promise<void>((res) => (link.onframe = (f) => f.t == T.PONG && res()));
+        const pong = new Promise<void>((res) => (link.onframe = (f) => f.t === T.PONG && res()));
         link.send({ t: T.PING, data: Uint8Array.of(1) });
         const ok = await Promise.race([pong.then(() => true), Bun.sleep(Math.max(0, 10000 - (performance.now() - t0))).then(() => false)]);
         const ms = performance.now() - t0;
@@ -141,23 +168,43 @@ export async function benchAttack(o: { rounds?: number; connects?: number; pps?:
 
     const round = async (cond: Cond): Promise<Round> => {
       let started: any;
-      if (cond != "baseline") {
+      if (cond !== "baseline") {
         started = await attacker.ask({ cmd: "start", kind: cond, pps: PPS });
         await Bun.sleep(1000); // at full rate before the first connect
       }
-      const r: Round = { cond, bun: [], bunFail: [], chromium: [], chromiumFail: [], wall: 0, relayCpu: 0, attackerCpu: 0, benchCpu: 0, machine: 0, rssMax: 0, drops: 0, load: 0 };
+      const r: Round = {
+        cond,
+        bun: [],
+        bunFail: [],
+        chromium: [],
+        chromiumFail: [],
+        wall: 0,
+        relayCpu: 0,
+        attackerCpu: 0,
+        benchCpu: 0,
+        machine: 0,
+        rssMax: 0,
+        drops: 0,
+        load: 0,
+      };
       let rssMax = rssBytes(pid);
       const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssBytes(pid))), 200);
-      const t0 = performance.now(), c0 = cpuSeconds(pid), a0 = attacker.cpu(), b0 = selfCpu(), m0 = machineCpu(), d0 = kernelDrops(port);
+      const t0 = performance.now(),
+        c0 = cpuSeconds(pid),
+        a0 = attacker.cpu(),
+        b0 = selfCpu(),
+        m0 = machineCpu(),
+        d0 = kernelDrops(port);
       for (let i = 0; i < K; i++) {
         const b = await bunOnce();
-        typeof b == "number" ? r.bun.push(b) : r.bunFail.push(b);
+        typeof b === "number" ? r.bun.push(b) : r.bunFail.push(b);
         const c = await chromiumOnce();
-        typeof c == "number" ? r.chromium.push(c) : r.chromiumFail.push(c);
+        typeof c === "number" ? r.chromium.push(c) : r.chromiumFail.push(c);
         const next = t0 + ((i + 1) * SECONDS * 1000) / K;
         if (performance.now() < next) await Bun.sleep(next - performance.now());
       }
-      const wall = (performance.now() - t0) / 1000, m1 = machineCpu();
+      const wall = (performance.now() - t0) / 1000,
+        m1 = machineCpu();
       r.wall = wall;
       r.relayCpu = (cpuSeconds(pid) - c0) / wall;
       r.attackerCpu = (attacker.cpu() - a0) / wall;
@@ -167,33 +214,37 @@ export async function benchAttack(o: { rounds?: number; connects?: number; pps?:
       clearInterval(sampler);
       r.rssMax = Math.max(rssMax, rssBytes(pid));
       r.load = loadavg()[0]!;
-      if (cond != "baseline") {
+      if (cond !== "baseline") {
         const s = await attacker.ask({ cmd: "stop" });
-        r.sent = s.sent, r.pps = s.sent / (s.ms / 1000), r.replies = s.replies, r.live = s.live;
+        (r.sent = s.sent), (r.pps = s.sent / (s.ms / 1000)), (r.replies = s.replies), (r.live = s.live);
         await Bun.sleep(1500); // let the relay drain before the next round
       }
       const f = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)} ms` : "-");
-      console.log(`attack: ${cond.padEnd(9)} bun ${r.bun.length}/${K} ${f(r.bun)}, chromium ${r.chromium.length}/${K} ${f(r.chromium)}; relay CPU ${(100 * r.relayCpu).toFixed(0)}%, RSS ${(r.rssMax / 2 ** 20).toFixed(0)} MB${r.pps ? `, sent ${r.pps.toFixed(0)} pps (attacker CPU ${(100 * r.attackerCpu).toFixed(0)}%)` : ""}, machine ${(100 * r.machine).toFixed(0)}% of 200%, load ${r.load.toFixed(2)}${started?.live !== undefined && cond == "fragments" ? `, live sessions ${r.live?.established}` : ""}`);
+      console.log(
+        `attack: ${cond.padEnd(9)} bun ${r.bun.length}/${K} ${f(r.bun)}, chromium ${r.chromium.length}/${K} ${f(r.chromium)}; relay CPU ${(100 * r.relayCpu).toFixed(0)}%, RSS ${(r.rssMax / 2 ** 20).toFixed(0)} MB${r.pps ? `, sent ${r.pps.toFixed(0)} pps (attacker CPU ${(100 * r.attackerCpu).toFixed(0)}%)` : ""}, machine ${(100 * r.machine).toFixed(0)}% of 200%, load ${r.load.toFixed(2)}${started?.live !== undefined && cond === "fragments" ? `, live sessions ${r.live?.established}` : ""}`,
+      );
       return r;
     };
-    for (let k = 0; k < R; k++) for (const cond of ["checks", "junk", "fragments"] as Cond[]) rounds.push(await round("baseline"), await round(cond));
+    for (let k = 0; k < R; k++)
+      for (const cond of ["checks", "junk", "fragments"] as Cond[]) rounds.push(await round("baseline"), await round(cond));
 
     // Rows: latency per condition and client, then what the relay and the machine did.
     const L = "lumamesh relay";
-    const of = (c: Cond) => rounds.filter((r) => r.cond == c);
+    const of = (c: Cond) => rounds.filter((r) => r.cond === c);
     const base = { bun: of("baseline").flatMap((r) => r.bun), chromium: of("baseline").flatMap((r) => r.chromium) };
     for (const cond of Object.keys(CONDITIONS) as Cond[]) {
       const rs = of(cond);
       for (const client of ["bun", "chromium"] as const) {
-        const ok = rs.flatMap((r) => r[client]), fails = rs.flatMap((r) => r[client == "bun" ? "bunFail" : "chromiumFail"]);
+        const ok = rs.flatMap((r) => r[client]),
+          fails = rs.flatMap((r) => r[client === "bun" ? "bunFail" : "chromiumFail"]);
         const n = ok.length + fails.length;
         const why = [...new Set(fails)].slice(0, 2).join("; ");
         rows.push({
           section: "attack",
-          metric: `${CONDITIONS[cond]}: ${client == "bun" ? "Bun client (relay/client.ts) connect → WELCOME → PONG" : "Chromium connect() → WELCOME"} (ms median / p95; ok/n)`,
+          metric: `${CONDITIONS[cond]}: ${client === "bun" ? "Bun client (relay/client.ts) connect → WELCOME → PONG" : "Chromium connect() → WELCOME"} (ms median / p95; ok/n)`,
           library: L,
           value: ok.length ? `${median(ok).toFixed(1)} / ${pct(ok, 95).toFixed(1)} (${ok.length}/${n})` : `n/a (0/${n})`,
-          ratio: cond == "baseline" || !ok.length ? "" : `attacked/baseline ${(median(ok) / median(base[client])).toFixed(2)}`,
+          ratio: cond === "baseline" || !ok.length ? "" : `attacked/baseline ${(median(ok) / median(base[client])).toFixed(2)}`,
           note: `round medians ${rs.map((r) => (r[client].length ? median(r[client]).toFixed(0) : "-")).join(", ")}${fails.length ? `; ${fails.length} failed: ${why}` : ""}`,
         });
       }
@@ -201,8 +252,14 @@ export async function benchAttack(o: { rounds?: number; connects?: number; pps?:
     for (const cond of Object.keys(CONDITIONS) as Cond[]) {
       const rs = of(cond);
       const m = (f: (r: Round) => number) => median(rs.map(f));
-      const pps = cond == "baseline" ? "" : `attacker sent ${m((r) => r.pps!).toFixed(0)} pps of ${PPS} asked (rounds: ${rs.map((r) => r.pps!.toFixed(0)).join(", ")}), attacker CPU ${(100 * m((r) => r.attackerCpu)).toFixed(0)}% at nice 10, relay replies to the spoofed sources ${(m((r) => r.replies! / (r.sent! / r.pps!))).toFixed(0)}/s; `;
-      const live = cond == "fragments" ? `live handshaking sessions made by the attacker per round: ${rs.map((r) => r.live?.established ?? 0).join(", ")}; ` : "";
+      const pps =
+        cond === "baseline"
+          ? ""
+          : `attacker sent ${m((r) => r.pps!).toFixed(0)} pps of ${PPS} asked (rounds: ${rs.map((r) => r.pps!.toFixed(0)).join(", ")}), attacker CPU ${(100 * m((r) => r.attackerCpu)).toFixed(0)}% at nice 10, relay replies to the spoofed sources ${(m((r) => r.replies! / (r.sent! / r.pps!))).toFixed(0)}/s; `;
+      const live =
+        cond === "fragments"
+          ? `live handshaking sessions made by the attacker per round: ${rs.map((r) => r.live?.established ?? 0).join(", ")}; `
+          : "";
       rows.push({
         section: "attack",
         metric: `${CONDITIONS[cond]}: relay CPU % of a core / RSS max MB / datagrams the kernel dropped at its socket`,
@@ -213,13 +270,22 @@ export async function benchAttack(o: { rounds?: number; connects?: number; pps?:
       });
     }
 
-    rows.push({ section: "attack", metric: "attacks, as sent by bench/attacker.ts (a separate process at nice 10; rounds alternate baseline, a, baseline, b, baseline, c)", library: "", value: `${PPS} pps asked, ${R} rounds each, ${K} connects per client per round over ≥ ${SECONDS} s`, ratio: "", note: Object.values(DESCRIBE).join("; ") });
+    rows.push({
+      section: "attack",
+      metric:
+        "attacks, as sent by bench/attacker.ts (a separate process at nice 10; rounds alternate baseline, a, baseline, b, baseline, c)",
+      library: "",
+      value: `${PPS} pps asked, ${R} rounds each, ${K} connects per client per round over ≥ ${SECONDS} s`,
+      ratio: "",
+      note: Object.values(DESCRIBE).join("; "),
+    });
 
     // Reflection: every unauthenticated input, on the wire.
     const refl = await measureInputs(port);
     for (const x of refl) {
       const answered = x.replies > 0;
-      const ratio = x.rx / x.tx, ratioH = (x.rx + HEADERS * x.rxN) / (x.tx + HEADERS * x.txN);
+      const ratio = x.rx / x.tx,
+        ratioH = (x.rx + HEADERS * x.rxN) / (x.tx + HEADERS * x.txN);
       rows.push({
         section: "attack",
         metric: `reflection: ${x.label} (${x.req} B)`,
@@ -240,7 +306,10 @@ export async function benchAttack(o: { rounds?: number; connects?: number; pps?:
     });
     // The per-/24 budget: a 10k pps flood from 254 addresses of one /24, replies per second to that /24.
     const kinds = [
-      ["checks", "valid ICE checks"], ["hellos", "cookieless ClientHellos"], ["binding", "plain STUN Bindings"], ["errors", "checks with bad integrity (401)"],
+      ["checks", "valid ICE checks"],
+      ["hellos", "cookieless ClientHellos"],
+      ["binding", "plain STUN Bindings"],
+      ["errors", "checks with bad integrity (401)"],
     ] as const;
     for (const [i, [kind, label]] of kinds.entries()) {
       const b = await attacker.ask({ cmd: "budget", kind, pps: PPS, seconds: 4, net: i }, 60000);
@@ -255,7 +324,14 @@ export async function benchAttack(o: { rounds?: number; connects?: number; pps?:
       });
     }
     const load1 = loadavg();
-    rows.push({ section: "attack", metric: "load average (1/5/15 min) at the start and the end of this section", library: "machine", value: `${load0.map((x) => x.toFixed(2)).join(" ")} → ${load1.map((x) => x.toFixed(2)).join(" ")}`, ratio: "", note: "2 cores, shared with whatever else runs on this machine" });
+    rows.push({
+      section: "attack",
+      metric: "load average (1/5/15 min) at the start and the end of this section",
+      library: "machine",
+      value: `${load0.map((x) => x.toFixed(2)).join(" ")} → ${load1.map((x) => x.toFixed(2)).join(" ")}`,
+      ratio: "",
+      note: "2 cores, shared with whatever else runs on this machine",
+    });
   } finally {
     await browser?.close();
     srv.stop();

@@ -23,11 +23,14 @@ import { CLASS, METHOD_BINDING, encodeStun } from "../relay/stun.ts";
 import { createClientSession, generateCertificate, type ChannelSession } from "../relay/werift.ts";
 
 const [portS, fp] = process.argv.slice(2);
-const PORT = Number(portS), HOST = "127.0.0.1";
+const PORT = Number(portS),
+  HOST = "127.0.0.1";
 const POOL = 4096;
 
-let replies = 0, replyBytes = 0, sendErrors = 0;
-const onReply = (m: Buffer) => ((replies++), (replyBytes += m.length));
+let replies = 0,
+  replyBytes = 0,
+  sendErrors = 0;
+const onReply = (m: Buffer) => (replies++, (replyBytes += m.length));
 
 /** A socket bound to `addr`, counting what it receives. */
 function bound(addr: string, onMsg: (m: Buffer) => void = onReply): Promise<Socket> {
@@ -36,7 +39,11 @@ function bound(addr: string, onMsg: (m: Buffer) => void = onReply): Promise<Sock
     s.on("error", () => sendErrors++);
     s.on("message", onMsg);
     s.once("listening", () => res(s));
-    try { s.bind(0, addr); } catch (e) { rej(e); }
+    try {
+      s.bind(0, addr);
+    } catch (e) {
+      rej(e);
+    }
   });
 }
 
@@ -72,23 +79,50 @@ function junk(): Uint8Array {
   const len = 1 + r(300);
   const d = randomBytes(Math.max(len, 24));
   switch (kind) {
-    case 0: d[0] = r(4); break; // STUN range, random
-    case 1: { // STUN range with the magic cookie and a consistent length: attribute parser
-      d[0] = r(2); d[2] = ((d.length - 20) >> 8) & 0xff; d[3] = (d.length - 20) & 0xfc;
-      const n = 20 + (((d[2]! << 8) | d[3]!)); d.writeUInt32BE(0x2112a442, 4);
+    case 0:
+      d[0] = r(4);
+      break; // STUN range, random
+    case 1: {
+      // STUN range with the magic cookie and a consistent length: attribute parser
+      d[0] = r(2);
+      d[2] = ((d.length - 20) >> 8) & 0xff;
+      d[3] = (d.length - 20) & 0xfc;
+      const n = 20 + ((d[2]! << 8) | d[3]!);
+      d.writeUInt32BE(0x2112a442, 4);
       return d.subarray(0, n);
     }
-    case 2: d[0] = 4 + r(16); break; // unassigned (4..19)
-    case 3: d[0] = 20 + r(44); break; // DTLS range, random
-    case 4: { // a DTLS handshake record header (epoch 0) with a random body: record and handshake parsers
-      d[0] = 22; d[1] = 0xfe; d[2] = 0xfd; d[3] = 0; d[4] = 0;
-      const body = d.length - 13; d[11] = body >> 8; d[12] = body & 255; d[13] = 1 + r(20);
+    case 2:
+      d[0] = 4 + r(16);
+      break; // unassigned (4..19)
+    case 3:
+      d[0] = 20 + r(44);
+      break; // DTLS range, random
+    case 4: {
+      // a DTLS handshake record header (epoch 0) with a random body: record and handshake parsers
+      d[0] = 22;
+      d[1] = 0xfe;
+      d[2] = 0xfd;
+      d[3] = 0;
+      d[4] = 0;
+      const body = d.length - 13;
+      d[11] = body >> 8;
+      d[12] = body & 255;
+      d[13] = 1 + r(20);
       return d;
     }
-    case 5: d[0] = 23; d[1] = 0xfe; d[2] = 0xfd; break; // application data
-    case 6: d[0] = 64 + r(64); break; // RTP/RTCP, TURN channels and above
-    case 7: d[0] = 128 + r(64); break;
-    default: d[0] = 192 + r(64);
+    case 5:
+      d[0] = 23;
+      d[1] = 0xfe;
+      d[2] = 0xfd;
+      break; // application data
+    case 6:
+      d[0] = 64 + r(64);
+      break; // RTP/RTCP, TURN channels and above
+    case 7:
+      d[0] = 128 + r(64);
+      break;
+    default:
+      d[0] = 192 + r(64);
   }
   return d.subarray(0, len);
 }
@@ -114,20 +148,32 @@ const pool = (name: string, make: (i: number) => Uint8Array) => (pools[name] ??=
 // arrives, the relay holds a session for this address. Nothing more is sent, so it stays in
 // handshake until the relay times it out; a new handshake every 8 s keeps one there.
 
-interface Live { sock: Socket; session?: ChannelSession; live: boolean; seq: number; made: number }
+interface Live {
+  sock: Socket;
+  session?: ChannelSession;
+  live: boolean;
+  seq: number;
+  made: number;
+}
 const lives: Live[] = [];
 let liveTimer: ReturnType<typeof setInterval> | undefined;
 let cert: Awaited<ReturnType<typeof generateCertificate>> | undefined;
 const liveStats = { handshakes: 0, established: 0 };
 
 function handshake(l: Live) {
-  try { l.session?.close(); } catch {}
+  try {
+    l.session?.close();
+  } catch {}
   l.live = false;
   let out = 0;
   liveStats.handshakes++;
   const s = createClientSession(cert!, fp!, {
-    transmit: (d) => { if (out++ < 2 && l.session === s) l.sock.send(d, PORT, HOST); },
-    onOpen: () => {}, onMessage: () => {}, onClose: () => {},
+    transmit: (d) => {
+      if (out++ < 2 && l.session === s) l.sock.send(d, PORT, HOST);
+    },
+    onOpen: () => {},
+    onMessage: () => {},
+    onClose: () => {},
   });
   l.session = s;
   l.made = Date.now();
@@ -139,21 +185,25 @@ async function startLive(n: number) {
     const l: Live = { sock: undefined as unknown as Socket, live: false, seq: 1000, made: 0 };
     l.sock = await bound(`127.2.${k}.1`, (m) => {
       onReply(m);
-      if (m[0] == 22 && l.session && !l.live && m.length > 60) {
+      if (m[0] === 22 && l.session && !l.live && m.length > 60) {
         // HelloVerifyRequest (44 bytes) goes to the client so it sends the cookie; anything bigger is the server flight.
         l.live = true;
         liveStats.established++;
-      } else if (m[0] == 22 && l.session && !l.live) l.session.receive(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
+      } else if (m[0] === 22 && l.session && !l.live) l.session.receive(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
     });
     lives.push(l);
     handshake(l);
   }
-  liveTimer = setInterval(() => { for (const l of lives) if (Date.now() - l.made > 8000) handshake(l); }, 500);
+  liveTimer = setInterval(() => {
+    for (const l of lives) if (Date.now() - l.made > 8000) handshake(l);
+  }, 500);
 }
 function stopLive() {
   clearInterval(liveTimer);
   for (const l of lives.splice(0)) {
-    try { l.session?.close(); } catch {}
+    try {
+      l.session?.close();
+    } catch {}
     l.sock.close();
   }
 }
@@ -180,21 +230,21 @@ async function start(kind: string, pps: number) {
   liveStats.handshakes = liveStats.established = 0;
   const socks = await spreadSources();
   const S = socks.length;
-  if (kind == "checks") {
+  if (kind === "checks") {
     const p = pool("checks", () => iceCheck());
     running = pace(pps, (i) => socks[i % S]!.send(p[i % POOL]!, PORT, HOST));
-  } else if (kind == "junk") {
+  } else if (kind === "junk") {
     const p = pool("junk", junk);
     running = pace(pps, (i) => socks[(i * 7) % S]!.send(p[i % POOL]!, PORT, HOST));
-  } else if (kind == "fragments") {
+  } else if (kind === "fragments") {
     const hellos = pool("hellos", () => clientHello(randomBytes(32)));
     const frags = pool("fragments", (i) => fragment(i));
     await startLive(16);
     running = pace(pps, (i) => {
       const k = i % 3;
-      const live = k == 2 ? lives[(i / 3 | 0) % lives.length] : undefined;
+      const live = k === 2 ? lives[((i / 3) | 0) % lives.length] : undefined;
       if (live?.live) live.sock.send(fragment(live.seq++), PORT, HOST);
-      else socks[i % S]!.send(k == 0 ? hellos[i % POOL]! : frags[i % POOL]!, PORT, HOST);
+      else socks[i % S]!.send(k === 0 ? hellos[i % POOL]! : frags[i % POOL]!, PORT, HOST);
     });
   } else throw new Error(`attacker: unknown kind ${kind}`);
   return { sources: S + lives.length, nets: 256 + lives.length, live: lives.filter((l) => l.live).length };
@@ -215,10 +265,12 @@ async function budget(kind: string, pps: number, seconds: number, net: number) {
   let bytes = 0;
   const socks: Socket[] = [];
   for (let i = 1; i <= 254; i++)
-    socks.push(await bound(`127.70.${net}.${i}`, (m) => {
-      const s = Math.floor((performance.now() - t1) / 1000);
-      if (s >= 0 && s < seconds) perSecond[s]!++, (bytes += m.length);
-    }));
+    socks.push(
+      await bound(`127.70.${net}.${i}`, (m) => {
+        const s = Math.floor((performance.now() - t1) / 1000);
+        if (s >= 0 && s < seconds) perSecond[s]!++, (bytes += m.length);
+      }),
+    );
   const make = { checks: () => iceCheck(), hellos: () => clientHello(randomBytes(32)), binding, errors: badCheck }[kind];
   if (!make) throw new Error(`attacker: unknown budget kind ${kind}`);
   const p = Array.from({ length: POOL }, make);
@@ -240,10 +292,10 @@ for await (const chunk of process.stdin) {
     const m = JSON.parse(buf.slice(0, i));
     buf = buf.slice(i + 1);
     try {
-      if (m.cmd == "start") out(await start(m.kind, m.pps));
-      else if (m.cmd == "stop") out(stop());
-      else if (m.cmd == "budget") out(await budget(m.kind, m.pps, m.seconds, m.net ?? 0));
-      else if (m.cmd == "close") {
+      if (m.cmd === "start") out(await start(m.kind, m.pps));
+      else if (m.cmd === "stop") out(stop());
+      else if (m.cmd === "budget") out(await budget(m.kind, m.pps, m.seconds, m.net ?? 0));
+      else if (m.cmd === "close") {
         stopLive();
         for (const s of spread ?? []) s.close();
         out({ closed: true });

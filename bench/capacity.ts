@@ -20,7 +20,13 @@ import { PING_AFTER_MS } from "../src/link.ts";
 
 const ROOT = join(import.meta.dir, "..");
 /** Per-address and per-network budgets: loopback is one address and one /24. */
-export const PER_NET = ["sessionsPerIp=100000", "halfOpenPerNet=100000", "unauthReplyRate=1000000", "unauthReplyBurst=1000000", "membersPerIp=100000"];
+export const PER_NET = [
+  "sessionsPerIp=100000",
+  "halfOpenPerNet=100000",
+  "unauthReplyRate=1000000",
+  "unauthReplyBurst=1000000",
+  "membersPerIp=100000",
+];
 /** Global creation limits lifted for the concurrency sweep only. */
 const SWEEP = ["createRate=100000", "createBurst=100000", "halfOpen=100000"];
 const MSG_LIMITS = ["msgRate=1000000", "msgBurst=1000000"];
@@ -30,11 +36,30 @@ const CONSENT_MS = 2700;
 async function startRelay(limits: string[], profileDir?: string) {
   const dataDir = mkdtempSync(join(tmpdir(), "lumamesh-bench-relay-"));
   const prof = profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${profileDir}`] : [];
-  const args = ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "info", "--stats-interval", "1", "--ord", "none", ...limits.flatMap((l) => ["--limit", l])];
-  const proc = Bun.spawn([process.execPath, ...prof, join(ROOT, "relay/main.ts"), ...args], { stdout: "pipe", stderr: "inherit", stdin: "ignore" });
+  const args = [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--data-dir",
+    dataDir,
+    "--log-level",
+    "info",
+    "--stats-interval",
+    "1",
+    "--ord",
+    "none",
+    ...limits.flatMap((l) => ["--limit", l]),
+  ];
+  const proc = Bun.spawn([process.execPath, ...prof, join(ROOT, "relay/main.ts"), ...args], {
+    stdout: "pipe",
+    stderr: "inherit",
+    stdin: "ignore",
+  });
   const reader = proc.stdout.getReader();
   let buf = "";
-  let stats: Record<string, number> = {}, sessions = 0;
+  let stats: Record<string, number> = {},
+    sessions = 0;
   const deadline = Date.now() + 15000;
   while (Date.now() < deadline) {
     const { value, done } = await reader.read();
@@ -42,8 +67,12 @@ async function startRelay(limits: string[], profileDir?: string) {
     buf += new TextDecoder().decode(value);
     for (const line of buf.split("\n")) {
       let l: any;
-      try { l = JSON.parse(line); } catch { continue; }
-      if (l.event == "relay.listening") {
+      try {
+        l = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (l.event === "relay.listening") {
         // Keep draining its log; remember the last relay.stats counters.
         (async () => {
           let rest = "";
@@ -53,10 +82,22 @@ async function startRelay(limits: string[], profileDir?: string) {
             rest += new TextDecoder().decode(r.value);
             const lines = rest.split("\n");
             rest = lines.pop()!;
-            for (const x of lines) if (x.includes('"relay.stats"')) try { const j = JSON.parse(x); (stats = j.counters), (sessions = j.sessions); } catch {}
+            for (const x of lines)
+              if (x.includes('"relay.stats"'))
+                try {
+                  const j = JSON.parse(x);
+                  (stats = j.counters), (sessions = j.sessions);
+                } catch {}
           }
         })();
-        return { proc, port: l.port as number, fp: l.record.fp as string, counters: () => stats, sessions: () => sessions, stop: () => (proc.kill("SIGTERM"), proc.exited) };
+        return {
+          proc,
+          port: l.port as number,
+          fp: l.record.fp as string,
+          counters: () => stats,
+          sessions: () => sessions,
+          stop: () => (proc.kill("SIGTERM"), proc.exited),
+        };
       }
     }
   }
@@ -69,7 +110,10 @@ class Worker {
   private reader;
   private buf = "";
   constructor(port: number, fp: string, pingMs = PING_AFTER_MS) {
-    this.proc = Bun.spawn([process.execPath, join(import.meta.dir, "loadgen.ts"), "127.0.0.1", String(port), fp, String(CONSENT_MS), String(pingMs)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    this.proc = Bun.spawn(
+      [process.execPath, join(import.meta.dir, "loadgen.ts"), "127.0.0.1", String(port), fp, String(CONSENT_MS), String(pingMs)],
+      { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
+    );
     this.reader = this.proc.stdout.getReader();
   }
   async ask(cmd: object, timeoutMs = 120000): Promise<any> {
@@ -78,7 +122,11 @@ class Worker {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const i = this.buf.indexOf("\n");
-      if (i >= 0) { const l = this.buf.slice(0, i); this.buf = this.buf.slice(i + 1); return JSON.parse(l); }
+      if (i >= 0) {
+        const l = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        return JSON.parse(l);
+      }
       const r = await Promise.race([this.reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
       if (!r || r.done) break;
       this.buf += new TextDecoder().decode(r.value);
@@ -86,28 +134,70 @@ class Worker {
     throw new Error(`loadgen: no answer to ${JSON.stringify(cmd)}`);
   }
   cpu = () => cpuSeconds(this.proc.pid);
-  async stop() { try { await this.ask({ cmd: "close" }, 10000); } catch {} this.proc.kill(); await this.proc.exited; }
+  async stop() {
+    try {
+      await this.ask({ cmd: "close" }, 10000);
+    } catch {}
+    this.proc.kill();
+    await this.proc.exited;
+  }
 }
 
 /** `n` handshakes over the workers, `c` in flight on each; wall time, CPU and results. */
 async function openOn(relay: Relay, workers: Worker[], n: number, c: number) {
-  const c0 = cpuSeconds(relay.proc.pid), g0 = workers.reduce((s, w) => s + w.cpu(), 0), t0 = performance.now();
-  const res = await Promise.all(workers.map((w, i) => w.ask({ cmd: "open", n: Math.floor(n / workers.length) + (i == 0 ? n % workers.length : 0), concurrency: c }, 900000)));
-  const wall = (performance.now() - t0) / 1000, relayCpu = cpuSeconds(relay.proc.pid) - c0, genCpu = workers.reduce((s, w) => s + w.cpu(), 0) - g0;
-  const ok = res.reduce((s, r) => s + r.opened, 0), failed = res.reduce((s, r) => s + r.failed, 0);
+  const c0 = cpuSeconds(relay.proc.pid),
+    g0 = workers.reduce((s, w) => s + w.cpu(), 0),
+    t0 = performance.now();
+  const res = await Promise.all(
+    workers.map((w, i) =>
+      w.ask({ cmd: "open", n: Math.floor(n / workers.length) + (i === 0 ? n % workers.length : 0), concurrency: c }, 900000),
+    ),
+  );
+  const wall = (performance.now() - t0) / 1000,
+    relayCpu = cpuSeconds(relay.proc.pid) - c0,
+    genCpu = workers.reduce((s, w) => s + w.cpu(), 0) - g0;
+  const ok = res.reduce((s, r) => s + r.opened, 0),
+    failed = res.reduce((s, r) => s + r.failed, 0);
   const errors: Record<string, number> = {};
   for (const r of res) for (const [k, v] of Object.entries(r.errors as Record<string, number>)) errors[k] = (errors[k] ?? 0) + v;
-  return { ok, failed, wall, relayCpu, genCpu, p50: Math.max(...res.map((r) => r.p50 || 0)), p95: Math.max(...res.map((r) => r.p95 || 0)), max: Math.max(...res.map((r) => r.max || 0)), errors };
+  return {
+    ok,
+    failed,
+    wall,
+    relayCpu,
+    genCpu,
+    p50: Math.max(...res.map((r) => r.p50 || 0)),
+    p95: Math.max(...res.map((r) => r.p95 || 0)),
+    max: Math.max(...res.map((r) => r.max || 0)),
+    errors,
+  };
 }
-const errText = (e: Record<string, number>) => Object.entries(e).map(([k, v]) => `${k} ×${v}`).join(", ");
+const errText = (e: Record<string, number>) =>
+  Object.entries(e)
+    .map(([k, v]) => `${k} ×${v}`)
+    .join(", ");
 async function dropAll(relay: Relay, workers: Worker[]) {
   await Promise.all(workers.map((w) => w.ask({ cmd: "drop" })));
-  for (const end = Date.now() + 15000; Date.now() < end && (relay.counters()["sessions.created"] ?? 0) - Object.entries(relay.counters()).filter(([k]) => k.startsWith("sessions.closed.")).reduce((s, [, v]) => s + v, 0) > 0; ) await Bun.sleep(250);
+  for (
+    const end = Date.now() + 15000;
+    Date.now() < end &&
+    (relay.counters()["sessions.created"] ?? 0) -
+      Object.entries(relay.counters())
+        .filter(([k]) => k.startsWith("sessions.closed."))
+        .reduce((s, [, v]) => s + v, 0) >
+      0;
+  )
+    await Bun.sleep(250);
   await Bun.sleep(1500);
 }
 
-export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst?: number; held?: number[]; pairs?: number; seconds?: number } = {}): Promise<Row[]> {
-  const R = o.rounds ?? 3, SWEEP_N = o.sweepN ?? 400, BURST = o.burst ?? 1000, HELD = o.held ?? [1000, 5000, 10000];
+export async function benchCapacity(
+  o: { rounds?: number; sweepN?: number; burst?: number; held?: number[]; pairs?: number; seconds?: number } = {},
+): Promise<Row[]> {
+  const R = o.rounds ?? 3,
+    SWEEP_N = o.sweepN ?? 400,
+    BURST = o.burst ?? 1000,
+    HELD = o.held ?? [1000, 5000, 10000];
   const rows: Row[] = [];
   const lib = `lumamesh relay (Bun ${Bun.version}, werift)`;
   const section = "capacity";
@@ -119,7 +209,12 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
     try {
       await openOn(relay, [workers[0]!], 300, 16); // warm-up: JIT on both sides
       await dropAll(relay, workers);
-      const levels = [[1, 8], [1, 32], [2, 64], [2, 128]] as const;
+      const levels = [
+        [1, 8],
+        [1, 32],
+        [2, 64],
+        [2, 128],
+      ] as const;
       const res = new Map<string, Awaited<ReturnType<typeof openOn>>[]>();
       const load = await alternate(levels, R, async ([nw, c]) => {
         const r = await openOn(relay, workers.slice(0, nw), SWEEP_N, c);
@@ -131,16 +226,43 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
         const failed = rs.reduce((s, r) => s + r.failed, 0);
         const errs: Record<string, number> = {};
         for (const r of rs) for (const [k, v] of Object.entries(r.errors)) errs[k] = (errs[k] ?? 0) + v;
-        rows.push({ section, metric: `handshakes/s, ${nw} loadgen proc${nw > 1 ? "s" : ""} × ${c} in flight (${SWEEP_N} per round, median of ${R})`, library: lib, value: medianOf(rs.map((r) => r.ok / r.wall), 0), ratio: "",
-          note: `relay ${median(rs.map((r) => (100 * r.relayCpu) / r.wall)).toFixed(0)}% / loadgen ${median(rs.map((r) => (100 * r.genCpu) / r.wall)).toFixed(0)}% of a core; p95 ${median(rs.map((r) => r.p95)).toFixed(0)} ms; ${failed ? `${failed} failed: ${errText(errs)}` : "0 failed"}; ${loadNote(load)}` });
+        rows.push({
+          section,
+          metric: `handshakes/s, ${nw} loadgen proc${nw > 1 ? "s" : ""} × ${c} in flight (${SWEEP_N} per round, median of ${R})`,
+          library: lib,
+          value: medianOf(
+            rs.map((r) => r.ok / r.wall),
+            0,
+          ),
+          ratio: "",
+          note: `relay ${median(rs.map((r) => (100 * r.relayCpu) / r.wall)).toFixed(0)}% / loadgen ${median(rs.map((r) => (100 * r.genCpu) / r.wall)).toFixed(0)}% of a core; p95 ${median(rs.map((r) => r.p95)).toFixed(0)} ms; ${failed ? `${failed} failed: ${errText(errs)}` : "0 failed"}; ${loadNote(load)}`,
+        });
       }
       const all = [...res.values()].flat();
-      rows.push({ section, metric: `relay CPU per load-generator handshake (ms; user+sys / handshakes, median over the ${all.length} sweep rounds)`, library: lib, value: medianOf(all.map((r) => (r.relayCpu * 1000) / Math.max(1, r.ok)), 2), ratio: "", note: `the Chromium-driven figure is in the layer1 section; ${loadNote(load)}` });
-      rows.push({ section, metric: "relay limits for the concurrency sweep", library: lib, value: [...PER_NET, ...SWEEP].join(" "), ratio: "" });
+      rows.push({
+        section,
+        metric: `relay CPU per load-generator handshake (ms; user+sys / handshakes, median over the ${all.length} sweep rounds)`,
+        library: lib,
+        value: medianOf(
+          all.map((r) => (r.relayCpu * 1000) / Math.max(1, r.ok)),
+          2,
+        ),
+        ratio: "",
+        note: `the Chromium-driven figure is in the layer1 section; ${loadNote(load)}`,
+      });
+      rows.push({
+        section,
+        metric: "relay limits for the concurrency sweep",
+        library: lib,
+        value: [...PER_NET, ...SWEEP].join(" "),
+        ratio: "",
+      });
 
       // Signaling: P pairs in rooms, each side keeping 16 SENDs (64 bytes) in flight to the other.
-      const p = o.pairs ?? 50, secs = o.seconds ?? 10;
-      const rates: number[] = [], cpus: number[] = [];
+      const p = o.pairs ?? 50,
+        secs = o.seconds ?? 10;
+      const rates: number[] = [],
+        cpus: number[] = [];
       const sLoad = await alternate([0], R, async () => {
         const w = workers[0]!;
         const c0 = cpuSeconds(relay.proc.pid);
@@ -149,7 +271,14 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
         cpus.push(((cpuSeconds(relay.proc.pid) - c0) * 1e6) / Math.max(1, r.delivered));
         await dropAll(relay, workers);
       });
-      rows.push({ section, metric: `forwarded signaling messages/s (${p} pairs, SEND→DELIVER, 64 B, 16 in flight per side, ${secs} s; median of ${R})`, library: lib, value: medianOf(rates, 0), ratio: "", note: `relay ${median(cpus).toFixed(0)} µs CPU per message (incl. ${2 * p} handshakes); ${loadNote(sLoad)}` });
+      rows.push({
+        section,
+        metric: `forwarded signaling messages/s (${p} pairs, SEND→DELIVER, 64 B, 16 in flight per side, ${secs} s; median of ${R})`,
+        library: lib,
+        value: medianOf(rates, 0),
+        ratio: "",
+        note: `relay ${median(cpus).toFixed(0)} µs CPU per message (incl. ${2 * p} handshakes); ${loadNote(sLoad)}`,
+      });
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
       await relay.stop();
@@ -171,8 +300,17 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
       const failed = bursts.reduce((s, r) => s + r.failed, 0);
       const errs: Record<string, number> = {};
       for (const r of bursts) for (const [k, v] of Object.entries(r.errors)) errs[k] = (errs[k] ?? 0) + v;
-      rows.push({ section, metric: `burst: ${BURST} handshakes started at once (2 loadgen procs × ${BURST / 2}), default createRate/createBurst/halfOpen: seconds until all done (median of ${R})`, library: lib, value: medianOf(bursts.map((r) => r.wall), 2), ratio: "",
-        note: `${median(bursts.map((r) => r.ok / r.wall)).toFixed(0)} handshakes/s; latency p50 ${median(bursts.map((r) => r.p50)).toFixed(0)} / p95 ${median(bursts.map((r) => r.p95)).toFixed(0)} / max ${median(bursts.map((r) => r.max)).toFixed(0)} ms; ${failed ? `${failed} of ${R * BURST} failed: ${errText(errs)}` : `0 of ${R * BURST} failed`}; ${loadNote(load)}` });
+      rows.push({
+        section,
+        metric: `burst: ${BURST} handshakes started at once (2 loadgen procs × ${BURST / 2}), default createRate/createBurst/halfOpen: seconds until all done (median of ${R})`,
+        library: lib,
+        value: medianOf(
+          bursts.map((r) => r.wall),
+          2,
+        ),
+        ratio: "",
+        note: `${median(bursts.map((r) => r.ok / r.wall)).toFixed(0)} handshakes/s; latency p50 ${median(bursts.map((r) => r.p50)).toFixed(0)} / p95 ${median(bursts.map((r) => r.p95)).toFixed(0)} / max ${median(bursts.map((r) => r.max)).toFixed(0)} ms; ${failed ? `${failed} of ${R * BURST} failed: ${errText(errs)}` : `0 of ${R * BURST} failed`}; ${loadNote(load)}`,
+      });
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
       await relay.stop();
@@ -197,13 +335,31 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
         // closes, as a page's would, and is not reopened here).
         const held = relay.sessions() || open;
         const rss = rssBytes(relay.proc.pid);
-        rows.push({ section, metric: `relay RSS per held session at ${n} (KB; sessions behaving as idle pages)`, library: lib, value: ((rss - base) / held / 1024).toFixed(1), ratio: "", note: `${held} held; RSS ${(rss / 2 ** 20).toFixed(0)} MB vs ${(base / 2 ** 20).toFixed(0)} MB before${r.failed ? `; ${r.failed} failed to open: ${errText(r.errors)}` : ""}` });
-        const cpu: number[] = [], gen: number[] = [], frames: number[] = [], dgrams: number[] = [], idleLoad: number[] = [], links: number[] = [], sys: number[] = [];
+        rows.push({
+          section,
+          metric: `relay RSS per held session at ${n} (KB; sessions behaving as idle pages)`,
+          library: lib,
+          value: ((rss - base) / held / 1024).toFixed(1),
+          ratio: "",
+          note: `${held} held; RSS ${(rss / 2 ** 20).toFixed(0)} MB vs ${(base / 2 ** 20).toFixed(0)} MB before${r.failed ? `; ${r.failed} failed to open: ${errText(r.errors)}` : ""}`,
+        });
+        const cpu: number[] = [],
+          gen: number[] = [],
+          frames: number[] = [],
+          dgrams: number[] = [],
+          idleLoad: number[] = [],
+          links: number[] = [],
+          sys: number[] = [];
         await alternate([0], R, async () => {
-          const c0 = cpuSeconds(relay.proc.pid), s0 = cpuSplit(relay.proc.pid).sys, g0 = workers.reduce((s, w) => s + w.cpu(), 0), k0 = relay.counters(), t0 = performance.now();
+          const c0 = cpuSeconds(relay.proc.pid),
+            s0 = cpuSplit(relay.proc.pid).sys,
+            g0 = workers.reduce((s, w) => s + w.cpu(), 0),
+            k0 = relay.counters(),
+            t0 = performance.now();
           idleLoad.push((await import("node:os")).loadavg()[0]!);
           await Bun.sleep(10_000);
-          const secs = (performance.now() - t0) / 1000, k1 = relay.counters();
+          const secs = (performance.now() - t0) / 1000,
+            k1 = relay.counters();
           cpu.push((100 * (cpuSeconds(relay.proc.pid) - c0)) / secs);
           sys.push((100 * (cpuSplit(relay.proc.pid).sys - s0)) / secs);
           gen.push((100 * (workers.reduce((s, w) => s + w.cpu(), 0) - g0)) / secs);
@@ -212,11 +368,29 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
           frames.push(per("frames.in") + per("frames.out"));
           dgrams.push(per("datagrams.in") + per("datagrams.out"));
         });
-        rows.push({ section, metric: `idle relay CPU at ${n} held links (% of one core; median of ${R} × 10 s)`, library: lib, value: medianOf(cpu, 1), ratio: "",
-          note: `${median(links)} held; of which kernel ${median(sys).toFixed(1)}%; ${((median(cpu) * 1e4) / median(links)).toFixed(1)} µs per link per second; per link ${median(frames).toFixed(3)} frames/s, ${median(dgrams).toFixed(2)} datagrams/s (in + out); loadgen ${median(gen).toFixed(0)}% of a core; ${loadNote(idleLoad)}` });
+        rows.push({
+          section,
+          metric: `idle relay CPU at ${n} held links (% of one core; median of ${R} × 10 s)`,
+          library: lib,
+          value: medianOf(cpu, 1),
+          ratio: "",
+          note: `${median(links)} held; of which kernel ${median(sys).toFixed(1)}%; ${((median(cpu) * 1e4) / median(links)).toFixed(1)} µs per link per second; per link ${median(frames).toFixed(3)} frames/s, ${median(dgrams).toFixed(2)} datagrams/s (in + out); loadgen ${median(gen).toFixed(0)}% of a core; ${loadNote(idleLoad)}`,
+        });
       }
-      rows.push({ section, metric: "idle links: what each held session sends, as an idle Chromium page does", library: lib, value: `ICE consent check every ${CONSENT_MS} ms ±20 %, SCTP HEARTBEAT every 30 s, PING after ${PING_AFTER_MS} ms of silence (src/link.ts)`, ratio: "" });
-      rows.push({ section, metric: "relay limits for bursts and held sessions", library: lib, value: `${PER_NET.join(" ")} (global limits as shipped)`, ratio: "" });
+      rows.push({
+        section,
+        metric: "idle links: what each held session sends, as an idle Chromium page does",
+        library: lib,
+        value: `ICE consent check every ${CONSENT_MS} ms ±20 %, SCTP HEARTBEAT every 30 s, PING after ${PING_AFTER_MS} ms of silence (src/link.ts)`,
+        ratio: "",
+      });
+      rows.push({
+        section,
+        metric: "relay limits for bursts and held sessions",
+        library: lib,
+        value: `${PER_NET.join(" ")} (global limits as shipped)`,
+        ratio: "",
+      });
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
       await relay.stop();
@@ -228,6 +402,15 @@ export async function benchCapacity(o: { rounds?: number; sweepN?: number; burst
 if (import.meta.main) {
   const { table } = await import("./util.ts");
   const held = process.env.HELD ? process.env.HELD.split(",").map(Number) : undefined;
-  console.log(table(await benchCapacity({ rounds: Number(process.env.ROUNDS ?? 3), sweepN: Number(process.env.SWEEP_N ?? 400), burst: Number(process.env.BURST ?? 1000), held })));
+  console.log(
+    table(
+      await benchCapacity({
+        rounds: Number(process.env.ROUNDS ?? 3),
+        sweepN: Number(process.env.SWEEP_N ?? 400),
+        burst: Number(process.env.BURST ?? 1000),
+        held,
+      }),
+    ),
+  );
   process.exit(0);
 }

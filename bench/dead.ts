@@ -21,7 +21,9 @@ export async function benchDead(o: { rounds?: number } = {}): Promise<Row[]> {
   }
   const { relay, rec } = await startInProcessRelay();
   const prev = await previousLibraryBytes();
-  const srv = await serveLibrary({ "/previous.js": () => new Response(prev as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }) });
+  const srv = await serveLibrary({
+    "/previous.js": () => new Response(prev as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }),
+  });
   const browser = await launchChromium({ fieldTrials: false });
   const relays = [...holes.map((s) => ({ addr: `127.0.0.1:${s.address().port}`, fp: rec.fp })), rec];
   const times: Record<string, number[]> = { "/lumamesh.js": [], "/previous.js": [] };
@@ -33,14 +35,19 @@ export async function benchDead(o: { rounds?: number } = {}): Promise<Row[]> {
         const p = await ctx.newPage();
         await p.goto(srv.url);
         load.push(loadavg()[0]!);
-        times[lib]!.push(await p.evaluate(async ({ lib, relays }) => {
-          const { connect } = await import(lib);
-          const t0 = performance.now();
-          const net = await connect({ relays, timeout: 2000 });
-          const ms = performance.now() - t0;
-          net.close();
-          return ms;
-        }, { lib, relays }));
+        times[lib]!.push(
+          await p.evaluate(
+            async ({ lib, relays }) => {
+              const { connect } = await import(lib);
+              const t0 = performance.now();
+              const net = await connect({ relays, timeout: 2000 });
+              const ms = performance.now() - t0;
+              net.close();
+              return ms;
+            },
+            { lib, relays },
+          ),
+        );
         await ctx.close();
       }
   } finally {
@@ -49,7 +56,8 @@ export async function benchDead(o: { rounds?: number } = {}): Promise<Row[]> {
     await relay.stop();
     for (const s of holes) s.close();
   }
-  const now = median(times["/lumamesh.js"]!), before = median(times["/previous.js"]!);
+  const now = median(times["/lumamesh.js"]!),
+    before = median(times["/previous.js"]!);
   const metric = `connect() with 19 of 20 relays dead, the live one last (ms, median of ${rounds}; load ${median(load).toFixed(1)})`;
   return [
     { section: "dead", metric, library: "lumamesh (raced)", value: now.toFixed(0), ratio: (before / now).toFixed(1) + "× faster" },

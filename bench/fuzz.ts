@@ -7,7 +7,16 @@ import { checkSctpPacket } from "../relay/sctp-check.ts";
 import { _internal } from "../relay/werift.ts";
 import { generate, rng, weriftWouldLoop } from "../test/helpers/sctp-gen.ts";
 
-export interface FuzzResult { cases: number; seed: number; mutated: number; refused: number; weriftLoops: number; loopsPassed: number; cleanRefused: number; seconds: number }
+export interface FuzzResult {
+  cases: number;
+  seed: number;
+  mutated: number;
+  refused: number;
+  weriftLoops: number;
+  loopsPassed: number;
+  cleanRefused: number;
+  seconds: number;
+}
 
 export async function fuzzSctp(cases: number, seed: number, progress?: (done: number) => void): Promise<FuzzResult> {
   const r = rng(seed);
@@ -16,8 +25,8 @@ export async function fuzzSctp(cases: number, seed: number, progress?: (done: nu
   const t0 = performance.now();
   for (let i = 0; i < cases; i++) {
     // A fresh association now and then: mutated packets may legitimately end one (ABORT, SHUTDOWN).
-    if (i % 10000 == 0 && i) (h.close(), (h = _internal.sctpHarness()));
-    const c = generate(r, h.tag, h.tsn, i % 10 == 0);
+    if (i % 10000 === 0 && i) h.close(), (h = _internal.sctpHarness());
+    const c = generate(r, h.tag, h.tsn, i % 10 === 0);
     const why = checkSctpPacket(c.packet);
     if (c.mutated) res.mutated++;
     else if (why) res.cleanRefused++;
@@ -30,7 +39,7 @@ export async function fuzzSctp(cases: number, seed: number, progress?: (done: nu
       }
     }
     await h.feed(c.packet);
-    if (progress && i % 100000 == 0 && i) progress(i);
+    if (progress && i % 100000 === 0 && i) progress(i);
   }
   h.close();
   res.seconds = (performance.now() - t0) / 1000;
@@ -46,18 +55,24 @@ if (import.meta.main) {
     console.log("usage: npm run fuzz -- [--cases N (default 2000000)] [--seed S (default: random)] [--json]");
     process.exit(0);
   }
-  const cases = arg("--cases", 2_000_000), seed = arg("--seed", (Math.random() * 2 ** 32) >>> 0);
+  const cases = arg("--cases", 2_000_000),
+    seed = arg("--seed", (Math.random() * 2 ** 32) >>> 0);
   const json = process.argv.includes("--json");
   if (!json) console.log(`fuzzing the SCTP input path: ${cases.toLocaleString("en-US")} cases, seed ${seed}`);
   const res = await fuzzSctp(cases, seed, json ? undefined : (n) => console.log(`  ${n.toLocaleString("en-US")} cases`));
   if (json) console.log(JSON.stringify(res));
   else {
     const rows = [
-      ["cases", res.cases], ["mutated", res.mutated], ["refused by the shape check", res.refused],
-      ["of which werift would loop on", res.weriftLoops], ["loop cases that passed the check (must be 0)", res.loopsPassed],
-      ["unmutated cases refused (must be 0)", res.cleanRefused], ["seconds", res.seconds.toFixed(1)], ["cases per second", Math.round(res.cases / res.seconds)],
+      ["cases", res.cases],
+      ["mutated", res.mutated],
+      ["refused by the shape check", res.refused],
+      ["of which werift would loop on", res.weriftLoops],
+      ["loop cases that passed the check (must be 0)", res.loopsPassed],
+      ["unmutated cases refused (must be 0)", res.cleanRefused],
+      ["seconds", res.seconds.toFixed(1)],
+      ["cases per second", Math.round(res.cases / res.seconds)],
     ];
-    for (const [k, v] of rows) console.log(`${String(k).padEnd(48)} ${typeof v == "number" ? v.toLocaleString("en-US") : v}`);
+    for (const [k, v] of rows) console.log(`${String(k).padEnd(48)} ${typeof v === "number" ? v.toLocaleString("en-US") : v}`);
   }
   process.exit(res.loopsPassed || res.cleanRefused ? 1 : 0);
 }

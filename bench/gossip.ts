@@ -20,7 +20,8 @@ const IP_UDP = 28;
 export async function measureCosts(o: { keepaliveMs?: number } = {}): Promise<Costs> {
   const cert = await generateCertificate();
   const relay = await startRelay({ host: "127.0.0.1", port: 0, cert, log: createLogger("silent") });
-  const px: Socket = createSocket("udp4"), up: Socket = createSocket("udp4");
+  const px: Socket = createSocket("udp4"),
+    up: Socket = createSocket("udp4");
   let client: { address: string; port: number } | undefined;
   const n = { out: 0, in: 0, dOut: 0, dIn: 0 };
   px.on("message", (m, r) => ((client = r), (n.out += m.length + IP_UDP), n.dOut++, up.send(m, relay.port, "127.0.0.1")));
@@ -44,7 +45,8 @@ export async function measureCosts(o: { keepaliveMs?: number } = {}): Promise<Co
     // A gossip link left alone (relay/peering.ts: consent checks and PINGs every 10 s each way).
     const l = await openRelayLink(at, me, { liveness: 10_000, consentMs: 10_000 });
     await Bun.sleep(5000);
-    const ka = snap(), ms = o.keepaliveMs ?? 30_000;
+    const ka = snap(),
+      ms = o.keepaliveMs ?? 30_000;
     await Bun.sleep(ms);
     const kb = snap();
     // One RECORDS frame of 13,000 bytes (40 records' worth) and what comes back for it (SACKs).
@@ -60,14 +62,26 @@ export async function measureCosts(o: { keepaliveMs?: number } = {}): Promise<Co
     await new Promise<void>((res) => {
       const s = createSocket("udp4");
       s.on("message", () => (s.close(), res()));
-      s.bind(0, "127.0.0.1", () => s.send(encodeStun({ method: METHOD_BINDING, cls: CLASS.REQUEST, txid: crypto.getRandomValues(new Uint8Array(12)), attrs: [] }), px.address().port, "127.0.0.1"));
+      s.bind(0, "127.0.0.1", () =>
+        s.send(
+          encodeStun({ method: METHOD_BINDING, cls: CLASS.REQUEST, txid: crypto.getRandomValues(new Uint8Array(12)), attrs: [] }),
+          px.address().port,
+          "127.0.0.1",
+        ),
+      );
     });
     const b1 = snap();
     return {
-      handshakeOut: mid("out"), handshakeIn: mid("in"),
-      keepaliveOut: Math.round(((kb.out - ka.out) * 60_000) / ms), keepaliveIn: Math.round(((kb.in - ka.in) * 60_000) / ms),
-      framePayload: Math.round(13_001 / datagrams), frameOverhead: Math.round((f1.out - f0.out - 13_001) / datagrams), sackBytes: Math.round((f1.in - f0.in) / datagrams),
-      pingOut: b1.out - b0.out, pingIn: b1.in - b0.in, probeFail: MAX_PROBE_BYTES,
+      handshakeOut: mid("out"),
+      handshakeIn: mid("in"),
+      keepaliveOut: Math.round(((kb.out - ka.out) * 60_000) / ms),
+      keepaliveIn: Math.round(((kb.in - ka.in) * 60_000) / ms),
+      framePayload: Math.round(13_001 / datagrams),
+      frameOverhead: Math.round((f1.out - f0.out - 13_001) / datagrams),
+      sackBytes: Math.round((f1.in - f0.in) / datagrams),
+      pingOut: b1.out - b0.out,
+      pingIn: b1.in - b0.in,
+      probeFail: MAX_PROBE_BYTES,
     };
   } finally {
     px.close();
@@ -85,19 +99,38 @@ export async function benchGossip(o: { relays?: number; seed?: number } = {}): P
   const row = (metric: string, value: string | number) => ({ section: "gossip", metric, library: "lumamesh", value, ratio: "" });
   const L = r.limits;
   return [
-    row(`${relays} relays start within 60 s from 2 bootstrap relays (5 % behind NATs nobody can dial): every relay lists every reachable one (simulated s after the last start)`, s(r.cold.learned)),
+    row(
+      `${relays} relays start within 60 s from 2 bootstrap relays (5 % behind NATs nobody can dial): every relay lists every reachable one (simulated s after the last start)`,
+      s(r.cold.learned),
+    ),
     row("… a page reading one relay's RECORDS knows them all (median over relays, s)", s(r.cold.pageMedian)),
     row("… bytes sent per relay per minute while starting", kb(r.cold.bytesPerRelayMin)),
     row(`steady (${r.steady.minutes} min, nothing changes): bytes sent per relay per minute`, kb(r.steady.bytesPerRelayMin)),
-    row("30 % churn within 60 s (a third of the leavers back at a new address; as many new relays): every relay lists every live one (s after the churn)", s(r.churn.learned)),
+    row(
+      "30 % churn within 60 s (a third of the leavers back at a new address; as many new relays): every relay lists every live one (s after the churn)",
+      s(r.churn.learned),
+    ),
     row(`… and none that left (s; pinged every ${L.pingMs / 60_000} min)`, s(r.churn.converged)),
     row("… a page reading one relay knows every live one (median over relays, s)", s(r.churn.pageMedian)),
     row("… bytes sent per relay per minute while churning", kb(r.churn.bytesPerRelayMin)),
-    row(`most kept by any relay: records / waiting probes / probes in flight / links / inbound (bounds ${L.maxKnown} / ${L.maxPending} / ${L.maxInflight} / ${L.maxLinks}+${L.maxInflight} / ${L.maxInbound})`, `${r.max.known} / ${r.max.pending} / ${r.max.inflight} / ${r.max.links} / ${r.max.inbound}`),
-    row("confirmed reachable (reachable relays / relays behind NATs)", `${r.confirmed.reachable} of ${r.confirmed.of} / ${r.confirmed.unreachable} of ${r.confirmed.ofUnreachable}`),
-    row("whole run, bytes by purpose (all relays)", Object.entries(r.spent).map(([k, v]) => `${k} ${(v / 1e6).toFixed(0)} MB`).join(", ")),
-    row("wire sizes measured here (handshake out/in, link keepalive per min out/in, frame payload/overhead/SACK per datagram, Binding out/in)",
-      `${costs.handshakeOut}/${costs.handshakeIn} B, ${costs.keepaliveOut}/${costs.keepaliveIn} B, ${costs.framePayload}/${costs.frameOverhead}/${costs.sackBytes} B, ${costs.pingOut}/${costs.pingIn} B`),
+    row(
+      `most kept by any relay: records / waiting probes / probes in flight / links / inbound (bounds ${L.maxKnown} / ${L.maxPending} / ${L.maxInflight} / ${L.maxLinks}+${L.maxInflight} / ${L.maxInbound})`,
+      `${r.max.known} / ${r.max.pending} / ${r.max.inflight} / ${r.max.links} / ${r.max.inbound}`,
+    ),
+    row(
+      "confirmed reachable (reachable relays / relays behind NATs)",
+      `${r.confirmed.reachable} of ${r.confirmed.of} / ${r.confirmed.unreachable} of ${r.confirmed.ofUnreachable}`,
+    ),
+    row(
+      "whole run, bytes by purpose (all relays)",
+      Object.entries(r.spent)
+        .map(([k, v]) => `${k} ${(v / 1e6).toFixed(0)} MB`)
+        .join(", "),
+    ),
+    row(
+      "wire sizes measured here (handshake out/in, link keepalive per min out/in, frame payload/overhead/SACK per datagram, Binding out/in)",
+      `${costs.handshakeOut}/${costs.handshakeIn} B, ${costs.keepaliveOut}/${costs.keepaliveIn} B, ${costs.framePayload}/${costs.frameOverhead}/${costs.sackBytes} B, ${costs.pingOut}/${costs.pingIn} B`,
+    ),
     row("simulation: events, wall time", `${r.events}, ${(r.wallMs / 1000).toFixed(0)} s`),
   ];
 }

@@ -28,9 +28,9 @@ const ROOT = join(import.meta.dir, "..");
 function checkoutOf(rev: string): string {
   const dir = mkdtempSync(join(tmpdir(), "lumamesh-relay-before-"));
   const tar = Bun.spawnSync(["git", "-C", ROOT, "archive", "--format=tar", rev, "relay", "protocol", "package.json"]);
-  if (tar.exitCode != 0) throw new Error(`bench: cannot read ${rev} from git history: ${tar.stderr}`);
+  if (tar.exitCode !== 0) throw new Error(`bench: cannot read ${rev} from git history: ${tar.stderr}`);
   const x = Bun.spawnSync(["tar", "-x", "-C", dir], { stdin: tar.stdout });
-  if (x.exitCode != 0) throw new Error(`bench: cannot unpack ${rev}: ${x.stderr}`);
+  if (x.exitCode !== 0) throw new Error(`bench: cannot unpack ${rev}: ${x.stderr}`);
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
   return dir;
 }
@@ -81,11 +81,17 @@ async function connects(s: Side, n: number): Promise<number[]> {
       s.used = 0;
     }
     const k = Math.min(n - out.length, PAGE_CONNECTS - s.used);
-    out.push(...(await s.page.evaluate(async ({ target, k }) => {
-      const g = globalThis as any, out: number[] = [];
-      for (let i = 0; i < k; i++) out.push(await g.__once(target));
-      return out;
-    }, { target: s.target, k })));
+    out.push(
+      ...(await s.page.evaluate(
+        async ({ target, k }) => {
+          const g = globalThis as any,
+            out: number[] = [];
+          for (let i = 0; i < k; i++) out.push(await g.__once(target));
+          return out;
+        },
+        { target: s.target, k },
+      )),
+    );
     s.used += k;
   }
   return out;
@@ -98,13 +104,30 @@ async function connects(s: Side, n: number): Promise<number[]> {
  * clock: time it spent descheduled inside a system call (a send waking the browser's thread, on a
  * loaded two-core machine) counts there too.
  */
-async function profileRow(url: string, args: string[], dir: string, R: number, N: number, WARMUP: number, before?: { rev: string; root: string }): Promise<Row> {
+async function profileRow(
+  url: string,
+  args: string[],
+  dir: string,
+  R: number,
+  N: number,
+  WARMUP: number,
+  before?: { rev: string; root: string },
+): Promise<Row> {
   const relay = await startRelayProc({ args, bunArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`], root: before?.root });
   const browser = await launchChromium();
   const windows: [number, number][] = [];
   let library = "";
   try {
-    const s: Side = { name: "lumamesh", library: before ? `lumamesh@${before.rev} relay (before issue 17)` : `${libVersion("lumamesh")} relay (Bun ${Bun.version}, werift)`, pid: relay.proc.pid, browser, url, target: { addr: relay.record.addr, fp: relay.record.fp }, ...LUMAMESH_PAGE, used: 0 };
+    const s: Side = {
+      name: "lumamesh",
+      library: before ? `lumamesh@${before.rev} relay (before issue 17)` : `${libVersion("lumamesh")} relay (Bun ${Bun.version}, werift)`,
+      pid: relay.proc.pid,
+      browser,
+      url,
+      target: { addr: relay.record.addr, fp: relay.record.fp },
+      ...LUMAMESH_PAGE,
+      used: 0,
+    };
     library = s.library;
     await connects(s, WARMUP);
     for (let r = 0; r < R; r++) {
@@ -119,27 +142,67 @@ async function profileRow(url: string, args: string[], dir: string, R: number, N
     await relay.stop();
   }
   // The relay wrote its profile on exit.
-  const f = readdirSync(dir).filter((n) => n.endsWith(".cpuprofile")).map((n) => join(dir, n)).sort().at(-1);
-  return { section: "layer1", metric: `where relay CPU goes during ${R} × ${N} Chromium connects (bun --cpu-prof on a relay of its own, after ${WARMUP} warm-up connects; samples by category)`, library, value: f ? formatSummary(summarize(f, windows)).replaceAll("\n", ";") : "n/a (no profile written)", ratio: "", note: "JSC samples the JS thread on a wall clock: time descheduled inside a send (waking the browser's thread) counts as send" };
+  const f = readdirSync(dir)
+    .filter((n) => n.endsWith(".cpuprofile"))
+    .map((n) => join(dir, n))
+    .sort()
+    .at(-1);
+  return {
+    section: "layer1",
+    metric: `where relay CPU goes during ${R} × ${N} Chromium connects (bun --cpu-prof on a relay of its own, after ${WARMUP} warm-up connects; samples by category)`,
+    library,
+    value: f ? formatSummary(summarize(f, windows)).replaceAll("\n", ";") : "n/a (no profile written)",
+    ratio: "",
+    note: "JSC samples the JS thread on a wall clock: time descheduled inside a send (waking the browser's thread) counts as send",
+  };
 }
 
-export async function benchLayer1(o: { rounds?: number; connects?: number; warmup?: number; held?: number; idleWindows?: number } = {}): Promise<Row[]> {
-  const R = o.rounds ?? 3, N = o.connects ?? 100, WARMUP = o.warmup ?? 300, HELD = o.held ?? 400, WINDOWS = o.idleWindows ?? 3;
+export async function benchLayer1(
+  o: { rounds?: number; connects?: number; warmup?: number; held?: number; idleWindows?: number } = {},
+): Promise<Row[]> {
+  const R = o.rounds ?? 3,
+    N = o.connects ?? 100,
+    WARMUP = o.warmup ?? 300,
+    HELD = o.held ?? 400,
+    WINDOWS = o.idleWindows ?? 3;
   const profDir = process.env.BENCH_PROFILE;
   const limits = ["--limit", "sessionsPerIp=5000", "--limit", "membersPerIp=5000"];
   const relay = await startRelayProc({ args: ["--log-level", "info", "--stats-interval", "1", ...limits] });
   const p2p = await startLibp2pListener();
   const dialer = await libp2pDialer();
-  const srv = await serveLibrary({ "/libp2p.js": () => new Response(dialer as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }) });
+  const srv = await serveLibrary({
+    "/libp2p.js": () => new Response(dialer as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }),
+  });
   const [withTrial, withoutTrial] = [await launchChromium(), await launchChromium({ fieldTrials: false })];
   const sides: Side[] = [
-    { name: "lumamesh", library: `${libVersion("lumamesh")} relay (Bun ${Bun.version}, werift)`, pid: relay.proc.pid, browser: withTrial, url: srv.url, target: { addr: relay.record.addr, fp: relay.record.fp }, ...LUMAMESH_PAGE, used: 0 },
-    { name: "js-libp2p", library: LIBP2P(), pid: p2p.proc.pid, browser: withoutTrial, url: srv.url, target: p2p.addr, ...LIBP2P_PAGE, used: 0 },
+    {
+      name: "lumamesh",
+      library: `${libVersion("lumamesh")} relay (Bun ${Bun.version}, werift)`,
+      pid: relay.proc.pid,
+      browser: withTrial,
+      url: srv.url,
+      target: { addr: relay.record.addr, fp: relay.record.fp },
+      ...LUMAMESH_PAGE,
+      used: 0,
+    },
+    {
+      name: "js-libp2p",
+      library: LIBP2P(),
+      pid: p2p.proc.pid,
+      browser: withoutTrial,
+      url: srv.url,
+      target: p2p.addr,
+      ...LIBP2P_PAGE,
+      used: 0,
+    },
   ];
   const rows: Row[] = [];
   try {
     for (const s of sides) await connects(s, WARMUP);
-    const open: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, openMed: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, cpu: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, sys: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] };
+    const open: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] },
+      openMed: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] },
+      cpu: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] },
+      sys: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] };
     const load = await alternate(sides, R, async (s) => {
       await Bun.sleep(500);
       const c0 = cpuSplit(s.pid);
@@ -154,10 +217,24 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
     const [L, P] = ["lumamesh", "js-libp2p"] as const;
     const ratio = (a: number, b: number) => `ours/theirs ${(a / b).toFixed(2)}`;
     for (const s of sides) {
-      rows.push({ section: "layer1", metric: `Chromium → server: new RTCPeerConnection → channel open + app handshake (ms median / p95 of ${R} rounds × ${N} sequential connects; round medians)`, library: s.library, value: `${median(open[s.name]!).toFixed(1)} / ${pct(open[s.name]!, 95).toFixed(1)} (${openMed[s.name]!.map((x) => x.toFixed(1)).join(", ")})`, ratio: s.name == L ? "1 (ours)" : ratio(median(openMed[L]), median(openMed[P])), note: `${s.name == L ? "WELCOME received" : "Noise handshake done"}; ${loadNote(load)}` });
+      rows.push({
+        section: "layer1",
+        metric: `Chromium → server: new RTCPeerConnection → channel open + app handshake (ms median / p95 of ${R} rounds × ${N} sequential connects; round medians)`,
+        library: s.library,
+        value: `${median(open[s.name]!).toFixed(1)} / ${pct(open[s.name]!, 95).toFixed(1)} (${openMed[s.name]!.map((x) => x.toFixed(1)).join(", ")})`,
+        ratio: s.name === L ? "1 (ours)" : ratio(median(openMed[L]), median(openMed[P])),
+        note: `${s.name === L ? "WELCOME received" : "Noise handshake done"}; ${loadNote(load)}`,
+      });
     }
     for (const s of sides)
-      rows.push({ section: "layer1", metric: `server CPU per Chromium handshake (ms; user+sys from /proc / connects, median of ${R} rounds × ${N}, after ${WARMUP} warm-up connects)`, library: s.library, value: medianOf(cpu[s.name]!, 2), ratio: s.name == L ? "1 (ours)" : ratio(median(cpu[L]), median(cpu[P])), note: `of which in the kernel ${median(sys[s.name]!).toFixed(2)} ms (on loopback a send also runs the receiver's network stack); each connect a whole session: handshake, app hello, close; ${loadNote(load)}` });
+      rows.push({
+        section: "layer1",
+        metric: `server CPU per Chromium handshake (ms; user+sys from /proc / connects, median of ${R} rounds × ${N}, after ${WARMUP} warm-up connects)`,
+        library: s.library,
+        value: medianOf(cpu[s.name]!, 2),
+        ratio: s.name === L ? "1 (ours)" : ratio(median(cpu[L]), median(cpu[P])),
+        note: `of which in the kernel ${median(sys[s.name]!).toFixed(2)} ms (on loopback a send also runs the receiver's network stack); each connect a whole session: handshake, app hello, close; ${loadNote(load)}`,
+      });
 
     // Held links: both libraries hold HELD links at once (two pages each, fresh), then sit idle.
     for (const s of sides) await s.page?.close(), (s.page = undefined);
@@ -181,24 +258,54 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
     const end = sides.map((s) => rssBytes(s.pid));
     const half = Math.floor(HELD / 2);
     const held = sides.map((_, i) => (end[i]! - mid[i]!) / half);
-    const counters = () => (relay.lines.filter((l) => l.event == "relay.stats").at(-1)?.counters ?? {}) as Record<string, number>;
-    const idle: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] }, traffic: Record<string, number>[] = [];
+    const counters = () => (relay.lines.filter((l) => l.event === "relay.stats").at(-1)?.counters ?? {}) as Record<string, number>;
+    const idle: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] },
+      traffic: Record<string, number>[] = [];
     const idleLoad: number[] = [];
     for (let w = 0; w < WINDOWS; w++) {
-      const c0 = sides.map((s) => cpuSeconds(s.pid)), k0 = counters(), t0 = performance.now();
+      const c0 = sides.map((s) => cpuSeconds(s.pid)),
+        k0 = counters(),
+        t0 = performance.now();
       idleLoad.push((await import("node:os")).loadavg()[0]!);
       await Bun.sleep(10_000);
-      const secs = (performance.now() - t0) / 1000, k1 = counters();
+      const secs = (performance.now() - t0) / 1000,
+        k1 = counters();
       sides.forEach((s, i) => idle[s.name]!.push(((cpuSeconds(s.pid) - c0[i]!) * 1e6) / secs / HELD));
       const per = (k: string) => ((k1[k] ?? 0) - (k0[k] ?? 0)) / secs / HELD;
-      traffic.push({ frames: per("frames.in") + per("frames.out"), datagrams: per("datagrams.in") + per("datagrams.out"), stun: per("datagrams.in.stun") });
+      traffic.push({
+        frames: per("frames.in") + per("frames.out"),
+        datagrams: per("datagrams.in") + per("datagrams.out"),
+        stun: per("datagrams.in.stun"),
+      });
     }
     sides.forEach((s, i) =>
-      rows.push({ section: "layer1", metric: `server RSS per held Chromium session, ${half} → ${HELD} held (KB; RSS growth / sessions added)`, library: s.library, value: (held[i]! / 1024).toFixed(1), ratio: s.name == L ? "1 (ours)" : ratio(held[0]!, held[1]!), note: `RSS ${(base[i]! / 2 ** 20).toFixed(0)} → ${(mid[i]! / 2 ** 20).toFixed(0)} → ${(end[i]! / 2 ** 20).toFixed(0)} MB at 0 / ${half} / ${HELD}${s.name == L ? "" : " (each after a forced GC: node --expose-gc)"}` }));
+      rows.push({
+        section: "layer1",
+        metric: `server RSS per held Chromium session, ${half} → ${HELD} held (KB; RSS growth / sessions added)`,
+        library: s.library,
+        value: (held[i]! / 1024).toFixed(1),
+        ratio: s.name === L ? "1 (ours)" : ratio(held[0]!, held[1]!),
+        note: `RSS ${(base[i]! / 2 ** 20).toFixed(0)} → ${(mid[i]! / 2 ** 20).toFixed(0)} → ${(end[i]! / 2 ** 20).toFixed(0)} MB at 0 / ${half} / ${HELD}${s.name === L ? "" : " (each after a forced GC: node --expose-gc)"}`,
+      }),
+    );
     for (const s of sides)
-      rows.push({ section: "layer1", metric: `idle server CPU per held Chromium link (µs per second; median of ${WINDOWS} × 10 s windows, ${HELD} links held by each library at once)`, library: s.library, value: medianOf(idle[s.name]!, 1), ratio: s.name == L ? "1 (ours)" : ratio(median(idle[L]), median(idle[P])), note: `${((median(idle[s.name]!) * 10_000) / 1e6 * 100).toFixed(0)}% of a core for 10,000 such links; ${loadNote(idleLoad)}` });
+      rows.push({
+        section: "layer1",
+        metric: `idle server CPU per held Chromium link (µs per second; median of ${WINDOWS} × 10 s windows, ${HELD} links held by each library at once)`,
+        library: s.library,
+        value: medianOf(idle[s.name]!, 1),
+        ratio: s.name === L ? "1 (ours)" : ratio(median(idle[L]), median(idle[P])),
+        note: `${(((median(idle[s.name]!) * 10_000) / 1e6) * 100).toFixed(0)}% of a core for 10,000 such links; ${loadNote(idleLoad)}`,
+      });
     const t = (k: string) => median(traffic.map((x) => x[k]!));
-    rows.push({ section: "layer1", metric: "relay traffic per idle Chromium link (per second, in + out)", library: sides[0]!.library, value: `${t("frames").toFixed(3)} frames, ${t("datagrams").toFixed(2)} datagrams (${t("stun").toFixed(2)} STUN checks in)`, ratio: "", note: "frames: Layer-1 frames on the channel (PING/PONG when idle); datagrams: every UDP datagram, STUN and DTLS" });
+    rows.push({
+      section: "layer1",
+      metric: "relay traffic per idle Chromium link (per second, in + out)",
+      library: sides[0]!.library,
+      value: `${t("frames").toFixed(3)} frames, ${t("datagrams").toFixed(2)} datagrams (${t("stun").toFixed(2)} STUN checks in)`,
+      ratio: "",
+      note: "frames: Layer-1 frames on the channel (PING/PONG when idle); datagrams: every UDP datagram, STUN and DTLS",
+    });
     for (const p of holders) await p.close().catch(() => {});
   } finally {
     for (const s of sides) await s.page?.close().catch(() => {});
@@ -227,6 +334,15 @@ export async function benchLayer1(o: { rounds?: number; connects?: number; warmu
 
 if (import.meta.main) {
   const { table } = await import("./util.ts");
-  console.log(table(await benchLayer1({ rounds: Number(process.env.ROUNDS ?? 3), connects: Number(process.env.CONNECTS ?? 100), warmup: Number(process.env.WARMUP ?? 300), held: Number(process.env.HELD ?? 400) })));
+  console.log(
+    table(
+      await benchLayer1({
+        rounds: Number(process.env.ROUNDS ?? 3),
+        connects: Number(process.env.CONNECTS ?? 100),
+        warmup: Number(process.env.WARMUP ?? 300),
+        held: Number(process.env.HELD ?? 400),
+      }),
+    ),
+  );
   process.exit(0);
 }

@@ -5,17 +5,31 @@ import { join } from "node:path";
 import * as esbuild from "esbuild";
 import { libVersion } from "./util.ts";
 
-export const LIBP2P = () => `${libVersion("@libp2p/webrtc")} (${libVersion("libp2p")}, ${libVersion("node-datachannel")}, Node ${Bun.spawnSync(["node", "--version"]).stdout.toString().trim()})`;
+export const LIBP2P = () =>
+  `${libVersion("@libp2p/webrtc")} (${libVersion("libp2p")}, ${libVersion("node-datachannel")}, Node ${Bun.spawnSync(["node", "--version"]).stdout.toString().trim()})`;
 
 let bundle: Promise<Uint8Array> | undefined;
 /** The dialer as one browser ES module. */
-export const libp2pDialer = () => (bundle ??= (async () => {
-  const r = await esbuild.build({ entryPoints: [join(import.meta.dir, "libp2p/dialer.ts")], bundle: true, format: "esm", platform: "browser", write: false, logLevel: "silent", minify: true });
-  return r.outputFiles[0]!.contents;
-})());
+export const libp2pDialer = () =>
+  (bundle ??= (async () => {
+    const r = await esbuild.build({
+      entryPoints: [join(import.meta.dir, "libp2p/dialer.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      write: false,
+      logLevel: "silent",
+      minify: true,
+    });
+    return r.outputFiles[0]!.contents;
+  })());
 
 export async function startLibp2pListener(timeoutMs = 30000) {
-  const proc = Bun.spawn(["node", "--expose-gc", join(import.meta.dir, "libp2p/listener.mjs")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn(["node", "--expose-gc", join(import.meta.dir, "libp2p/listener.mjs")], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const reader = proc.stdout.getReader();
   let buf = "";
   const next = async () => {

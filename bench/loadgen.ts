@@ -22,14 +22,24 @@ import { PING_ANSWER_MS } from "../src/link.ts";
 
 const [host, portS, fp, consentS, pingS] = process.argv.slice(2);
 const port = Number(portS);
-const CONSENT_MS = Number(consentS ?? 2700), PING_MS = Number(pingS ?? 0);
+const CONSENT_MS = Number(consentS ?? 2700),
+  PING_MS = Number(pingS ?? 0);
 const ICE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const te = new TextEncoder();
 const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 /** Gaps between unanswered ICE checks (ms), as relay/client.ts CHECK_SCHEDULE, then every 1.6 s. */
 const CHECKS = [100, 200, 400, 800, 1600];
 
-interface Sess { sock: Socket; s: ChannelSession; onFrame?: (f: ReturnType<typeof decode>) => void; closed: boolean; timer?: ReturnType<typeof setTimeout>; beat?: ReturnType<typeof setTimeout>; rx: number; pinged: number }
+interface Sess {
+  sock: Socket;
+  s: ChannelSession;
+  onFrame?: (f: ReturnType<typeof decode>) => void;
+  closed: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+  beat?: ReturnType<typeof setTimeout>;
+  rx: number;
+  pinged: number;
+}
 const open = new Set<Sess>();
 
 function closeSess(x: Sess) {
@@ -37,9 +47,15 @@ function closeSess(x: Sess) {
   x.closed = true;
   clearTimeout(x.timer), clearTimeout(x.beat);
   open.delete(x);
-  try { x.s.close(); } catch {}
+  try {
+    x.s.close();
+  } catch {}
   // After the goodbyes left (Bun drops datagrams still queued on a socket closed in the same turn).
-  setImmediate(() => { try { x.sock.close(); } catch {} });
+  setImmediate(() => {
+    try {
+      x.sock.close();
+    } catch {}
+  });
 }
 
 function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
@@ -49,11 +65,27 @@ function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
     const key = te.encode(u);
     const sock = createSocket("udp4");
     let sess: Sess | undefined, session: ChannelSession | undefined;
-    let done = false, answered = false, n = 0;
-    const check = () => sock.send(encodeStun({
-      method: 1, cls: 0, txid: rnd(12),
-      attrs: [{ type: ATTR.USERNAME, value: te.encode(`${u}:${own}`) }, { type: ATTR.ICE_CONTROLLING, value: rnd(8) }, { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) }],
-    }, { integrityKey: key, fingerprint: true }), port, host);
+    let done = false,
+      answered = false,
+      n = 0;
+    const check = () =>
+      sock.send(
+        encodeStun(
+          {
+            method: 1,
+            cls: 0,
+            txid: rnd(12),
+            attrs: [
+              { type: ATTR.USERNAME, value: te.encode(`${u}:${own}`) },
+              { type: ATTR.ICE_CONTROLLING, value: rnd(8) },
+              { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) },
+            ],
+          },
+          { integrityKey: key, fingerprint: true },
+        ),
+        port,
+        host,
+      );
     let checks: ReturnType<typeof setTimeout> | undefined;
     const fail = (why: string) => {
       if (done) return;
@@ -61,8 +93,14 @@ function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
       clearTimeout(timer), clearTimeout(checks);
       if (sess) closeSess(sess);
       else {
-        try { session?.close(); } catch {}
-        setImmediate(() => { try { sock.close(); } catch {} });
+        try {
+          session?.close();
+        } catch {}
+        setImmediate(() => {
+          try {
+            sock.close();
+          } catch {}
+        });
       }
       reject(new Error(why));
     };
@@ -71,7 +109,7 @@ function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
     sock.on("message", (d: Buffer) => {
       const b0 = d[0]!;
       if (b0 <= 3) {
-        if (answered || d[0] != 0x01 || d[1] != 0x01) return; // only the first Binding success response starts DTLS
+        if (answered || d[0] !== 0x01 || d[1] !== 0x01) return; // only the first Binding success response starts DTLS
         answered = true;
         clearTimeout(checks);
         session = createClientSession(cert, fp!, {
@@ -81,13 +119,13 @@ function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
             if (sess) sess.rx = performance.now();
             const f = decode(m);
             if (!f) return;
-            if (!done && f.t == T.WELCOME) {
+            if (!done && f.t === T.WELCOME) {
               done = true;
               clearTimeout(timer);
               open.add(sess!);
               idle(sess!, check);
               resolve(sess!);
-            } else if (!done && f.t == T.ERROR) fail("relay error " + f.code);
+            } else if (!done && f.t === T.ERROR) fail("relay error " + f.code);
             else sess!.onFrame?.(f);
           },
           onClose: (why) => (done ? sess && closeSess(sess) : fail("closed: " + why)),
@@ -129,15 +167,28 @@ let shared: Certificate | undefined;
 async function openMany(n: number, concurrency: number) {
   shared ??= await generateCertificate();
   const t0 = performance.now();
-  let next = 0, ok = 0, failed = 0;
-  const errors: Record<string, number> = {}, ms: number[] = [];
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
-    while (next < n) {
-      next++;
-      const t = performance.now();
-      try { await handshake(shared!); ok++; ms.push(performance.now() - t); } catch (e) { failed++; const k = String((e as Error).message).slice(0, 60); errors[k] = (errors[k] ?? 0) + 1; }
-    }
-  }));
+  let next = 0,
+    ok = 0,
+    failed = 0;
+  const errors: Record<string, number> = {},
+    ms: number[] = [];
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) {
+        next++;
+        const t = performance.now();
+        try {
+          await handshake(shared!);
+          ok++;
+          ms.push(performance.now() - t);
+        } catch (e) {
+          failed++;
+          const k = String((e as Error).message).slice(0, 60);
+          errors[k] = (errors[k] ?? 0) + 1;
+        }
+      }
+    }),
+  );
   ms.sort((a, b) => a - b);
   const q = (p: number) => (ms.length ? Math.round(ms[Math.min(ms.length - 1, Math.ceil(p * ms.length) - 1)]!) : NaN);
   return { opened: ok, failed, ms: performance.now() - t0, p50: q(0.5), p95: q(0.95), max: q(1), errors, held: open.size };
@@ -146,12 +197,20 @@ async function openMany(n: number, concurrency: number) {
 /** P pairs, each with its own certificates (peer id = first 8 bytes of the fingerprint), one room per pair; each side keeps `window` SENDs in flight to the other for `seconds`. */
 async function pairs(p: number, seconds: number, window: number, bytes: number) {
   const certs = await Promise.all(Array.from({ length: 2 * p }, () => generateCertificate()));
-  const idOf = (c: Certificate) => Uint8Array.from(c.fingerprint.split(":").slice(0, 8).map((h) => parseInt(h, 16)));
+  const idOf = (c: Certificate) =>
+    Uint8Array.from(
+      c.fingerprint
+        .split(":")
+        .slice(0, 8)
+        .map((h) => parseInt(h, 16)),
+    );
   // Sessions that fail to open leave their pair out (counted in `failed`).
   const got = await Promise.allSettled(certs.map((c) => handshake(c)));
-  const failed = got.filter((g) => g.status == "rejected").length;
-  const sess = got.map((g) => (g.status == "fulfilled" ? g.value : undefined));
-  let delivered = 0, sent = 0, errs = 0;
+  const failed = got.filter((g) => g.status === "rejected").length;
+  const sess = got.map((g) => (g.status === "fulfilled" ? g.value : undefined));
+  let delivered = 0,
+    sent = 0,
+    errs = 0;
   let running = true;
   const data = rnd(bytes);
   const joined: Promise<void>[] = [];
@@ -161,18 +220,29 @@ async function pairs(p: number, seconds: number, window: number, bytes: number) 
     const [a, b] = [sess[2 * i], sess[2 * i + 1]];
     if (!a || !b) continue;
     const [ida, idb] = [idOf(certs[2 * i]!), idOf(certs[2 * i + 1]!)];
-    for (const [me, myId, peerId] of [[a, ida, idb], [b, idb, ida]] as const) {
+    for (const [me, myId, peerId] of [
+      [a, ida, idb],
+      [b, idb, ida],
+    ] as const) {
       let inflight = 0;
-      const pump = () => { while (running && inflight < window) { if (!me.s.send(encode({ t: T.SEND, topic, to: peerId, data }))) return; inflight++, sent++; } };
+      const pump = () => {
+        while (running && inflight < window) {
+          if (!me.s.send(encode({ t: T.SEND, topic, to: peerId, data }))) return;
+          inflight++, sent++;
+        }
+      };
       let ready!: () => void;
       joined.push(new Promise((r) => (ready = r)));
       me.onFrame = (f) => {
         if (!f) return;
-        if (f.t == T.MEMBERS || f.t == T.JOINED) ready();
+        if (f.t === T.MEMBERS || f.t === T.JOINED) ready();
         // The peer's DELIVER of our SEND is counted by the peer; we count the ones we receive and
         // treat each as the peer's credit back to us as well (symmetric load keeps both windows full).
-        else if (f.t == T.DELIVER) { delivered++; inflight = Math.max(0, inflight - 1); pump(); }
-        else if (f.t == T.ERROR) errs++;
+        else if (f.t === T.DELIVER) {
+          delivered++;
+          inflight = Math.max(0, inflight - 1);
+          pump();
+        } else if (f.t === T.ERROR) errs++;
       };
       me.s.send(encode({ t: T.JOIN, topic, id: myId }));
       pumps.push(pump);
@@ -183,7 +253,9 @@ async function pairs(p: number, seconds: number, window: number, bytes: number) 
   const d0 = delivered;
   for (const f of pumps) f();
   // Refill windows periodically too, in case a DELIVER was dropped by a rate limit.
-  const tick = setInterval(() => { for (const f of pumps) f(); }, 5);
+  const tick = setInterval(() => {
+    for (const f of pumps) f();
+  }, 5);
   await Bun.sleep(seconds * 1000);
   running = false;
   clearInterval(tick);
@@ -206,10 +278,10 @@ for await (const chunk of process.stdin) {
   while ((i = buf.indexOf("\n")) >= 0) {
     const m = JSON.parse(buf.slice(0, i));
     buf = buf.slice(i + 1);
-    if (m.cmd == "open") out(await openMany(m.n, m.concurrency ?? 50));
-    else if (m.cmd == "drop") out(dropAll());
-    else if (m.cmd == "pairs") out(await pairs(m.n, m.seconds, m.window, m.bytes));
-    else if (m.cmd == "close") {
+    if (m.cmd === "open") out(await openMany(m.n, m.concurrency ?? 50));
+    else if (m.cmd === "drop") out(dropAll());
+    else if (m.cmd === "pairs") out(await pairs(m.n, m.seconds, m.window, m.bytes));
+    else if (m.cmd === "close") {
       const r = dropAll();
       await Bun.sleep(50);
       out(r);

@@ -29,16 +29,21 @@ const DEFAULT = ["size", "join", "throughput", "capacity", "layer1", "failover",
 
 const argv = process.argv.slice(2);
 const update = argv.includes("--update");
-const asked = argv.filter((a) => a != "--update");
+const asked = argv.filter((a) => a !== "--update");
 for (const a of asked) if (!SECTIONS[a]) throw new Error(`bench: unknown section "${a}" (have: ${Object.keys(SECTIONS).join(", ")})`);
 if (update && !asked.length) throw new Error("bench: --update needs the sections to run and update (e.g. --update attack)");
 const run = asked.length ? asked : DEFAULT;
 const m = machine();
-console.log(Object.entries(m).map(([k, v]) => `${k}: ${v}`).join("\n"));
+console.log(
+  Object.entries(m)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join("\n"),
+);
 const rows: Row[] = [];
 const bySection = new Map<string, { rows: Row[]; seconds: number; load: [number[], number[]] }>();
 for (const name of run) {
-  const t0 = performance.now(), l0 = loadavg();
+  const t0 = performance.now(),
+    l0 = loadavg();
   let r: Row[];
   try {
     r = await SECTIONS[name]();
@@ -68,8 +73,18 @@ if (update) {
   }
   writeFileSync(RESULTS, md);
   console.log(`\nupdated bench/RESULTS.md: ${[...bySection.keys()].join(", ")}`);
-} else if (!asked.length || asked.join() == DEFAULT.join()) {
-  const libs = ["esbuild", "@trystero-p2p/torrent", "@trystero-p2p/nostr", "peerjs", "simple-peer", "p2pcf", "bittorrent-tracker", "playwright-core", "werift"].map(libVersion);
+} else if (!asked.length || asked.join() === DEFAULT.join()) {
+  const libs = [
+    "esbuild",
+    "@trystero-p2p/torrent",
+    "@trystero-p2p/nostr",
+    "peerjs",
+    "simple-peer",
+    "p2pcf",
+    "bittorrent-tracker",
+    "playwright-core",
+    "werift",
+  ].map(libVersion);
   const md = [
     "# Benchmark results",
     "",

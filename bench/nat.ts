@@ -58,12 +58,13 @@ export async function benchNat(o: { runs?: Record<NatKind, number> } = {}): Prom
     for (const kind of ["cone", "symmetric"] as NatKind[]) {
       let ours: { joiner: number[]; member: number[] } | undefined;
       const hosts: NetHost[] = [];
-      for (const side of ["a", "b"]) hosts.push(await (await net.natRouter(`${kind.slice(0, 3)}${side}r`, kind)).host(`${kind.slice(0, 3)}${side}`));
+      for (const side of ["a", "b"])
+        hosts.push(await (await net.natRouter(`${kind.slice(0, 3)}${side}r`, kind)).host(`${kind.slice(0, 3)}${side}`));
       const sites = await Promise.all(hosts.map((h) => h.serve(routes)));
       const [a, b] = await Promise.all(hosts.map((h) => launchIn(h, "chromium")));
       browsers.push(a, b);
       for (const lib of LIBS) {
-        const n = lib == "trystero-nostr" && kind == "symmetric" ? Math.min(3, runs[kind]) : runs[kind];
+        const n = lib === "trystero-nostr" && kind === "symmetric" ? Math.min(3, runs[kind]) : runs[kind];
         const res = { joiner: [] as number[], member: [] as number[], fails: 0 };
         for (let i = 0; i <= n; i++) {
           for (const [k, p] of [a, b].entries()) await p.goto(sites[k].url + "/"), await p.evaluate(LOAD(lib));
@@ -72,28 +73,45 @@ export async function benchNat(o: { runs?: Record<NatKind, number> } = {}): Prom
           await Bun.sleep(200); // A's JOIN or subscription reaches its relay
           const t0 = await b.evaluate<number>(DEMO({ ...cfg[lib], room }));
           const [ta, tb] = await Promise.all([a.evaluate<number | null>(WAIT), b.evaluate<number | null>(WAIT)]);
-          if (i == 0) continue; // warm-up
-          if (ta == null || tb == null) { res.fails++; continue; }
+          if (i === 0) continue; // warm-up
+          if (ta == null || tb == null) {
+            res.fails++;
+            continue;
+          }
           res.joiner.push(tb - t0), res.member.push(ta - t0);
         }
-        console.error(`nat ${kind} ${lib}: joiner ${res.joiner.map((x) => x.toFixed(0)).join(" ")}; member ${res.member.map((x) => x.toFixed(0)).join(" ")}; ${res.fails} timed out`);
-        const name = libVersion(ENTRIES[lib].lib) + (lib == "trystero-nostr" ? " (nostr)" : "");
-        const fmt = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)} / ${pct(xs, 95).toFixed(0)}` : `n/a: no message in ${TIMEOUT_MS / 1000} s`);
-        const label = kind == "cone" ? "across two cone NATs" : "across two symmetric NATs";
+        console.error(
+          `nat ${kind} ${lib}: joiner ${res.joiner.map((x) => x.toFixed(0)).join(" ")}; member ${res.member.map((x) => x.toFixed(0)).join(" ")}; ${res.fails} timed out`,
+        );
+        const name = libVersion(ENTRIES[lib].lib) + (lib === "trystero-nostr" ? " (nostr)" : "");
+        const fmt = (xs: number[]) =>
+          xs.length ? `${median(xs).toFixed(0)} / ${pct(xs, 95).toFixed(0)}` : `n/a: no message in ${TIMEOUT_MS / 1000} s`;
+        const label = kind === "cone" ? "across two cone NATs" : "across two symmetric NATs";
         const count = `n=${res.joiner.length}${res.fails ? `, ${res.fails} of ${n} never met within ${TIMEOUT_MS / 1000} s` : ""}`;
         for (const side of ["joiner", "member"] as const)
           rows.push({
             section: "nat",
-            metric: `${label}: joinRoom → first message, ${side == "joiner" ? "joining page" : "page already in"} (ms median / p95, ${count}; fresh pages)`,
+            metric: `${label}: joinRoom → first message, ${side === "joiner" ? "joining page" : "page already in"} (ms median / p95, ${count}; fresh pages)`,
             library: name,
             value: fmt(res[side]),
-            ratio: lib == "lumamesh" ? "1 (ours)" : ours?.[side].length && res[side].length ? `ours/theirs ${(median(ours[side]) / median(res[side])).toFixed(2)}` : "",
+            ratio:
+              lib === "lumamesh"
+                ? "1 (ours)"
+                : ours?.[side].length && res[side].length
+                  ? `ours/theirs ${(median(ours[side]) / median(res[side])).toFixed(2)}`
+                  : "",
           });
-        if (lib == "lumamesh") ours = res;
+        if (lib === "lumamesh") ours = res;
       }
       for (const p of browsers.splice(0)) await p.close();
     }
-    rows.push({ section: "nat", metric: "network", library: "all", value: "namespaces and veth pairs made by this section; NAT by nftables masquerade (symmetric: fully-random)", ratio: "" });
+    rows.push({
+      section: "nat",
+      metric: "network",
+      library: "all",
+      value: "namespaces and veth pairs made by this section; NAT by nftables masquerade (symmetric: fully-random)",
+      ratio: "",
+    });
   } finally {
     for (const p of browsers) await p.close().catch(() => {});
     for (const s of stops.reverse()) await s().catch(() => {});

@@ -6,7 +6,15 @@
 // any round trips, so the join timing is unaffected). Prints {"port":N} on stdout when listening.
 //   bun bench/nostr-relay.ts [--port N] [--host ADDR]   (default 127.0.0.1)
 type Event = { id: string; pubkey: string; created_at: number; kind: number; tags: string[][]; content: string; sig: string };
-type Filter = { ids?: string[]; authors?: string[]; kinds?: number[]; since?: number; until?: number; limit?: number; [tag: `#${string}`]: string[] };
+type Filter = {
+  ids?: string[];
+  authors?: string[];
+  kinds?: number[];
+  since?: number;
+  until?: number;
+  limit?: number;
+  [tag: `#${string}`]: string[];
+};
 
 export function matches(f: Filter, e: Event): boolean {
   if (f.ids && !f.ids.includes(e.id)) return false;
@@ -15,9 +23,9 @@ export function matches(f: Filter, e: Event): boolean {
   if (f.since !== undefined && e.created_at < f.since) return false;
   if (f.until !== undefined && e.created_at > f.until) return false;
   for (const [k, want] of Object.entries(f)) {
-    if (k[0] != "#" || !Array.isArray(want)) continue;
+    if (k[0] !== "#" || !Array.isArray(want)) continue;
     const name = k.slice(1);
-    if (!e.tags.some((t) => t[0] == name && (want as string[]).includes(t[1]))) return false;
+    if (!e.tags.some((t) => t[0] === name && (want as string[]).includes(t[1]))) return false;
   }
   return true;
 }
@@ -34,22 +42,31 @@ export function startNostrRelay(port = 0, hostname = "127.0.0.1") {
       return new Response("nostr relay (bench)", { status: 426 });
     },
     websocket: {
-      open(ws) { subs.set(ws, new Map()); },
-      close(ws) { subs.delete(ws); },
+      open(ws) {
+        subs.set(ws, new Map());
+      },
+      close(ws) {
+        subs.delete(ws);
+      },
       message(ws, raw) {
         let m: any;
-        try { m = JSON.parse(String(raw)); } catch { return void ws.send(JSON.stringify(["NOTICE", "bad json"])); }
+        try {
+          m = JSON.parse(String(raw));
+        } catch {
+          return void ws.send(JSON.stringify(["NOTICE", "bad json"]));
+        }
         if (!Array.isArray(m)) return;
-        if (m[0] == "EVENT" && m[1] && typeof m[1] == "object") {
+        if (m[0] === "EVENT" && m[1] && typeof m[1] === "object") {
           const e = m[1] as Event;
-          if (typeof e.id != "string" || typeof e.kind != "number" || !Array.isArray(e.tags)) return void ws.send(JSON.stringify(["OK", e.id ?? "", false, "invalid: malformed"]));
+          if (typeof e.id !== "string" || typeof e.kind !== "number" || !Array.isArray(e.tags))
+            return void ws.send(JSON.stringify(["OK", e.id ?? "", false, "invalid: malformed"]));
           events.push(e);
           if (events.length > MAX_EVENTS) events.splice(0, events.length - MAX_EVENTS);
           ws.send(JSON.stringify(["OK", e.id, true, ""]));
           for (const [peer, mine] of subs)
             for (const [id, filters] of mine) if (filters.some((f) => matches(f, e))) peer.send(JSON.stringify(["EVENT", id, e]));
-        } else if (m[0] == "REQ" && typeof m[1] == "string") {
-          const filters = m.slice(2).filter((f: unknown) => f && typeof f == "object") as Filter[];
+        } else if (m[0] === "REQ" && typeof m[1] === "string") {
+          const filters = m.slice(2).filter((f: unknown) => f && typeof f === "object") as Filter[];
           subs.get(ws)?.set(m[1], filters);
           for (const f of filters) {
             let hits = events.filter((e) => matches(f, e));
@@ -57,7 +74,7 @@ export function startNostrRelay(port = 0, hostname = "127.0.0.1") {
             for (const e of hits) ws.send(JSON.stringify(["EVENT", m[1], e]));
           }
           ws.send(JSON.stringify(["EOSE", m[1]]));
-        } else if (m[0] == "CLOSE" && typeof m[1] == "string") {
+        } else if (m[0] === "CLOSE" && typeof m[1] === "string") {
           subs.get(ws)?.delete(m[1]);
         }
       },

@@ -16,7 +16,9 @@ export async function startChild(cmd: string[], timeoutMs = 15000) {
         if (i >= 0) return JSON.parse(buf.slice(0, i)).port as number;
       }
     })(),
-    Bun.sleep(timeoutMs).then(() => { throw new Error(`${cmd.join(" ")}: not listening after ${timeoutMs} ms`); }),
+    Bun.sleep(timeoutMs).then(() => {
+      throw new Error(`${cmd.join(" ")}: not listening after ${timeoutMs} ms`);
+    }),
   ]);
   return { proc, port, stop: () => (proc.kill(), proc.exited) };
 }

@@ -24,7 +24,12 @@ export function bundleEntry(name: EntryName): Promise<Uint8Array> {
   if (!p) {
     p = build({
       entryPoints: [join(import.meta.dir, "entries", ENTRIES[name].file)],
-      bundle: true, minify: true, format: "esm", platform: "browser", write: false, logLevel: "silent",
+      bundle: true,
+      minify: true,
+      format: "esm",
+      platform: "browser",
+      write: false,
+      logLevel: "silent",
       // simple-peer and peerjs expect Node's `global`; what an app bundling them has to add as well.
       define: { global: "globalThis" },
     }).then((r) => r.outputFiles[0].contents);
@@ -45,7 +50,13 @@ export async function benchSize(): Promise<Row[]> {
         br: brotliCompressSync(js, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 24 } }).length,
       };
     } catch (e) {
-      rows.push({ section: "size", metric: BUNDLE_METRIC, library: libVersion(ENTRIES[name].lib), value: `n/a (${String(e).slice(0, 80)})`, ratio: "" });
+      rows.push({
+        section: "size",
+        metric: BUNDLE_METRIC,
+        library: libVersion(ENTRIES[name].lib),
+        value: `n/a (${String(e).slice(0, 80)})`,
+        ratio: "",
+      });
     }
   }
   const ours = sizes.lumamesh;
@@ -56,7 +67,7 @@ export async function benchSize(): Promise<Row[]> {
       metric: BUNDLE_METRIC,
       library: libVersion(ENTRIES[name as EntryName].lib) + (name.startsWith("trystero") ? ` (${name.slice(9)})` : ""),
       value: `${s.raw} / ${s.gz} / ${s.br}`,
-      ratio: name == "lumamesh" ? "1 (ours)" : `theirs/ours ${r("raw")} / ${r("gz")} / ${r("br")}`,
+      ratio: name === "lumamesh" ? "1 (ours)" : `theirs/ours ${r("raw")} / ${r("gz")} / ${r("br")}`,
     });
   }
   return rows;

@@ -33,10 +33,10 @@ export function rssBytes(pid: number): number {
 const ROOT = join(import.meta.dir, "..");
 /** "name@version" of an installed package (or of this repository for "lumamesh"). */
 export function libVersion(name: string): string {
-  const file = name == "lumamesh" ? join(ROOT, "package.json") : join(ROOT, "node_modules", name, "package.json");
+  const file = name === "lumamesh" ? join(ROOT, "package.json") : join(ROOT, "node_modules", name, "package.json");
   try {
     const v = JSON.parse(readFileSync(file, "utf8")).version;
-    return name == "lumamesh" ? `lumamesh@${v}+${gitHead()}` : `${name}@${v}`;
+    return name === "lumamesh" ? `lumamesh@${v}+${gitHead()}` : `${name}@${v}`;
   } catch {
     return `${name}@?`;
   }
@@ -48,7 +48,9 @@ function gitHead(): string {
 
 export function machine(): Record<string, string> {
   const c = cpus();
-  const chromium = Bun.spawnSync([process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", "--version"], { stderr: "ignore" }).stdout.toString().trim();
+  const chromium = Bun.spawnSync([process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", "--version"], { stderr: "ignore" })
+    .stdout.toString()
+    .trim();
   const node = Bun.spawnSync(["node", "--version"]).stdout.toString().trim();
   return {
     date: new Date().toISOString(),
@@ -65,10 +67,12 @@ export type Row = Record<string, string | number>;
 export function table(rows: Row[]): string {
   if (!rows.length) return "";
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: unknown) => (typeof v == "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : String(v ?? ""));
+  const cell = (v: unknown) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : String(v ?? ""));
   const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => "| " + vals.map((v, i) => v.padEnd(w[i])).join(" | ") + " |";
-  return [line(cols), "|" + w.map((n) => "-".repeat(n + 2)).join("|") + "|", ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join("\n");
+  return [line(cols), "|" + w.map((n) => "-".repeat(n + 2)).join("|") + "|", ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join(
+    "\n",
+  );
 }
 
 /**
@@ -87,6 +91,8 @@ export async function alternate<T>(items: readonly T[], rounds: number, fn: (ite
   return load;
 }
 /** "load 0.52–1.30 (1-min average over the rounds, 2 cores)". */
-export const loadNote = (l: number[]) => `load ${Math.min(...l).toFixed(2)}–${Math.max(...l).toFixed(2)} (1-min avg during the rounds, ${cpus().length} cores)`;
+export const loadNote = (l: number[]) =>
+  `load ${Math.min(...l).toFixed(2)}–${Math.max(...l).toFixed(2)} (1-min avg during the rounds, ${cpus().length} cores)`;
 /** "12.3 (rounds 11.9, 12.3, 14.0)": the median of per-round values and the values themselves. */
-export const medianOf = (xs: number[], digits = 1) => `${median(xs).toFixed(digits)} (rounds ${xs.map((x) => x.toFixed(digits)).join(", ")})`;
+export const medianOf = (xs: number[], digits = 1) =>
+  `${median(xs).toFixed(digits)} (rounds ${xs.map((x) => x.toFixed(digits)).join(", ")})`;

@@ -14,7 +14,10 @@ import { brotli } from "./ord/manifest.ts";
 const ROOT = join(import.meta.dir, "..");
 
 /** Example inscriptions and the sats they sit on (any free sats would do). */
-export const EXAMPLES = { chat: { file: "examples/chat.html", sat: 25483050765718 }, cursors: { file: "examples/cursors.html", sat: 25483050765719 } };
+export const EXAMPLES = {
+  chat: { file: "examples/chat.html", sat: 25483050765718 },
+  cursors: { file: "examples/cursors.html", sat: 25483050765719 },
+};
 
 export interface EmbeddedOptions {
   /** Where the ord server listens, and the relay unless `relayHost` is given (default 127.0.0.1). */
@@ -65,7 +68,10 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<Embedded> 
   const relayHost = o.relayHost ?? host;
   const relay = await startRelay({ host: relayHost, port: o.relayPort ?? 0, cert: state.cert, log });
   const record = relayRecord(state, relayHost, relay.port);
-  const cfg: BuildConfig = { ...DEFAULT_BUILD, relays: o.compiledRelays == "relay" ? [{ addr: record.addr, fp: record.fp }] : o.compiledRelays ?? [] };
+  const cfg: BuildConfig = {
+    ...DEFAULT_BUILD,
+    relays: o.compiledRelays === "relay" ? [{ addr: record.addr, fp: record.fp }] : (o.compiledRelays ?? []),
+  };
   const lib = await buildLibrary(o.outDir ?? join(ROOT, "dist"), cfg);
   const bootstrap = JSON.stringify({ lumamesh: 1, relays: [{ addr: record.addr, fp: record.fp, id: record.id }] });
   // As `ord wallet inscribe --compress` would store it: brotli only when smaller.
@@ -76,12 +82,31 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<Embedded> 
   const named: [string, InscriptionInput][] = [
     ["lumamesh.js", { ...js(lib["lumamesh.js"]), sat: SATS.lib }],
     ["lumamesh-fallback.js", { ...js(lib["lumamesh-fallback.js"]), sat: SATS.fallback }],
-    ...(o.bootstrapBody === null ? [] : [["bootstrap.json", { body: o.bootstrapBody ?? bootstrap, content_type: "application/json", sat: SATS.boot }] as [string, InscriptionInput]]),
-    ...Object.entries(EXAMPLES).map(([name, e]) => [name, { body: readFileSync(join(ROOT, e.file)), content_type: "text/html;charset=utf-8", sat: e.sat }] as [string, InscriptionInput]),
+    ...(o.bootstrapBody === null
+      ? []
+      : [
+          ["bootstrap.json", { body: o.bootstrapBody ?? bootstrap, content_type: "application/json", sat: SATS.boot }] as [
+            string,
+            InscriptionInput,
+          ],
+        ]),
+    ...Object.entries(EXAMPLES).map(
+      ([name, e]) =>
+        [name, { body: readFileSync(join(ROOT, e.file)), content_type: "text/html;charset=utf-8", sat: e.sat }] as [
+          string,
+          InscriptionInput,
+        ],
+    ),
   ];
   let ord: OrdServer;
   try {
-    ord = await startOrdServer({ host, port: o.ordPort ?? 0, satIndex: o.satIndex ?? true, decompress: o.decompress, ...(o.chain && { chain: o.chain }) });
+    ord = await startOrdServer({
+      host,
+      port: o.ordPort ?? 0,
+      satIndex: o.satIndex ?? true,
+      decompress: o.decompress,
+      ...(o.chain && { chain: o.chain }),
+    });
   } catch (e) {
     await relay.stop(); // e.g. the ord port is taken: leave nothing bound behind
     throw e;
@@ -90,7 +115,12 @@ export async function startEmbedded(o: EmbeddedOptions = {}): Promise<Embedded> 
   for (const [name, i] of named) ids[name] = ord.add(i).id;
   for (const i of o.extra ?? []) ord.add(i);
   return {
-    relay, record, ord, ids, state, dataDir,
+    relay,
+    record,
+    ord,
+    ids,
+    state,
+    dataDir,
     url: (name) => `${ord.url}/inscription/${ids[name]}`,
     async stop() {
       await ord.stop();

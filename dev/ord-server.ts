@@ -4,7 +4,16 @@
 // content.ts (/content, /preview) · api.ts (JSON) · reply.ts (replies, layers) · parse.ts
 // (Rust-compatible parsers, sat math) · media.ts (media table) · templates.ts (HTML) · manifest.ts.
 export { startOrdServer, type OrdServer, type OrdServerOptions } from "./ord/server.ts";
-export { Store, blockHash, sha256Id, type Inscription, type InscriptionInput, type OrdChainOutput, type OrdChainTx, type OrdChainView } from "./ord/store.ts";
+export {
+  Store,
+  blockHash,
+  sha256Id,
+  type Inscription,
+  type InscriptionInput,
+  type OrdChainOutput,
+  type OrdChainTx,
+  type OrdChainView,
+} from "./ord/store.ts";
 export { parseInscriptionId, parseOutPoint, parseRustInt, parseSat, satInfo } from "./ord/parse.ts";
 export { PAGE_SIZE } from "./ord/routes.ts";
 export { iframeMain, iframeThumbnail } from "./ord/templates.ts";

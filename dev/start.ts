@@ -119,7 +119,9 @@ export function startBanner(b: BannerInput): string {
       "",
       `Your folder ${s.dir} (${s.from === "manifest" ? "its manifest.json" : "every file, each on a sat of its own"}):`,
       ...s.files.map((f) => `  ${(f.file ?? "-").padEnd(width)}  sat ${f.sat ?? "-"}  ${b.ordUrl}/inscription/${f.id}`),
-      ...(s.skipped.length ? [`  (left out, unknown extension: ${s.skipped.join(", ")}; a manifest.json can give their content_type)`] : []),
+      ...(s.skipped.length
+        ? [`  (left out, unknown extension: ${s.skipped.join(", ")}; a manifest.json can give their content_type)`]
+        : []),
     );
     const index = s.files.find((f) => f.file === "index.html");
     if (index) {

@@ -37,7 +37,7 @@ if (!relays.length && !a.ord) {
 // a new peer id every run. With it, the same certificate, so the same peer id, every run.
 const certificates = a.identity ? [keptCertificate(a.identity) as unknown as RTCCertificate] : undefined;
 const net = await connect({ RTCPeerConnection: PeerConnection, certificates, ...(relays.length ? { relays } : { ord: a.ord }) });
-const say = (...w: unknown[]) => console.log(w.map((x) => (typeof x == "string" ? x : JSON.stringify(x))).join(" "));
+const say = (...w: unknown[]) => console.log(w.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(" "));
 say("id", net.id, "relay", net.relay?.addr);
 const room = await net.joinRoom(a.room!, { nick: a.nick, password: a.password });
 say("joined", a.room);
@@ -48,8 +48,8 @@ room.on("peer", (p) => {
 room.on("leave", (p) => say("leave", p.id));
 room.on("message", (data, p) => {
   say("message", p.id, JSON.stringify(data));
-  if (typeof data == "string" ? !data.startsWith("echo: ") : !(data && typeof data == "object" && "echo" in data))
-    p.send(typeof data == "string" ? "echo: " + data : { echo: data }).catch((e) => say("error", "send", e.message));
+  if (typeof data === "string" ? !data.startsWith("echo: ") : !(data && typeof data === "object" && "echo" in data))
+    p.send(typeof data === "string" ? "echo: " + data : { echo: data }).catch((e) => say("error", "send", e.message));
 });
 room.on("error", (e) => say("error", e.code, e.message));
 net.on("disconnect", (why) => say("disconnect", why));

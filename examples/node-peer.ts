@@ -32,7 +32,8 @@ export class PemCertificate {
 
 // A self-signed ECDSA P-256 X.509 v3 certificate in DER (X.690), which node:crypto cannot make itself.
 const tlv = (tag: number, ...parts: Uint8Array[]): Uint8Array => {
-  const n = parts.reduce((a, p) => a + p.length, 0), len = n < 128 ? [n] : n < 256 ? [0x81, n] : [0x82, n >> 8, n & 255];
+  const n = parts.reduce((a, p) => a + p.length, 0),
+    len = n < 128 ? [n] : n < 256 ? [0x81, n] : [0x82, n >> 8, n & 255];
   return Uint8Array.from([tag, ...len, ...parts.flatMap((p) => [...p])]);
 };
 const seq = (...p: Uint8Array[]) => tlv(0x30, ...p);
@@ -50,14 +51,24 @@ export function generateCertificate(dir = mkdtempSync(join(tmpdir(), "lumamesh-p
   serial[0] = (serial[0]! & 0x7f) | 1; // a positive INTEGER, minimally encoded
   const now = Date.now();
   const tbs = seq(
-    tlv(0xa0, tlv(2, Uint8Array.of(2))), tlv(2, serial), ECDSA_SHA256, NAME,
-    seq(time(new Date(now - 864e5)), time(new Date(now + days * 864e5))), NAME,
+    tlv(0xa0, tlv(2, Uint8Array.of(2))),
+    tlv(2, serial),
+    ECDSA_SHA256,
+    NAME,
+    seq(time(new Date(now - 864e5)), time(new Date(now + days * 864e5))),
+    NAME,
     new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
   );
   const der = seq(tbs, ECDSA_SHA256, tlv(3, Uint8Array.of(0), sign("sha256", tbs, privateKey)));
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "key.pem"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
-  writeFileSync(join(dir, "cert.pem"), `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE-----\n`);
+  writeFileSync(
+    join(dir, "cert.pem"),
+    `-----BEGIN CERTIFICATE-----\n${Buffer.from(der)
+      .toString("base64")
+      .match(/.{1,64}/g)!
+      .join("\n")}\n-----END CERTIFICATE-----\n`,
+  );
   return new PemCertificate(dir);
 }
 

@@ -16,8 +16,8 @@
 // Every tag is a one-byte *data push* (`01 01`), never OP_1..OP_16 (a "pushnum" curse), and values
 // are plain pushes as rust-bitcoin's `push_slice` makes them (no minimal-number rewriting), so a
 // 1-byte body `05` is `01 05`, not OP_5. Rune (13), note (15) and properties (17) are not produced.
-import { hex } from '@scure/base';
-import { brotliCompressSync, constants as Z } from 'node:zlib';
+import { hex } from "@scure/base";
+import { brotliCompressSync, constants as Z } from "node:zlib";
 
 /** A script element may push at most 520 bytes (MAX_SCRIPT_ELEMENT_SIZE). */
 export const MAX_PUSH = 520;
@@ -107,7 +107,7 @@ export function encodePointer(pointer: bigint | number): Uint8Array {
 
 /** The envelope alone: OP_FALSE OP_IF … OP_ENDIF. */
 export function envelopeScript(f: InscriptionFields): Uint8Array {
-  const parts: Uint8Array[] = [Uint8Array.of(0x00, 0x63), pushData(te.encode('ord'))];
+  const parts: Uint8Array[] = [Uint8Array.of(0x00, 0x63), pushData(te.encode("ord"))];
   const tag = (t: number, v: Uint8Array) => parts.push(pushData(Uint8Array.of(t)), pushData(v));
   if (f.contentType !== undefined) tag(TAG.contentType, te.encode(f.contentType));
   if (f.contentEncoding !== undefined) tag(TAG.contentEncoding, te.encode(f.contentEncoding));
@@ -133,7 +133,7 @@ export function envelopeScript(f: InscriptionFields): Uint8Array {
 
 /** The reveal leaf script: `<xonly> OP_CHECKSIG` followed by the envelope (as ord builds it). */
 export function revealScript(xonly: Uint8Array, f: InscriptionFields): Uint8Array {
-  if (xonly.length !== 32) throw new RangeError('envelope: reveal key must be 32-byte x-only');
+  if (xonly.length !== 32) throw new RangeError("envelope: reveal key must be 32-byte x-only");
   return concat([pushData(xonly), Uint8Array.of(0xac), envelopeScript(f)]);
 }
 
@@ -194,7 +194,7 @@ function decodeInscriptionId(v: Uint8Array): string | null {
   return `${hex.encode(v.slice(0, 32).reverse())}i${n}`;
 }
 
-const ORD = /* @__PURE__ */ te.encode('ord');
+const ORD = /* @__PURE__ */ te.encode("ord");
 
 /** Every envelope in a script-path witness, in order. Pushnums (OP_1..OP_16, OP_1NEGATE) count as
  *  pushes, as ord reads them (cursed, still inscribed); any other opcode ends an envelope unterminated. */
@@ -203,24 +203,37 @@ export function readEnvelopes(witness: Uint8Array[]): ReadEnvelope[] {
   const ins = script && instructions(script);
   if (!ins) return [];
   const found: ReadEnvelope[] = [];
-  const isPush = (x: Instruction | undefined): x is { push: Uint8Array } => x !== undefined && 'push' in x;
+  const isPush = (x: Instruction | undefined): x is { push: Uint8Array } => x !== undefined && "push" in x;
   for (let k = 0; k + 2 < ins.length; k++) {
     const a = ins[k]!;
     const b = ins[k + 1]!;
     const c = ins[k + 2];
     // OP_FALSE (an empty push) OP_IF push("ord")
-    if (!(isPush(a) && a.push.length === 0 && 'op' in b && b.op === 0x63 && isPush(c) && c.push.length === 3 && c.push.every((x, i) => x === ORD[i]))) continue;
+    if (
+      !(
+        isPush(a) &&
+        a.push.length === 0 &&
+        "op" in b &&
+        b.op === 0x63 &&
+        isPush(c) &&
+        c.push.length === 3 &&
+        c.push.every((x, i) => x === ORD[i])
+      )
+    )
+      continue;
     const payload: Uint8Array[] = [];
     let j = k + 3;
     let ended = false;
     for (; j < ins.length; j++) {
       const x = ins[j]!;
-      if ('push' in x) payload.push(x.push);
+      if ("push" in x) payload.push(x.push);
       else if (x.op === 0x68) {
         ended = true;
         break;
-      } else if (x.op === 0x4f) payload.push(Uint8Array.of(0x81)); // OP_1NEGATE
-      else if (x.op >= 0x51 && x.op <= 0x60) payload.push(Uint8Array.of(x.op - 0x50)); // OP_1..OP_16
+      } else if (x.op === 0x4f)
+        payload.push(Uint8Array.of(0x81)); // OP_1NEGATE
+      else if (x.op >= 0x51 && x.op <= 0x60)
+        payload.push(Uint8Array.of(x.op - 0x50)); // OP_1..OP_16
       else break;
     }
     if (!ended) continue;
@@ -259,10 +272,10 @@ export function readEnvelopes(witness: Uint8Array[]): ReadEnvelope[] {
 // Brotli as ord does it (inscription.rs `compress`): quality 11, lgwin 24, lgblock 24, a mode by
 // media type, kept only when strictly smaller. Node's encoder is the reference C brotli; ord uses
 // the Rust port, so compressed bytes may differ while decoding to the same content.
-export type BrotliMode = 'generic' | 'text' | 'font';
+export type BrotliMode = "generic" | "text" | "font";
 
-export function compressBody(body: Uint8Array, mode: BrotliMode = 'generic'): { body: Uint8Array; encoding?: 'br' } {
-  const m = mode === 'text' ? Z.BROTLI_MODE_TEXT : mode === 'font' ? Z.BROTLI_MODE_FONT : Z.BROTLI_MODE_GENERIC;
+export function compressBody(body: Uint8Array, mode: BrotliMode = "generic"): { body: Uint8Array; encoding?: "br" } {
+  const m = mode === "text" ? Z.BROTLI_MODE_TEXT : mode === "font" ? Z.BROTLI_MODE_FONT : Z.BROTLI_MODE_GENERIC;
   const out = brotliCompressSync(body, {
     params: {
       [Z.BROTLI_PARAM_QUALITY]: 11,
@@ -272,56 +285,56 @@ export function compressBody(body: Uint8Array, mode: BrotliMode = 'generic'): { 
       [Z.BROTLI_PARAM_SIZE_HINT]: body.length,
     },
   });
-  if (out.length < body.length) return { body: new Uint8Array(out.buffer, out.byteOffset, out.length), encoding: 'br' };
+  if (out.length < body.length) return { body: new Uint8Array(out.buffer, out.byteOffset, out.length), encoding: "br" };
   return { body };
 }
 
 // Extension → [content type, brotli mode]: ord's src/inscriptions/media.rs Media::TABLE, same strings
 // and modes (fonts other than woff2 compress in generic mode; .py is text/x-python; YAML application/yaml).
 const MEDIA: Record<string, [string, BrotliMode]> = {
-  cbor: ['application/cbor', 'generic'],
-  json: ['application/json', 'text'],
-  bin: ['application/octet-stream', 'generic'],
-  pdf: ['application/pdf', 'generic'],
-  asc: ['application/pgp-signature', 'text'],
-  binpb: ['application/protobuf', 'generic'],
-  torrent: ['application/x-bittorrent', 'generic'],
-  yaml: ['application/yaml', 'text'],
-  yml: ['application/yaml', 'text'],
-  flac: ['audio/flac', 'generic'],
-  mp3: ['audio/mpeg', 'generic'],
-  opus: ['audio/ogg;codecs=opus', 'generic'],
-  wav: ['audio/wav', 'generic'],
-  otf: ['font/otf', 'generic'],
-  ttf: ['font/ttf', 'generic'],
-  woff: ['font/woff', 'generic'],
-  woff2: ['font/woff2', 'font'],
-  apng: ['image/apng', 'generic'],
-  avif: ['image/avif', 'generic'],
-  gif: ['image/gif', 'generic'],
-  jpg: ['image/jpeg', 'generic'],
-  jpeg: ['image/jpeg', 'generic'],
-  jxl: ['image/jxl', 'generic'],
-  png: ['image/png', 'generic'],
-  svg: ['image/svg+xml', 'text'],
-  webp: ['image/webp', 'generic'],
-  gltf: ['model/gltf+json', 'text'],
-  glb: ['model/gltf-binary', 'generic'],
-  stl: ['model/stl', 'generic'],
-  css: ['text/css', 'text'],
-  html: ['text/html;charset=utf-8', 'text'],
-  js: ['text/javascript', 'text'],
-  mjs: ['text/javascript', 'text'],
-  md: ['text/markdown;charset=utf-8', 'text'],
-  txt: ['text/plain;charset=utf-8', 'text'],
-  py: ['text/x-python', 'text'],
-  mp4: ['video/mp4', 'generic'],
-  webm: ['video/webm', 'generic'],
+  cbor: ["application/cbor", "generic"],
+  json: ["application/json", "text"],
+  bin: ["application/octet-stream", "generic"],
+  pdf: ["application/pdf", "generic"],
+  asc: ["application/pgp-signature", "text"],
+  binpb: ["application/protobuf", "generic"],
+  torrent: ["application/x-bittorrent", "generic"],
+  yaml: ["application/yaml", "text"],
+  yml: ["application/yaml", "text"],
+  flac: ["audio/flac", "generic"],
+  mp3: ["audio/mpeg", "generic"],
+  opus: ["audio/ogg;codecs=opus", "generic"],
+  wav: ["audio/wav", "generic"],
+  otf: ["font/otf", "generic"],
+  ttf: ["font/ttf", "generic"],
+  woff: ["font/woff", "generic"],
+  woff2: ["font/woff2", "font"],
+  apng: ["image/apng", "generic"],
+  avif: ["image/avif", "generic"],
+  gif: ["image/gif", "generic"],
+  jpg: ["image/jpeg", "generic"],
+  jpeg: ["image/jpeg", "generic"],
+  jxl: ["image/jxl", "generic"],
+  png: ["image/png", "generic"],
+  svg: ["image/svg+xml", "text"],
+  webp: ["image/webp", "generic"],
+  gltf: ["model/gltf+json", "text"],
+  glb: ["model/gltf-binary", "generic"],
+  stl: ["model/stl", "generic"],
+  css: ["text/css", "text"],
+  html: ["text/html;charset=utf-8", "text"],
+  js: ["text/javascript", "text"],
+  mjs: ["text/javascript", "text"],
+  md: ["text/markdown;charset=utf-8", "text"],
+  txt: ["text/plain;charset=utf-8", "text"],
+  py: ["text/x-python", "text"],
+  mp4: ["video/mp4", "generic"],
+  webm: ["video/webm", "generic"],
 };
 
 /** Content type and brotli mode guessed from a file name's extension, or null if unknown. */
 export function mediaForPath(path: string): { contentType: string; mode: BrotliMode } | null {
-  const dot = path.lastIndexOf('.');
+  const dot = path.lastIndexOf(".");
   if (dot < 0) return null;
   const m = MEDIA[path.slice(dot + 1).toLowerCase()];
   return m ? { contentType: m[0], mode: m[1] } : null;
@@ -329,9 +342,9 @@ export function mediaForPath(path: string): { contentType: string; mode: BrotliM
 
 /** Brotli mode for an explicit content type. */
 export function modeForContentType(ct: string): BrotliMode {
-  if (ct.startsWith('font/')) return 'font';
-  if (ct.startsWith('text/') || ct.includes('json') || ct.includes('xml') || ct.includes('javascript')) return 'text';
-  return 'generic';
+  if (ct.startsWith("font/")) return "font";
+  if (ct.startsWith("text/") || ct.includes("json") || ct.includes("xml") || ct.includes("javascript")) return "text";
+  return "generic";
 }
 
 // JSON → CBOR (RFC 8949), as ord's `--json-metadata` does through serde_json + ciborium:
@@ -357,7 +370,7 @@ export function jsonToCbor(value: unknown): Uint8Array {
     if (v === null) out.push(0xf6);
     else if (v === true) out.push(0xf5);
     else if (v === false) out.push(0xf4);
-    else if (typeof v === 'number') {
+    else if (typeof v === "number") {
       if (Number.isSafeInteger(v)) v >= 0 ? head(0, v) : head(1, -1 - v);
       else if (Math.fround(v) === v || Number.isNaN(v)) {
         const b = new DataView(new ArrayBuffer(4));
@@ -368,14 +381,14 @@ export function jsonToCbor(value: unknown): Uint8Array {
         b.setFloat64(0, v);
         out.push(0xfb, ...new Uint8Array(b.buffer));
       }
-    } else if (typeof v === 'string') {
+    } else if (typeof v === "string") {
       const b = te.encode(v);
       head(3, b.length);
       out.push(...b);
     } else if (Array.isArray(v)) {
       head(4, v.length);
       for (const x of v) enc(x);
-    } else if (typeof v === 'object') {
+    } else if (typeof v === "object") {
       const entries = Object.entries(v as Record<string, unknown>);
       head(5, entries.length);
       for (const [k, x] of entries) {

@@ -5,24 +5,24 @@
 //   waitForReveal(backend, txid, opts)         poll until the reveal is seen
 // Nothing here prints; the caller decides what to show. Keys never enter a Plan except the
 // temporary reveal key, which the recovery file exists to keep.
-import * as btc from '@scure/btc-signer';
-import { hex } from '@scure/base';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import type { InscriptionFields } from './envelope.ts';
-import { type Backend, type Signer } from './fund.ts';
-import { OrdClient } from './ord.ts';
-import { InscribeError, outpoint, planInscription, signRevealCommitInput, type Plan, type Utxo } from './tx.ts';
-import type { NetworkName } from './networks.ts';
-import { vetUtxos } from './vet.ts';
-import { checkNetwork } from './connect.ts';
+import * as btc from "@scure/btc-signer";
+import { hex } from "@scure/base";
+import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import type { InscriptionFields } from "./envelope.ts";
+import { type Backend, type Signer } from "./fund.ts";
+import { OrdClient } from "./ord.ts";
+import { InscribeError, outpoint, planInscription, signRevealCommitInput, type Plan, type Utxo } from "./tx.ts";
+import type { NetworkName } from "./networks.ts";
+import { vetUtxos } from "./vet.ts";
+import { checkNetwork } from "./connect.ts";
 
-export * from './envelope.ts';
-export * from './networks.ts';
-export * from './tx.ts';
-export * from './fund.ts';
-export * from './ord.ts';
-export * from './vet.ts';
-export * from './connect.ts';
+export * from "./envelope.ts";
+export * from "./networks.ts";
+export * from "./tx.ts";
+export * from "./fund.ts";
+export * from "./ord.ts";
+export * from "./vet.ts";
+export * from "./connect.ts";
 
 export interface InscribeRequest {
   network: NetworkName;
@@ -62,15 +62,16 @@ async function signAndCheck(tx: btc.Transaction, signer: Signer, which: string, 
   try {
     signed = btc.Transaction.fromPSBT(bytes, TX_OPTS);
   } catch (e) {
-    throw new InscribeError('bad-psbt', `the signed ${which} PSBT cannot be read: ${(e as Error).message}`);
+    throw new InscribeError("bad-psbt", `the signed ${which} PSBT cannot be read: ${(e as Error).message}`);
   }
-  if (signed.id !== before) throw new InscribeError('bad-psbt', `the signed ${which} PSBT is for a different transaction (${signed.id}, expected ${before})`);
+  if (signed.id !== before)
+    throw new InscribeError("bad-psbt", `the signed ${which} PSBT is for a different transaction (${signed.id}, expected ${before})`);
   for (let i = 0; i < signed.inputsLength; i++) {
     if (skip.includes(i)) continue;
     try {
       signed.finalizeIdx(i);
     } catch (e) {
-      throw new InscribeError('bad-psbt', `input ${i} of the ${which} PSBT is not signed: ${(e as Error).message}`);
+      throw new InscribeError("bad-psbt", `input ${i} of the ${which} PSBT is not signed: ${(e as Error).message}`);
     }
   }
   // Keep witnesses for skipped inputs from the original (e.g. the reveal's script-path input).
@@ -86,19 +87,22 @@ export async function fundAndSign(req: InscribeRequest, backend: Backend, signer
   await checkNetwork(req.network, backend, ord);
   const own = signer.address(req.network);
   const changeAddress = req.changeAddress ?? own ?? (signer.changeAddress ? await signer.changeAddress(req.network) : null);
-  if (!changeAddress) throw new InscribeError('bad-input', 'a change address is needed for this signer');
+  if (!changeAddress) throw new InscribeError("bad-input", "a change address is needed for this signer");
   const all = req.utxos ?? (own ? await backend.utxos(own, req.network) : []);
   const vetted = await vetUtxos(all, ord, { allowUnindexedRunes: !!req.allowUnindexedRunes });
   const warnings: string[] = [];
   if (vetted.runesUnchecked) warnings.push(`runes were not checked: ord server ${ord.base} does not index runes (--allow-unindexed-runes)`);
   const unindexedSats = vetted.unindexed.reduce((a, u) => a + u.value, 0n);
-  if (vetted.unindexed.length) warnings.push(`${vetted.unindexed.length} UTXO(s) holding ${unindexedSats} sats are not indexed by ord yet (unconfirmed?) and were left out`);
+  if (vetted.unindexed.length)
+    warnings.push(
+      `${vetted.unindexed.length} UTXO(s) holding ${unindexedSats} sats are not indexed by ord yet (unconfirmed?) and were left out`,
+    );
 
   let reinscribe: { utxo: Utxo; offset: bigint; sat: bigint } | undefined;
   if (req.sat !== undefined) {
     const loc = await ord.locateSat(req.sat);
     const utxo = all.find((u) => outpoint(u) === loc.outpoint);
-    if (!utxo) throw new InscribeError('not-controlled', `sat ${req.sat} is in ${loc.outpoint}, which is not a UTXO of this signer`);
+    if (!utxo) throw new InscribeError("not-controlled", `sat ${req.sat} is in ${loc.outpoint}, which is not a UTXO of this signer`);
     // Everything else in that UTXO must be an inscription on S itself.
     const onSat = new Set<string>();
     for (let page = 0; page < 50; page++) {
@@ -107,9 +111,12 @@ export async function fundAndSign(req: InscribeRequest, backend: Backend, signer
       if (!p.more) break;
     }
     const stray = (loc.utxo.inscriptions ?? []).filter((id) => !onSat.has(id));
-    if (stray.length) throw new InscribeError('inscribed-utxo', `${loc.outpoint} also carries inscription(s) not on sat ${req.sat}: ${stray.join(', ')}`);
-    if (loc.utxo.runes === null && !req.allowUnindexedRunes) throw new InscribeError('unchecked', `ord server ${ord.base} does not index runes: cannot tell whether ${loc.outpoint} carries any`);
-    if (Object.keys(loc.utxo.runes ?? {}).length) throw new InscribeError('inscribed-utxo', `${loc.outpoint} carries runes; refusing to move them`);
+    if (stray.length)
+      throw new InscribeError("inscribed-utxo", `${loc.outpoint} also carries inscription(s) not on sat ${req.sat}: ${stray.join(", ")}`);
+    if (loc.utxo.runes === null && !req.allowUnindexedRunes)
+      throw new InscribeError("unchecked", `ord server ${ord.base} does not index runes: cannot tell whether ${loc.outpoint} carries any`);
+    if (Object.keys(loc.utxo.runes ?? {}).length)
+      throw new InscribeError("inscribed-utxo", `${loc.outpoint} carries runes; refusing to move them`);
     reinscribe = { utxo, offset: loc.offset, sat: req.sat };
   }
 
@@ -117,7 +124,7 @@ export async function fundAndSign(req: InscribeRequest, backend: Backend, signer
   for (const id of req.inscription.parents ?? []) {
     const info = await ord.inscription(id);
     const utxo = all.find((u) => outpoint(u) === info.output);
-    if (!utxo) throw new InscribeError('not-controlled', `parent ${id} is in ${info.output}, which is not a UTXO of this signer`);
+    if (!utxo) throw new InscribeError("not-controlled", `parent ${id} is in ${info.output}, which is not a UTXO of this signer`);
     parents.push({ id, utxo });
   }
   const reserved = new Set([...(reinscribe ? [outpoint(reinscribe.utxo)] : []), ...parents.map((p) => outpoint(p.utxo))]);
@@ -141,15 +148,18 @@ export async function fundAndSign(req: InscribeRequest, backend: Backend, signer
       ...(parents.length ? { parents } : {}),
     });
   } catch (e) {
-    if (e instanceof InscribeError && e.code === 'insufficient-funds' && vetted.unindexed.length)
-      throw new InscribeError('insufficient-funds', `${e.message.replace(/^inscribe: /, '')}; ${unindexedSats} more sats in ${vetted.unindexed.length} UTXO(s) ord has not indexed yet (unconfirmed?) cannot be checked, so they are not spent`);
+    if (e instanceof InscribeError && e.code === "insufficient-funds" && vetted.unindexed.length)
+      throw new InscribeError(
+        "insufficient-funds",
+        `${e.message.replace(/^inscribe: /, "")}; ${unindexedSats} more sats in ${vetted.unindexed.length} UTXO(s) ord has not indexed yet (unconfirmed?) cannot be checked, so they are not spent`,
+      );
     throw e;
   }
 
-  const commit = await signAndCheck(plan.commit.tx, signer, 'commit');
+  const commit = await signAndCheck(plan.commit.tx, signer, "commit");
   signRevealCommitInput(plan, revealSecret);
   const commitInput = plan.reveal.tx.inputsLength - 1;
-  const reveal = parents.length ? await signAndCheck(plan.reveal.tx, signer, 'reveal', [commitInput]) : plan.reveal.tx;
+  const reveal = parents.length ? await signAndCheck(plan.reveal.tx, signer, "reveal", [commitInput]) : plan.reveal.tx;
   plan.commit.tx = commit;
   plan.reveal.tx = reveal;
   checkFees(plan, feeRate);
@@ -158,11 +168,14 @@ export async function fundAndSign(req: InscribeRequest, backend: Backend, signer
 
 /** Final guard: real sizes must match the plan's estimates (within 1 vB per tx). */
 export function checkFees(plan: Plan, feeRate: number): void {
-  for (const [name, t] of [['commit', plan.commit], ['reveal', plan.reveal]] as const) {
+  for (const [name, t] of [
+    ["commit", plan.commit],
+    ["reveal", plan.reveal],
+  ] as const) {
     const real = t.tx.vsize;
     if (real > t.vsize || t.vsize - real > t.tx.inputsLength)
-      throw new InscribeError('bad-psbt', `${name}: signed size ${real} vB differs from the planned ${t.vsize} vB`);
-    if (t.tx.fee !== t.fee) throw new InscribeError('bad-psbt', `${name}: fee ${t.tx.fee} differs from the planned ${t.fee}`);
+      throw new InscribeError("bad-psbt", `${name}: signed size ${real} vB differs from the planned ${t.vsize} vB`);
+    if (t.tx.fee !== t.fee) throw new InscribeError("bad-psbt", `${name}: fee ${t.tx.fee} differs from the planned ${t.fee}`);
   }
   void feeRate;
 }
@@ -171,8 +184,9 @@ export function checkFees(plan: Plan, feeRate: number): void {
 export function writeRecoveryFile(path: string, plan: Plan): void {
   const body = JSON.stringify(
     {
-      what: 'lumamesh inscribe recovery: key-path spend of the commit output if the reveal never confirms',
-      howto: 'npm run inscribe -- --recover <this file> --to <address> --fee-rate <sat/vB> --esplora <url> [--broadcast]; or importdescriptors rawtr(tweakedWif) in Bitcoin Core',
+      what: "lumamesh inscribe recovery: key-path spend of the commit output if the reveal never confirms",
+      howto:
+        "npm run inscribe -- --recover <this file> --to <address> --fee-rate <sat/vB> --esplora <url> [--broadcast]; or importdescriptors rawtr(tweakedWif) in Bitcoin Core",
       inscriptionId: plan.inscriptionId,
       revealTxid: plan.reveal.txid,
       ...plan.recovery,
@@ -180,9 +194,9 @@ export function writeRecoveryFile(path: string, plan: Plan): void {
     null,
     2,
   );
-  const fd = openSync(path, 'wx', 0o600); // never overwrite an older recovery file
+  const fd = openSync(path, "wx", 0o600); // never overwrite an older recovery file
   try {
-    writeSync(fd, body + '\n');
+    writeSync(fd, body + "\n");
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -190,13 +204,21 @@ export function writeRecoveryFile(path: string, plan: Plan): void {
 }
 
 /** Writes the recovery file, then sends commit and reveal. */
-export async function broadcast(signed: SignedPlan, backend: Backend, opts: { recoveryFile: string }): Promise<{ commitTxid: string; revealTxid: string; inscriptionId: string }> {
+export async function broadcast(
+  signed: SignedPlan,
+  backend: Backend,
+  opts: { recoveryFile: string },
+): Promise<{ commitTxid: string; revealTxid: string; inscriptionId: string }> {
   writeRecoveryFile(opts.recoveryFile, signed.plan);
   const [commitTxid, revealTxid] = await backend.broadcast([signed.commitHex, signed.revealHex]);
   return { commitTxid: commitTxid!, revealTxid: revealTxid!, inscriptionId: signed.plan.inscriptionId };
 }
 
-export async function waitForReveal(backend: Backend, txid: string, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<boolean> {
+export async function waitForReveal(
+  backend: Backend,
+  txid: string,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<boolean> {
   const end = Date.now() + (opts.timeoutMs ?? 120_000);
   for (;;) {
     if ((await backend.txStatus(txid)).seen) return true;

@@ -9,8 +9,8 @@ export class OrdError extends Error {
     readonly status: number,
     detail: string,
   ) {
-    super(`ord: ${status ? `HTTP ${status}` : 'unreachable'} from ${url}${detail ? `: ${detail}` : ''}`);
-    this.name = 'OrdError';
+    super(`ord: ${status ? `HTTP ${status}` : "unreachable"} from ${url}${detail ? `: ${detail}` : ""}`);
+    this.name = "OrdError";
   }
 }
 
@@ -80,7 +80,7 @@ export class OrdClient {
     private readonly fetchImpl: FetchLike = fetch,
     private readonly timeoutMs = 15_000,
   ) {
-    this.base = base.replace(/\/+$/, '');
+    this.base = base.replace(/\/+$/, "");
   }
 
   /** Any answer at all; only an unreachable server throws. */
@@ -92,16 +92,16 @@ export class OrdClient {
     }
   }
 
-  private async get(path: string, accept = 'application/json', allow404 = false): Promise<Response | null> {
+  private async get(path: string, accept = "application/json", allow404 = false): Promise<Response | null> {
     const url = this.base + path;
     const res = await this.fetchRaw(path, accept);
     if (allow404 && res.status === 404) return null;
-    if (!res.ok) throw new OrdError(url, res.status, (await res.text().catch(() => '')).slice(0, 200));
+    if (!res.ok) throw new OrdError(url, res.status, (await res.text().catch(() => "")).slice(0, 200));
     return res;
   }
 
   private async json<T>(path: string, allow404 = false): Promise<T | null> {
-    const res = await this.get(path, 'application/json', allow404);
+    const res = await this.get(path, "application/json", allow404);
     if (!res) return null;
     const text = await res.text();
     try {
@@ -116,8 +116,8 @@ export class OrdClient {
   }
 
   async content(id: string): Promise<{ contentType: string | null; body: Uint8Array }> {
-    const res = (await this.get(`/content/${id}`, '*/*'))!;
-    return { contentType: res.headers.get('content-type'), body: new Uint8Array(await res.arrayBuffer()) };
+    const res = (await this.get(`/content/${id}`, "*/*"))!;
+    return { contentType: res.headers.get("content-type"), body: new Uint8Array(await res.arrayBuffer()) };
   }
 
   /** `/r/sat/<SAT>/at/<INDEX>`: the id at that index (-1 = newest), or null. */
@@ -147,19 +147,19 @@ export class OrdClient {
    * route, 406 "JSON API disabled", an HTML page, a body without `chain`). Unreachable still throws.
    */
   async status(): Promise<OrdStatus | null> {
-    const res = await this.fetchRaw('/status', 'application/json');
-    const text = await res.text().catch(() => '');
+    const res = await this.fetchRaw("/status", "application/json");
+    const text = await res.text().catch(() => "");
     if (!res.ok) return null;
     try {
       const j = JSON.parse(text) as OrdStatus;
-      return j && typeof j === 'object' && typeof j.chain === 'string' ? j : null;
+      return j && typeof j === "object" && typeof j.chain === "string" ? j : null;
     } catch {
       return null;
     }
   }
 
   async blockheight(): Promise<number> {
-    return (await this.json<number>('/r/blockheight'))!;
+    return (await this.json<number>("/r/blockheight"))!;
   }
 
   /** `/sat/<SAT>` JSON (api::Sat): its satpoint when the server indexes sats and the sat exists. */

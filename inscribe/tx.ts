@@ -12,31 +12,31 @@
 // before it), which is S for a reinscription, and ends at offset 0 of the destination output.
 // Fees: vsize of a dummy-signed copy (right-sized placeholder witnesses) × rate, rounded up.
 // Recovery: the commit output's key path is the temp key tweaked with the leaf's merkle root.
-import * as btc from '@scure/btc-signer';
-import { hex } from '@scure/base';
-import { schnorr } from '@noble/curves/secp256k1.js';
-import { taprootTweakPrivKey } from '@scure/btc-signer/utils.js';
-import { envelopeScript, revealScript, type InscriptionFields } from './envelope.ts';
-import { networkOf, type NetworkName } from './networks.ts';
+import * as btc from "@scure/btc-signer";
+import { hex } from "@scure/base";
+import { schnorr } from "@noble/curves/secp256k1.js";
+import { taprootTweakPrivKey } from "@scure/btc-signer/utils.js";
+import { envelopeScript, revealScript, type InscriptionFields } from "./envelope.ts";
+import { networkOf, type NetworkName } from "./networks.ts";
 
 /** An error in the user's request or funds: nothing was (or will be) broadcast. */
 export class InscribeError extends Error {
   constructor(
     readonly code:
-      | 'insufficient-funds'
-      | 'dust'
-      | 'wrong-network'
-      | 'inscribed-utxo'
-      | 'unchecked'
-      | 'too-large'
-      | 'bad-psbt'
-      | 'bad-input'
-      | 'not-controlled'
-      | 'backend',
+      | "insufficient-funds"
+      | "dust"
+      | "wrong-network"
+      | "inscribed-utxo"
+      | "unchecked"
+      | "too-large"
+      | "bad-psbt"
+      | "bad-input"
+      | "not-controlled"
+      | "backend",
     message: string,
   ) {
     super(`inscribe: ${message}`);
-    this.name = 'InscribeError';
+    this.name = "InscribeError";
   }
 }
 
@@ -57,7 +57,7 @@ export function addressScript(address: string, network: NetworkName): Uint8Array
   try {
     return btc.OutScript.encode(btc.Address(networkOf(network)).decode(address));
   } catch (e) {
-    throw new InscribeError('wrong-network', `address ${address} is not a valid ${network} address (${(e as Error).message})`);
+    throw new InscribeError("wrong-network", `address ${address} is not a valid ${network} address (${(e as Error).message})`);
   }
 }
 
@@ -75,25 +75,24 @@ export function dustThreshold(script: Uint8Array): bigint {
   return BigInt((outSize + spendSize) * 3);
 }
 
-type SpendKind = 'p2tr' | 'p2wpkh';
+type SpendKind = "p2tr" | "p2wpkh";
 
 export function spendKind(script: Uint8Array): SpendKind {
   let t: string;
   try {
     t = btc.OutScript.decode(script).type;
   } catch {
-    t = 'unknown';
+    t = "unknown";
   }
-  if (t === 'tr') return 'p2tr';
-  if (t === 'wpkh') return 'p2wpkh';
-  throw new InscribeError('bad-input', `cannot spend a ${t} output: only P2TR (key path) and P2WPKH funding is supported`);
+  if (t === "tr") return "p2tr";
+  if (t === "wpkh") return "p2wpkh";
+  throw new InscribeError("bad-input", `cannot spend a ${t} output: only P2TR (key path) and P2WPKH funding is supported`);
 }
 
 // Placeholder witnesses with the exact sizes of the real ones. Schnorr (BIP-340, SIGHASH_DEFAULT)
 // signatures are always 64 bytes. ECDSA with low-R grinding is 70 bytes DER + 1 sighash byte, or
 // rarely one byte less, so a P2WPKH estimate is exact or 1 WU high.
-const dummyWitness = (kind: SpendKind): Uint8Array[] =>
-  kind === 'p2tr' ? [new Uint8Array(64)] : [new Uint8Array(71), new Uint8Array(33)];
+const dummyWitness = (kind: SpendKind): Uint8Array[] => (kind === "p2tr" ? [new Uint8Array(64)] : [new Uint8Array(71), new Uint8Array(33)]);
 
 const SEQUENCE = 0xfffffffd; // signals replaceability, as ord does
 
@@ -211,12 +210,12 @@ export function planInscription(o: PlanOptions): Plan {
   const postage = o.postage ?? 10_000n;
   const revealRate = o.revealFeeRate ?? o.feeRate;
   for (const r of [o.feeRate, revealRate])
-    if (!(Number.isFinite(r) && r > 0 && r < 100_000)) throw new InscribeError('bad-input', `fee rate ${r} sat/vB is not in (0, 100000)`);
-  if (o.revealSecret.length !== 32) throw new InscribeError('bad-input', 'reveal secret must be 32 bytes');
+    if (!(Number.isFinite(r) && r > 0 && r < 100_000)) throw new InscribeError("bad-input", `fee rate ${r} sat/vB is not in (0, 100000)`);
+  if (o.revealSecret.length !== 32) throw new InscribeError("bad-input", "reveal secret must be 32 bytes");
   const destScript = addressScript(o.destination, o.network);
   const changeScript = addressScript(o.changeAddress, o.network);
   if (postage < dustThreshold(destScript))
-    throw new InscribeError('dust', `postage ${postage} sats is below the dust threshold ${dustThreshold(destScript)} of the destination`);
+    throw new InscribeError("dust", `postage ${postage} sats is below the dust threshold ${dustThreshold(destScript)} of the destination`);
 
   // Reveal key and taproot tree: one leaf, internal key = temp key (as ord does).
   const internalKey = schnorr.getPublicKey(o.revealSecret);
@@ -229,7 +228,10 @@ export function planInscription(o: PlanOptions): Plan {
   // Reveal first, with a placeholder commit outpoint (size does not depend on it).
   const parents = o.parents ?? [];
   for (const p of parents) spendKind(p.utxo.script);
-  const revealOuts: TxOut[] = [...parents.map((p) => ({ script: p.utxo.script, value: p.utxo.value })), { script: destScript, value: postage }];
+  const revealOuts: TxOut[] = [
+    ...parents.map((p) => ({ script: p.utxo.script, value: p.utxo.value })),
+    { script: destScript, value: postage },
+  ];
   const leafScript = (): [Uint8Array, Uint8Array][] => [[controlBlock, new Uint8Array([...script, 0xc0])]];
   const revealIns = (txid: string, vout: number, value: bigint): TxIn[] => [
     ...parents.map((p) => ({ ...p.utxo })),
@@ -238,10 +240,13 @@ export function planInscription(o: PlanOptions): Plan {
     { txid, vout, value, script: commitScript, tapLeafScript: leafScript() },
   ];
   const revealWitness = [...parents.map((p) => dummyWitness(spendKind(p.utxo.script))), [new Uint8Array(64), script, controlBlock]];
-  const probe = makeTx(revealIns('00'.repeat(32), 0, postage), revealOuts);
+  const probe = makeTx(revealIns("00".repeat(32), 0, postage), revealOuts);
   const revealVsize = dummySignedVsize(probe, revealWitness);
   if (revealVsize * 4 > MAX_STANDARD_TX_WEIGHT)
-    throw new InscribeError('too-large', `reveal would weigh ~${revealVsize * 4} WU, over the 400,000 WU standardness limit (content ${o.inscription.body?.length ?? 0} bytes)`);
+    throw new InscribeError(
+      "too-large",
+      `reveal would weigh ~${revealVsize * 4} WU, over the 400,000 WU standardness limit (content ${o.inscription.body?.length ?? 0} bytes)`,
+    );
   const revealFee = feeFor(revealVsize, revealRate);
   const commitValue = postage + revealFee;
 
@@ -251,12 +256,16 @@ export function planInscription(o: PlanOptions): Plan {
   if (o.reinscribe) {
     const { utxo, offset } = o.reinscribe;
     spendKind(utxo.script);
-    if (offset < 0n || offset >= utxo.value) throw new InscribeError('bad-input', `sat offset ${offset} is outside its UTXO of ${utxo.value} sats`);
+    if (offset < 0n || offset >= utxo.value)
+      throw new InscribeError("bad-input", `sat offset ${offset} is outside its UTXO of ${utxo.value} sats`);
     pre.push(utxo);
     if (offset > 0n) {
       // Sats before S go back to change so that S is the commit output's first sat.
       if (offset < dustThreshold(changeScript))
-        throw new InscribeError('dust', `the target sat is at offset ${offset} of ${outpoint(utxo)}: the ${offset} sats before it would be a dust output; move the sat to offset 0 first`);
+        throw new InscribeError(
+          "dust",
+          `the target sat is at offset ${offset} of ${outpoint(utxo)}: the ${offset} sats before it would be a dust output; move the sat to offset 0 first`,
+        );
       preOuts.push({ script: changeScript, value: offset });
     }
   }
@@ -291,7 +300,10 @@ export function planInscription(o: PlanOptions): Plan {
   }
   if (!chosen) {
     const total = [...pre, ...funding].reduce((a, u) => a + u.value, 0n);
-    throw new InscribeError('insufficient-funds', `need ${need || commitValue} sats (postage ${postage} + reveal fee ${revealFee} + commit fee), have ${total || have} in ${pre.length + funding.length} spendable UTXO(s)`);
+    throw new InscribeError(
+      "insufficient-funds",
+      `need ${need || commitValue} sats (postage ${postage} + reveal fee ${revealFee} + commit fee), have ${total || have} in ${pre.length + funding.length} spendable UTXO(s)`,
+    );
   }
   const commitTx = makeTx(chosen.ins, chosen.outs);
   const commitVout = preOuts.length;
@@ -306,7 +318,15 @@ export function planInscription(o: PlanOptions): Plan {
     network: o.network,
     inscriptionId: `${revealTxid}i${inscriptionIndex}`,
     bodyBytes: o.inscription.body?.length ?? 0,
-    commit: { tx: commitTx, txid: commitTxid, vsize: chosen.vsize, fee: chosen.fee, commitVout, changeVout: chosen.changeVout, inputs: chosen.ins },
+    commit: {
+      tx: commitTx,
+      txid: commitTxid,
+      vsize: chosen.vsize,
+      fee: chosen.fee,
+      commitVout,
+      changeVout: chosen.changeVout,
+      inputs: chosen.ins,
+    },
     reveal: { tx: revealTx, txid: revealTxid, vsize: revealVsize, fee: revealFee },
     revealScript: script,
     controlBlock,
@@ -356,7 +376,8 @@ export function buildRecoveryTx(r: RecoveryInfo, to: string, feeRate: number): B
   const ins: TxIn[] = [{ txid: r.commitTxid, vout: r.commitVout, value, script: commitScript }];
   const vsize = dummySignedVsize(makeTx(ins, [{ script: toScript, value }]), [[new Uint8Array(64)]]);
   const fee = feeFor(vsize, feeRate);
-  if (value - fee < dustThreshold(toScript)) throw new InscribeError('dust', `commit output of ${value} sats cannot pay ${fee} sats of fee`);
+  if (value - fee < dustThreshold(toScript))
+    throw new InscribeError("dust", `commit output of ${value} sats cannot pay ${fee} sats of fee`);
   const tx = new btc.Transaction({ ...TX_OPTS, version: 2 });
   tx.addInput({
     txid: r.commitTxid,

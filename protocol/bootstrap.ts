@@ -34,7 +34,8 @@ export function parseBootstrap(text: string): Bootstrap | string {
   if (!Array.isArray(j.relays)) return "no relays list";
   const out: Bootstrap = { relays: [], sats: [] };
   for (const r of j.relays.slice(0, MAX_BOOTSTRAP_ENTRIES)) {
-    if (typeof r?.addr == "string" && parseAddr(r.addr) && typeof r.fp == "string" && FP_RE.test(r.fp)) out.relays.push({ addr: r.addr, fp: r.fp });
+    if (typeof r?.addr === "string" && parseAddr(r.addr) && typeof r.fp === "string" && FP_RE.test(r.fp))
+      out.relays.push({ addr: r.addr, fp: r.fp });
     else if (r && r.addr === undefined && Number.isSafeInteger(r.sat) && r.sat >= 0) out.sats.push(r.sat);
   }
   return out.relays.length || out.sats.length ? out : "no valid relay entries";

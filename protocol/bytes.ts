@@ -13,11 +13,11 @@ export const concat = (parts: Uint8Array[]): Uint8Array => {
 };
 
 // Not constant-time: for ids and tests, never for secrets.
-export const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length == b.length && a.every((x, i) => x == b[i]);
+export const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export const hex = (b: Uint8Array): string => {
-  let s = '';
-  for (const x of b) s += (x < 16 ? '0' : '') + x.toString(16);
+  let s = "";
+  for (const x of b) s += (x < 16 ? "0" : "") + x.toString(16);
   return s;
 };
 

@@ -16,7 +16,7 @@
 // Chunks of a message arrive in order (reliable ordered channel); messages may interleave, keyed by id.
 // After a message is dropped, each of its remaining frames also returns an error.
 
-import { concat, utf8Decode, utf8Encode } from './bytes.ts';
+import { concat, utf8Decode, utf8Encode } from "./bytes.ts";
 
 /** The largest data frame on a direct channel (relayed frames are smaller: relay maxFrame − sealed.ts RELAYED_OVERHEAD). */
 export const DATA_FRAME_MAX = 16384;
@@ -32,12 +32,12 @@ export const encodeData = (data: unknown, max = DATA_FRAME_MAX): Uint8Array<Arra
   if (data instanceof ArrayBuffer) p = new Uint8Array(data);
   else if (ArrayBuffer.isView(data)) p = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   else {
-    if (typeof data == 'string') (k = 1), (s = data);
+    if (typeof data === "string") (k = 1), (s = data);
     else
       try {
         (k = 0), (s = JSON.stringify(data));
       } catch {}
-    if (s === void 0) throw new TypeError('lumamesh: cannot send ' + typeof data + ' (not JSON, text or bytes)');
+    if (s === void 0) throw new TypeError("lumamesh: cannot send " + typeof data + " (not JSON, text or bytes)");
     p = utf8Encode(s);
   }
   const n = p.length,
@@ -95,12 +95,12 @@ export const createReassembler = (limits: ReassemblyLimits = {}): Reassembler =>
     budget = limits.maxBytes ?? 64 << 20,
     timeout = limits.timeout ?? 60000,
     m = new Map<number, { k: number; t: number; n: number; p: Uint8Array[]; at: number }>(),
-    err = (e: string, fatal?: boolean) => ({ error: 'lumamesh: ' + e, fatal }),
+    err = (e: string, fatal?: boolean) => ({ error: "lumamesh: " + e, fatal }),
     done = (k: number, b: Uint8Array): Reassembled => {
       try {
         return { data: k > 1 ? b : k ? utf8Decode(b) : JSON.parse(utf8Decode(b)) };
       } catch {
-        return err('bad JSON');
+        return err("bad JSON");
       }
     };
   const rs = ((f: Uint8Array, now = performance.now()): Reassembled => {
@@ -110,33 +110,33 @@ export const createReassembler = (limits: ReassemblyLimits = {}): Reassembler =>
       h = f[0],
       k = h & 3,
       fl = h & 252;
-    if (!n || k > 2) return err('bad frame');
-    if (!fl) return n - 1 > max ? err('too large') : stale ? err('message timed out') : done(k, f.slice(1));
-    if (n < 5 || (fl != FIRST && fl != NEXT)) return err('bad frame');
+    if (!n || k > 2) return err("bad frame");
+    if (!fl) return n - 1 > max ? err("too large") : stale ? err("message timed out") : done(k, f.slice(1));
+    if (n < 5 || (fl !== FIRST && fl !== NEXT)) return err("bad frame");
     const v = new DataView(f.buffer, f.byteOffset, n),
       id = v.getUint32(1);
     let e = m.get(id),
       c: Uint8Array;
-    if (fl == FIRST) {
-      if (e) return m.delete(id), err('bad frame');
-      if (n < 9) return err('bad frame');
+    if (fl === FIRST) {
+      if (e) return (m.delete(id), err("bad frame"));
+      if (n < 9) return err("bad frame");
       const t = v.getUint32(5);
-      if (t > max) return err('too large');
+      if (t > max) return err("too large");
       let claimed = t;
       for (const x of m.values()) claimed += x.t;
-      if (m.size >= maxPending || claimed > budget) return err('over the reassembly budget', true);
+      if (m.size >= maxPending || claimed > budget) return err("over the reassembly budget", true);
       m.set(id, (e = { k, t, n: 0, p: [], at: now }));
       c = f.subarray(9);
     } else {
-      if (!e || e.k != k) return m.delete(id), err(stale ? 'message timed out' : 'bad frame');
+      if (!e || e.k !== k) return (m.delete(id), err(stale ? "message timed out" : "bad frame"));
       c = f.subarray(5);
     }
     e.at = now;
     e.p.push(c);
-    if ((e.n += c.length) < e.t) return stale ? err('message timed out') : null;
+    if ((e.n += c.length) < e.t) return stale ? err("message timed out") : null;
     m.delete(id);
-    return e.n > e.t ? err('bad frame') : done(k, concat(e.p));
+    return e.n > e.t ? err("bad frame") : done(k, concat(e.p));
   }) as Reassembler;
-  Object.defineProperty(rs, 'pending', { get: () => m.size });
+  Object.defineProperty(rs, "pending", { get: () => m.size });
   return rs;
 };

@@ -13,20 +13,53 @@ export const ID_LEN = 8;
 
 /** Frame types (an enum, so the bundler inlines the numbers). */
 export const enum T {
-  HELLO = 1, WELCOME = 2, PING = 3, PONG = 4, ERROR = 5, RECORDS = 6,
-  JOIN = 16, LEAVE = 17, MEMBERS = 18, JOINED = 19, LEFT = 20, SEND = 21, BCAST = 22, DELIVER = 23,
+  HELLO = 1,
+  WELCOME = 2,
+  PING = 3,
+  PONG = 4,
+  ERROR = 5,
+  RECORDS = 6,
+  JOIN = 16,
+  LEAVE = 17,
+  MEMBERS = 18,
+  JOINED = 19,
+  LEFT = 20,
+  SEND = 21,
+  BCAST = 22,
+  DELIVER = 23,
 }
 /** Every frame type by name (for tests and tools; the bundle does not need it). */
 export const TYPES = {
-  HELLO: 1, WELCOME: 2, PING: 3, PONG: 4, ERROR: 5, RECORDS: 6,
-  JOIN: 16, LEAVE: 17, MEMBERS: 18, JOINED: 19, LEFT: 20, SEND: 21, BCAST: 22, DELIVER: 23,
+  HELLO: 1,
+  WELCOME: 2,
+  PING: 3,
+  PONG: 4,
+  ERROR: 5,
+  RECORDS: 6,
+  JOIN: 16,
+  LEAVE: 17,
+  MEMBERS: 18,
+  JOINED: 19,
+  LEFT: 20,
+  SEND: 21,
+  BCAST: 22,
+  DELIVER: 23,
 } as const satisfies Record<keyof typeof T, T>;
 
 /** ERROR codes. 1xx: protocol, 2xx: limits, 3xx: rooms (an enum, so the bundler inlines the numbers). */
 export const enum E {
-  VERSION = 100, MALFORMED = 101, UNEXPECTED = 102,
-  FRAME_SIZE = 200, RATE = 201, ROOMS = 202, MEMBERS = 203, SESSIONS = 204,
-  NOT_JOINED = 300, ID_TAKEN = 301, NO_PEER = 302, ID_MISMATCH = 303,
+  VERSION = 100,
+  MALFORMED = 101,
+  UNEXPECTED = 102,
+  FRAME_SIZE = 200,
+  RATE = 201,
+  ROOMS = 202,
+  MEMBERS = 203,
+  SESSIONS = 204,
+  NOT_JOINED = 300,
+  ID_TAKEN = 301,
+  NO_PEER = 302,
+  ID_MISMATCH = 303,
 }
 
 export type Frame =
@@ -42,7 +75,6 @@ export type Frame =
   | { t: 21; topic: Uint8Array; to: Uint8Array; data: Uint8Array }
   | { t: 22; topic: Uint8Array; data: Uint8Array }
   | { t: 23; topic: Uint8Array; from: Uint8Array; bcast: boolean; data: Uint8Array };
-
 
 /**
  * Each type's fields after the type byte, in order, as name:code. Codes: 1, 2, 4 an unsigned
@@ -79,15 +111,21 @@ export const headerBytes = (t: T): number => 1 + FIELDS[t]!.reduce((n, [, c]) =>
 export const deliverGrowth = (t: T.SEND | T.BCAST): number => headerBytes(T.DELIVER) - headerBytes(t);
 
 export function encode(f: Frame): Uint8Array {
-  const v = f as any, out = [Uint8Array.of(f.t)];
+  const v = f as any,
+    out = [Uint8Array.of(f.t)];
   for (const [k, c] of fields(f.t)!) {
-    const x = v[k], n = FIXED[c];
+    const x = v[k],
+      n = FIXED[c];
     out.push(
-      c <= "4" ? Uint8Array.from({ length: n }, (_, i) => (x / 256 ** (n - 1 - i)) & 255)
-      : c == "b" ? Uint8Array.of(x ? 1 : 0)
-      : c == "s" || c == "m" ? utf8Encode(x).subarray(0, c == "m" ? 1024 : void 0)
-      : c == "l" ? concat(x)
-      : x,
+      c <= "4"
+        ? Uint8Array.from({ length: n }, (_, i) => (x / 256 ** (n - 1 - i)) & 255)
+        : c === "b"
+          ? Uint8Array.of(x ? 1 : 0)
+          : c === "s" || c === "m"
+            ? utf8Encode(x).subarray(0, c === "m" ? 1024 : void 0)
+            : c === "l"
+              ? concat(x)
+              : x,
     );
   }
   return concat(out);
@@ -95,18 +133,25 @@ export function encode(f: Frame): Uint8Array {
 
 /** Decode one frame; null when the bytes are not a well-formed v1 frame. */
 export function decode(b: Uint8Array): Frame | null {
-  const n = b.length, fs = n <= MAX_FRAME && fields(b[0]);
+  const n = b.length,
+    fs = n <= MAX_FRAME && fields(b[0]);
   if (!fs) return null;
   const f: any = { t: b[0] };
   let o = 1;
   for (const [k, c] of fs) {
-    const m = FIXED[c] ?? n - o, s = b.subarray(o, (o += m));
-    if (o > n || (c == "b" && s[0] > 1) || (c == "p" && m > 64) || (c == "l" && m % 8)) return null;
-    f[k] = c <= "4" ? s.reduce((a, x) => a * 256 + x, 0)
-      : c == "b" ? s[0] == 1
-      : c == "s" || c == "m" ? utf8Decode(s)
-      : c == "l" ? Array.from({ length: m / 8 }, (_, i) => s.subarray(i * 8, i * 8 + 8))
-      : s;
+    const m = FIXED[c] ?? n - o,
+      s = b.subarray(o, (o += m));
+    if (o > n || (c === "b" && s[0] > 1) || (c === "p" && m > 64) || (c === "l" && m % 8)) return null;
+    f[k] =
+      c <= "4"
+        ? s.reduce((a, x) => a * 256 + x, 0)
+        : c === "b"
+          ? s[0] === 1
+          : c === "s" || c === "m"
+            ? utf8Decode(s)
+            : c === "l"
+              ? Array.from({ length: m / 8 }, (_, i) => s.subarray(i * 8, i * 8 + 8))
+              : s;
   }
-  return o == n ? f : null;
+  return o === n ? f : null;
 }

@@ -24,4 +24,8 @@ export interface BuildConfig {
   fallback: string;
 }
 
-export const DEFAULT_BUILD: BuildConfig = /* @__PURE__ */ Object.freeze({ bootSat: SATS.boot, relays: [...COMPILED_RELAYS], fallback: `/r/sat/${SATS.fallback}/at/-1/content` });
+export const DEFAULT_BUILD: BuildConfig = /* @__PURE__ */ Object.freeze({
+  bootSat: SATS.boot,
+  relays: [...COMPILED_RELAYS],
+  fallback: `/r/sat/${SATS.fallback}/at/-1/content`,
+});

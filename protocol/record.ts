@@ -35,13 +35,13 @@ export function recordSignedBytes(r: UnsignedRecord): Uint8Array<ArrayBuffer> {
  *  "record" for a non-object). */
 export function recordShape(x: unknown): RelayRecord | string {
   const r = x as RelayRecord;
-  if (!r || typeof r != "object") return "record";
+  if (!r || typeof r !== "object") return "record";
   if (r.lumamesh !== 1) return "lumamesh";
-  if (typeof r.addr != "string" || !parseAddr(r.addr)) return "addr";
-  if (typeof r.fp != "string" || !FP_RE.test(r.fp)) return "fp";
-  if (typeof r.id != "string" || !/^[0-9a-f]{64}$/.test(r.id)) return "id";
+  if (typeof r.addr !== "string" || !parseAddr(r.addr)) return "addr";
+  if (typeof r.fp !== "string" || !FP_RE.test(r.fp)) return "fp";
+  if (typeof r.id !== "string" || !/^[0-9a-f]{64}$/.test(r.id)) return "id";
   if (r.sat !== undefined && !(Number.isSafeInteger(r.sat) && r.sat >= 0)) return "sat";
   if (!Number.isSafeInteger(r.seq) || r.seq < 0) return "seq";
-  if (typeof r.sig != "string" || !/^[A-Za-z0-9_-]{86}$/.test(r.sig)) return "sig";
+  if (typeof r.sig !== "string" || !/^[A-Za-z0-9_-]{86}$/.test(r.sig)) return "sig";
   return r;
 }

@@ -26,7 +26,10 @@ export const enum Sealed {
   HELLO = 5,
 }
 
-export const NONCE_BYTES = 12, TAG_BYTES = 16, SEQ_BYTES = 4, SESSION_BYTES = 8;
+export const NONCE_BYTES = 12,
+  TAG_BYTES = 16,
+  SEQ_BYTES = 4,
+  SESSION_BYTES = 8;
 /** What sealing adds to a body: type, nonce, sequence number, sender's session, tag (41 bytes). */
 export const SEAL_OVERHEAD = 1 + NONCE_BYTES + SEQ_BYTES + SESSION_BYTES + TAG_BYTES;
 /** A relayed data frame's overhead in the DELIVER that carries it (67 bytes): data frames are cut to the relay's maxFrame minus this. */
@@ -34,6 +37,7 @@ export const RELAYED_OVERHEAD = headerBytes(T.DELIVER) + SEAL_OVERHEAD;
 
 /** The additional data a sealed message is bound to. RangeError on bad ids, sessions or type. */
 export function sealedAD(topic: Uint8Array, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array): Uint8Array {
-  if (from.length != 8 || to.length != 8 || toSession.length != 8 || type !== (type & 255)) throw new RangeError("lumamesh: peer ids and sessions are 8 bytes, type is 0..255");
+  if (from.length !== 8 || to.length !== 8 || toSession.length !== 8 || type !== (type & 255))
+    throw new RangeError("lumamesh: peer ids and sessions are 8 bytes, type is 0..255");
   return concat([utf8Encode("lmv2"), topic, from, to, Uint8Array.of(type), toSession]);
 }

@@ -2,7 +2,16 @@
 // fingerprint is published on-chain, so it lives for years), its DER written here (X.690, twenty
 // lines), PEM in and out for the state directory, fingerprints as SDP writes them, and the key objects
 // the DTLS handshake signs with, parsed once per certificate instead of once per session.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  X509Certificate,
+  type KeyObject,
+} from "node:crypto";
 
 export interface Certificate {
   certDer: Uint8Array;
@@ -18,7 +27,10 @@ export function fingerprintOf(certDer: Uint8Array): string {
 }
 
 export function normFp(fp: string): string {
-  return fp.trim().replace(/^sha-256\s+/i, "").toUpperCase();
+  return fp
+    .trim()
+    .replace(/^sha-256\s+/i, "")
+    .toUpperCase();
 }
 
 // Minimal DER writer (X.690): enough for one self-signed X.509 v3 certificate.
@@ -56,9 +68,7 @@ function derTime(d: Date): Uint8Array {
   const y = d.getUTCFullYear();
   const p = (n: number) => String(n).padStart(2, "0");
   const rest = p(d.getUTCMonth() + 1) + p(d.getUTCDate()) + p(d.getUTCHours()) + p(d.getUTCMinutes()) + p(d.getUTCSeconds()) + "Z";
-  return y < 2050
-    ? tlv(0x17, new TextEncoder().encode(p(y % 100) + rest))
-    : tlv(0x18, new TextEncoder().encode(String(y) + rest));
+  return y < 2050 ? tlv(0x17, new TextEncoder().encode(p(y % 100) + rest)) : tlv(0x18, new TextEncoder().encode(String(y) + rest));
 }
 
 /** OID 1.2.840.10045.3.1.7 (prime256v1 / P-256), DER encoded: exported for tests. */

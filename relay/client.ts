@@ -45,22 +45,28 @@ export const CHECK_SCHEDULE = [100, 200, 400, 800, 1600];
 
 /** A check as this client sends it: USERNAME "R:own" (R 32 characters, own 8), integrity keyed by R. */
 function encodeCheck(username: string, key: Uint8Array): Uint8Array {
-  return encodeStun({
-    method: 1, cls: 0, txid: randomBytes(12),
-    attrs: [
-      { type: ATTR.USERNAME, value: new TextEncoder().encode(username) },
-      { type: ATTR.ICE_CONTROLLING, value: randomBytes(8) },
-      { type: ATTR.PRIORITY, value: Uint8Array.of(0x6e, 0, 0x1e, 0xff) },
-      { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) },
-    ],
-  }, { integrityKey: key, fingerprint: true });
+  return encodeStun(
+    {
+      method: 1,
+      cls: 0,
+      txid: randomBytes(12),
+      attrs: [
+        { type: ATTR.USERNAME, value: new TextEncoder().encode(username) },
+        { type: ATTR.ICE_CONTROLLING, value: randomBytes(8) },
+        { type: ATTR.PRIORITY, value: Uint8Array.of(0x6e, 0, 0x1e, 0xff) },
+        { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) },
+      ],
+    },
+    { integrityKey: key, fingerprint: true },
+  );
 }
 
 /** IPv4 and UDP headers: what a datagram costs on the wire beyond its payload. */
 const UDP_IP_HEADERS = 28;
 /** The most a link to an address that never answers sends it, headers included: one check at start
  *  and one per CHECK_SCHEDULE gap. */
-export const MAX_PROBE_BYTES = (CHECK_SCHEDULE.length + 1) * (encodeCheck(`${"x".repeat(32)}:${"y".repeat(8)}`, new Uint8Array(32)).length + UDP_IP_HEADERS);
+export const MAX_PROBE_BYTES =
+  (CHECK_SCHEDULE.length + 1) * (encodeCheck(`${"x".repeat(32)}:${"y".repeat(8)}`, new Uint8Array(32)).length + UDP_IP_HEADERS);
 
 /** Open a Layer-1 link to a relay; resolves on WELCOME, rejects with a reason. */
 export function openRelayLink(relay: { addr: string; fp: string }, cert: Certificate, o: ClientOptions = {}): Promise<RelayLink> {
@@ -75,9 +81,12 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
   let session: ChannelSession | undefined;
   let done = false;
   let giveUp: ReturnType<typeof setTimeout> | undefined, ticker: ReturnType<typeof setTimeout> | undefined;
-  let rx = Date.now(), pinged = 0;
+  let rx = Date.now(),
+    pinged = 0;
   const link: RelayLink = {
-    relay, records: null, maxFrame: 0,
+    relay,
+    records: null,
+    maxFrame: 0,
     send: (f) => !!session && session.send(encode(f)),
     onframe: () => {},
     onclose: () => {},
@@ -88,19 +97,29 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
       clearTimeout(giveUp);
       clearTimeout(ticker);
       sock.removeAllListeners("message");
-      try { sock.close(); } catch {}
+      try {
+        sock.close();
+      } catch {}
     },
-    get port() { return sock.address().port; },
+    get port() {
+      return sock.address().port;
+    },
   };
   const finish = (why: string) => {
     if (done) return;
     done = true;
     clearTimeout(giveUp);
     clearTimeout(ticker);
-    try { session?.close(); } catch {}
+    try {
+      session?.close();
+    } catch {}
     // After the goodbyes (SCTP ABORT, close_notify) left: Bun drops datagrams still queued on a
     // socket closed in the same turn, and the relay would keep the session until its idle timeout.
-    setImmediate(() => { try { sock.close(); } catch {} });
+    setImmediate(() => {
+      try {
+        sock.close();
+      } catch {}
+    });
     link.onclose(why);
   };
   const check = () => sock.send(encodeCheck(username, key), a.port, a.ip);
@@ -127,12 +146,12 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
             const f = decode(msg);
             if (!f) return;
             if (link.maxFrame) return link.onframe(f);
-            if (f.t == T.RECORDS) link.records = f.json;
-            else if (f.t == T.WELCOME) {
+            if (f.t === T.RECORDS) link.records = f.json;
+            else if (f.t === T.WELCOME) {
               link.maxFrame = f.maxFrame;
               clearTimeout(giveUp);
               resolve(link);
-            } else if (f.t == T.ERROR) fail(`relay refused: ${f.message} (${f.code})`);
+            } else if (f.t === T.ERROR) fail(`relay refused: ${f.message} (${f.code})`);
           },
           onClose: (why) => fail(why),
         });
@@ -145,12 +164,13 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
       const tick = () => {
         if (done) return;
         if (session || n < CHECK_SCHEDULE.length) check();
-        const now = Date.now(), live = o.liveness ?? 2000;
+        const now = Date.now(),
+          live = o.liveness ?? 2000;
         if (link.maxFrame) {
           if (pinged && rx < pinged && now - pinged > live) return finish("relay stopped answering");
           if (now - rx > live && !(pinged > rx)) (pinged = now), link.send({ t: T.PING, data: new Uint8Array(0) });
         }
-        ticker = setTimeout(tick, session ? o.consentMs ?? CONSENT_MS : CHECK_SCHEDULE[Math.min(++n, CHECK_SCHEDULE.length - 1)]);
+        ticker = setTimeout(tick, session ? (o.consentMs ?? CONSENT_MS) : CHECK_SCHEDULE[Math.min(++n, CHECK_SCHEDULE.length - 1)]);
       };
       ticker = setTimeout(tick, CHECK_SCHEDULE[0]);
     });

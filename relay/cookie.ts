@@ -9,10 +9,17 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 export const COOKIE_LEN = 16;
 
 export class Cookies {
-  constructor(private secret: Uint8Array = randomBytes(32), private periodMs = 5000) {}
+  constructor(
+    private secret: Uint8Array = randomBytes(32),
+    private periodMs = 5000,
+  ) {}
 
   private mac(period: number, key: string): Uint8Array {
-    return createHmac("sha256", this.secret).update(Uint8Array.of(period)).update(key).digest().subarray(0, COOKIE_LEN - 1);
+    return createHmac("sha256", this.secret)
+      .update(Uint8Array.of(period))
+      .update(key)
+      .digest()
+      .subarray(0, COOKIE_LEN - 1);
   }
 
   /** The cookie for the address `key` ("ip:port", as addrKey writes it) at time `now` (ms). */
@@ -26,10 +33,10 @@ export class Cookies {
 
   /** Whether `cookie` was made for `key` in this period or the previous one. */
   check(key: string, cookie: Uint8Array, now: number): boolean {
-    if (cookie.length != COOKIE_LEN) return false;
+    if (cookie.length !== COOKIE_LEN) return false;
     const p = Math.floor(now / this.periodMs) & 255;
     const c = cookie[0]!;
-    if (c != p && c != ((p + 255) & 255)) return false;
+    if (c !== p && c !== ((p + 255) & 255)) return false;
     return timingSafeEqual(this.mac(c, key), cookie.subarray(1));
   }
 }
@@ -53,7 +60,7 @@ export function hostOf(address: string): string {
 /** Eight hex groups of an IPv6 address (zone stripped); garbage yields garbage but never throws. */
 function v6Groups(a: string): string[] {
   const s = a.replace(/%.*$/, "").toLowerCase();
-  const [head, tail] = s.includes("::") ? s.split("::", 2) as [string, string] : [s, undefined];
+  const [head, tail] = s.includes("::") ? (s.split("::", 2) as [string, string]) : [s, undefined];
   const h = head ? head.split(":") : [];
   const t = tail ? tail.split(":") : [];
   const fill = tail === undefined ? [] : Array(Math.max(0, 8 - h.length - t.length)).fill("0");

@@ -13,7 +13,10 @@ import { Router } from "./router.ts";
 import { Cookies, hostOf, prefixOf } from "./cookie.ts";
 import { findClientHello, helloVerifyRequest } from "./dtls-records.ts";
 
-export interface Addr { address: string; port: number }
+export interface Addr {
+  address: string;
+  port: number;
+}
 
 export type Action =
   /** Send one raw UDP datagram (STUN replies). */
@@ -74,17 +77,20 @@ interface Session {
 
 /** Bounds of the core's own bookkeeping of unauthenticated input (RECENT_MAX: addresses checking
  *  without a session, at least as many as the pages a restarted relay had). */
-const RECENT_MAX = 32768, REPLIES_MAX = 16384;
+const RECENT_MAX = 32768,
+  REPLIES_MAX = 16384;
 /** RECORDS frames a session may send: one a second, a burst of 5 (a relay sends one per change of its list). */
-const RECORDS_RATE = 1, RECORDS_BURST = 5;
+const RECORDS_RATE = 1,
+  RECORDS_BURST = 5;
 /** The relay list beyond the first RECORDS frame goes to sessions still open this long after HELLO:
  *  pages and gossip links, not the probes that close as soon as they are welcomed. */
 export const RECORDS_MORE_MS = 2000;
 /** Bindings this relay sent and waits on (relay/gossip.ts pings), and how long it waits. */
-const BINDINGS_MAX = 4096, BINDING_WAIT_MS = 10_000;
+const BINDINGS_MAX = 4096,
+  BINDING_WAIT_MS = 10_000;
 /** Room notifications a session's JOIN/LEAVE may cause at once: joining 16 full rooms of 64. */
 const CHURN_BURST = 1024;
-const equal = (a: Uint8Array, b: Uint8Array) => a.length == b.length && a.every((x, i) => x == b[i]);
+const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** A limit as WELCOME announces it: a whole number from 1 to max. */
 export const clamp = (x: number, max: number) => Math.max(1, Math.min(max, Math.floor(x)));
@@ -130,20 +136,24 @@ export class RelayCore {
     this.counters[reason] = (this.counters[reason] ?? 0) + n;
   }
 
-  get size() { return this.sessions.size; }
-  get handshaking() { return this.halfOpen; }
+  get size() {
+    return this.sessions.size;
+  }
+  get handshaking() {
+    return this.halfOpen;
+  }
 
   /** One datagram from the socket. */
   handleDatagram(buf: Uint8Array, from: Addr, now: number): Action[] {
     const b0 = buf[0];
-    if (buf.length == 0) return this.drop("empty");
+    if (buf.length === 0) return this.drop("empty");
     // RFC 7983 §7: 0..3 STUN, 20..63 DTLS, anything else is not ours.
     if (b0 <= 3) return this.stun(buf, from, now);
     if (b0 >= 20 && b0 <= 63) {
       const key = addrKey(from);
       const s = this.sessions.get(key);
       // A ClientHello is answered by the cookie exchange, whether a session exists or not.
-      if (b0 == 22) {
+      if (b0 === 22) {
         const ch = findClientHello(buf);
         if (ch) return this.hello(buf, ch.record.seq, ch.hello.random, ch.hello.cookie, from, key, s, now);
       }
@@ -175,12 +185,12 @@ export class RelayCore {
   /** An answer to one of this relay's own Bindings: from the address asked, with the txid sent, in time. */
   private bindingAnswer(buf: Uint8Array, from: Addr, now: number): Action[] | null {
     // Binding success response: type 0x0101 (RFC 8489 §5).
-    if (!this.bindings.size || buf[0] != 0x01 || buf[1] != 0x01) return null;
+    if (!this.bindings.size || buf[0] !== 0x01 || buf[1] !== 0x01) return null;
     const m = parseStun(buf);
-    if (!m || m.cls != CLASS.SUCCESS || m.method != METHOD_BINDING) return null;
+    if (!m || m.cls !== CLASS.SUCCESS || m.method !== METHOD_BINDING) return null;
     const k = Buffer.from(m.txid).toString("hex");
     const b = this.bindings.get(k);
-    if (!b || b.to != addrKey(from) || now - b.at > BINDING_WAIT_MS) return this.drop("stun.unexpected-answer");
+    if (!b || b.to !== addrKey(from) || now - b.at > BINDING_WAIT_MS) return this.drop("stun.unexpected-answer");
     this.bindings.delete(k);
     const x = getAttr(m, ATTR.XOR_MAPPED_ADDRESS);
     const a = x && decodeXorAddress(x, m.txid);
@@ -193,7 +203,8 @@ export class RelayCore {
     if (answer) return answer;
     const d = handleStun(buf, from);
     switch (d.type) {
-      case "ignore": return this.drop("stun." + d.reason);
+      case "ignore":
+        return this.drop("stun." + d.reason);
       // Both are answers to unauthenticated input: budgeted per network like every other (§7).
       case "error":
         this.count("drop.stun." + d.reason);
@@ -207,12 +218,13 @@ export class RelayCore {
     // the wire): not that it receives replies at its source address. It is answered without state.
     const key = addrKey(from);
     const s = this.sessions.get(key);
-    if (s && s.ufrag == d.ufrag) {
+    if (s && s.ufrag === d.ufrag) {
       s.lastSeen = now; // the key only this browser (and the relay) knows: as good as its DTLS keys off-path
       return [{ type: "send", to: from, data: d.reply }];
     }
     if (!s) {
-      const r = this.recent.get(key), same = r?.ufrag == d.ufrag;
+      const r = this.recent.get(key),
+        same = r?.ufrag === d.ufrag;
       // The same key from the same address for longer than a handshake may take, and still no
       // session: an ICE path that outlived its DTLS session (the relay restarted, or closed the
       // session without the page noticing). No answer, so that the browser's ICE reports the path
@@ -245,7 +257,16 @@ export class RelayCore {
    * relay sends, so a session may be created (or replace the session at that address: a browser
    * that started over); a retransmission goes to the session it belongs to.
    */
-  private hello(buf: Uint8Array, seq: number, random: Uint8Array, cookie: Uint8Array, from: Addr, key: string, s: Session | undefined, now: number): Action[] {
+  private hello(
+    buf: Uint8Array,
+    seq: number,
+    random: Uint8Array,
+    cookie: Uint8Array,
+    from: Addr,
+    key: string,
+    s: Session | undefined,
+    now: number,
+  ): Action[] {
     if (!this.cookies.check(key, cookie, now)) {
       if (cookie.length) this.count("dtls.bad-cookie");
       const hvr = helloVerifyRequest(seq, this.cookies.make(key, now));
@@ -259,8 +280,10 @@ export class RelayCore {
     // Same address, a new client proven by the cookie: the browser started over (reload, ICE restart).
     if (s) out.push(...this.close(s, "replaced", now));
     const L = this.limits;
-    const host = hostOf(from.address), prefix = prefixOf(from.address);
-    const ipCount = this.perIp.get(host) ?? 0, netHalf = this.halfOpenBy.get(prefix) ?? 0;
+    const host = hostOf(from.address),
+      prefix = prefixOf(from.address);
+    const ipCount = this.perIp.get(host) ?? 0,
+      netHalf = this.halfOpenBy.get(prefix) ?? 0;
     if (this.sessions.size >= L.maxSessions) return [...out, ...this.drop("limit.sessions")];
     if (ipCount >= L.sessionsPerIp) return [...out, ...this.drop("limit.sessions-per-ip")];
     if (netHalf >= L.halfOpenPerNet) return [...out, ...this.drop("limit.half-open-per-net")];
@@ -269,8 +292,22 @@ export class RelayCore {
     const ufrag = this.recent.get(key)?.ufrag;
     this.recent.delete(key);
     const ns: Session = {
-      key, from: { ...from }, ufrag, random: random.slice(), host, prefix, state: "handshake", created: now, lastSeen: now, openedAt: 0,
-      msgs: bucket(L.msgBurst, now), rateWarned: -Infinity, relayed: bucket(L.relayBurst, now), records: bucket(RECORDS_BURST, now), churn: bucket(CHURN_BURST, now), due: 0,
+      key,
+      from: { ...from },
+      ufrag,
+      random: random.slice(),
+      host,
+      prefix,
+      state: "handshake",
+      created: now,
+      lastSeen: now,
+      openedAt: 0,
+      msgs: bucket(L.msgBurst, now),
+      rateWarned: -Infinity,
+      relayed: bucket(L.relayBurst, now),
+      records: bucket(RECORDS_BURST, now),
+      churn: bucket(CHURN_BURST, now),
+      due: 0,
     };
     this.sessions.set(key, ns);
     this.schedule(ns);
@@ -286,7 +323,7 @@ export class RelayCore {
 
   /** A frame from the relay itself (gossip) to a session that said HELLO; nothing if it is gone. */
   frameTo(key: string, data: Uint8Array): Action[] {
-    return this.sessions.get(key)?.state == "ready" ? [{ type: "frame", key, data }] : [];
+    return this.sessions.get(key)?.state === "ready" ? [{ type: "frame", key, data }] : [];
   }
 
   /** The adapter decrypted a record of this session: its peer is alive. */
@@ -298,7 +335,7 @@ export class RelayCore {
   /** The adapter reports the DataChannel open; `remoteFp` is the browser's certificate fingerprint. */
   handleOpen(key: string, now: number, remoteFp?: string): Action[] {
     const s = this.sessions.get(key);
-    if (!s || s.state != "handshake") return [];
+    if (!s || s.state !== "handshake") return [];
     if (remoteFp) (s.id = Uint8Array.from(remoteFp.split(":").slice(0, 8), (h) => parseInt(h, 16))), (s.fp = remoteFp);
     s.state = "open";
     s.openedAt = now;
@@ -319,7 +356,7 @@ export class RelayCore {
   /** One application frame from a session's channel. */
   handleMessage(key: string, msg: Uint8Array, now: number): Action[] {
     const s = this.sessions.get(key);
-    if (!s || s.state == "handshake") return this.drop("msg-no-session");
+    if (!s || s.state === "handshake") return this.drop("msg-no-session");
     this.count("frames.in");
     s.lastSeen = now;
     const err = (code: number, message: string): Action => ({ type: "frame", key, data: encode({ t: T.ERROR, code, message }) });
@@ -339,8 +376,8 @@ export class RelayCore {
       this.count("drop.malformed");
       return [err(E.MALFORMED, "malformed frame")];
     }
-    if (s.state == "open") {
-      if (f.t != T.HELLO) {
+    if (s.state === "open") {
+      if (f.t !== T.HELLO) {
         this.count("drop.before-hello");
         return [err(E.UNEXPECTED, "say HELLO first")];
       }
@@ -352,38 +389,58 @@ export class RelayCore {
       s.readyAt = now;
       s.relay = !!s.fp && this.isRelay(s.fp);
       this.schedule(s);
-      const welcome: Action = { type: "frame", key, data: encode({ t: T.WELCOME, version: VERSION, maxFrame: this.limits.maxFrame, rate: clamp(this.limits.relayRate, 2 ** 32 - 1), msgRate: clamp(this.limits.msgRate, 65535) }) };
+      const welcome: Action = {
+        type: "frame",
+        key,
+        data: encode({
+          t: T.WELCOME,
+          version: VERSION,
+          maxFrame: this.limits.maxFrame,
+          rate: clamp(this.limits.relayRate, 2 ** 32 - 1),
+          msgRate: clamp(this.limits.msgRate, 65535),
+        }),
+      };
       return this.records && !s.relay ? [{ type: "frame", key, data: this.records }, welcome] : [welcome];
     }
     switch (f.t) {
-      case T.PING: return [{ type: "frame", key, data: encode({ t: T.PONG, data: f.data }) }];
-      case T.PONG: return [];
+      case T.PING:
+        return [{ type: "frame", key, data: encode({ t: T.PONG, data: f.data }) }];
+      case T.PONG:
+        return [];
       case T.RECORDS: {
         // Gossip is for relays (the shell checks the sender's own record); a browser gains nothing
         // here, and each frame can make the relay verify signatures and dial addresses.
         if (!s.fp || !take(s.records, RECORDS_RATE, RECORDS_BURST, now)) return this.drop("records-rate");
         return [{ type: "records", key, json: f.json, fp: s.fp, ip: s.from.address }];
       }
-      case T.JOIN: case T.LEAVE: case T.SEND: case T.BCAST: {
+      case T.JOIN:
+      case T.LEAVE:
+      case T.SEND:
+      case T.BCAST: {
         // Peer ids are bound to the DTLS certificate, so nobody can squat another browser's id.
-        if (f.t == T.JOIN && s.id && f.id.some((b, i) => b != s.id![i])) {
+        if (f.t === T.JOIN && s.id && f.id.some((b, i) => b !== s.id![i])) {
           this.count("room." + E.ID_MISMATCH);
           return [err(E.ID_MISMATCH, "peer id must be the first 8 bytes of your certificate's SHA-256 fingerprint")];
         }
         // Relayed bytes (signaling, and room traffic between peers that cannot connect directly)
         // are paid by the relay's operator: limited per session, announced in WELCOME.
-        if (f.t == T.SEND || f.t == T.BCAST) {
+        if (f.t === T.SEND || f.t === T.BCAST) {
           // What arrives is a DELIVER, one byte longer than a SEND (nine more than a BCAST): it must fit too.
           if (msg.length + deliverGrowth(f.t) > this.limits.maxFrame) {
             this.count("drop.frame-size");
             return [err(E.FRAME_SIZE, `delivering this would exceed ${this.limits.maxFrame} bytes`)];
           }
-          const peers = f.t == T.BCAST ? Math.max(1, this.router.size(f.topic) - 1) : 1;
+          const peers = f.t === T.BCAST ? Math.max(1, this.router.size(f.topic) - 1) : 1;
           const n = f.data.length * peers;
           if (n > this.limits.relayBurst) {
             // More than the bucket can ever hold: no waiting makes it fit.
             this.count("drop.bcast-size");
-            return [err(E.FRAME_SIZE, `broadcasting ${f.data.length} bytes to ${peers} peers is ${n} bytes, more than the relay's burst of ${this.limits.relayBurst}: send to fewer peers or in smaller pieces`)];
+            return [
+              err(
+                E.FRAME_SIZE,
+                `broadcasting ${f.data.length} bytes to ${peers} peers is ${n} bytes, more than the relay's burst of ${this.limits.relayBurst}: send to fewer peers or in smaller pieces`,
+              ),
+            ];
           }
           if (!take(s.relayed, this.limits.relayRate, this.limits.relayBurst, now, n)) {
             this.count("drop.relay-rate");
@@ -393,10 +450,13 @@ export class RelayCore {
           }
           // What operators pay for: payload bytes relayed (sealed type 4 is room traffic between
           // pairs without a direct path, the rest signaling; the type byte is in the clear).
-          this.count(f.data[0] == Sealed.DATA ? "relayed.data-bytes" : "relayed.signal-bytes", n);
+          this.count(f.data[0] === Sealed.DATA ? "relayed.data-bytes" : "relayed.signal-bytes", n);
         }
         // JOINED/LEFT go to every other member: the sender pays for the fan-out (churn bucket).
-        if ((f.t == T.JOIN || f.t == T.LEAVE) && !take(s.churn, this.limits.msgRate * 2, CHURN_BURST, now, Math.max(1, this.router.size(f.topic)))) {
+        if (
+          (f.t === T.JOIN || f.t === T.LEAVE) &&
+          !take(s.churn, this.limits.msgRate * 2, CHURN_BURST, now, Math.max(1, this.router.size(f.topic)))
+        ) {
           this.count("drop.churn");
           if (now - s.rateWarned < 1000) return [];
           s.rateWarned = now;
@@ -409,7 +469,7 @@ export class RelayCore {
         if (r.error) {
           this.count("room." + r.error.code);
           out.push(err(r.error.code, r.error.message));
-        } else this.count(f.t == T.JOIN ? "room.join" : f.t == T.LEAVE ? "room.leave" : f.t == T.SEND ? "room.send" : "room.bcast");
+        } else this.count(f.t === T.JOIN ? "room.join" : f.t === T.LEAVE ? "room.leave" : f.t === T.SEND ? "room.send" : "room.bcast");
         return out;
       }
     }
@@ -436,8 +496,8 @@ export class RelayCore {
         for (const data of this.recordsMore) out.push({ type: "frame", key: s.key, data });
       }
       if (now - s.lastSeen > L.idleTimeoutMs) out.push(...this.close(s, "idle", now));
-      else if (s.state == "handshake" && now - s.created > L.handshakeTimeoutMs) out.push(...this.close(s, "handshake-timeout", now));
-      else if (s.state == "open" && now - s.openedAt > L.helloTimeoutMs) out.push(...this.close(s, "hello-timeout", now));
+      else if (s.state === "handshake" && now - s.created > L.handshakeTimeoutMs) out.push(...this.close(s, "handshake-timeout", now));
+      else if (s.state === "open" && now - s.openedAt > L.helloTimeoutMs) out.push(...this.close(s, "hello-timeout", now));
       else this.schedule(s); // alive: activity moved its idle deadline on
     }
     return out;
@@ -447,7 +507,8 @@ export class RelayCore {
    *  when the clock is past its deadline: call tick() at or after the time returned. */
   nextDeadline(): number {
     // Entries superseded by a later schedule() (or of closed sessions) are dropped here, not waited for.
-    for (let e; (e = this.deadlines.top()) && (e.item.due !== e.at || this.sessions.get(e.item.key) !== e.item); ) this.deadlines.popBefore(Infinity);
+    for (let e; (e = this.deadlines.top()) && (e.item.due !== e.at || this.sessions.get(e.item.key) !== e.item); )
+      this.deadlines.popBefore(Infinity);
     return this.deadlines.peek();
   }
 
@@ -455,8 +516,8 @@ export class RelayCore {
   private schedule(s: Session) {
     const L = this.limits;
     let at = s.lastSeen + L.idleTimeoutMs;
-    if (s.state == "handshake") at = Math.min(at, s.created + L.handshakeTimeoutMs);
-    else if (s.state == "open") at = Math.min(at, s.openedAt + L.helloTimeoutMs);
+    if (s.state === "handshake") at = Math.min(at, s.created + L.handshakeTimeoutMs);
+    else if (s.state === "open") at = Math.min(at, s.openedAt + L.helloTimeoutMs);
     if (s.readyAt !== undefined) at = Math.min(at, s.readyAt + RECORDS_MORE_MS);
     if (at === s.due && s.due !== 0) return;
     s.due = at;
@@ -482,7 +543,7 @@ export class RelayCore {
     const n = (this.perIp.get(s.host) ?? 1) - 1;
     if (n > 0) this.perIp.set(s.host, n);
     else this.perIp.delete(s.host);
-    if (s.state == "handshake") this.halfOpenDone(s);
+    if (s.state === "handshake") this.halfOpenDone(s);
     this.count("sessions.closed." + reason.split(":")[0]);
     const out: Action[] = this.router.drop(s.key).map((o) => ({ type: "frame" as const, key: o.key, data: o.data }));
     if (tellShell) out.push({ type: "close", key: s.key, reason });
@@ -496,11 +557,18 @@ export class RelayCore {
 export class DeadlineHeap<T> {
   private at: number[] = [];
   private items: T[] = [];
-  get size() { return this.at.length; }
-  peek(): number { return this.at.length ? this.at[0]! : Infinity; }
-  top(): { at: number; item: T } | undefined { return this.at.length ? { at: this.at[0]!, item: this.items[0]! } : undefined; }
+  get size() {
+    return this.at.length;
+  }
+  peek(): number {
+    return this.at.length ? this.at[0]! : Infinity;
+  }
+  top(): { at: number; item: T } | undefined {
+    return this.at.length ? { at: this.at[0]!, item: this.items[0]! } : undefined;
+  }
   push(at: number, item: T) {
-    const a = this.at, it = this.items;
+    const a = this.at,
+      it = this.items;
     let i = a.length;
     a.push(at), it.push(item);
     while (i > 0) {
@@ -512,15 +580,19 @@ export class DeadlineHeap<T> {
   }
   /** The earliest entry if its time is before `now` (strictly), removed. */
   popBefore(now: number): { at: number; item: T } | undefined {
-    const a = this.at, it = this.items;
+    const a = this.at,
+      it = this.items;
     if (!a.length || !(a[0]! < now)) return undefined;
     const top = { at: a[0]!, item: it[0]! };
-    const lastAt = a.pop()!, lastItem = it.pop()!;
+    const lastAt = a.pop()!,
+      lastItem = it.pop()!;
     if (a.length) {
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i, mAt = lastAt;
+        const l = 2 * i + 1,
+          r = l + 1;
+        let m = i,
+          mAt = lastAt;
         if (l < a.length && a[l]! < mAt) (m = l), (mAt = a[l]!);
         if (r < a.length && a[r]! < mAt) (m = r), (mAt = a[r]!);
         if (m === i) break;

@@ -13,7 +13,7 @@ import { checkRecord } from "./record.ts";
 
 /** Build-time settings: build.ts compiles the relay with the same LUMAMESH_BUILD as the library. */
 declare const LUMAMESH_BUILD: BuildConfig | undefined;
-export const BUILD: BuildConfig = typeof LUMAMESH_BUILD == "object" ? LUMAMESH_BUILD : DEFAULT_BUILD;
+export const BUILD: BuildConfig = typeof LUMAMESH_BUILD === "object" ? LUMAMESH_BUILD : DEFAULT_BUILD;
 
 export interface SourceReport {
   source: string;
@@ -66,7 +66,7 @@ export async function discoverRelays(o: DiscoverOptions): Promise<{ relays: Rela
   const sources: SourceReport[] = [];
   const out = new Map<string, RelayInfo>();
   const add = (source: string, got: RelayInfo[] | string) => {
-    if (typeof got == "string") return void sources.push({ source, reason: got });
+    if (typeof got === "string") return void sources.push({ source, reason: got });
     sources.push({ source, relays: got.length });
     for (const r of got) if (!out.has(r.addr)) out.set(r.addr, { addr: r.addr, fp: r.fp });
   };
@@ -75,16 +75,18 @@ export async function discoverRelays(o: DiscoverOptions): Promise<{ relays: Rela
     const source = `${origin}/r/sat/${sat}`;
     try {
       const b = parseBootstrap(await readSat(o, origin, sat));
-      if (typeof b == "string") throw new Error(b);
+      if (typeof b === "string") throw new Error(b);
       // {"sat": N}: a registered relay, its signed record the newest inscription on N (checked here).
-      const recs = await Promise.all(b.sats.slice(0, MAX_BOOTSTRAP_ENTRIES).map(async (n) => {
-        try {
-          const r = checkRecord(JSON.parse(await readSat(o, origin, n)));
-          return typeof r == "string" ? [] : [{ addr: r.addr, fp: r.fp }];
-        } catch {
-          return [];
-        }
-      }));
+      const recs = await Promise.all(
+        b.sats.slice(0, MAX_BOOTSTRAP_ENTRIES).map(async (n) => {
+          try {
+            const r = checkRecord(JSON.parse(await readSat(o, origin, n)));
+            return typeof r === "string" ? [] : [{ addr: r.addr, fp: r.fp }];
+          } catch {
+            return [];
+          }
+        }),
+      );
       add(source, [...b.relays, ...recs.flat()]);
     } catch (e) {
       add(source, String((e as Error)?.message ?? e));
@@ -102,10 +104,10 @@ export function readCache(dir: string): RelayInfo[] | string {
   try {
     text = readFileSync(join(dir, CACHE_FILE), "utf8");
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code == "ENOENT" ? "empty" : `cannot read: ${(e as Error).message}`;
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? "empty" : `cannot read: ${(e as Error).message}`;
   }
   const b = parseBootstrap(text);
-  return typeof b == "string" ? b : b.relays;
+  return typeof b === "string" ? b : b.relays;
 }
 
 /** Remember the relays this relay vouches for, for its next start (atomically; best effort). */

@@ -67,9 +67,17 @@ export function parseHandshakes(body: Uint8Array): HandshakeFragment[] | null {
   let o = 0;
   while (o < body.length) {
     if (o + HANDSHAKE_HEADER > body.length) return null;
-    const length = u24(body, o + 1), offset = u24(body, o + 6), flen = u24(body, o + 9);
+    const length = u24(body, o + 1),
+      offset = u24(body, o + 6),
+      flen = u24(body, o + 9);
     if (offset + flen > length || o + HANDSHAKE_HEADER + flen > body.length) return null;
-    out.push({ msgType: body[o]!, length, messageSeq: (body[o + 4]! << 8) | body[o + 5]!, offset, data: body.subarray(o + HANDSHAKE_HEADER, o + HANDSHAKE_HEADER + flen) });
+    out.push({
+      msgType: body[o]!,
+      length,
+      messageSeq: (body[o + 4]! << 8) | body[o + 5]!,
+      offset,
+      data: body.subarray(o + HANDSHAKE_HEADER, o + HANDSHAKE_HEADER + flen),
+    });
     o += HANDSHAKE_HEADER + flen;
   }
   return out;
@@ -99,10 +107,10 @@ export function helloStart(body: Uint8Array): HelloStart | null {
 /** The first fragment of a plaintext ClientHello in this datagram, if it carries one. */
 export function findClientHello(d: Uint8Array): { record: DtlsRecord; frag: HandshakeFragment; hello: HelloStart } | null {
   for (const record of parseRecords(d)) {
-    if (record.type != CT.HANDSHAKE || record.epoch != 0) continue;
+    if (record.type !== CT.HANDSHAKE || record.epoch !== 0) continue;
     const frags = parseHandshakes(record.body);
     const frag = frags?.[0];
-    if (!frag || frag.msgType != HS.CLIENT_HELLO || frag.offset != 0 || frag.length > MAX_HANDSHAKE_MESSAGE) continue;
+    if (!frag || frag.msgType !== HS.CLIENT_HELLO || frag.offset !== 0 || frag.length > MAX_HANDSHAKE_MESSAGE) continue;
     const hello = helloStart(frag.data);
     if (hello) return { record, frag, hello };
   }
@@ -164,26 +172,32 @@ export class Reassembler {
   constructor(private maxPending = 4) {}
 
   /** A whole message when this fragment completes one; "partial"; or a reason to refuse the fragment. */
-  add(f: HandshakeFragment): { msgType: number; messageSeq: number; body: Uint8Array } | "partial" | "too-large" | "too-many" | "inconsistent" {
+  add(
+    f: HandshakeFragment,
+  ): { msgType: number; messageSeq: number; body: Uint8Array } | "partial" | "too-large" | "too-many" | "inconsistent" {
     if (f.length > MAX_HANDSHAKE_MESSAGE) return "too-large";
-    if (f.offset == 0 && f.data.length == f.length) return { msgType: f.msgType, messageSeq: f.messageSeq, body: f.data };
+    if (f.offset === 0 && f.data.length === f.length) return { msgType: f.msgType, messageSeq: f.messageSeq, body: f.data };
     let p = this.pending.get(f.messageSeq);
     if (!p) {
       if (this.pending.size >= this.maxPending) return "too-many";
       p = { msgType: f.msgType, buf: new Uint8Array(f.length), have: [] };
       this.pending.set(f.messageSeq, p);
-    } else if (p.msgType != f.msgType || p.buf.length != f.length) return "inconsistent";
+    } else if (p.msgType !== f.msgType || p.buf.length !== f.length) return "inconsistent";
     p.buf.set(f.data, f.offset);
     p.have = merge(p.have, [f.offset, f.offset + f.data.length]);
-    if (p.have.length == 1 && p.have[0]![0] == 0 && p.have[0]![1] == f.length) {
+    if (p.have.length === 1 && p.have[0]![0] === 0 && p.have[0]![1] === f.length) {
       this.pending.delete(f.messageSeq);
       return { msgType: p.msgType, messageSeq: f.messageSeq, body: p.buf };
     }
     return "partial";
   }
 
-  get size() { return this.pending.size; }
-  clear() { this.pending.clear(); }
+  get size() {
+    return this.pending.size;
+  }
+  clear() {
+    this.pending.clear();
+  }
 }
 
 /** Union of sorted, disjoint ranges with one more (at most a few ranges per message). */
@@ -199,7 +213,8 @@ function merge(have: [number, number][], r: [number, number]): [number, number][
 }
 
 const u24 = (b: Uint8Array, o: number) => (b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!;
-const u48 = (b: Uint8Array, o: number) => ((b[o]! << 8) | b[o + 1]!) * 2 ** 32 + (((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0);
+const u48 = (b: Uint8Array, o: number) =>
+  ((b[o]! << 8) | b[o + 1]!) * 2 ** 32 + (((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0);
 const put16 = (b: Uint8Array, o: number, v: number) => ((b[o] = v >>> 8), (b[o + 1] = v & 255));
 const put24 = (b: Uint8Array, o: number, v: number) => ((b[o] = (v >>> 16) & 255), put16(b, o + 1, v & 0xffff));
 function put48(b: Uint8Array, o: number, v: number) {

@@ -24,7 +24,10 @@ import { bucket, take, type Bucket } from "./limits.ts";
 import { MAX_PROBE_BYTES } from "./client.ts";
 import { SelfAddress, type Agreed } from "./selfaddr.ts";
 
-export interface PeerAddr { addr: string; fp: string }
+export interface PeerAddr {
+  addr: string;
+  fp: string;
+}
 
 /** What one failed probe sends to an address that does not answer (relay/client.ts MAX_PROBE_BYTES). */
 export const PROBE_COST = MAX_PROBE_BYTES;
@@ -73,9 +76,27 @@ export interface GossipLimits {
 }
 
 export const GOSSIP_LIMITS: GossipLimits = {
-  maxKnown: 2048, maxPending: 2048, maxLinks: 6, maxInbound: 32, maxInflight: 16, probeRate: 5, probeBurst: 20, frameRecords: 40, probeNews: 4, pushMs: 3000,
-  pingMs: 5 * 60_000, pingTimeoutMs: 5000, pingMisses: 2, rotateMs: 30 * 60_000, retryMs: 10 * 60_000, retryFirstMs: 60_000, pendingTtlMs: 10 * 60_000,
-  maxCredit: 1024 * PROBE_COST, maxPayers: 4096, bootRetryMs: 2000, addrPingMs: 30_000,
+  maxKnown: 2048,
+  maxPending: 2048,
+  maxLinks: 6,
+  maxInbound: 32,
+  maxInflight: 16,
+  probeRate: 5,
+  probeBurst: 20,
+  frameRecords: 40,
+  probeNews: 4,
+  pushMs: 3000,
+  pingMs: 5 * 60_000,
+  pingTimeoutMs: 5000,
+  pingMisses: 2,
+  rotateMs: 30 * 60_000,
+  retryMs: 10 * 60_000,
+  retryFirstMs: 60_000,
+  pendingTtlMs: 10 * 60_000,
+  maxCredit: 1024 * PROBE_COST,
+  maxPayers: 4096,
+  bootRetryMs: 2000,
+  addrPingMs: 30_000,
 };
 
 export type GossipAction =
@@ -142,15 +163,30 @@ interface Link {
 }
 
 /** A relay that linked to this one (a session that sent RECORDS starting with its own record). */
-interface Inbound { key: string; fp: string; queue: Set<string>; nextPush: number; selfSeq: number }
+interface Inbound {
+  key: string;
+  fp: string;
+  queue: Set<string>;
+  nextPush: number;
+  selfSeq: number;
+}
 
-interface Timer { at: number; id: string; gen: number; kind: "ping" | "timeout" | "retry" }
+interface Timer {
+  at: number;
+  id: string;
+  gen: number;
+  kind: "ping" | "timeout" | "retry";
+}
 
 /** A binary min-heap of timers by time. */
 class Timers {
   private h: Timer[] = [];
-  get size() { return this.h.length; }
-  peek(): Timer | undefined { return this.h[0]; }
+  get size() {
+    return this.h.length;
+  }
+  peek(): Timer | undefined {
+    return this.h[0];
+  }
   push(t: Timer) {
     const h = this.h;
     let i = h.push(t) - 1;
@@ -163,15 +199,19 @@ class Timers {
     h[i] = t;
   }
   pop(): Timer | undefined {
-    const h = this.h, top = h[0], last = h.pop();
+    const h = this.h,
+      top = h[0],
+      last = h.pop();
     if (!h.length || !last) return top;
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let m = i, mt = last;
+      const l = 2 * i + 1,
+        r = l + 1;
+      let m = i,
+        mt = last;
       if (l < h.length && h[l]!.at < mt.at) (m = l), (mt = h[l]!);
       if (r < h.length && h[r]!.at < mt.at) m = r;
-      if (m == i) break;
+      if (m === i) break;
       h[i] = h[m]!;
       i = m;
     }
@@ -215,7 +255,8 @@ export interface GossipStatus {
 
 const ipOf = (addr: string) => parseAddr(addr)?.ip ?? addr;
 const norm = (ip: string) => ip.replace(/^::ffff:(?=\d)/i, "").toLowerCase();
-const looks = (x: any): x is { id: string; seq: number } => !!x && typeof x == "object" && typeof x.id == "string" && Number.isSafeInteger(x.seq);
+const looks = (x: any): x is { id: string; seq: number } =>
+  !!x && typeof x === "object" && typeof x.id === "string" && Number.isSafeInteger(x.seq);
 
 export class GossipCore {
   readonly limits: GossipLimits;
@@ -253,7 +294,22 @@ export class GossipCore {
   private rotateAt: number;
   private listDirty = true;
   /** Counters for the simulation and `relay.stats`. */
-  readonly counters = { probes: 0, probesFailed: 0, reached: 0, pings: 0, framesIn: 0, framesOut: 0, recordsIn: 0, refused: 0, bad: 0, noCredit: 0, dropped: 0, droppedFull: 0, droppedRoom: 0, droppedTtl: 0 };
+  readonly counters = {
+    probes: 0,
+    probesFailed: 0,
+    reached: 0,
+    pings: 0,
+    framesIn: 0,
+    framesOut: 0,
+    recordsIn: 0,
+    refused: 0,
+    bad: 0,
+    noCredit: 0,
+    dropped: 0,
+    droppedFull: 0,
+    droppedRoom: 0,
+    droppedTtl: 0,
+  };
 
   constructor(o: GossipOptions) {
     this.limits = { ...GOSSIP_LIMITS, ...o.limits };
@@ -266,23 +322,36 @@ export class GossipCore {
     this.dials = bucket(this.limits.probeBurst, now);
     this.rotateAt = now + this.limits.rotateMs;
     const seen = new Set<string>();
-    this.boot = (o.peers ?? []).filter((p) => p.fp.toUpperCase() != this.self.fp && !seen.has(p.addr) && seen.add(p.addr)).map((peer) => ({ peer, retryAt: now, delay: this.limits.bootRetryMs, pingAt: now, pingEvery: 1000, tried: false }));
+    this.boot = (o.peers ?? [])
+      .filter((p) => p.fp.toUpperCase() !== this.self.fp && !seen.has(p.addr) && seen.add(p.addr))
+      .map((peer) => ({ peer, retryAt: now, delay: this.limits.bootRetryMs, pingAt: now, pingEvery: 1000, tried: false }));
   }
 
-  get record(): RelayRecord { return this.self; }
+  get record(): RelayRecord {
+    return this.self;
+  }
 
   /** More relays to start from (a discovery that found some later); at most 64 are kept. */
   addPeers(peers: PeerAddr[], now: number): GossipAction[] {
     for (const p of peers) {
       if (this.boot.length >= 64) break;
-      if (p.fp.toUpperCase() == this.self.fp || this.boot.some((b) => b.peer.addr == p.addr)) continue;
-      this.boot.push({ peer: { addr: p.addr, fp: p.fp }, retryAt: now, delay: this.limits.bootRetryMs, pingAt: now, pingEvery: 1000, tried: false });
+      if (p.fp.toUpperCase() === this.self.fp || this.boot.some((b) => b.peer.addr === p.addr)) continue;
+      this.boot.push({
+        peer: { addr: p.addr, fp: p.fp },
+        retryAt: now,
+        delay: this.limits.bootRetryMs,
+        pingAt: now,
+        pingEvery: 1000,
+        tried: false,
+      });
     }
     return [];
   }
 
   /** Relays to start from, as given. */
-  get peers(): PeerAddr[] { return this.boot.map((b) => b.peer); }
+  get peers(): PeerAddr[] {
+    return this.boot.map((b) => b.peer);
+  }
 
   /** This relay's record changed (a new address or registration: a higher `seq`). */
   setSelf(rec: RelayRecord, addressKnown = true) {
@@ -319,29 +388,51 @@ export class GossipCore {
   }
 
   /** How many relays it vouches for. */
-  get vouched(): number { return this.liveIds.length; }
+  get vouched(): number {
+    return this.liveIds.length;
+  }
 
   status(now: number): GossipStatus {
     let probing = 0;
-    for (const e of this.known.values()) if (e.state == "probing") probing++;
+    for (const e of this.known.values()) if (e.state === "probing") probing++;
     return {
-      addr: this.self.addr, addressKnown: this.addressKnown, confirmed: this.confirmedSeq == this.self.seq, confirmedBy: [...this.confirmedBy],
+      addr: this.self.addr,
+      addressKnown: this.addressKnown,
+      confirmed: this.confirmedSeq === this.self.seq,
+      confirmedBy: [...this.confirmedBy],
       reports: this.selfAddr.reports(now).map(({ reporter, addr }) => ({ reporter, addr })),
-      links: [...this.links.values()].filter((l) => l.kind != "probe" && l.up).length,
-      known: this.known.size, vouched: this.liveIds.length, pending: this.pendingCount, probing,
+      links: [...this.links.values()].filter((l) => l.kind !== "probe" && l.up).length,
+      known: this.known.size,
+      vouched: this.liveIds.length,
+      pending: this.pendingCount,
+      probing,
     };
   }
 
   /** Sizes, for the simulation's bounds. */
   sizes() {
-    return { known: this.known.size, pending: this.pendingCount, inflight: this.inflight, links: this.links.size, inbound: this.inbound.size, timers: this.timers.size, failed: this.failedAt.size, payers: this.credit.size, pings: this.pings.size };
+    return {
+      known: this.known.size,
+      pending: this.pendingCount,
+      inflight: this.inflight,
+      links: this.links.size,
+      inbound: this.inbound.size,
+      timers: this.timers.size,
+      failed: this.failedAt.size,
+      payers: this.credit.size,
+      pings: this.pings.size,
+    };
   }
 
   // ---- inputs ----
 
   /** A dial finished: the link is up (with the RECORDS the relay sent before WELCOME, parsed, and
    *  that frame's size), or it failed. */
-  handleDialed(id: number, r: { ok: true; records?: unknown[]; bytes?: number } | { ok: false; error: string }, now: number): GossipAction[] {
+  handleDialed(
+    id: number,
+    r: { ok: true; records?: unknown[]; bytes?: number } | { ok: false; error: string },
+    now: number,
+  ): GossipAction[] {
     const L = this.links.get(id);
     if (!L) return r.ok ? [{ type: "close", link: id }] : [];
     this.inflight--;
@@ -349,17 +440,24 @@ export class GossipCore {
     const e = L.entry ? this.known.get(L.entry) : undefined;
     if (!r.ok) {
       this.links.delete(id);
-      if (L.kind == "boot") {
-        const b = this.boot.find((b) => b.link == id);
+      if (L.kind === "boot") {
+        const b = this.boot.find((b) => b.link === id);
         if (b) (b.link = undefined), (b.retryAt = now + b.delay), (b.delay = Math.min(b.delay * 2, this.limits.bootRetryMs * 64));
         out.push(this.ev("info", "gossip.bootstrap-failed", { addr: L.relay.addr, error: r.error }));
         return out;
       }
       // (A probe's cost was taken from its payer when it started: spent on an address that did not answer.)
-      if (e && e.link === id && (e.state == "probing" || e.state == "live")) {
+      if (e && e.link === id && (e.state === "probing" || e.state === "live")) {
         e.link = undefined;
         this.counters.probesFailed++;
-        if (e.suspect) out.push(this.ev("info", "gossip.dead", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr, why: `${this.limits.pingMisses} pings unanswered, then no answer to a dial` }));
+        if (e.suspect)
+          out.push(
+            this.ev("info", "gossip.dead", {
+              relay: e.rec.id.slice(0, 16),
+              addr: e.rec.addr,
+              why: `${this.limits.pingMisses} pings unanswered, then no answer to a dial`,
+            }),
+          );
         if (this.failedAt.size >= 4096) this.failedAt.delete(this.failedAt.keys().next().value!);
         this.failedAt.set(e.rec.addr, now);
         out.push(this.ev("debug", "gossip.unreachable", { relay: e.rec.id.slice(0, 16), error: r.error }));
@@ -369,14 +467,14 @@ export class GossipCore {
     }
     L.up = true;
     L.since = now;
-    if (L.kind == "boot") {
-      const b = this.boot.find((b) => b.link == id);
+    if (L.kind === "boot") {
+      const b = this.boot.find((b) => b.link === id);
       if (b) b.delay = this.limits.bootRetryMs;
       // It answers now: ask it what address it sees, if that is still unknown.
       if (b && !this.addressKnown && !this.fixed) this.ping(b.peer.addr, now, out);
       out.push(this.ev("info", "gossip.linked", { addr: L.relay.addr }));
     }
-    if (e && e.state == "probing" && e.link === id) {
+    if (e && e.state === "probing" && e.link === id) {
       if (e.payer) this.pay(e.payer, PROBE_COST); // the relay answered: not a reflection, credit back
       this.reached(e, now, out);
       // Tell the relay it was reached (the proof it waits for: relays list only what they reached),
@@ -390,13 +488,13 @@ export class GossipCore {
         L.lingering = true;
         this.inflight++;
       }
-    } else if (L.kind == "probe") {
+    } else if (L.kind === "probe") {
       // Reached meanwhile some other way (or replaced by a newer record): not needed.
       this.links.delete(id);
       out.push({ type: "close", link: id });
       return out;
     }
-    if (L.kind != "probe" && this.addressKnown && L.selfSeq != this.self.seq) out.push(this.send(L, [this.self]));
+    if (L.kind !== "probe" && this.addressKnown && L.selfSeq !== this.self.seq) out.push(this.send(L, [this.self]));
     if (r.records) out.push(...this.records(r.records, r.bytes ?? 0, L.relay.fp, now, L));
     return out;
   }
@@ -414,14 +512,14 @@ export class GossipCore {
     this.links.delete(id);
     if (!L.up || L.lingering) this.inflight--;
     const out: GossipAction[] = [];
-    const b = this.boot.find((b) => b.link == id);
+    const b = this.boot.find((b) => b.link === id);
     if (b) (b.link = undefined), (b.retryAt = now + b.delay);
     const e = L.entry ? this.known.get(L.entry) : undefined;
     if (e && e.link === id) {
       e.link = undefined;
       out.push(this.ev("info", "gossip.down", { relay: e.rec.id.slice(0, 16), why }));
       // Gone, or a hiccup: a ping now decides (two missed and it is dropped).
-      if (e.state == "live") this.schedule(e, "ping", now);
+      if (e.state === "live") this.schedule(e, "ping", now);
     }
     return out;
   }
@@ -430,11 +528,19 @@ export class GossipCore {
    * RECORDS from a session (another relay dialed this one). Taken only from a relay: the frame's
    * first record must be the sender's own, with `fp` its certificate and `ip` its address's IP.
    */
-  handleSessionRecords(list: unknown[], bytes: number, from: { fp: string; ip: string; key?: string }, now: number): { accepted: boolean; actions: GossipAction[] } {
+  handleSessionRecords(
+    list: unknown[],
+    bytes: number,
+    from: { fp: string; ip: string; key?: string },
+    now: number,
+  ): { accepted: boolean; actions: GossipAction[] } {
     const first = this.check(list[0]);
-    if (typeof first == "string" || first.fp != from.fp.toUpperCase() || norm(ipOf(first.addr)) != norm(from.ip)) {
+    if (typeof first === "string" || first.fp !== from.fp.toUpperCase() || norm(ipOf(first.addr)) !== norm(from.ip)) {
       this.counters.refused++;
-      return { accepted: false, actions: [this.ev("debug", "gossip.refused", { reason: "not from a relay (the first record must be the sender's own)" })] };
+      return {
+        accepted: false,
+        actions: [this.ev("debug", "gossip.refused", { reason: "not from a relay (the first record must be the sender's own)" })],
+      };
     }
     // A relay linked to this one: what becomes vouched goes back to it too, so every link carries news
     // both ways (a relay nobody can dial, behind a NAT, learns only this way).
@@ -454,15 +560,16 @@ export class GossipCore {
     const out: GossipAction[] = [];
     const id = this.byAddr.get(from);
     const e = id ? this.known.get(id) : undefined;
-    if (e && e.state == "live") {
+    if (e && e.state === "live") {
       e.misses = 0;
       this.schedule(e, "ping", now + this.jitter(this.limits.pingMs));
     }
     if (mapped && (this.selfAddr.observe(norm(ipOf(from)), mapped, now) || !this.addressKnown) && parseAddr(mapped)) {
       const a = this.selfAddr.agreed(now, this.self.addr);
       if (a && this.fixed) {
-        if (a.addr != this.self.addr && a.votes >= 2 && a.addr != this.warned && (this.warned = a.addr)) out.push(this.ev("warn", "gossip.address-differs", { given: this.self.addr, seen: a.addr, votes: a.votes, of: a.of }));
-      } else if (a && (a.addr != this.self.addr || !this.addressKnown)) out.push(...this.learned(a));
+        if (a.addr !== this.self.addr && a.votes >= 2 && a.addr !== this.warned && (this.warned = a.addr))
+          out.push(this.ev("warn", "gossip.address-differs", { given: this.self.addr, seen: a.addr, votes: a.votes, of: a.of }));
+      } else if (a && (a.addr !== this.self.addr || !this.addressKnown)) out.push(...this.learned(a));
     }
     return out;
   }
@@ -476,26 +583,29 @@ export class GossipCore {
     for (let t = this.timers.peek(); t && t.at <= now; t = this.timers.peek()) {
       this.timers.pop();
       const e = this.known.get(t.id);
-      if (!e || e.gen != t.gen) continue;
-      if (t.kind == "ping" && e.state == "live") {
-        if (e.link !== undefined) this.schedule(e, "ping", now + this.jitter(lim.pingMs)); // a link says it is alive
+      if (!e || e.gen !== t.gen) continue;
+      if (t.kind === "ping" && e.state === "live") {
+        if (e.link !== undefined)
+          this.schedule(e, "ping", now + this.jitter(lim.pingMs)); // a link says it is alive
         else {
           this.ping(e.rec.addr, now, out);
           this.schedule(e, "timeout", now + lim.pingTimeoutMs);
         }
-      } else if (t.kind == "timeout" && e.state == "live") {
+      } else if (t.kind === "timeout" && e.state === "live") {
         if (this.pings.has(e.rec.addr)) {
           this.pings.delete(e.rec.addr);
           if (++e.misses >= lim.pingMisses) {
             // A Binding or two can be lost: a dial (six checks over 3 s, then a handshake) decides.
-            out.push(this.ev("debug", "gossip.suspect", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr, why: `${e.misses} pings unanswered` }));
+            out.push(
+              this.ev("debug", "gossip.suspect", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr, why: `${e.misses} pings unanswered` }),
+            );
             e.suspect = true;
             if (this.inflight < lim.maxInflight) this.probe(e, now, out);
             else if (this.pendingCount < lim.maxPending) this.toPending(e, undefined, now);
             else this.schedule(e, "ping", now + lim.pingTimeoutMs);
           } else this.schedule(e, "ping", now);
         }
-      } else if (t.kind == "retry" && e.state == "dead") {
+      } else if (t.kind === "retry" && e.state === "dead") {
         // Reached before: tried again, free (no frame asked for it).
         if (this.pendingCount < lim.maxPending) this.toPending(e, undefined, now);
         else this.schedule(e, "retry", now + lim.retryMs);
@@ -512,7 +622,7 @@ export class GossipCore {
         b.pingAt = now + b.pingEvery;
         this.ping(b.peer.addr, now, out);
       }
-      const want = b.link === undefined && now >= b.retryAt && (!b.tried || this.liveIds.length == 0);
+      const want = b.link === undefined && now >= b.retryAt && (!b.tried || this.liveIds.length === 0);
       if (want && this.keptLinks() < lim.maxLinks && this.inflight < lim.maxInflight && !this.linkedTo(b.peer.addr)) {
         b.tried = true;
         b.link = this.dial(b.peer, "boot", now, out).id;
@@ -522,11 +632,12 @@ export class GossipCore {
     // while the network this relay knows grows: a link chosen among few relays is replaced once
     // there are twice as many (links made early all point at the first relays, who then cannot
     // push to everyone that linked to them).
-    const kept = [...this.links.values()].filter((l) => l.kind != "probe" && l.up);
+    const kept = [...this.links.values()].filter((l) => l.kind !== "probe" && l.up);
     const early = kept.find((l) => now - l.since > 30_000 && this.liveIds.length >= 2 * l.among + 4);
     if (early || now >= this.rotateAt) {
       if (now >= this.rotateAt) this.rotateAt = now + lim.rotateMs;
-      if (kept.length && kept.length >= lim.maxLinks && this.liveIds.length > kept.length) this.closeLink(early ?? kept.reduce((a, b) => (b.since < a.since ? b : a)), out);
+      if (kept.length && kept.length >= lim.maxLinks && this.liveIds.length > kept.length)
+        this.closeLink(early ?? kept.reduce((a, b) => (b.since < a.since ? b : a)), out);
     }
     // Links to random vouched relays, up to maxLinks.
     for (let tries = 0; this.keptLinks() < lim.maxLinks && this.inflight < lim.maxInflight && tries < 4 && this.liveIds.length; tries++) {
@@ -540,13 +651,13 @@ export class GossipCore {
     // Pushes: one frame per link per pushMs, this relay's record first, then what became vouched.
     const push = (L: Link | Inbound) => {
       const link = "id" in L;
-      if ((link && (!L.up || L.kind == "probe")) || now < L.nextPush || !this.addressKnown) return;
-      if (!L.queue.size && L.selfSeq == this.self.seq) return;
+      if ((link && (!L.up || L.kind === "probe")) || now < L.nextPush || !this.addressKnown) return;
+      if (!L.queue.size && L.selfSeq === this.self.seq) return;
       const recs = [this.self];
       for (const id of L.queue) {
         L.queue.delete(id);
         const e = this.known.get(id);
-        if (e && e.state == "live") recs.push(e.rec);
+        if (e && e.state === "live") recs.push(e.rec);
         if (recs.length >= lim.frameRecords) break;
       }
       if (link) out.push(this.send(L, recs));
@@ -595,7 +706,7 @@ export class GossipCore {
     const out: RelayRecord[] = [];
     for (let i = this.recent.length - 1; i >= 0 && out.length < this.limits.probeNews; i--) {
       const e = this.known.get(this.recent[i]!);
-      if (e && e.state == "live" && e.rec.id != but) out.push(e.rec);
+      if (e && e.state === "live" && e.rec.id !== but) out.push(e.rec);
     }
     return out;
   }
@@ -608,12 +719,12 @@ export class GossipCore {
 
   private keptLinks() {
     let n = 0;
-    for (const L of this.links.values()) if (L.kind != "probe") n++;
+    for (const L of this.links.values()) if (L.kind !== "probe") n++;
     return n;
   }
 
   private linkedTo(addr: string) {
-    for (const L of this.links.values()) if (L.relay.addr == addr && L.kind != "probe") return true;
+    for (const L of this.links.values()) if (L.relay.addr === addr && L.kind !== "probe") return true;
     return false;
   }
 
@@ -645,7 +756,18 @@ export class GossipCore {
   }
 
   private dial(relay: PeerAddr, kind: Link["kind"], now: number, out: GossipAction[]): Link {
-    const L: Link = { id: this.nextLink++, relay: { addr: relay.addr, fp: relay.fp }, kind, up: false, since: now, queue: new Set(), nextPush: now, selfSeq: -1, closeAt: 0, among: this.liveIds.length };
+    const L: Link = {
+      id: this.nextLink++,
+      relay: { addr: relay.addr, fp: relay.fp },
+      kind,
+      up: false,
+      since: now,
+      queue: new Set(),
+      nextPush: now,
+      selfSeq: -1,
+      closeAt: 0,
+      among: this.liveIds.length,
+    };
     this.links.set(L.id, L);
     this.inflight++;
     out.push({ type: "dial", link: L.id, relay: L.relay, kind });
@@ -657,7 +779,7 @@ export class GossipCore {
     if (!L.up || L.lingering) this.inflight--;
     const e = L.entry ? this.known.get(L.entry) : undefined;
     if (e && e.link === L.id) e.link = undefined;
-    const b = this.boot.find((b) => b.link == L.id);
+    const b = this.boot.find((b) => b.link === L.id);
     if (b) (b.link = undefined), (b.retryAt = 0);
     out.push({ type: "close", link: L.id });
   }
@@ -671,7 +793,7 @@ export class GossipCore {
       if (n > 0) this.vouchedFps.set(e.rec.fp, n);
       else this.vouchedFps.delete(e.rec.fp);
       const last = this.liveIds.pop()!;
-      if (last != e.rec.id) {
+      if (last !== e.rec.id) {
         this.liveIds[e.li] = last;
         this.known.get(last)!.li = e.li;
       }
@@ -681,9 +803,9 @@ export class GossipCore {
   }
 
   private setState(e: Entry, s: State, now: number) {
-    if (e.state == "pending") this.pendingCount--;
-    if (s == "pending") this.pendingCount++;
-    if ((e.state == "live") != (s == "live")) this.setLive(e, s == "live");
+    if (e.state === "pending") this.pendingCount--;
+    if (s === "pending") this.pendingCount++;
+    if ((e.state === "live") !== (s === "live")) this.setLive(e, s === "live");
     e.state = s;
     e.since = now;
     e.gen++;
@@ -701,10 +823,10 @@ export class GossipCore {
     this.recent.push(e.rec.id);
     if (this.recent.length > 2 * this.limits.probeNews) this.recent.splice(0, this.recent.length - this.limits.probeNews);
     this.schedule(e, "ping", now + this.jitter(this.limits.pingMs));
-    for (const L of this.links.values()) if (L.kind != "probe" && L.entry != e.rec.id && L.relay.fp != e.from) L.queue.add(e.rec.id);
+    for (const L of this.links.values()) if (L.kind !== "probe" && L.entry !== e.rec.id && L.relay.fp !== e.from) L.queue.add(e.rec.id);
     // Relays that linked here hear it too unless this relay reached them itself: those have links of
     // their own; one nobody can dial (behind a NAT) learns only this way.
-    for (const s of this.inbound.values()) if (s.fp != e.rec.fp && s.fp != e.from) s.queue.add(e.rec.id);
+    for (const s of this.inbound.values()) if (s.fp !== e.rec.fp && s.fp !== e.from) s.queue.add(e.rec.id);
     out.push(this.ev("info", "gossip.reached", { relay: e.rec.id.slice(0, 16), addr: e.rec.addr }));
   }
 
@@ -726,7 +848,7 @@ export class GossipCore {
     this.setState(e, "dead", e.since);
     this.known.delete(e.rec.id);
     this.count(e.rec.fp, -1);
-    if (this.byAddr.get(e.rec.addr) == e.rec.id) this.byAddr.delete(e.rec.addr);
+    if (this.byAddr.get(e.rec.addr) === e.rec.id) this.byAddr.delete(e.rec.addr);
   }
 
   private toPending(e: Entry, payer: string | undefined, now: number) {
@@ -741,8 +863,11 @@ export class GossipCore {
     if (this.known.size < this.limits.maxKnown) return true;
     let victim: Entry | undefined;
     for (const e of this.known.values()) {
-      if (e.state == "dead") { victim = e; break; }
-      if (e.state == "pending" && (!victim || e.since < victim.since)) victim = e;
+      if (e.state === "dead") {
+        victim = e;
+        break;
+      }
+      if (e.state === "pending" && (!victim || e.since < victim.since)) victim = e;
     }
     if (!victim) return false;
     this.forget(victim);
@@ -752,7 +877,7 @@ export class GossipCore {
   private learned(a: Agreed): GossipAction[] {
     this.addressKnown = true;
     const out: GossipAction[] = [this.ev("info", "gossip.address", { addr: a.addr, votes: a.votes, of: a.of })];
-    if (a.addr != this.self.addr) out.push({ type: "address", addr: a.addr, votes: a.votes, of: a.of });
+    if (a.addr !== this.self.addr) out.push({ type: "address", addr: a.addr, votes: a.votes, of: a.of });
     this.listDirty = true;
     return out;
   }
@@ -773,13 +898,13 @@ export class GossipCore {
         out.push(this.ev("debug", "gossip.bad", { from: L?.relay.addr ?? "session", reason: "not a record" }));
         continue;
       }
-      if (x.id == this.self.id) {
+      if (x.id === this.self.id) {
         // This relay's own current record in another relay's list: that relay reached it here.
         const r = x as RelayRecord;
-        if (i > 0 && r.seq == this.self.seq && r.addr == this.self.addr && r.sig == this.self.sig && this.addressKnown) {
-          const by = list[0] && typeof (list[0] as RelayRecord).addr == "string" ? (list[0] as RelayRecord).addr : "?";
+        if (i > 0 && r.seq === this.self.seq && r.addr === this.self.addr && r.sig === this.self.sig && this.addressKnown) {
+          const by = list[0] && typeof (list[0] as RelayRecord).addr === "string" ? (list[0] as RelayRecord).addr : "?";
           if (!this.confirmedBy.includes(by)) this.confirmedBy = [...this.confirmedBy.slice(-7), by];
-          if (this.confirmedSeq != this.self.seq) {
+          if (this.confirmedSeq !== this.self.seq) {
             this.confirmedSeq = this.self.seq;
             out.push(this.ev("info", "gossip.confirmed", { addr: this.self.addr, by }), { type: "confirmed", by });
           }
@@ -787,29 +912,29 @@ export class GossipCore {
         continue;
       }
       const k = this.known.get(x.id);
-      if (k && k.state == "pending" && k.payer && k.rec.seq == x.seq && k.rec.sig == (x as RelayRecord).sig) {
+      if (k && k.state === "pending" && k.payer && k.rec.seq === x.seq && k.rec.sig === (x as RelayRecord).sig) {
         // Waiting for a probe: the relay itself, about itself, makes it free; another sender with
         // credit pays for it when the first one has none left.
-        if ((x as RelayRecord).fp == sender.toUpperCase()) k.payer = undefined;
+        if ((x as RelayRecord).fp === sender.toUpperCase()) k.payer = undefined;
         else if ((this.credit.get(k.payer) ?? 0) < PROBE_COST && (this.credit.get(sender) ?? 0) >= PROBE_COST) k.payer = sender;
       }
       if (k && k.rec.seq >= x.seq) continue;
       const r = this.check(x);
-      if (typeof r == "string") {
+      if (typeof r === "string") {
         this.counters.bad++;
         out.push(this.ev("debug", "gossip.bad", { from: L?.relay.addr ?? "session", reason: r }));
         continue;
       }
-      const own = r.fp == sender.toUpperCase();
+      const own = r.fp === sender.toUpperCase();
       // The relay at the other end of a link this relay dialed, at the address dialed: reached already.
-      const here = !!L && L.up && own && r.addr == L.relay.addr;
+      const here = !!L && L.up && own && r.addr === L.relay.addr;
       const failed = this.failedAt.get(r.addr);
       if (!here && failed !== undefined && now - failed < lim.retryMs) continue;
       if (!own && (this.credit.get(sender) ?? 0) < PROBE_COST) {
         this.counters.noCredit++;
         continue;
       }
-      if (!here && (!k || k.state != "pending") && this.pendingCount >= lim.maxPending) {
+      if (!here && (!k || k.state !== "pending") && this.pendingCount >= lim.maxPending) {
         this.counters.dropped++, this.counters.droppedFull++;
         continue;
       }
@@ -825,7 +950,7 @@ export class GossipCore {
           e.link = undefined;
           if (old && old !== L) this.closeLink(old, out);
         }
-        if (this.byAddr.get(e.rec.addr) == e.rec.id) this.byAddr.delete(e.rec.addr);
+        if (this.byAddr.get(e.rec.addr) === e.rec.id) this.byAddr.delete(e.rec.addr);
         const live = e.li >= 0;
         if (live) this.setLive(e, false); // (its fingerprint may change)
         this.count(e.rec.fp, -1);
@@ -841,9 +966,9 @@ export class GossipCore {
       this.byAddr.set(r.addr, r.id);
       e.from = sender;
       if (here) {
-        if (L!.kind != "probe") (e.link = L!.id), (L!.entry = r.id);
+        if (L!.kind !== "probe") (e.link = L!.id), (L!.entry = r.id);
         this.reached(e, now, out);
-      } else if (e.state == "pending") {
+      } else if (e.state === "pending") {
         if (own) e.payer = undefined;
       } else this.toPending(e, own ? undefined : sender, now);
     }
@@ -858,7 +983,7 @@ export class GossipCore {
     while (this.head < q.length && scanned < 64 && this.inflight < lim.maxInflight) {
       const id = q[this.head++]!;
       const e = this.known.get(id);
-      if (!e || e.state != "pending") continue;
+      if (!e || e.state !== "pending") continue;
       scanned++;
       if (now - e.since > lim.pendingTtlMs) {
         this.counters.dropped++, this.counters.droppedTtl++;

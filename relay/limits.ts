@@ -1,7 +1,10 @@
 // Rate limiting primitives for the relay: token buckets over an injected clock (sans-IO), and its limits.
 import { MAX_FRAME } from "../protocol/frames.ts";
 
-export interface Bucket { tokens: number; at: number }
+export interface Bucket {
+  tokens: number;
+  at: number;
+}
 
 export const bucket = (burst: number, now: number): Bucket => ({ tokens: burst, at: now });
 

@@ -82,7 +82,14 @@ function parseList(json: string): unknown[] | null {
 
 export function startPeering(o: PeeringOptions): Peering {
   const now = () => performance.now();
-  const core = new GossipCore({ self: o.self, peers: o.peers, addressKnown: o.addressKnown, fixedAddress: o.fixedAddress, limits: o.limits, now: now() });
+  const core = new GossipCore({
+    self: o.self,
+    peers: o.peers,
+    addressKnown: o.addressKnown,
+    fixedAddress: o.fixedAddress,
+    limits: o.limits,
+    now: now(),
+  });
   const links = new Map<number, RelayLink>();
   const closing = new Set<number>();
   const connect = o.connect ?? openRelayLink;
@@ -93,7 +100,7 @@ export function startPeering(o: PeeringOptions): Peering {
     if (!o.onStatus) return;
     const s = core.status(now());
     const key = JSON.stringify([s.addr, s.confirmed, s.links, s.vouched, s.addressKnown]);
-    if (key == lastStatus) return;
+    if (key === lastStatus) return;
     lastStatus = key;
     o.onStatus(s, core.list());
   };
@@ -108,7 +115,7 @@ export function startPeering(o: PeeringOptions): Peering {
               if (stopped) return l.close();
               links.set(id, l);
               l.onframe = (f) => {
-                if (f.t != T.RECORDS) return;
+                if (f.t !== T.RECORDS) return;
                 const list = parseList(f.json);
                 if (list) run(core.handleLinkRecords(id, list, f.json.length, now()));
                 else o.log("debug", "gossip.bad", { from: a.relay.addr, reason: "not JSON" });

@@ -15,7 +15,14 @@ const SPKI_ED25519 = /* @__PURE__ */ Buffer.from("302a300506032b6570032100", "he
 /** The record if it is well-formed and its signature verifies under its own `id`; else a reason. */
 export function checkRecord(x: unknown): RelayRecord | string {
   const r = recordShape(x);
-  if (typeof r == "string") return r == "lumamesh" ? "unsupported record version " + JSON.stringify((x as { lumamesh?: unknown }).lumamesh) : r == "record" ? "not an object" : r == "sig" ? "no signature" : "bad " + r;
+  if (typeof r === "string")
+    return r === "lumamesh"
+      ? "unsupported record version " + JSON.stringify((x as { lumamesh?: unknown }).lumamesh)
+      : r === "record"
+        ? "not an object"
+        : r === "sig"
+          ? "no signature"
+          : "bad " + r;
   try {
     const pub = createPublicKey({ key: Buffer.concat([SPKI_ED25519, Buffer.from(r.id, "hex")]), format: "der", type: "spki" });
     if (!verify(null, recordSignedBytes(r), pub, Buffer.from(r.sig, "base64url"))) return "bad signature";

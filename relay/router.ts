@@ -8,8 +8,10 @@ export type RouteOut = { key: string; data: Uint8Array };
 /** `replaced`: the session that held this id in the room before (now out of it). */
 export type RouteResult = { out: RouteOut[]; error?: { code: number; message: string }; replaced?: string };
 
-
-export interface RoomStats { rooms: number; memberships: number }
+export interface RoomStats {
+  rooms: number;
+  memberships: number;
+}
 
 export class Router {
   /** topic hex → (peer id hex → session key) */
@@ -46,22 +48,25 @@ export class Router {
         const ih = hex(f.id);
         const prev = mine.get(th);
         if (prev) {
-          if (hex(prev.id) != ih) return { out, error: { code: E.ID_TAKEN, message: "already in this room under another id" } };
+          if (hex(prev.id) !== ih) return { out, error: { code: E.ID_TAKEN, message: "already in this room under another id" } };
         } else {
-          if (mine.size >= this.limits.roomsPerSession) return { out, error: { code: E.ROOMS, message: `at most ${this.limits.roomsPerSession} rooms per session` } };
+          if (mine.size >= this.limits.roomsPerSession)
+            return { out, error: { code: E.ROOMS, message: `at most ${this.limits.roomsPerSession} rooms per session` } };
           const holder = room.get(ih);
           if (holder && !owns) return { out, error: { code: E.ID_TAKEN, message: "peer id already in this room" } };
-          if (!holder && room.size >= this.limits.membersPerRoom) return { out, error: { code: E.MEMBERS, message: `room is full (${this.limits.membersPerRoom} members)` } };
+          if (!holder && room.size >= this.limits.membersPerRoom)
+            return { out, error: { code: E.MEMBERS, message: `room is full (${this.limits.membersPerRoom} members)` } };
           // The same certificate in a new session: the old one is gone (a kept identity is used by one
           // tab at a time), or will learn it is out from NOT_JOINED. The others see LEFT, then JOINED.
           const cap = this.limits.membersPerIp ?? Infinity;
-          const fromHost = (this.hosts.get(th)?.get(host) ?? 0) - (holder && this.bySession.get(holder)?.get(th)?.host == host ? 1 : 0);
+          const fromHost = (this.hosts.get(th)?.get(host) ?? 0) - (holder && this.bySession.get(holder)?.get(th)?.host === host ? 1 : 0);
           if (fromHost >= cap) return { out, error: { code: E.MEMBERS, message: `at most ${cap} members of one room from one address` } };
           if (holder) this.leave((replaced = holder), th, out);
           const perHost = this.hosts.get(th) ?? new Map<string, number>();
           perHost.set(host, (perHost.get(host) ?? 0) + 1);
           this.hosts.set(th, perHost);
-          const topic = f.topic.slice(), id = f.id.slice();
+          const topic = f.topic.slice(),
+            id = f.id.slice();
           const joined = encode({ t: T.JOINED, topic, id });
           for (const k of room.values()) out.push({ key: k, data: joined });
           room.set(ih, key);
@@ -70,7 +75,7 @@ export class Router {
           this.bySession.set(key, mine);
         }
         const ids: Uint8Array[] = [];
-        for (const [other, k] of room) if (k != key) ids.push(fromHex(other));
+        for (const [other, k] of room) if (k !== key) ids.push(fromHex(other));
         out.push({ key, data: encode({ t: T.MEMBERS, topic: f.topic, ids }) });
         return { out, replaced };
       }
@@ -84,13 +89,13 @@ export class Router {
         const me = this.bySession.get(key)?.get(th);
         if (!me) return { out, error: { code: E.NOT_JOINED, message: "not in this room" } };
         const room = this.rooms.get(th)!;
-        if (f.t == T.SEND) {
+        if (f.t === T.SEND) {
           const k = room.get(hex(f.to));
           if (!k) return { out, error: { code: E.NO_PEER, message: "no such peer in this room" } };
           out.push({ key: k, data: encode({ t: T.DELIVER, topic: me.topic, from: me.id, bcast: false, data: f.data }) });
         } else {
           const data = encode({ t: T.DELIVER, topic: me.topic, from: me.id, bcast: true, data: f.data });
-          for (const k of room.values()) if (k != key) out.push({ key: k, data });
+          for (const k of room.values()) if (k !== key) out.push({ key: k, data });
         }
         return { out };
       }

@@ -42,31 +42,37 @@ export function checkSctpPacket(p: Uint8Array): string | undefined {
     const why = checkChunk(type, p.subarray(o + 4, o + len));
     if (why) return why;
     chunks++;
-    if (type == 1 && chunks > 1) return "init-not-alone";
+    if (type === 1 && chunks > 1) return "init-not-alone";
     o += len + ((4 - (len % 4)) % 4);
   }
-  if (p[COMMON_HEADER] == 1 && o < p.length) return "init-not-alone";
+  if (p[COMMON_HEADER] === 1 && o < p.length) return "init-not-alone";
   return undefined;
 }
 
 function checkChunk(type: number, v: Uint8Array): string | undefined {
   switch (type) {
-    case 0: return v.length < 13 ? "data-short" : undefined; // 12-byte header and at least one byte (RFC 9260 §3.3.1)
-    case 1: case 2: if (v.length < 16) return "init-short"; break;
+    case 0:
+      return v.length < 13 ? "data-short" : undefined; // 12-byte header and at least one byte (RFC 9260 §3.3.1)
+    case 1:
+    case 2:
+      if (v.length < 16) return "init-short";
+      break;
     case 3: {
       if (v.length < 12) return "sack-short";
       const blocks = ((v[8]! << 8) | v[9]!) + ((v[10]! << 8) | v[11]!);
       return 12 + 4 * blocks > v.length ? "sack-overrun" : undefined;
     }
-    case 7: return v.length < 4 ? "shutdown-short" : undefined;
+    case 7:
+      return v.length < 4 ? "shutdown-short" : undefined;
     // FORWARD TSN (RFC 3758) only ever follows abandoned partially reliable messages; channel 0 is
     // reliable, and werift would create reassembly state for every stream id it names.
-    case 192: return "forward-tsn";
+    case 192:
+      return "forward-tsn";
   }
   const at = PARAMS_AT[type];
   if (at === undefined) return undefined;
-  if ((type == 4 || type == 5 || type == 130) && v.length == 0) return "params-missing";
-  return checkParams(v.subarray(at), type == 130);
+  if ((type === 4 || type === 5 || type === 130) && v.length === 0) return "params-missing";
+  return checkParams(v.subarray(at), type === 130);
 }
 
 /** A TLV list: each length ≥ 4 and inside the chunk; RE-CONFIG parameters also by their fixed sizes. */
@@ -83,7 +89,7 @@ function checkParams(v: Uint8Array, reconfig: boolean): string | undefined {
       const min: Record<number, number> = { 13: 16, 14: 8, 15: 8, 16: 12, 17: 12, 18: 12 };
       if (min[ptype] === undefined) return "reconfig-param-unknown";
       if (len < min[ptype]!) return "reconfig-param-short";
-      if ((ptype == 13 || ptype == 14) && (len - min[ptype]!) % 2) return "reconfig-param-odd";
+      if ((ptype === 13 || ptype === 14) && (len - min[ptype]!) % 2) return "reconfig-param-odd";
     }
     o += len + ((4 - (len % 4)) % 4);
   }

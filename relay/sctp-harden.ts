@@ -11,13 +11,22 @@
 //    (quadratic); Inbound below keeps its scan position.
 // RFC 9260 §6.2 (receiver drops DATA that does not fit its window), §6.9 (reassembly).
 
-const FIRST = 0x02, LAST = 0x01, UNORDERED = 0x04;
+const FIRST = 0x02,
+  LAST = 0x01,
+  UNORDERED = 0x04;
 /** Out-of-order TSNs further ahead than this are dropped (a legitimate sender keeps its window in flight). */
 export const MAX_TSN_AHEAD = 4096;
 /** DATA chunks held in reassembly at most (a window of 1-byte chunks must not cost 1,024× its bytes). */
 export const MAX_HELD_CHUNKS = 1024;
 
-interface DataChunk { tsn: number; streamId: number; streamSeqNum: number; protocol: number; flags: number; userData: Uint8Array }
+interface DataChunk {
+  tsn: number;
+  streamId: number;
+  streamSeqNum: number;
+  protocol: number;
+  flags: number;
+  userData: Uint8Array;
+}
 
 /** Per-association settings and the way out, kept on the association object. */
 export interface Guard {
@@ -58,14 +67,18 @@ export class Inbound {
   /** Scan of the head message: chunks [0, scan) are consecutive TSNs of one message, `bytes` long. */
   private scan = 0;
   private bytes = 0;
-  constructor(private maxMessage = Infinity, private onTooLong: () => void = () => {}) {}
+  constructor(
+    private maxMessage = Infinity,
+    private onTooLong: () => void = () => {},
+  ) {}
 
   addChunk(c: DataChunk) {
     const r = this.reassembly;
-    if (r.length == 0 || gt(c.tsn, r[r.length - 1]!.tsn)) {
+    if (r.length === 0 || gt(c.tsn, r[r.length - 1]!.tsn)) {
       r.push(c);
     } else {
-      let lo = 0, hi = r.length;
+      let lo = 0,
+        hi = r.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
         if (gt(c.tsn, r[mid]!.tsn)) lo = mid + 1;
@@ -73,7 +86,7 @@ export class Inbound {
       }
       if (r[lo]?.tsn === c.tsn) return; // duplicate (markReceived filters these first)
       r.splice(lo, 0, c);
-      if (lo == 0) this.scan = this.bytes = 0; // a new head: rescan it
+      if (lo === 0) this.scan = this.bytes = 0; // a new head: rescan it
     }
   }
 
@@ -84,7 +97,7 @@ export class Inbound {
       if (!head || !(head.flags & FIRST) || head.streamSeqNum !== this.streamSequenceNumber) return;
       while (this.scan < r.length) {
         const c = r[this.scan]!;
-        if (this.scan > 0 && (c.tsn !== ((head.tsn + this.scan) >>> 0) || c.flags & FIRST)) return;
+        if (this.scan > 0 && (c.tsn !== (head.tsn + this.scan) >>> 0 || c.flags & FIRST)) return;
         this.bytes += c.userData.length;
         this.scan++;
         if (this.bytes > this.maxMessage) return this.onTooLong();
@@ -93,7 +106,7 @@ export class Inbound {
       const last = r[this.scan - 1];
       if (!last || !(last.flags & LAST)) return;
       const parts = r.splice(0, this.scan);
-      const data = parts.length == 1 ? parts[0]!.userData : Buffer.concat(parts.map((p) => p.userData));
+      const data = parts.length === 1 ? parts[0]!.userData : Buffer.concat(parts.map((p) => p.userData));
       this.scan = this.bytes = 0;
       this.streamSequenceNumber = (this.streamSequenceNumber + 1) & 0xffff;
       yield [head.streamId, head.protocol, data];
@@ -102,7 +115,8 @@ export class Inbound {
 
   /** Drop chunks up to `tsn` (FORWARD TSN); returns their bytes. */
   pruneChunks(tsn: number): number {
-    let n = 0, size = 0;
+    let n = 0,
+      size = 0;
     while (n < this.reassembly.length && !gt(this.reassembly[n]!.tsn, tsn)) size += this.reassembly[n++]!.userData.length;
     if (n) {
       this.reassembly.splice(0, n);
@@ -117,7 +131,8 @@ function receiveDataChunk(this: Assoc, chunk: DataChunk) {
   this.sackNeeded = true;
   this.sackImmediate = true;
   if (this.associationState !== ESTABLISHED || this.lastReceivedTsn === undefined) return g?.drop("sctp.data-before-established");
-  const base = this.lastReceivedTsn >>> 0, tsn = chunk.tsn >>> 0;
+  const base = this.lastReceivedTsn >>> 0,
+    tsn = chunk.tsn >>> 0;
   if (tsn === base || gt(base, tsn) || this.sackMisOrdered.has(tsn)) {
     if (this.sackDuplicates.length < 64) this.sackDuplicates.push(tsn); // reported in the next SACK
     return;

@@ -27,7 +27,7 @@ export class SelfAddress {
     this.seen.delete(reporter);
     if (this.seen.size >= this.max) this.seen.delete(this.seen.keys().next().value!);
     this.seen.set(reporter, { addr, at: now });
-    return was?.addr != addr;
+    return was?.addr !== addr;
   }
 
   /** Reports still counting, newest last. */
@@ -39,16 +39,17 @@ export class SelfAddress {
   /** The address the reporters agree on, or null (none yet, or no two agree while several answered). */
   agreed(now: number, current?: string): Agreed | null {
     const rs = this.reports(now);
-    const votes = new Map<string, number>(), lastAt = new Map<string, number>();
+    const votes = new Map<string, number>(),
+      lastAt = new Map<string, number>();
     rs.forEach((r, i) => (votes.set(r.addr, (votes.get(r.addr) ?? 0) + 1), lastAt.set(r.addr, i)));
     let best: string | undefined;
     for (const [a, n] of votes) {
       const b = best === undefined ? 0 : votes.get(best)!;
       // Ties keep the address already in use, else the most recent report's.
-      if (n > b || (n == b && best != current && (a == current || lastAt.get(a)! > lastAt.get(best!)!))) best = a;
+      if (n > b || (n === b && best !== current && (a === current || lastAt.get(a)! > lastAt.get(best!)!))) best = a;
     }
     if (best === undefined) return null;
     const n = votes.get(best)!;
-    return n >= 2 || rs.length == 1 ? { addr: best, votes: n, of: rs.length } : null;
+    return n >= 2 || rs.length === 1 ? { addr: best, votes: n, of: rs.length } : null;
   }
 }

@@ -62,7 +62,7 @@ export function readServing(dir: string): Serving | null | { problem: string } {
   try {
     text = readFileSync(join(dir, SERVING_FILE), "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code == "ENOENT") return null;
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
     return { problem: `cannot read ${SERVING_FILE}: ${(e as Error).message}` };
   }
   let j: any;
@@ -71,13 +71,31 @@ export function readServing(dir: string): Serving | null | { problem: string } {
   } catch {
     return { problem: `${SERVING_FILE} is not JSON` };
   }
-  const ok = j && typeof j == "object" && typeof j.host == "string" && typeof j.ip == "string" && j.ip.length > 0 &&
-    Number.isInteger(j.port) && j.port > 0 && j.port < 65536 && typeof j.started == "string" && (j.network === undefined || NETWORKS.includes(j.network));
-  if (!ok || (j.publicPort !== undefined && !(Number.isInteger(j.publicPort) && j.publicPort > 0 && j.publicPort < 65536))) return { problem: `${SERVING_FILE} does not have the expected fields` };
-  const learned = j.learned && typeof j.learned == "object" && Number.isInteger(j.learned.pid) && typeof j.learned.source == "string" ? (j.learned as Learned) : undefined;
+  const ok =
+    j &&
+    typeof j === "object" &&
+    typeof j.host === "string" &&
+    typeof j.ip === "string" &&
+    j.ip.length > 0 &&
+    Number.isInteger(j.port) &&
+    j.port > 0 &&
+    j.port < 65536 &&
+    typeof j.started === "string" &&
+    (j.network === undefined || NETWORKS.includes(j.network));
+  if (!ok || (j.publicPort !== undefined && !(Number.isInteger(j.publicPort) && j.publicPort > 0 && j.publicPort < 65536)))
+    return { problem: `${SERVING_FILE} does not have the expected fields` };
+  const learned =
+    j.learned && typeof j.learned === "object" && Number.isInteger(j.learned.pid) && typeof j.learned.source === "string"
+      ? (j.learned as Learned)
+      : undefined;
   return {
-    host: j.host, port: j.port, ip: j.ip, started: j.started, ...(j.network !== undefined && { network: j.network }),
-    ...(j.publicPort !== undefined && { publicPort: j.publicPort }), ...(learned && { learned }),
+    host: j.host,
+    port: j.port,
+    ip: j.ip,
+    started: j.started,
+    ...(j.network !== undefined && { network: j.network }),
+    ...(j.publicPort !== undefined && { publicPort: j.publicPort }),
+    ...(learned && { learned }),
   };
 }
 
@@ -96,8 +114,12 @@ export interface Advertised {
 export function advertised(c: Config, given: Set<string>, saved: Serving | null): Advertised {
   const ipGiven = given.has("publicIp") || given.has("host");
   const ip = ipGiven || !saved ? advertisedIp(c) : saved.ip;
-  const port = given.has("port") || !saved ? c.port : saved.publicPort ?? saved.port;
-  return { ip, port, from: { ip: ipGiven ? "flags" : saved ? "serving" : "defaults", port: given.has("port") ? "flags" : saved ? "serving" : "defaults" } };
+  const port = given.has("port") || !saved ? c.port : (saved.publicPort ?? saved.port);
+  return {
+    ip,
+    port,
+    from: { ip: ipGiven ? "flags" : saved ? "serving" : "defaults", port: given.has("port") ? "flags" : saved ? "serving" : "defaults" },
+  };
 }
 
 /** The Bitcoin network for `address` and `register`: `--network` if given, else the serving relay's, else mainnet. */
@@ -107,5 +129,5 @@ export function network(c: Config, given: Set<string>, saved: Serving | null): N
 
 /** True for addresses no other machine can reach: 127.0.0.0/8, ::1, and the unspecified addresses. */
 export function isLoopback(ip: string): boolean {
-  return /^127\./.test(ip) || ip == "::1" || ip == "0.0.0.0" || ip == "::" || /^::ffff:127\./i.test(ip);
+  return /^127\./.test(ip) || ip === "::1" || ip === "0.0.0.0" || ip === "::" || /^::ffff:127\./i.test(ip);
 }

@@ -27,7 +27,16 @@ import { FP_RE } from "../protocol/addr.ts";
 import type { Guard } from "./sctp-harden.ts";
 import { CT, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
 import { fingerprintOf, normFp, signerOf, type Certificate } from "./cert.ts";
-import { lightenEvents, patchWerift, quietWerift, sctpClass, RTO_BACKOFF_MAX, RTO_INITIAL, type Sctp, type SctpRto } from "./werift-patches.ts";
+import {
+  lightenEvents,
+  patchWerift,
+  quietWerift,
+  sctpClass,
+  RTO_BACKOFF_MAX,
+  RTO_INITIAL,
+  type Sctp,
+  type SctpRto,
+} from "./werift-patches.ts";
 
 export interface SessionHandlers {
   /** send one datagram to this session's remote address */
@@ -157,10 +166,11 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     const q = pending;
     pending = [];
     for (let i = 0; i < q.length; ) {
-      let n = q[i]!.length, j = i + 1;
+      let n = q[i]!.length,
+        j = i + 1;
       while (j < q.length && n + q[j]!.length <= MAX_DATAGRAM) n += q[j++]!.length;
       try {
-        h.transmit(j == i + 1 ? u8(q[i]!) : u8(Buffer.concat(q.slice(i, j), n)));
+        h.transmit(j === i + 1 ? u8(q[i]!) : u8(Buffer.concat(q.slice(i, j), n)));
       } catch {
         /* the caller's socket error is not ours */
       }
@@ -327,7 +337,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     // ever gives up (§8.1): it resends everything at RTO.Min forever. Back off here (up to
     // RTO_BACKOFF_MAX), and give up after maxRetransmits expiries without progress (~30 s).
     const t3 = sp.timer3Expired;
-    let rtx = 0, acked = NaN;
+    let rtx = 0,
+      acked = NaN;
     sp.timer3Expired = () => {
       if (sp.lastSackedTsn !== acked) (acked = sp.lastSackedTsn), (rtx = 0);
       if (++rtx > role.maxRetransmits) return fail("retransmit-limit");
@@ -461,7 +472,8 @@ interface Gate {
   drop(reason: string): void;
 }
 /** Handshake messages held ahead of a missing one, at most, and how far ahead. */
-const MAX_AHEAD = 4, MAX_AHEAD_SEQ = 8;
+const MAX_AHEAD = 4,
+  MAX_AHEAD_SEQ = 8;
 
 /**
  * Record layer gate (RFC 6347 §4.1: type(1) version(2) epoch(2) seq(6) length(2) fragment).
@@ -501,7 +513,8 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
       // The peer retransmits its last flight when our last one was lost. werift would look for
       // the handshake transcript we released; answer here instead (server: resend flight 6),
       // but only to an authentic record.
-      if (dtls instanceof DtlsServer && authentic(dtls, rec, epoch)) for (const b of dtls.dtls.lastMessage) dtls.transport.send(b).catch(() => {});
+      if (dtls instanceof DtlsServer && authentic(dtls, rec, epoch))
+        for (const b of dtls.dtls.lastMessage) dtls.transport.send(b).catch(() => {});
       continue;
     }
     if (type === CT.HANDSHAKE && epoch === 0) {
@@ -515,13 +528,18 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
 }
 
 /** A record for werift: muted (what werift sends meanwhile is dropped), and what to do after it. */
-interface Pass { rec: Buffer; mute?: boolean; after?: () => void }
+interface Pass {
+  rec: Buffer;
+  mute?: boolean;
+  after?: () => void;
+}
 
 /** One plaintext handshake record before the handshake completed: see filterRecords. */
 function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: Pass[]) {
   const frags = parseHandshakes(rec.subarray(13));
   if (!frags) return g.drop("dtls.bad-handshake-header");
-  const version = rec.readUInt16BE(1), seq = rec.readUIntBE(5, 6);
+  const version = rec.readUInt16BE(1),
+    seq = rec.readUIntBE(5, 6);
   for (const f of frags) {
     if (g.server && g.random && f.msgType === HS.CLIENT_HELLO && f.offset === 0) {
       const hs = helloStart(f.data);
@@ -537,7 +555,11 @@ function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: Pass[]) {
       // would process it anew (a second ClientKeyExchange recomputes the extended master secret
       // over a transcript that has grown since: wrong keys, and the handshake never completes).
       const now = performance.now();
-      if (f.offset !== 0 || !(g.server ? f.msgType === HS.CLIENT_HELLO : f.msgType === HS.HELLO_VERIFY_REQUEST || f.msgType === HS_SERVER_HELLO_DONE)) continue;
+      if (
+        f.offset !== 0 ||
+        !(g.server ? f.msgType === HS.CLIENT_HELLO : f.msgType === HS.HELLO_VERIFY_REQUEST || f.msgType === HS_SERVER_HELLO_DONE)
+      )
+        continue;
       if (now - seen.at >= REPLAY_GAP_MS) (seen.at = now), keep.push({ rec: seen.rec });
       else g.drop("dtls.retransmit-too-soon");
       continue;
@@ -576,7 +598,8 @@ function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: Pass[]) {
     if (g.next !== undefined && r.messageSeq !== g.next) {
       // Ahead of a message still missing (lost, or overtaken): wait for it. Behind: cannot happen
       // (everything below `next` went to werift and is in `done`), unless `done` was full.
-      if (r.messageSeq > g.next && r.messageSeq - g.next <= MAX_AHEAD_SEQ && (g.ahead.size < MAX_AHEAD || g.ahead.has(r.messageSeq))) g.ahead.set(r.messageSeq, whole);
+      if (r.messageSeq > g.next && r.messageSeq - g.next <= MAX_AHEAD_SEQ && (g.ahead.size < MAX_AHEAD || g.ahead.has(r.messageSeq)))
+        g.ahead.set(r.messageSeq, whole);
       else g.drop("dtls.handshake-out-of-order");
       continue;
     }
@@ -655,7 +678,9 @@ function checkCertificateVerify(dtls: Dtls, der: Buffer): string | undefined {
     const all = dtls.dtls.sortedHandshakeCache;
     const cv = all.find((m) => m.msg_type === HS_CERTIFICATE_VERIFY);
     if (!cv) return "no CertificateVerify";
-    const transcript = Buffer.concat(all.filter((m) => m.msg_type !== HS_CERTIFICATE_VERIFY && m.msg_type !== HS_FINISHED).map((m) => m.serialize()));
+    const transcript = Buffer.concat(
+      all.filter((m) => m.msg_type !== HS_CERTIFICATE_VERIFY && m.msg_type !== HS_FINISHED).map((m) => m.serialize()),
+    );
     const f = cv.fragment;
     const hash = f[0]!;
     const sigLen = f.readUInt16BE(2);
@@ -677,14 +702,21 @@ export function createServerSession(cert: Certificate, handlers: SessionHandlers
 }
 
 function limitsOf(o: SessionLimits = {}) {
-  const maxMessageSize = o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, maxQueued = o.maxQueued ?? DEFAULT_MAX_QUEUED, maxRetransmits = o.maxRetransmits ?? MAX_RTX;
+  const maxMessageSize = o.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    maxQueued = o.maxQueued ?? DEFAULT_MAX_QUEUED,
+    maxRetransmits = o.maxRetransmits ?? MAX_RTX;
   for (const [k, v] of Object.entries({ maxMessageSize, maxQueued, maxRetransmits }))
     if (!Number.isInteger(v) || v <= 0) throw new RangeError(`werift: bad ${k} ${v}`);
   return { maxMessageSize, maxQueued, maxRetransmits };
 }
 
 /** DTLS client that checks the server certificate's sha-256 against remoteFingerprint; SCTP client; channel id 0. */
-export function createClientSession(cert: Certificate, remoteFingerprint: string, handlers: SessionHandlers, opts?: SessionLimits): ChannelSession {
+export function createClientSession(
+  cert: Certificate,
+  remoteFingerprint: string,
+  handlers: SessionHandlers,
+  opts?: SessionLimits,
+): ChannelSession {
   const expectFp = normFp(remoteFingerprint);
   if (!FP_RE.test(expectFp)) throw new TypeError(`werift: bad sha-256 fingerprint "${remoteFingerprint}"`);
   return createSession({ server: false, cert, expectFp, ...limitsOf(opts) }, handlers);
@@ -713,7 +745,12 @@ function sctpHarness(o: { maxMessage?: number } = {}) {
   patchWerift();
   const s = new (sctpClass())({ send: () => DONE, close: noop }, SCTP_PORT);
   lightenEvents(s, ["flush", "onReconfigStreams", "onReceive"]);
-  const sp = s as unknown as SctpPrivate & { localVerificationTag: number; remoteVerificationTag: number; lastReceivedTsn: number; isServer: boolean };
+  const sp = s as unknown as SctpPrivate & {
+    localVerificationTag: number;
+    remoteVerificationTag: number;
+    lastReceivedTsn: number;
+    isServer: boolean;
+  };
   const drops: Record<string, number> = {};
   const received: Uint8Array[] = [];
   let violation: string | undefined;
@@ -728,10 +765,17 @@ function sctpHarness(o: { maxMessage?: number } = {}) {
   s.setState(4 /* ESTABLISHED */);
   return {
     tag: sp.localVerificationTag,
-    get tsn() { return sp.lastReceivedTsn; },
-    get window() { return sp.advertisedRwnd; },
-    drops, received,
-    get violation() { return violation; },
+    get tsn() {
+      return sp.lastReceivedTsn;
+    },
+    get window() {
+      return sp.advertisedRwnd;
+    },
+    drops,
+    received,
+    get violation() {
+      return violation;
+    },
     feed: (p: Uint8Array) => sctpInput(s, Buffer.from(p.buffer, p.byteOffset, p.byteLength), drop),
     close: () => s.setState(1 /* CLOSED */),
   };

@@ -62,23 +62,27 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
           break;
         case "open": {
           const { key, from } = a;
-          const s: ChannelSession = createServerSession(o.cert, {
-            transmit: (d) => (core.count("datagrams.out"), udp.send(d, from.port, from.address)),
-            onOpen: () => adapters.get(key) === s && run(core.handleOpen(key, now(), s.remoteFingerprint)),
-            onMessage: (m) => {
-              if (adapters.get(key) !== s) return;
-              record(0, m);
-              run(core.handleMessage(key, m, now()));
+          const s: ChannelSession = createServerSession(
+            o.cert,
+            {
+              transmit: (d) => (core.count("datagrams.out"), udp.send(d, from.port, from.address)),
+              onOpen: () => adapters.get(key) === s && run(core.handleOpen(key, now(), s.remoteFingerprint)),
+              onMessage: (m) => {
+                if (adapters.get(key) !== s) return;
+                record(0, m);
+                run(core.handleMessage(key, m, now()));
+              },
+              onClose: (reason) => {
+                if (adapters.get(key) !== s) return;
+                adapters.delete(key);
+                o.onSessionClosed?.(key);
+                run(core.handleClosed(key, reason, now()));
+              },
+              onDrop: (reason) => core.count("drop." + reason),
+              onAlive: () => adapters.get(key) === s && core.handleAlive(key, now()),
             },
-            onClose: (reason) => {
-              if (adapters.get(key) !== s) return;
-              adapters.delete(key);
-              o.onSessionClosed?.(key);
-              run(core.handleClosed(key, reason, now()));
-            },
-            onDrop: (reason) => core.count("drop." + reason),
-            onAlive: () => adapters.get(key) === s && core.handleAlive(key, now()),
-          }, { maxMessageSize: core.limits.maxFrame * 4, maxQueued: core.limits.sendQueue });
+            { maxMessageSize: core.limits.maxFrame * 4, maxQueued: core.limits.sendQueue },
+          );
           adapters.set(key, s);
           break;
         }
@@ -105,7 +109,7 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
           break;
         case "event": {
           const f = { ...a.fields };
-          if (typeof f.key == "string") f.key = redact(f.key);
+          if (typeof f.key === "string") f.key = redact(f.key);
           log(a.level, a.name, f);
           break;
         }
@@ -115,7 +119,9 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
   };
 
   // The core's timeouts: one timer, set to its next deadline (never polling every session).
-  let timer: ReturnType<typeof setTimeout> | undefined, armed = Infinity, stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined,
+    armed = Infinity,
+    stopped = false;
   const arm = () => {
     const at = core.nextDeadline();
     if (stopped || at >= armed) return;
@@ -155,7 +161,11 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
   });
   // The kernel reports twice what it grants (its bookkeeping): below RECV_BUFFER, bursts may overflow it.
   if (udp.recvBuffer && udp.recvBuffer < RECV_BUFFER)
-    log("warn", "socket.small-receive-buffer", { bytes: udp.recvBuffer, asked: RECV_BUFFER, hint: `bursts of handshakes can overflow it and cost retransmissions: raise it with sysctl -w net.core.rmem_max=${RECV_BUFFER}` });
+    log("warn", "socket.small-receive-buffer", {
+      bytes: udp.recvBuffer,
+      asked: RECV_BUFFER,
+      hint: `bursts of handshakes can overflow it and cost retransmissions: raise it with sysctl -w net.core.rmem_max=${RECV_BUFFER}`,
+    });
 
   return {
     port: udp.port,

@@ -22,7 +22,9 @@ function writeSecret(path: string, data: string) {
 
 export async function loadState(dir: string): Promise<RelayState> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const certPath = join(dir, "cert.pem"), keyPath = join(dir, "cert.key"), idPath = join(dir, "identity.key");
+  const certPath = join(dir, "cert.pem"),
+    keyPath = join(dir, "cert.key"),
+    idPath = join(dir, "identity.key");
   let created = false;
   let cert: Certificate;
   if (existsSync(certPath) && existsSync(keyPath)) {
@@ -49,5 +51,8 @@ export async function loadState(dir: string): Promise<RelayState> {
 /** The relay's record, signed with its identity key: what bootstrap configs, inscriptions and gossip carry. */
 export function relayRecord(state: RelayState, ip: string, port: number, sat?: number, seq = Math.floor(Date.now() / 1000)): RelayRecord {
   const addr = (ip.includes(":") ? `[${ip}]` : ip) + ":" + port;
-  return signRecord({ lumamesh: 1, addr, fp: state.cert.fingerprint, id: state.id, ...(sat !== undefined && { sat }), seq }, state.identity);
+  return signRecord(
+    { lumamesh: 1, addr, fp: state.cert.fingerprint, id: state.id, ...(sat !== undefined && { sat }), seq },
+    state.identity,
+  );
 }

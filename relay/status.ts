@@ -9,7 +9,7 @@ function running(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code == "EPERM"; // alive, another user's
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // alive, another user's
   }
 }
 
@@ -30,18 +30,28 @@ export function formatStatus(dir: string, s: Serving): string {
     flag: "given with --public-ip",
     host: "the address it is bound to (--host)",
     relays: (() => {
-      const votes = l.reports.filter((r) => r.addr == addr).length;
-      return `seen by ${votes} of the ${l.reports.length} relay${l.reports.length == 1 ? "" : "s"} that answered`;
+      const votes = l.reports.filter((r) => r.addr === addr).length;
+      return `seen by ${votes} of the ${l.reports.length} relay${l.reports.length === 1 ? "" : "s"} that answered`;
     })(),
     none: "none yet: no relay has answered (a placeholder; browsers cannot reach it)",
   }[l.source];
   row("address", `${addr}  (${from})`);
-  row("reachable", l.confirmed
-    ? `confirmed: ${l.confirmedBy.length ? l.confirmedBy.join(", ") : "another relay"} reached it at ${addr}`
-    : `unconfirmed: no relay has reached it at ${addr} yet${l.source == "none" ? "" : ` (is UDP ${s.publicPort ?? s.port} open to the internet, or forwarded to this machine?)`}`);
-  const others = l.reports.filter((r) => r.addr != addr);
+  row(
+    "reachable",
+    l.confirmed
+      ? `confirmed: ${l.confirmedBy.length ? l.confirmedBy.join(", ") : "another relay"} reached it at ${addr}`
+      : `unconfirmed: no relay has reached it at ${addr} yet${l.source === "none" ? "" : ` (is UDP ${s.publicPort ?? s.port} open to the internet, or forwarded to this machine?)`}`,
+  );
+  const others = l.reports.filter((r) => r.addr !== addr);
   if (others.length) row("", `some relays saw it elsewhere: ${others.map((r) => `${r.reporter} saw ${r.addr}`).join("; ")}`);
   row("relays", `${l.links} linked, ${l.vouched} vouched for (reached), ${l.known} known, ${l.pending} waiting to be reached`);
-  row("found via", l.sources.length ? l.sources.map((x) => `${x.source}: ${x.relays !== undefined ? `${x.relays} relay${x.relays == 1 ? "" : "s"}` : x.reason}`).join("; ") : "(still looking)");
+  row(
+    "found via",
+    l.sources.length
+      ? l.sources
+          .map((x) => `${x.source}: ${x.relays !== undefined ? `${x.relays} relay${x.relays === 1 ? "" : "s"}` : x.reason}`)
+          .join("; ")
+      : "(still looking)",
+  );
   return lines.join("\n") + "\n";
 }

@@ -30,12 +30,15 @@
 // Wire input never throws (parsers return null or {type:'ignore', reason}). Misuse of the API
 // (bad txid length, bad port, unparsable `from.address`) throws a TypeError/RangeError "stun: …".
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from "node:crypto";
 // Bun implements node:zlib's crc32 natively (checked on Bun 1.4.5); the test file keeps a table
 // CRC-32 beside it as an oracle.
-import { crc32 } from 'node:zlib';
+import { crc32 } from "node:zlib";
 
-export interface StunAttr { type: number; value: Uint8Array }
+export interface StunAttr {
+  type: number;
+  value: Uint8Array;
+}
 export interface StunMessage {
   method: number;
   cls: 0 | 1 | 2 | 3; // request, indication, success response, error response
@@ -47,11 +50,11 @@ export interface StunMessage {
 }
 
 export type StunDecision =
-  | { type: 'ignore'; reason: string }
-  | { type: 'binding'; reply: Uint8Array }
+  | { type: "ignore"; reason: string }
+  | { type: "binding"; reply: Uint8Array }
   /** `ufrag`: USERNAME's first half, R (the key, and what the caller knows the session by). */
-  | { type: 'check'; ufrag: string; useCandidate: boolean; reply: Uint8Array }
-  | { type: 'error'; reply: Uint8Array; reason: string };
+  | { type: "check"; ufrag: string; useCandidate: boolean; reply: Uint8Array }
+  | { type: "error"; reply: Uint8Array; reason: string };
 
 export const MAGIC_COOKIE = 0x2112a442;
 const FINGERPRINT_XOR = 0x5354554e;
@@ -84,26 +87,56 @@ export const ATTR = /* @__PURE__ */ Object.freeze({
 /** Every `reason` handleStun can return, for callers that pre-register counters. */
 export const STUN_REASONS = /* @__PURE__ */ Object.freeze([
   // malformed datagrams (parser)
-  'truncated', 'not-stun', 'bad-cookie', 'bad-length', 'length-mismatch', 'attr-overrun',
-  'attr-after-fingerprint', 'bad-integrity-length', 'bad-fingerprint-length',
+  "truncated",
+  "not-stun",
+  "bad-cookie",
+  "bad-length",
+  "length-mismatch",
+  "attr-overrun",
+  "attr-after-fingerprint",
+  "bad-integrity-length",
+  "bad-fingerprint-length",
   // well-formed but not for us
-  'not-binding', 'indication', 'response',
+  "not-binding",
+  "indication",
+  "response",
   // dropped without reply: not provably STUN from an ICE agent (RFC 8489 §14.7, RFC 8445 §7.2.2)
-  'missing-fingerprint', 'bad-fingerprint',
+  "missing-fingerprint",
+  "bad-fingerprint",
   // answered with an error response (ignored instead when the response would be larger than the request)
-  'missing-integrity', 'username-malformed', 'username-bad-chars', 'username-too-short',
-  'username-too-long', 'bad-integrity', 'unknown-attribute',
-  'bad-attribute-length', 'missing-role', 'role-ambiguous', 'role-conflict',
+  "missing-integrity",
+  "username-malformed",
+  "username-bad-chars",
+  "username-too-short",
+  "username-too-long",
+  "bad-integrity",
+  "unknown-attribute",
+  "bad-attribute-length",
+  "missing-role",
+  "role-ambiguous",
+  "role-conflict",
 ] as const);
 export type StunReason = (typeof STUN_REASONS)[number];
 
 // ---------------------------------------------------------------------------------------------
 // Byte helpers (no DataView: one fewer allocation per datagram)
 
-function u16(b: Uint8Array, i: number): number { return (b[i]! << 8) | b[i + 1]!; }
-function u32(b: Uint8Array, i: number): number { return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0; }
-function w16(b: Uint8Array, i: number, v: number): void { b[i] = v >>> 8; b[i + 1] = v; }
-function w32(b: Uint8Array, i: number, v: number): void { b[i] = v >>> 24; b[i + 1] = v >>> 16; b[i + 2] = v >>> 8; b[i + 3] = v; }
+function u16(b: Uint8Array, i: number): number {
+  return (b[i]! << 8) | b[i + 1]!;
+}
+function u32(b: Uint8Array, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
+function w16(b: Uint8Array, i: number, v: number): void {
+  b[i] = v >>> 8;
+  b[i + 1] = v;
+}
+function w32(b: Uint8Array, i: number, v: number): void {
+  b[i] = v >>> 24;
+  b[i + 1] = v >>> 16;
+  b[i + 2] = v >>> 8;
+  b[i + 3] = v;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Header, RFC 8489 §5:
@@ -146,16 +179,16 @@ export function isStun(buf: Uint8Array): boolean {
 /** The parser proper: a message, or the reason it is not one. */
 function parse(buf: Uint8Array): StunMessage | StunReason {
   const n = buf.length;
-  if (n < 20) return 'truncated';
+  if (n < 20) return "truncated";
   // RFC 8489 §5 only needs the top two bits clear, but on a port shared with DTLS, RFC 7983 §7
   // reads a first byte of 0..3 as STUN and 20..63 as DTLS, so methods >= 0x100 are not STUN here.
-  if (buf[0]! > 3) return 'not-stun';
-  if (u32(buf, 4) !== MAGIC_COOKIE) return 'bad-cookie'; // also rejects RFC 3489 "classic" STUN
+  if (buf[0]! > 3) return "not-stun";
+  if (u32(buf, 4) !== MAGIC_COOKIE) return "bad-cookie"; // also rejects RFC 3489 "classic" STUN
   const len = u16(buf, 2);
-  if ((len & 3) !== 0) return 'bad-length';
+  if ((len & 3) !== 0) return "bad-length";
   // A datagram shorter than its header says was cut short; a longer one has trailing junk.
-  if (len + 20 > n) return 'truncated';
-  if (len + 20 < n) return 'length-mismatch';
+  if (len + 20 > n) return "truncated";
+  if (len + 20 < n) return "length-mismatch";
   const t = u16(buf, 0);
   const method = (t & 0x000f) | ((t >> 1) & 0x0070) | ((t >> 2) & 0x0f80);
   const cls = (((t >> 4) & 1) | ((t >> 7) & 2)) as 0 | 1 | 2 | 3;
@@ -168,15 +201,15 @@ function parse(buf: Uint8Array): StunMessage | StunReason {
     const type = u16(buf, off);
     const alen = u16(buf, off + 2);
     const next = off + 4 + ((alen + 3) & ~3);
-    if (next > n) return 'attr-overrun';
-    if (fingerprintOffset >= 0) return 'attr-after-fingerprint'; // FINGERPRINT must be last, §14.7
+    if (next > n) return "attr-overrun";
+    if (fingerprintOffset >= 0) return "attr-after-fingerprint"; // FINGERPRINT must be last, §14.7
     if (type === ATTR.FINGERPRINT) {
-      if (alen !== 4) return 'bad-fingerprint-length';
+      if (alen !== 4) return "bad-fingerprint-length";
       fingerprintOffset = off;
       attrs.push({ type, value: buf.subarray(off + 4, off + 8) });
     } else if (integrityOffset < 0) {
       if (type === ATTR.MESSAGE_INTEGRITY) {
-        if (alen !== 20) return 'bad-integrity-length';
+        if (alen !== 20) return "bad-integrity-length";
         integrityOffset = off;
       }
       attrs.push({ type, value: buf.subarray(off + 4, off + 4 + alen) });
@@ -189,7 +222,7 @@ function parse(buf: Uint8Array): StunMessage | StunReason {
 /** Parse one datagram; null if it is not a well-formed STUN message. Never throws, never copies. */
 export function parseStun(buf: Uint8Array): StunMessage | null {
   const m = parse(buf);
-  return typeof m === 'string' ? null : m;
+  return typeof m === "string" ? null : m;
 }
 
 /** The first attribute of `type`, as a view into the message. */
@@ -210,11 +243,12 @@ export function checkIntegrity(msg: StunMessage, key: Uint8Array): boolean {
   const mi = msg.integrityOffset;
   const raw = msg.raw;
   if (mi < 20 || mi + 24 > raw.length) return false;
-  const h0 = raw[2]!, h1 = raw[3]!;
+  const h0 = raw[2]!,
+    h1 = raw[3]!;
   w16(raw, 2, mi + 24 - 20);
   let mac: Uint8Array;
   try {
-    mac = createHmac('sha1', key).update(raw.subarray(0, mi)).digest();
+    mac = createHmac("sha1", key).update(raw.subarray(0, mi)).digest();
   } finally {
     raw[2] = h0;
     raw[3] = h1;
@@ -228,7 +262,7 @@ export function checkFingerprint(msg: StunMessage): boolean {
   const raw = msg.raw;
   // parse() guarantees FINGERPRINT is the last attribute, so the header Length already covers it.
   if (fp < 20 || fp + 8 !== raw.length) return false;
-  return ((crc32(raw.subarray(0, fp)) ^ FINGERPRINT_XOR) >>> 0) === u32(raw, fp + 4);
+  return (crc32(raw.subarray(0, fp)) ^ FINGERPRINT_XOR) >>> 0 === u32(raw, fp + 4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,17 +276,17 @@ function encode(
   const { method, cls, txid, attrs } = m;
   if (!Number.isInteger(method) || method < 0 || method > 0xfff) throw new RangeError(`stun: method out of range: ${method}`);
   if (cls !== 0 && cls !== 1 && cls !== 2 && cls !== 3) throw new RangeError(`stun: class out of range: ${cls}`);
-  if (!(txid instanceof Uint8Array) || txid.length !== 12) throw new RangeError('stun: txid must be 12 bytes');
+  if (!(txid instanceof Uint8Array) || txid.length !== 12) throw new RangeError("stun: txid must be 12 bytes");
   let size = 20;
   for (const a of attrs) {
     if (!Number.isInteger(a.type) || a.type < 0 || a.type > 0xffff) throw new RangeError(`stun: attribute type out of range: ${a.type}`);
-    if (a.value.length > 0xffff) throw new RangeError('stun: attribute value longer than 65535 bytes');
+    if (a.value.length > 0xffff) throw new RangeError("stun: attribute value longer than 65535 bytes");
     size += 4 + ((a.value.length + 3) & ~3);
   }
   const key = opts?.integrityKey;
   if (key) size += 24;
   if (opts?.fingerprint) size += 8;
-  if (size - 20 > 0xffff) throw new RangeError('stun: message longer than 65535 bytes');
+  if (size - 20 > 0xffff) throw new RangeError("stun: message longer than 65535 bytes");
   const out = new Uint8Array(size); // zero-filled: padding is 0 unless padByte says otherwise
   const type = (method & 0x000f) | ((method & 0x0070) << 1) | ((method & 0x0f80) << 2) | ((cls & 1) << 4) | ((cls & 2) << 7);
   w16(out, 0, type);
@@ -270,7 +304,7 @@ function encode(
   }
   if (key) {
     w16(out, 2, off + 24 - 20);
-    const mac = createHmac('sha1', key).update(out.subarray(0, off)).digest();
+    const mac = createHmac("sha1", key).update(out.subarray(0, off)).digest();
     w16(out, off, ATTR.MESSAGE_INTEGRITY);
     w16(out, off + 2, 20);
     out.set(mac, off + 4);
@@ -337,12 +371,19 @@ function parseIPv4(s: string, from: number, to: number, out: Uint8Array, o: numb
 
 /** Parse an IPv6 address (with "::", an embedded IPv4 tail, and a "%zone" which is dropped). */
 function parseIPv6(s: string, out: Uint8Array): boolean {
-  const pct = s.indexOf('%');
+  const pct = s.indexOf("%");
   const end = pct >= 0 ? pct : s.length;
   const groups: number[] = [];
   let gap = -1; // index in `groups` where "::" stands
   let i = 0;
-  if (s.startsWith('::')) { gap = 0; i = 2; if (i === end) { out.fill(0); return true; } }
+  if (s.startsWith("::")) {
+    gap = 0;
+    i = 2;
+    if (i === end) {
+      out.fill(0);
+      return true;
+    }
+  }
   while (i < end) {
     let j = i;
     let v = 0;
@@ -363,7 +404,10 @@ function parseIPv6(s: string, out: Uint8Array): boolean {
     }
     if (j === i || j - i > 4) return false;
     groups.push(v);
-    if (j === end) { i = end; break; }
+    if (j === end) {
+      i = end;
+      break;
+    }
     if (s.charCodeAt(j) !== 0x3a) return false;
     if (j + 1 < end && s.charCodeAt(j + 1) === 0x3a) {
       if (gap >= 0) return false;
@@ -391,7 +435,7 @@ function parseIPv6(s: string, out: Uint8Array): boolean {
  * the browser sees the same family it sent from.
  */
 function parseIp(address: string): Uint8Array | null {
-  if (address.indexOf(':') < 0) {
+  if (address.indexOf(":") < 0) {
     const v4 = new Uint8Array(4);
     return parseIPv4(address, 0, address.length, v4, 0) ? v4 : null;
   }
@@ -408,24 +452,37 @@ function formatIPv6(b: Uint8Array): string {
   if (isMapped) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
   const g: number[] = [];
   for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!);
-  let bestAt = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
+  let bestAt = -1,
+    bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestAt = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      bestAt = i;
+      bestLen = j - i;
+    }
     i = j;
   }
-  if (bestAt < 0) return g.map((x) => x.toString(16)).join(':');
-  const head = g.slice(0, bestAt).map((x) => x.toString(16)).join(':');
-  const tail = g.slice(bestAt + bestLen).map((x) => x.toString(16)).join(':');
+  if (bestAt < 0) return g.map((x) => x.toString(16)).join(":");
+  const head = g
+    .slice(0, bestAt)
+    .map((x) => x.toString(16))
+    .join(":");
+  const tail = g
+    .slice(bestAt + bestLen)
+    .map((x) => x.toString(16))
+    .join(":");
   return `${head}::${tail}`;
 }
 
 /** The XOR-MAPPED-ADDRESS attribute value for `address:port`. Throws on a malformed address. */
 export function xorAddress(address: string, port: number, txid: Uint8Array): Uint8Array {
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`stun: bad port: ${port}`);
-  if (txid.length !== 12) throw new RangeError('stun: txid must be 12 bytes');
+  if (txid.length !== 12) throw new RangeError("stun: txid must be 12 bytes");
   const ip = parseIp(address);
   if (ip === null) throw new TypeError(`stun: bad address: ${JSON.stringify(address)}`);
   const out = new Uint8Array(4 + ip.length);
@@ -470,15 +527,15 @@ function checkUsername(u: Uint8Array): number | StunReason {
   for (let i = 0; i < u.length; i++) {
     const c = u[i]!;
     if (c === 0x3a) {
-      if (colon >= 0) return 'username-malformed';
+      if (colon >= 0) return "username-malformed";
       colon = i;
-    } else if (!isIceChar(c)) return 'username-bad-chars';
+    } else if (!isIceChar(c)) return "username-bad-chars";
   }
-  if (colon < 0) return 'username-malformed';
+  if (colon < 0) return "username-malformed";
   const a = colon;
   const b = u.length - colon - 1;
-  if (a < KEY_MIN || b < PEER_MIN) return 'username-too-short';
-  if (a > UFRAG_MAX || b > UFRAG_MAX) return 'username-too-long';
+  if (a < KEY_MIN || b < PEER_MIN) return "username-too-short";
+  if (a > UFRAG_MAX || b > UFRAG_MAX) return "username-too-long";
   return colon;
 }
 
@@ -495,11 +552,11 @@ const IGNORED = new Map<string, StunDecision>();
 function ignore(reason: StunReason): StunDecision {
   // Shared frozen objects: a flood of junk allocates nothing per datagram here.
   let d = IGNORED.get(reason);
-  if (!d) IGNORED.set(reason, (d = Object.freeze({ type: 'ignore', reason }) as StunDecision));
+  if (!d) IGNORED.set(reason, (d = Object.freeze({ type: "ignore", reason }) as StunDecision));
   return d;
 }
 
-const PHRASES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 420: 'Unknown Attribute', 487: 'Role Conflict' };
+const PHRASES: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 420: "Unknown Attribute", 487: "Role Conflict" };
 
 /**
  * An error response, RFC 8489 §6.3.4. 400/401 never carry MESSAGE-INTEGRITY (§9.1.3, §9.1.4).
@@ -529,7 +586,7 @@ function errorReply(msg: StunMessage, code: 400 | 401 | 420 | 487, reason: StunR
     attrs.push({ type: ATTR.UNKNOWN_ATTRIBUTES, value: ua });
   }
   const reply = encode({ method: METHOD_BINDING, cls: CLASS.ERROR, txid: msg.txid, attrs }, { integrityKey: key, fingerprint: true }, 0);
-  return { type: 'error', reply, reason };
+  return { type: "error", reply, reason };
 }
 
 /**
@@ -555,22 +612,38 @@ function errorReply(msg: StunMessage, code: 400 | 401 | 420 | 487, reason: StunR
  */
 export function handleStun(buf: Uint8Array, from: { address: string; port: number }): StunDecision {
   const msg = parse(buf);
-  if (typeof msg === 'string') return ignore(msg);
-  if (msg.method !== METHOD_BINDING) return ignore('not-binding');
-  if (msg.cls === CLASS.INDICATION) return ignore('indication'); // keepalives (RFC 8445 §11): nothing to do
-  if (msg.cls !== CLASS.REQUEST) return ignore('response'); // the relay never sends requests
+  if (typeof msg === "string") return ignore(msg);
+  if (msg.method !== METHOD_BINDING) return ignore("not-binding");
+  if (msg.cls === CLASS.INDICATION) return ignore("indication"); // keepalives (RFC 8445 §11): nothing to do
+  if (msg.cls !== CLASS.REQUEST) return ignore("response"); // the relay never sends requests
 
   let username: Uint8Array | undefined;
-  let controlling = false, controlled = false, useCandidate = false, badLength = false;
+  let controlling = false,
+    controlled = false,
+    useCandidate = false,
+    badLength = false;
   let unknown: number[] | undefined;
   for (const a of msg.attrs) {
     const len = a.value.length;
     switch (a.type) {
-      case ATTR.USERNAME: if (username === undefined) username = a.value; break;
-      case ATTR.ICE_CONTROLLING: controlling = true; if (len !== 8) badLength = true; break;
-      case ATTR.ICE_CONTROLLED: controlled = true; if (len !== 8) badLength = true; break;
-      case ATTR.USE_CANDIDATE: useCandidate = true; if (len !== 0) badLength = true; break;
-      case ATTR.PRIORITY: if (len !== 4) badLength = true; break;
+      case ATTR.USERNAME:
+        if (username === undefined) username = a.value;
+        break;
+      case ATTR.ICE_CONTROLLING:
+        controlling = true;
+        if (len !== 8) badLength = true;
+        break;
+      case ATTR.ICE_CONTROLLED:
+        controlled = true;
+        if (len !== 8) badLength = true;
+        break;
+      case ATTR.USE_CANDIDATE:
+        useCandidate = true;
+        if (len !== 0) badLength = true;
+        break;
+      case ATTR.PRIORITY:
+        if (len !== 4) badLength = true;
+        break;
       default:
         if (a.type < 0x8000 && !understood(a.type)) (unknown ??= []).push(a.type);
     }
@@ -579,38 +652,48 @@ export function handleStun(buf: Uint8Array, from: { address: string; port: numbe
   if (username === undefined) {
     // A plain STUN Binding request (a browser using the relay as its stun: server). Any
     // MESSAGE-INTEGRITY is not checked: this server has no credentials for it.
-    if (msg.fingerprintOffset >= 0 && !checkFingerprint(msg)) return ignore('bad-fingerprint');
-    if (unknown) return errorReply(msg, 420, 'unknown-attribute', undefined, unknown);
+    if (msg.fingerprintOffset >= 0 && !checkFingerprint(msg)) return ignore("bad-fingerprint");
+    if (unknown) return errorReply(msg, 420, "unknown-attribute", undefined, unknown);
     const reply = encode(
-      { method: METHOD_BINDING, cls: CLASS.SUCCESS, txid: msg.txid, attrs: [{ type: ATTR.XOR_MAPPED_ADDRESS, value: xorAddress(from.address, from.port, msg.txid) }] },
+      {
+        method: METHOD_BINDING,
+        cls: CLASS.SUCCESS,
+        txid: msg.txid,
+        attrs: [{ type: ATTR.XOR_MAPPED_ADDRESS, value: xorAddress(from.address, from.port, msg.txid) }],
+      },
       { fingerprint: true },
       0,
     );
-    return { type: 'binding', reply };
+    return { type: "binding", reply };
   }
 
-  if (msg.fingerprintOffset < 0) return ignore('missing-fingerprint');
-  if (!checkFingerprint(msg)) return ignore('bad-fingerprint');
-  if (msg.integrityOffset < 0) return errorReply(msg, 400, 'missing-integrity');
+  if (msg.fingerprintOffset < 0) return ignore("missing-fingerprint");
+  if (!checkFingerprint(msg)) return ignore("bad-fingerprint");
+  if (msg.integrityOffset < 0) return errorReply(msg, 400, "missing-integrity");
   const colon = checkUsername(username);
-  if (typeof colon === 'string') return errorReply(msg, 401, colon);
+  if (typeof colon === "string") return errorReply(msg, 401, colon);
   // The key is the first half, R (the answer's ice-pwd equals its ice-ufrag); ice-chars are ASCII,
   // so its UTF-8 bytes are these bytes.
   const key = username.subarray(0, colon);
-  if (!checkIntegrity(msg, key)) return errorReply(msg, 401, 'bad-integrity');
-  if (unknown) return errorReply(msg, 420, 'unknown-attribute', key, unknown);
-  if (badLength) return errorReply(msg, 400, 'bad-attribute-length');
-  if (controlling && controlled) return errorReply(msg, 400, 'role-ambiguous');
-  if (controlled) return errorReply(msg, 487, 'role-conflict', key);
-  if (!controlling) return errorReply(msg, 400, 'missing-role');
+  if (!checkIntegrity(msg, key)) return errorReply(msg, 401, "bad-integrity");
+  if (unknown) return errorReply(msg, 420, "unknown-attribute", key, unknown);
+  if (badLength) return errorReply(msg, 400, "bad-attribute-length");
+  if (controlling && controlled) return errorReply(msg, 400, "role-ambiguous");
+  if (controlled) return errorReply(msg, 487, "role-conflict", key);
+  if (!controlling) return errorReply(msg, 400, "missing-role");
 
   const reply = encode(
-    { method: METHOD_BINDING, cls: CLASS.SUCCESS, txid: msg.txid, attrs: [{ type: ATTR.XOR_MAPPED_ADDRESS, value: xorAddress(from.address, from.port, msg.txid) }] },
+    {
+      method: METHOD_BINDING,
+      cls: CLASS.SUCCESS,
+      txid: msg.txid,
+      attrs: [{ type: ATTR.XOR_MAPPED_ADDRESS, value: xorAddress(from.address, from.port, msg.txid) }],
+    },
     { integrityKey: key, fingerprint: true },
     0,
   );
   const ufrag = (decoder ??= new TextDecoder()).decode(key);
-  return { type: 'check', ufrag, useCandidate, reply };
+  return { type: "check", ufrag, useCandidate, reply };
 }
 
 /** Internals, exported for tests only. `encode` takes the padding byte (RFC 5769 pads with 0x20). */

@@ -25,21 +25,29 @@ export interface Udp {
 
 interface BunUdp {
   send(data: Uint8Array, port: number, address: string): boolean;
-  reload(o: { socket: { data(s: unknown, buf: Uint8Array, port: number, address: string): void; drain?(): void; error?(s: unknown, e: Error): void } }): void;
+  reload(o: {
+    socket: { data(s: unknown, buf: Uint8Array, port: number, address: string): void; drain?(): void; error?(s: unknown, e: Error): void };
+  }): void;
 }
 
 /** Bun's socket inside a node:dgram Socket, when this runtime has one (Bun 1.4: state symbol → handle.socket). */
 function bunSocketOf(sock: Socket): BunUdp | undefined {
   try {
-    const sym = Object.getOwnPropertySymbols(sock).find((s) => s.description == "state symbol");
+    const sym = Object.getOwnPropertySymbols(sock).find((s) => s.description === "state symbol");
     const inner = sym && (sock as unknown as Record<symbol, { handle?: { socket?: BunUdp } }>)[sym]?.handle?.socket;
-    return inner && typeof inner.send == "function" && typeof inner.reload == "function" ? inner : undefined;
+    return inner && typeof inner.send === "function" && typeof inner.reload === "function" ? inner : undefined;
   } catch {
     return undefined;
   }
 }
 
-export async function openUdp(o: { host: string; port: number; onDatagram(d: Uint8Array, port: number, address: string): void; onError(e: unknown): void; direct?: boolean }): Promise<Udp> {
+export async function openUdp(o: {
+  host: string;
+  port: number;
+  onDatagram(d: Uint8Array, port: number, address: string): void;
+  onError(e: unknown): void;
+  direct?: boolean;
+}): Promise<Udp> {
   const sock: Socket = createSocket({ type: o.host.includes(":") ? "udp6" : "udp4", reuseAddr: false });
   await new Promise<void>((resolve, reject) => {
     sock.once("error", reject);
@@ -75,7 +83,9 @@ export async function openUdp(o: { host: string; port: number; onDatagram(d: Uin
   return {
     port: sock.address().port,
     recvBuffer,
-    get direct() { return direct; },
+    get direct() {
+      return direct;
+    },
     send: inner
       ? (d, port, address) => {
           // Bun's send returns false when the kernel would block: node:dgram queues those instead.

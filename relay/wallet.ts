@@ -33,7 +33,7 @@ export function loadBitcoinKey(dir: string): { signer: KeySigner; created: boole
       }
       created = true;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code != "EEXIST") throw e;
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
     secret.fill(0);
   }

@@ -45,13 +45,17 @@ export interface SctpLower {
   close(): void;
 }
 
-
 let sctpCtor: SctpCtor | undefined;
 /** werift does not export its SCTP association class; take it from one throw-away RTCSctpTransport. */
 export function sctpClass(): SctpCtor {
   if (!sctpCtor) {
     const t = new RTCSctpTransport();
-    const fakeDtls = { id: "x", onStateChange: { subscribe: () => ({ unSubscribe() {} }) }, iceTransport: { role: "controlled" }, sendData: async () => {} };
+    const fakeDtls = {
+      id: "x",
+      onStateChange: { subscribe: () => ({ unSubscribe() {} }) },
+      iceTransport: { role: "controlled" },
+      sendData: async () => {},
+    };
     t.setDtlsTransport(fakeDtls as unknown as RTCSctpTransport["dtlsTransport"]);
     sctpCtor = t.sctp.constructor as SctpCtor;
     t.sctp.setState(1 /* SCTP_STATE.CLOSED */); // no timers were started; mark closed anyway
@@ -69,13 +73,22 @@ export function sctpClass(): SctpCtor {
   }
   return sctpCtor;
 }
-export interface SctpRto { srtt?: number; rttvar: number; rto: number }
-export const RTO_MIN = 0.2, RTO_INITIAL = 0.5;
+export interface SctpRto {
+  srtt?: number;
+  rttvar: number;
+  rto: number;
+}
+export const RTO_MIN = 0.2,
+  RTO_INITIAL = 0.5;
 /** The most a retransmission timeout grows to by backing off (seconds): 8 expiries from RTO.Min take ~30 s. */
 export const RTO_BACKOFF_MAX = 10;
 
 type Handler = (...args: any[]) => unknown;
-interface Sub { execute: Handler; complete?: Handler; error?: Handler }
+interface Sub {
+  execute: Handler;
+  complete?: Handler;
+  error?: Handler;
+}
 /**
  * werift's Event (common/src/event.ts) builds about ten closures per instance and runs an async
  * function on every execute(), whether anything awaits it or not; a session has eleven of them
@@ -91,7 +104,7 @@ export class LiteEvent {
   execute(...args: unknown[]) {
     const s = this.subs;
     if (this.ended || !s) return;
-    for (const x of s.length == 1 ? s : s.slice()) x.execute(...args);
+    for (const x of s.length === 1 ? s : s.slice()) x.execute(...args);
   }
   subscribe(execute: Handler, complete?: Handler, error?: Handler) {
     const sub: Sub = { execute, complete, error };
@@ -107,7 +120,11 @@ export class LiteEvent {
   asPromise(timeLimit?: number): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
       const t = timeLimit ? setTimeout(() => reject("Event asPromise timeout"), timeLimit) : undefined;
-      this.once((...args: unknown[]) => (clearTimeout(t), resolve(args)), () => (clearTimeout(t), resolve([])), (e) => (clearTimeout(t), reject(e)));
+      this.once(
+        (...args: unknown[]) => (clearTimeout(t), resolve(args)),
+        () => (clearTimeout(t), resolve([])),
+        (e) => (clearTimeout(t), reject(e)),
+      );
     });
   }
   complete() {
@@ -152,6 +169,7 @@ export function quietWerift(dtls: { dtls: object; cipher: { cipher?: object } })
   const empty = { get: () => "", configurable: true };
   for (const o of [dtls.dtls, dtls.cipher.cipher]) {
     const proto = Object.getPrototypeOf(o);
-    for (const name of ["sessionId", "summary"]) if (Object.getOwnPropertyDescriptor(proto, name)?.get) Object.defineProperty(proto, name, empty);
+    for (const name of ["sessionId", "summary"])
+      if (Object.getOwnPropertyDescriptor(proto, name)?.get) Object.defineProperty(proto, name, empty);
   }
 }

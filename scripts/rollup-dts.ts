@@ -8,7 +8,11 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 
-interface Decl { name: string; text: string; exported: boolean }
+interface Decl {
+  name: string;
+  text: string;
+  exported: boolean;
+}
 interface Module {
   decls: Map<string, Decl[]>;
   /** local name → where it comes from (import, or `export … from` re-export) */
@@ -17,10 +21,15 @@ interface Module {
   reexports: Set<string>;
 }
 
-const DECL = /^(export\s+)?(?:declare\s+)?(?:abstract\s+)?(?:const\s+enum|enum|interface|type|class|function|const|let|var|namespace)\s+([A-Za-z_$][\w$]*)/;
+const DECL =
+  /^(export\s+)?(?:declare\s+)?(?:abstract\s+)?(?:const\s+enum|enum|interface|type|class|function|const|let|var|namespace)\s+([A-Za-z_$][\w$]*)/;
 const FROM = /^(import|export)\s+(type\s+)?\{([^}]*)\}\s+from\s+["']((?:\.\.?\/)+[\w./-]+)["'];$/;
 /** TypeScript words that are never references to a declaration. */
-const KEYWORDS = new Set("export declare const let var function class interface type enum namespace extends implements readonly keyof typeof infer is in of new import from as unique abstract static private protected public get set void null undefined true false never unknown any string number boolean bigint symbol object asserts this".split(" "));
+const KEYWORDS = new Set(
+  "export declare const let var function class interface type enum namespace extends implements readonly keyof typeof infer is in of new import from as unique abstract static private protected public get set void null undefined true false never unknown any string number boolean bigint symbol object asserts this".split(
+    " ",
+  ),
+);
 
 /** Top-level statements of one tsc-emitted .d.ts, each with the comment lines above it. */
 export function statements(text: string): string[] {
@@ -56,15 +65,18 @@ function parse(text: string, file: string): Module {
   const m: Module = { decls: new Map(), imports: new Map(), reexports: new Set() };
   for (const s of statements(text)) {
     const code = s.replace(/^\s*(\/\*[\s\S]*?\*\/|\/\/.*)\s*/gm, "").trim();
-    if (code == "export {};") continue;
+    if (code === "export {};") continue;
     const f = FROM.exec(code.replace(/\s+/g, " "));
     if (f) {
-      for (const item of f[3].split(",").map((x) => x.trim()).filter(Boolean)) {
+      for (const item of f[3]
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean)) {
         const n = /^(?:type\s+)?([A-Za-z_$][\w$]*)$/.exec(item);
         if (!n) throw new Error(`rollup-dts: ${file}: renamed import/export not supported: ${JSON.stringify(item)}`);
         // Module paths relative to the declaration folder (src/… and protocol/… side by side).
         m.imports.set(n[1], { from: normalize(join(dirname(file), f[4].replace(/\.(ts|js)$/, ".d.ts"))), name: n[1] });
-        if (f[1] == "export") m.reexports.add(n[1]);
+        if (f[1] === "export") m.reexports.add(n[1]);
       }
       continue;
     }
@@ -79,9 +91,7 @@ function parse(text: string, file: string): Module {
 
 /** Identifiers a statement refers to (comments, string literals and property accesses left out). */
 export function references(text: string): Set<string> {
-  const code = text
-    .replace(/\/\*[\s\S]*?\*\/|^\s*\/\/.*$/gm, " ")
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
+  const code = text.replace(/\/\*[\s\S]*?\*\/|^\s*\/\/.*$/gm, " ").replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
   const out = new Set<string>();
   for (const m of code.matchAll(/(?<![\w$.])[A-Za-z_$][\w$]*/g)) if (!KEYWORDS.has(m[0])) out.add(m[0]);
   return out;
@@ -112,24 +122,32 @@ export function rollupDts(dir: string, entry = "index.d.ts", header = ""): strin
   };
   const root = mod(entry);
   // The entry's own declarations (connect) first, then what it re-exports, each followed by what it reaches.
-  const publicNames = new Set([...[...root.decls.values()].flat().filter((d) => d.exported).map((d) => d.name), ...root.reexports]);
+  const publicNames = new Set([
+    ...[...root.decls.values()]
+      .flat()
+      .filter((d) => d.exported)
+      .map((d) => d.name),
+    ...root.reexports,
+  ]);
   const owner = new Map<string, string>();
   const order: { decls: Decl[]; file: string }[] = [];
   const visit = (file: string, name: string) => {
     const r = resolve(file, name);
     if (!r) return; // a global (lib.dom: RTCPeerConnection, Promise…) or a type parameter
     const prev = owner.get(name);
-    if (prev == r.file) return;
+    if (prev === r.file) return;
     if (prev) throw new Error(`rollup-dts: two declarations named ${name} (${prev}, ${r.file}) are both needed`);
     owner.set(name, r.file);
     order.push(r);
-    for (const d of r.decls) for (const ref of references(d.text)) if (ref != name) visit(r.file, ref);
+    for (const d of r.decls) for (const ref of references(d.text)) if (ref !== name) visit(r.file, ref);
   };
   for (const n of publicNames) visit(entry, n);
-  const body = order.flatMap((r) => r.decls.map((d) => {
-    if (!publicNames.has(d.name)) return privatize(d.text);
-    if (!d.exported) throw new Error(`rollup-dts: ${r.file}: ${d.name} is public but not exported there`);
-    return d.text;
-  }));
+  const body = order.flatMap((r) =>
+    r.decls.map((d) => {
+      if (!publicNames.has(d.name)) return privatize(d.text);
+      if (!d.exported) throw new Error(`rollup-dts: ${r.file}: ${d.name} is public but not exported there`);
+      return d.text;
+    }),
+  );
   return header + body.join("\n") + "\nexport {};\n";
 }

@@ -29,7 +29,7 @@ let e: Embedded;
 try {
   e = await tryStart(opts.relayPort, opts.ordPort);
 } catch (err: any) {
-  if (err?.code != "EADDRINUSE") throw err;
+  if (err?.code !== "EADDRINUSE") throw err;
   console.log(`(a default port is taken; using free ones)`);
   e = await tryStart(0, 0);
 }

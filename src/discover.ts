@@ -11,7 +11,9 @@ import { recordShape, recordSignedBytes } from "../protocol/record.ts";
  *  drops the defaults); these defaults serve source imports. */
 declare const LUMAMESH_BUILD: { bootSat: number; relays: RelayInfo[]; fallback: string }, LUMAMESH_BUILT: boolean | undefined;
 export const BUILD = /* @__PURE__ */ (() =>
-  typeof LUMAMESH_BUILT == "boolean" ? LUMAMESH_BUILD : { bootSat: 25483050765716, relays: [] as RelayInfo[], fallback: "/r/sat/25483050765717/at/-1/content" })();
+  typeof LUMAMESH_BUILT === "boolean"
+    ? LUMAMESH_BUILD
+    : { bootSat: 25483050765716, relays: [] as RelayInfo[], fallback: "/r/sat/25483050765717/at/-1/content" })();
 
 export interface SourceReport {
   source: string;
@@ -52,7 +54,7 @@ export async function discover(o: DiscoverOptions, here = import.meta.url): Prom
   const sources: SourceReport[] = [];
   const out = new Map<string, RelayInfo>();
   const add = (source: string, got: RelayInfo[] | string) => {
-    if (typeof got == "string") return sources.push({ source, reason: got });
+    if (typeof got === "string") return sources.push({ source, reason: got });
     sources.push({ source, relays: got.length });
     for (const r of got) if (!out.has(r.addr)) out.set(r.addr, r);
   };
@@ -61,14 +63,16 @@ export async function discover(o: DiscoverOptions, here = import.meta.url): Prom
   else {
     const home = ordHome(here);
     const sat = o.bootSat ?? BUILD.bootSat;
-    for (const origin of home ? [home] : o.ord ?? ["https://ordinals.com"]) {
+    for (const origin of home ? [home] : (o.ord ?? ["https://ordinals.com"])) {
       const source = `${origin}/r/sat/${sat}`;
       try {
         const b = parseBootstrap(await readSat(origin, sat));
-        if (typeof b == "string") throw new Error(b);
+        if (typeof b === "string") throw new Error(b);
         // Entries {"sat": N} name registered relays: their signed record is the newest inscription on
         // N, each read and checked on its own.
-        const recs = await Promise.all(b.sats.map(async (n) => checkRecords("[" + (await readSat(origin, n).catch(() => "null")) + "]", null, 1)));
+        const recs = await Promise.all(
+          b.sats.map(async (n) => checkRecords("[" + (await readSat(origin, n).catch(() => "null")) + "]", null, 1)),
+        );
         add(source, [...b.relays, ...recs.flat()]);
       } catch (e: any) {
         add(source, String(e?.message ?? e));
@@ -86,19 +90,22 @@ export async function discover(o: DiscoverOptions, here = import.meta.url): Prom
 // with when each was last reached, its round trip and when it last failed. Capped and expiring, so
 // a hostile relay cannot fill it; a relay that fails is dropped from it.
 //   { "lumamesh": 1, "relays": [{addr, fp}…], "at": { addr: [lastReached, rttMs, lastFailed] } }
-const CACHE_MAX = 64, CACHE_DAYS = 30, FAIL_MS = 600000;
+const CACHE_MAX = 64,
+  CACHE_DAYS = 30,
+  FAIL_MS = 600000;
 type Meta = Record<string, [number, number, number]>;
 const cache = (): { relays: RelayInfo[]; at: Meta } => {
   try {
     const j = JSON.parse(localStorage.getItem(KEY)!);
     const b = parseBootstrap(JSON.stringify(j));
-    return { relays: typeof b == "string" ? [] : b.relays, at: j.at && typeof j.at == "object" ? j.at : {} };
+    return { relays: typeof b === "string" ? [] : b.relays, at: j.at && typeof j.at === "object" ? j.at : {} };
   } catch {
     return { relays: [], at: {} };
   }
 };
 const store = (relays: RelayInfo[], at: Meta) => {
-  const now = Date.now(), keep = relays.filter((r) => now - (at[r.addr]?.[0] ?? now) < CACHE_DAYS * 864e5).slice(0, CACHE_MAX);
+  const now = Date.now(),
+    keep = relays.filter((r) => now - (at[r.addr]?.[0] ?? now) < CACHE_DAYS * 864e5).slice(0, CACHE_MAX);
   const meta: Meta = {};
   for (const a of Object.keys(at).slice(-2 * CACHE_MAX)) meta[a] = at[a]!;
   try {
@@ -109,22 +116,30 @@ const store = (relays: RelayInfo[], at: Meta) => {
 export function seen(r: RelayInfo, rtt: number) {
   const c = cache();
   c.at[r.addr] = [Date.now(), Math.round(rtt), 0];
-  store([r, ...c.relays.filter((x) => x.addr != r.addr)], c.at);
+  store([r, ...c.relays.filter((x) => x.addr !== r.addr)], c.at);
 }
 /** `r` could not be reached: dropped from the cache, tried last for a while. */
 export function failed(r: RelayInfo) {
-  const c = cache(), m = c.at[r.addr] ?? [0, 0, 0];
+  const c = cache(),
+    m = c.at[r.addr] ?? [0, 0, 0];
   c.at[r.addr] = [m[0], m[1], Date.now()];
-  store(c.relays.filter((x) => x.addr != r.addr), c.at);
+  store(
+    c.relays.filter((x) => x.addr !== r.addr),
+    c.at,
+  );
 }
 /** Relays in the order to try them: nearest known round trip first, unknown next, those that failed lately last. */
 export function byDistance(relays: RelayInfo[]): RelayInfo[] {
-  const at = cache().at, now = Date.now();
+  const at = cache().at,
+    now = Date.now();
   const key = (r: RelayInfo) => {
     const m = at[r.addr];
     return m && now - m[2] < FAIL_MS ? 3e9 : m?.[1] || 2e9;
   };
-  return relays.map((r, i) => [key(r), i, r] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
+  return relays
+    .map((r, i) => [key(r), i, r] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .map((x) => x[2]);
 }
 
 /**
@@ -144,7 +159,7 @@ export async function checkRecords(json: string, home: string | null, max = 40):
   for (const x of Array.isArray(list) && c ? list.slice(0, max) : []) {
     try {
       const r = recordShape(x);
-      if (typeof r == "string") continue;
+      if (typeof r === "string") continue;
       const key = await c!.importKey("raw", fromHex(r.id), { name: "Ed25519" }, false, ["verify"]);
       const sig = Uint8Array.from(atob(r.sig.replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
       if (!(await c!.verify("Ed25519", key, sig, recordSignedBytes(r)))) continue;
@@ -152,7 +167,7 @@ export async function checkRecords(json: string, home: string | null, max = 40):
       if (home) {
         if (r.sat === undefined) continue;
         const on = JSON.parse(await readSat(home, r.sat));
-        if (on.id != r.id || on.addr != r.addr || on.fp != r.fp) continue;
+        if (on.id !== r.id || on.addr !== r.addr || on.fp !== r.fp) continue;
       }
       out.push({ addr: r.addr, fp: r.fp });
     } catch {}
@@ -162,9 +177,11 @@ export async function checkRecords(json: string, home: string | null, max = 40):
 
 /** Rendezvous (highest random weight) ranking of relays for a topic: every page ranks alike. */
 export async function rank(topic: Uint8Array, relays: RelayInfo[], sha256: (d: Uint8Array) => Promise<Uint8Array>): Promise<RelayInfo[]> {
-  const scored = await Promise.all(relays.map(async (r) => {
-    const h = await sha256(concat([topic, utf8Encode(r.fp)]));
-    return [new DataView(h.buffer).getUint32(0), r] as const;
-  }));
+  const scored = await Promise.all(
+    relays.map(async (r) => {
+      const h = await sha256(concat([topic, utf8Encode(r.fp)]));
+      return [new DataView(h.buffer).getUint32(0), r] as const;
+    }),
+  );
   return scored.sort((a, b) => b[0] - a[0]).map((x) => x[1]);
 }

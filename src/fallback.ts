@@ -4,11 +4,11 @@
 // secure pages never download it. Output must match webCrypto byte for byte (test/src/fallback.test.ts).
 // Deep imports keep the bundle to SHA-256, HMAC, PBKDF2, HKDF and AES-GCM.
 
-import { gcm } from '@noble/ciphers/aes.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { pbkdf2Async } from '@noble/hashes/pbkdf2.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import type { CryptoProvider } from './seal.ts';
+import { gcm } from "@noble/ciphers/aes.js";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { pbkdf2Async } from "@noble/hashes/pbkdf2.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { CryptoProvider } from "./seal.ts";
 
 export const nobleCrypto: CryptoProvider = {
   // pbkdf2Async yields to the event loop so the page stays responsive during the ~¼ s derivation.

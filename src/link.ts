@@ -21,7 +21,11 @@ export const WELCOME_FLOOR = { maxFrame: 1024, rate: 1024, msgRate: 10 } as cons
 const MAX_BAD_FRAMES = 16;
 
 export class LinkError extends Error {
-  constructor(readonly relay: string, readonly reason: FailReason, detail: string) {
+  constructor(
+    readonly relay: string,
+    readonly reason: FailReason,
+    detail: string,
+  ) {
     super(`${relay}: ${detail}`);
   }
 }
@@ -60,17 +64,31 @@ export interface LinkOptions {
 /** Liveness (see the WELCOME handler below): PING after this much silence from the relay (or at
  *  once when ICE says the path went quiet), and give the relay up when a PING goes unanswered for
  *  PING_ANSWER_MS. 30 s: an idle link costs the relay 2 frames per 30 s (0.067/s; issue 17). */
-export const PING_AFTER_MS = 30_000, PING_ANSWER_MS = 1000;
+export const PING_AFTER_MS = 30_000,
+  PING_ANSWER_MS = 1000;
 
 /** The relay's SDP answer, synthesized from what the bootstrap config says about it; `r` is its ice-ufrag and ice-pwd. */
 export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r: string, mid: string, maxMessageSize: number): string {
   const v = v6 ? 6 : 4;
   return [
-    "v=0", `o=- 0 0 IN IP${v} ${ip}`, "s=-", "t=0 0", `a=group:BUNDLE ${mid}`, "a=ice-lite",
-    `m=application ${port} UDP/DTLS/SCTP webrtc-datachannel`, `c=IN IP${v} ${ip}`, `a=mid:${mid}`,
-    `a=ice-ufrag:${r}`, `a=ice-pwd:${r}`, `a=fingerprint:sha-256 ${fp}`, "a=setup:passive",
-    "a=sctp-port:5000", `a=max-message-size:${maxMessageSize}`,
-    `a=candidate:1 1 UDP 2130706431 ${ip} ${port} typ host`, "a=end-of-candidates", "",
+    "v=0",
+    `o=- 0 0 IN IP${v} ${ip}`,
+    "s=-",
+    "t=0 0",
+    `a=group:BUNDLE ${mid}`,
+    "a=ice-lite",
+    `m=application ${port} UDP/DTLS/SCTP webrtc-datachannel`,
+    `c=IN IP${v} ${ip}`,
+    `a=mid:${mid}`,
+    `a=ice-ufrag:${r}`,
+    `a=ice-pwd:${r}`,
+    `a=fingerprint:sha-256 ${fp}`,
+    "a=setup:passive",
+    "a=sctp-port:5000",
+    `a=max-message-size:${maxMessageSize}`,
+    `a=candidate:1 1 UDP 2130706431 ${ip} ${port} typ host`,
+    "a=end-of-candidates",
+    "",
   ].join("\r\n");
 }
 
@@ -78,21 +96,31 @@ export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r
 export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
   const a = parseAddr(relay.addr);
   const fp = relay.fp?.toUpperCase?.();
-  if (!a || !FP_RE.test(fp)) return Promise.reject(new LinkError(relay.addr, "bad-relay", "not a valid relay address and SHA-256 fingerprint"));
+  if (!a || !FP_RE.test(fp))
+    return Promise.reject(new LinkError(relay.addr, "bad-relay", "not a valid relay address and SHA-256 fingerprint"));
   const PC = o.RTCPeerConnection ?? globalThis.RTCPeerConnection;
   const pc = new PC({ certificates: o.certificates });
   const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
   dc.binaryType = "arraybuffer";
-  let done = false, timer: ReturnType<typeof setTimeout>, rx = 0, due = 0, bad = 0;
+  let done = false,
+    timer: ReturnType<typeof setTimeout>,
+    rx = 0,
+    due = 0,
+    bad = 0;
   const t0 = performance.now();
   const link: Link = {
-    relay, pc, maxFrame: 0, rate: 0, msgRate: 0, rtt: 0,
+    relay,
+    pc,
+    maxFrame: 0,
+    rate: 0,
+    msgRate: 0,
+    rtt: 0,
     pace: (n) => {
       const now = performance.now();
       due = Math.max(due, now - 1000) + Math.max(n / link.rate, 1 / link.msgRate) * 1100;
       return new Promise((r) => setTimeout(r, due - now));
     },
-    send: (f) => dc.readyState == "open" && dc.send(encode(f) as Uint8Array<ArrayBuffer>),
+    send: (f) => dc.readyState === "open" && dc.send(encode(f) as Uint8Array<ArrayBuffer>),
     onframe: () => {},
     onclose: () => {},
     close: () => finish("closed locally"),
@@ -103,7 +131,10 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     done = true;
     clearTimeout(timer);
     dc.onmessage = dc.onclose = pc.onconnectionstatechange = null;
-    try { dc.close(); pc.close(); } catch {}
+    try {
+      dc.close();
+      pc.close();
+    } catch {}
     link.onclose(why);
   };
   return new Promise<Link>((resolve, reject) => {
@@ -115,17 +146,18 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     const ms = o.timeout ?? 10000;
     timer = setTimeout(() => {
       const ice = pc.iceConnectionState;
-      if (ice == "connected" || ice == "completed") fail("timeout", `no WELCOME within ${ms} ms`);
+      if (ice === "connected" || ice === "completed") fail("timeout", `no WELCOME within ${ms} ms`);
       else fail("ice-timeout", `ICE timeout after ${ms} ms (is UDP ${a.port} reachable?)`);
     }, ms);
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState != "failed" && pc.connectionState != "closed") return;
+      if (pc.connectionState !== "failed" && pc.connectionState !== "closed") return;
       // The connection state is ICE's and DTLS's together. Failed while ICE is still connected:
       // DTLS ran over that path and failed, i.e. refused the relay's certificate. The DTLS
       // transport's own "failed" is no evidence: Firefox fails it along with ICE when no
       // candidate pair ever worked (a loopback relay, which Firefox has no candidates for).
       const ice = pc.iceConnectionState;
-      if (ice == "connected" || ice == "completed") fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint");
+      if (ice === "connected" || ice === "completed")
+        fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint");
       else fail("ice-failed", `ICE failed (is UDP ${a.port} reachable?)`);
     };
     dc.onopen = () => link.send({ t: T.HELLO, min: VERSION, max: VERSION });
@@ -133,10 +165,11 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     dc.onmessage = (e) => {
       const f = decode(new Uint8Array(e.data as ArrayBuffer));
       // A relay that keeps sending what is not the protocol is dropped (rooms move to the next relay).
-      if (!f || (link.maxFrame && (f.t == T.WELCOME || f.t < T.WELCOME))) return ++bad > MAX_BAD_FRAMES && finish("relay broke the protocol");
+      if (!f || (link.maxFrame && (f.t === T.WELCOME || f.t < T.WELCOME)))
+        return ++bad > MAX_BAD_FRAMES && finish("relay broke the protocol");
       rx = performance.now();
       if (link.maxFrame) return link.onframe(f);
-      if (f.t == T.WELCOME) {
+      if (f.t === T.WELCOME) {
         for (const k of ["maxFrame", "rate", "msgRate"] as const)
           if (f[k] < WELCOME_FLOOR[k]) return fail("protocol", `relay announced ${k} ${f[k]}, below ${WELCOME_FLOOR[k]}`);
         link.rtt = rx - t0;
@@ -145,7 +178,8 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
         link.msgRate = f.msgRate;
         clearTimeout(timer);
         dc.onclose = () => finish("relay closed the channel");
-        pc.onconnectionstatechange = () => (pc.connectionState == "failed" || pc.connectionState == "closed") && finish("connection " + pc.connectionState);
+        pc.onconnectionstatechange = () =>
+          (pc.connectionState === "failed" || pc.connectionState === "closed") && finish("connection " + pc.connectionState);
         // Liveness. A relay that restarted on the same port still answers ICE consent checks, so ICE
         // alone never notices that; an unanswered PING does. An idle link pings after PING_AFTER_MS
         // of silence (the relay's cost per idle page is what the browser sends it: issue 17), and
@@ -159,13 +193,14 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
           const now = performance.now();
           if (sent > rx) {
             if (now - sent > PING_ANSWER_MS) return finish("relay stopped answering");
-          } else if (now - rx > (pc.iceConnectionState == "disconnected" ? PING_ANSWER_MS : PING_AFTER_MS)) (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
+          } else if (now - rx > (pc.iceConnectionState === "disconnected" ? PING_ANSWER_MS : PING_AFTER_MS))
+            (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
           timer = setTimeout(beat, 500);
         };
         timer = setTimeout(beat, 500);
         resolve(link);
-      } else if (f.t == T.RECORDS) link.records = f.json;
-      else if (f.t == T.ERROR) fail(f.code == E.VERSION ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);
+      } else if (f.t === T.RECORDS) link.records = f.json;
+      else if (f.t === T.ERROR) fail(f.code === E.VERSION ? "version" : "closed", `relay refused: ${f.message} (${f.code})`);
     };
     (async () => {
       // The offer goes in exactly as the browser wrote it; only the answer is ours.

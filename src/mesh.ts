@@ -10,13 +10,16 @@ import { Sealed } from "../protocol/sealed.ts";
 import { utf8Decode, utf8Encode } from "../protocol/bytes.ts";
 
 /** No direct channel this long after a pair is proven: relay its traffic (and retry direct every RETRY). */
-export const FALLBACK = 3000, RETRY = 10000;
+export const FALLBACK = 3000,
+  RETRY = 10000;
 /** An ICE path that stays "disconnected" this long is lost: traffic moves to the relay. */
 export const GRACE = 2000;
 /** A candidate id (named by a relay, not proven) is forgotten after this long; HELLO is resent this often to it. */
-export const CANDIDATE_TTL = 30000, HELLO_EVERY = 5000;
+export const CANDIDATE_TTL = 30000,
+  HELLO_EVERY = 5000;
 /** Proven members a room keeps at most (a full mesh of 64 pages), and candidates not yet proven. */
-export const MAX_MEMBERS = 64, MAX_CANDIDATES = 128;
+export const MAX_MEMBERS = 64,
+  MAX_CANDIDATES = 128;
 /** HELLOs sent per second at most (a relay naming ids cannot make a page seal without bound). */
 export const HELLO_RATE = 20;
 /** Sessions and sequence numbers of members that left, kept so a replay after a fake LEFT/JOINED fails. */
@@ -30,7 +33,19 @@ export type Path = "direct" | "relayed";
 export type ErrorCode = "decrypt" | "identity" | "relay" | "replay" | "limit" | "data";
 
 /** Actions, as tuples: [what, member id, …]. */
-export const enum Do { SEND, CONNECT, OFFER, ANSWER, REMOTE, CAND, PEER, PATH, DATA, GONE, ERROR }
+export const enum Do {
+  SEND,
+  CONNECT,
+  OFFER,
+  ANSWER,
+  REMOTE,
+  CAND,
+  PEER,
+  PATH,
+  DATA,
+  GONE,
+  ERROR,
+}
 export type Action =
   // Seal `body` as `kind`, numbered `seq`, to the member's session `to` ("" for zeros), and send it through the relay.
   | [Do.SEND, string, Sealed, number, string, Uint8Array]
@@ -87,26 +102,56 @@ interface Member {
 }
 
 /** A message as the shell opened it: `fresh` when its AD named our session (always, but for HELLO). */
-export interface Opened { kind: number; seq: number; ses: string; body: Uint8Array; fresh: boolean }
+export interface Opened {
+  kind: number;
+  seq: number;
+  ses: string;
+  body: Uint8Array;
+  fresh: boolean;
+}
 
 export type Mesh = ReturnType<typeof createMesh>;
 
 /** The mesh of one room visit: `self` is this page's id, `ses` its session (hex, 8 bytes each). */
 export function createMesh(self: string, ses: string, nick = "") {
-  const members = new Map<string, Member>(), dead = new Map<string, [string, number]>(), told = new Set<string>();
+  const members = new Map<string, Member>(),
+    dead = new Map<string, [string, number]>(),
+    told = new Set<string>();
   const st = { rejected: 0 };
   const enc = (x: unknown) => utf8Encode(JSON.stringify(x));
 
-  const count = (proven: boolean) => [...members.values()].filter((m) => !!m.proven == proven).length;
+  const count = (proven: boolean) => [...members.values()].filter((m) => !!m.proven === proven).length;
   const add = (id: string, now: number): Member => {
-    const m: Member = { id, off: self < id, ses: "", rx: 0, tx: 0, nick: "", via: new Set(), exp: now + CANDIDATE_TTL, hello: now, fb: Infinity, retry: now + RETRY, grace: Infinity, told: new Set() };
+    const m: Member = {
+      id,
+      off: self < id,
+      ses: "",
+      rx: 0,
+      tx: 0,
+      nick: "",
+      via: new Set(),
+      exp: now + CANDIDATE_TTL,
+      hello: now,
+      fb: Infinity,
+      retry: now + RETRY,
+      grace: Infinity,
+      told: new Set(),
+    };
     members.set(id, m);
     return m;
   };
-  const send = (m: Member, kind: Sealed, body: Uint8Array): Action => [Do.SEND, m.id, kind, ++m.tx, kind == Sealed.HELLO ? "" : m.ses, body];
+  const send = (m: Member, kind: Sealed, body: Uint8Array): Action => [
+    Do.SEND,
+    m.id,
+    kind,
+    ++m.tx,
+    kind === Sealed.HELLO ? "" : m.ses,
+    body,
+  ];
   // HELLOs to candidates cost a seal and a relay frame each: HELLO_RATE a second at most (burst 2×),
   // the rest wait their turn. A HELLO owed to a member that proved itself is never held back.
-  let tokens = 2 * HELLO_RATE, at = 0;
+  let tokens = 2 * HELLO_RATE,
+    at = 0;
   const hello = (m: Member, now: number): Action[] => {
     tokens = Math.min(2 * HELLO_RATE, tokens + ((now - at) * HELLO_RATE) / 1000);
     at = now;
@@ -120,15 +165,16 @@ export function createMesh(self: string, ses: string, nick = "") {
   /** Refused input: counted; reported once per member (or room) and code. */
   const no = (id: string, code: ErrorCode, msg: string): Action[] => {
     st.rejected++;
-    const set = members.get(id)?.told ?? told, k = code + (members.has(id) ? "" : msg);
+    const set = members.get(id)?.told ?? told,
+      k = code + (members.has(id) ? "" : msg);
     return set.has(k) ? [] : (set.add(k), [[Do.ERROR, id, code, msg]]);
   };
   const announce = (m: Member, path: Path, now: number): Action[] => {
-    if ((path == "direct" && !(m.ok && m.ice)) || m.path == path) return [];
+    if ((path === "direct" && !(m.ok && m.ice)) || m.path === path) return [];
     const first = !m.path;
     m.path = path;
     m.fb = Infinity;
-    if (path == "relayed") m.retry = Math.max(m.retry, now + RETRY);
+    if (path === "relayed") m.retry = Math.max(m.retry, now + RETRY);
     return [[first ? Do.PEER : Do.PATH, m.id, path]];
   };
   /** The direct path failed: traffic moves to the relay; the offerer restarts ICE. */
@@ -164,8 +210,8 @@ export function createMesh(self: string, ses: string, nick = "") {
     /** The relay says `id` is in the room (MEMBERS, JOINED) on `link`. */
     seen(id: string, link: unknown, now: number): Action[] {
       let m = members.get(id);
-      if (id == self) return [];
-      if (m) return m.via.add(link), [];
+      if (id === self) return [];
+      if (m) return (m.via.add(link), []);
       // Too many candidates: the oldest goes (a relay naming thousands of ids cannot keep out the one that joins now).
       const out: Action[] = [];
       if (count(false) >= MAX_CANDIDATES) {
@@ -192,12 +238,13 @@ export function createMesh(self: string, ses: string, nick = "") {
     /** A sealed message from `id` that would not open. A HELLO: a wrong password (or tampering), reported.
      *  Anything else names a session: sealed for an earlier visit of this page (it crashed and came
      *  back under its id) or tampered with; counted, not reported. */
-    bad: (id: string, hello: boolean) => (hello ? no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`) : (st.rejected++, [])),
+    bad: (id: string, hello: boolean) =>
+      hello ? no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`) : (st.rejected++, []),
 
     /** A sealed message from `id` opened; it came through `link`. */
     opened(id: string, link: unknown, o: Opened, now: number): Action[] {
       // Only a HELLO may name no session of ours; anything else was sealed for another visit.
-      if (id == self || (!o.fresh && o.kind != Sealed.HELLO)) return no(id, "replay", `a message from ${id} was a replay`);
+      if (id === self || (!o.fresh && o.kind !== Sealed.HELLO)) return no(id, "replay", `a message from ${id} was a replay`);
       let m = members.get(id);
       if (!m) {
         if (count(true) >= MAX_MEMBERS) return no(id, "limit", `room is full here (${MAX_MEMBERS})`);
@@ -206,12 +253,12 @@ export function createMesh(self: string, ses: string, nick = "") {
       m.via.add(link);
       // Back in the same session after leaving: it goes on from where it was (no replay after a fake LEFT/JOINED).
       const d = dead.get(id);
-      if (!m.ses && d?.[0] == o.ses) [m.ses, m.rx] = d;
-      if (m.ses != o.ses) {
+      if (!m.ses && d?.[0] === o.ses) [m.ses, m.rx] = d;
+      if (m.ses !== o.ses) {
         // A new session of this member (its page came back, or a replay): only a message naming ours
         // replaces a working one. A HELLO waits (counted) until the old path fails: a page that crashed
         // and reloaded under its kept id is met once its old direct path is lost, not when the relay times it out.
-        if (m.ses && !o.fresh && alive(m)) return st.rejected++, (m.next = [link, o]), [];
+        if (m.ses && !o.fresh && alive(m)) return (st.rejected++, (m.next = [link, o]), []);
         if (m.pc) return [...drop(m), ...this.opened(id, link, o, now)];
         (m.ses = o.ses), (m.rx = 0);
       }
@@ -225,7 +272,7 @@ export function createMesh(self: string, ses: string, nick = "") {
         // It proved itself before we said HELLO (its relay named us first): prove ourselves back.
         else if (!m.said) out.push(...hello(m, now));
       }
-      if (o.kind == Sealed.DATA) {
+      if (o.kind === Sealed.DATA) {
         // Relayed data is as good as the room key; a member on a working direct path (DTLS-checked)
         // sends there, so relayed data then could be forged by anyone holding the key: refused, unless
         // it continues a message begun on the relay before the switch.
@@ -237,15 +284,15 @@ export function createMesh(self: string, ses: string, nick = "") {
       try {
         b = JSON.parse(utf8Decode(o.body));
       } catch {}
-      if (!b || typeof b != "object") return [...out, ...no(id, "relay", `peer ${id} sent a malformed message`)];
-      if (typeof b.nick == "string") m.nick = b.nick.slice(0, 256);
-      const sdp = typeof b.sdp == "string" && b.sdp;
-      if (o.kind == Sealed.OFFER && sdp && !m.off) {
+      if (!b || typeof b !== "object") return [...out, ...no(id, "relay", `peer ${id} sent a malformed message`)];
+      if (typeof b.nick === "string") m.nick = b.nick.slice(0, 256);
+      const sdp = typeof b.sdp === "string" && b.sdp;
+      if (o.kind === Sealed.OFFER && sdp && !m.off) {
         if (!m.pc) (m.pc = true), out.push([Do.CONNECT, id]);
         out.push([Do.ANSWER, id, sdp]);
-      } else if (o.kind == Sealed.ANSWER && sdp && m.off) out.push([Do.REMOTE, id, sdp]);
-      else if (o.kind == Sealed.CAND) m.pc && out.push([Do.CAND, id, b]);
-      else if (o.kind != Sealed.HELLO) return [...out, ...no(id, "relay", `peer ${id} sent a malformed message`)];
+      } else if (o.kind === Sealed.ANSWER && sdp && m.off) out.push([Do.REMOTE, id, sdp]);
+      else if (o.kind === Sealed.CAND) m.pc && out.push([Do.CAND, id, b]);
+      else if (o.kind !== Sealed.HELLO) return [...out, ...no(id, "relay", `peer ${id} sent a malformed message`)];
       return out;
     },
 
@@ -285,9 +332,9 @@ export function createMesh(self: string, ses: string, nick = "") {
     ice(id: string, s: RTCIceConnectionState, now: number): Action[] {
       const m = members.get(id);
       if (!m) return [];
-      if (s == "connected" || s == "completed") return (m.grace = Infinity), (m.ice = true), announce(m, "direct", now);
-      if (s == "failed") return lost(m, now);
-      if (s == "disconnected" && m.grace == Infinity) m.grace = now + GRACE;
+      if (s === "connected" || s === "completed") return ((m.grace = Infinity), (m.ice = true), announce(m, "direct", now));
+      if (s === "failed") return lost(m, now);
+      if (s === "disconnected" && m.grace === Infinity) m.grace = now + GRACE;
       return [];
     },
 
@@ -308,7 +355,7 @@ export function createMesh(self: string, ses: string, nick = "") {
         }
         if (now >= m.grace) out.push(...lost(m, now));
         if (now >= m.fb) out.push(...announce(m, "relayed", now));
-        if (now >= m.retry && m.path == "relayed" && m.off && m.pc) (m.retry = now + RETRY), out.push([Do.OFFER, m.id, true]);
+        if (now >= m.retry && m.path === "relayed" && m.off && m.pc) (m.retry = now + RETRY), out.push([Do.OFFER, m.id, true]);
       }
       return out;
     },
@@ -317,7 +364,13 @@ export function createMesh(self: string, ses: string, nick = "") {
     next(): number {
       let t = Infinity;
       for (const m of members.values())
-        t = m.next && !alive(m) ? 0 : Math.min(t, ...(m.proven ? [m.grace, m.path ? Infinity : m.fb, m.path == "relayed" && m.off ? m.retry : Infinity] : [m.exp, m.hello]));
+        t =
+          m.next && !alive(m)
+            ? 0
+            : Math.min(
+                t,
+                ...(m.proven ? [m.grace, m.path ? Infinity : m.fb, m.path === "relayed" && m.off ? m.retry : Infinity] : [m.exp, m.hello]),
+              );
       return t;
     },
 

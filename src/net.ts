@@ -26,12 +26,24 @@ export interface ConnectOptions extends LinkOptions, DiscoverOptions {
   identity?: "ephemeral" | "persistent";
 }
 
-export interface Attempt { relay: string; reason: FailReason; message: string }
+export interface Attempt {
+  relay: string;
+  reason: FailReason;
+  message: string;
+}
 
 /** No relay could be reached; `attempts` names each relay tried and why it failed, `sources` where relays were looked for. */
 export class ConnectError extends Error {
-  constructor(readonly attempts: Attempt[], readonly sources: SourceReport[] = []) {
-    super("lumamesh: no relay reachable" + (attempts.length ? ": " + attempts.map((a) => a.message).join("; ") : " (none found: " + sources.map((s) => s.source + ": " + (s.reason ?? s.relays)).join("; ") + ")"));
+  constructor(
+    readonly attempts: Attempt[],
+    readonly sources: SourceReport[] = [],
+  ) {
+    super(
+      "lumamesh: no relay reachable" +
+        (attempts.length
+          ? ": " + attempts.map((a) => a.message).join("; ")
+          : " (none found: " + sources.map((s) => s.source + ": " + (s.reason ?? s.relays)).join("; ") + ")"),
+    );
     this.name = "ConnectError";
   }
 }
@@ -77,7 +89,8 @@ const MAX_GOSSIP = 32;
 const RECORDS_EVERY = 30000;
 /** Connect: a new attempt every STAGGER ms (or as soon as one fails), RACE in flight at most: a list
  *  whose live relay comes after 19 that do not answer still links in about 20 × STAGGER. */
-const STAGGER = 60, RACE = 24;
+const STAGGER = 60,
+  RACE = 24;
 
 /**
  * The first relay to answer, trying them in order (nearest first, those that failed lately last):
@@ -88,7 +101,10 @@ function firstLink(relays: RelayInfo[], o: ConnectOptions, sources?: SourceRepor
   const attempts: Attempt[] = [];
   const queue = [...relays];
   return new Promise<Link>((resolve, reject) => {
-    let inflight = 0, best: Link | null = null, decided = false, timer: ReturnType<typeof setTimeout> | undefined;
+    let inflight = 0,
+      best: Link | null = null,
+      decided = false,
+      timer: ReturnType<typeof setTimeout> | undefined;
     const decide = () => {
       if (decided) return;
       decided = true;
@@ -114,7 +130,11 @@ function firstLink(relays: RelayInfo[], o: ConnectOptions, sources?: SourceRepor
         (e) => {
           inflight--;
           failed(r);
-          attempts.push(e instanceof LinkError ? { relay: e.relay, reason: e.reason, message: e.message } : { relay: String(r?.addr), reason: "closed", message: String(e) });
+          attempts.push(
+            e instanceof LinkError
+              ? { relay: e.relay, reason: e.reason, message: e.message }
+              : { relay: String(r?.addr), reason: "closed", message: String(e) },
+          );
           if (!best) next();
           else if (!inflight) decide();
         },
@@ -132,9 +152,9 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   // One certificate for the relay link and every direct connection: the peer id is its fingerprint's
   // prefix, so the relay and the other peers can both check it. Made (or read) while relays are looked for.
   let id = random(8);
-  const [found, cert] = await Promise.all([discover(o), o.certificates?.[0] ?? certificate(PC, o.identity == "persistent")]);
+  const [found, cert] = await Promise.all([discover(o), o.certificates?.[0] ?? certificate(PC, o.identity === "persistent")]);
   if (cert) {
-    const fp = cert.getFingerprints().find((f) => f.algorithm == "sha-256")?.value;
+    const fp = cert.getFingerprints().find((f) => f.algorithm === "sha-256")?.value;
     if (fp) (o = { ...o, certificates: [cert] }), (id = fpId(fp));
   }
   // Relays by trust: tier 0 traceable to this page's sources (options, bootstrap config, Bitcoin, its
@@ -166,21 +186,23 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
       const now = performance.now();
       if (now - taught < RECORDS_EVERY) return;
       taught = now;
-      learning = learning.then(() => checkRecords(json, home)).then((rs) => {
-        for (const r of rs) {
-          if (known.has(r.addr)) continue;
-          // Registered on Bitcoin (checked on-chain: an ord server is at hand) ranks with the sources.
-          const tier = home ? 0 : 1;
-          if (tier && [...known.values()].filter((k) => k.tier).length >= MAX_GOSSIP) continue;
-          known.set(r.addr, { r, tier });
-        }
-      });
+      learning = learning
+        .then(() => checkRecords(json, home))
+        .then((rs) => {
+          for (const r of rs) {
+            if (known.has(r.addr)) continue;
+            // Registered on Bitcoin (checked on-chain: an ord server is at hand) ranks with the sources.
+            const tier = home ? 0 : 1;
+            if (tier && [...known.values()].filter((k) => k.tier).length >= MAX_GOSSIP) continue;
+            known.set(r.addr, { r, tier });
+          }
+        });
     };
     if (l.records) learn(l.records);
     l.onframe = (f) => {
-      if (f.t == T.PONG) pongs.get(f.data.join())?.();
-      else if (f.t == T.ERROR) ev.emit("error", { code: f.code, message: f.message });
-      else if (f.t == T.RECORDS) learn(f.json);
+      if (f.t === T.PONG) pongs.get(f.data.join())?.();
+      else if (f.t === T.ERROR) ev.emit("error", { code: f.code, message: f.message });
+      else if (f.t === T.RECORDS) learn(f.json);
       ev.emit("frame", f, l);
     };
     l.onclose = (why) => {
@@ -205,17 +227,20 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   const schedule = () => {
     const base = Math.min(30000, 500 * 2 ** retry++);
     const jitter = Math.random();
-    retryTimer = setTimeout(async () => {
-      try {
-        const l = await firstLink(byDistance([...known.values()].map((k) => k.r)), o);
-        if (closed) return l.close();
-        retry = 0;
-        wire((link = l));
-        ev.emit("reconnect", l.relay);
-      } catch {
-        if (!closed) schedule();
-      }
-    }, base * (0.5 + jitter / 2));
+    retryTimer = setTimeout(
+      async () => {
+        try {
+          const l = await firstLink(byDistance([...known.values()].map((k) => k.r)), o);
+          if (closed) return l.close();
+          retry = 0;
+          wire((link = l));
+          ev.emit("reconnect", l.relay);
+        } catch {
+          if (!closed) schedule();
+        }
+      },
+      base * (0.5 + jitter / 2),
+    );
   };
   wire(link);
   // A closing tab says goodbye: pc.close() sends SCTP ABORT to every direct peer and to the relay,
@@ -228,9 +253,14 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     sources: found.sources,
     async joinRoom(name, options) {
       const host: RoomHost = {
-        id, cert: o.certificates?.[0], crypto: await cryptoProvider(), PC, k: o.relaysPerRoom ?? 2, linkTo,
+        id,
+        cert: o.certificates?.[0],
+        crypto: await cryptoProvider(),
+        PC,
+        k: o.relaysPerRoom ?? 2,
+        linkTo,
         isDown: (addr) => Date.now() - (down.get(addr) ?? -1e9) < 30000,
-        relays: () => [0, 1].map((t) => [...known.values()].filter((k) => k.tier == t).map((k) => k.r)),
+        relays: () => [0, 1].map((t) => [...known.values()].filter((k) => k.tier === t).map((k) => k.r)),
         // What relays have told us so far, checked within a moment: a flood of RECORDS cannot hold a join up.
         settled: () => Promise.race([learning, new Promise<void>((r) => setTimeout(r, 300))]),
         listen(onFrame, onDown) {
@@ -245,16 +275,24 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
       (room as { leave: () => void }).leave = () => (rooms.delete(room), leave());
       return room;
     },
-    get relay() { return link?.relay ?? null; },
-    get relays() { return [...known.values()].map((k) => k.r); },
+    get relay() {
+      return link?.relay ?? null;
+    },
+    get relays() {
+      return [...known.values()].map((k) => k.r);
+    },
     on: ev.on,
     off: ev.off,
     send: (f) => !!link && (link.send(f), true),
     ping(timeoutMs = 5000) {
-      const data = random(8), k = data.join(), t0 = performance.now();
+      const data = random(8),
+        k = data.join(),
+        t0 = performance.now();
       return new Promise<number>((resolve, reject) => {
         // One way out: the PONG (no argument), the timeout or no link (a reason).
-        const end = (why?: string) => (clearTimeout(t), pongs.delete(k), why ? reject(new Error("lumamesh: " + why)) : resolve(performance.now() - t0));
+        const end = (why?: string) => (
+          clearTimeout(t), pongs.delete(k), why ? reject(new Error("lumamesh: " + why)) : resolve(performance.now() - t0)
+        );
         const t = setTimeout(end, timeoutMs, "ping timed out");
         pongs.set(k, end);
         net.send({ t: T.PING, data }) || end("not connected");
@@ -265,7 +303,11 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
       closed = true;
       for (const r of [...rooms]) r.leave();
       clearTimeout(retryTimer);
-      for (const p of links.values()) p.then((l) => l.close(), () => {});
+      for (const p of links.values())
+        p.then(
+          (l) => l.close(),
+          () => {},
+        );
       ev.emit("close");
     },
   };

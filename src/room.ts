@@ -87,7 +87,8 @@ export interface RoomHost {
 }
 
 /** Limits of what a peer may make this page hold (docs/protocol.md §4, "What a peer can do"). */
-const DIRECT_LIMITS = { maxBytes: 16 << 20, timeout: 60000 }, RELAYED_LIMITS = { maxMessage: 4 << 20, maxBytes: 4 << 20, timeout: 60000 };
+const DIRECT_LIMITS = { maxBytes: 16 << 20, timeout: 60000 },
+  RELAYED_LIMITS = { maxMessage: 4 << 20, maxBytes: 4 << 20, timeout: 60000 };
 /** A relayed message must be able to pass at the relay's announced rate within this long (s). */
 const RELAY_SEND_MAX = 60;
 
@@ -106,61 +107,83 @@ interface Conn {
 export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}): Promise<Room> {
   const keys: RoomKeys = await deriveRoom(host.crypto, name, o.password);
   const ev = createEmitter<RoomEvents>();
-  const th = hex(keys.topic), session = random(8), zero = new Uint8Array(8);
+  const th = hex(keys.topic),
+    session = random(8),
+    zero = new Uint8Array(8);
   const mesh = createMesh(hex(host.id), hex(session), o.nick ?? "");
   const conns = new Map<string, Conn>();
   const peers = new Map<string, Peer & ReturnType<typeof createEmitter<PeerEvents>>>();
   const relayed = new Map<string, Reassembler>();
   /** Per member: sealed messages go out in sequence order; relayed data waits its turn behind them. */
-  const q = new Map<string, Promise<unknown>>(), dq = new Map<string, Promise<unknown>>();
+  const q = new Map<string, Promise<unknown>>(),
+    dq = new Map<string, Promise<unknown>>();
   const active = new Map<string, Link>();
   const now = () => performance.now();
-  let left = false, rq: Promise<unknown> = Promise.resolve(), timer: ReturnType<typeof setTimeout> | undefined;
+  let left = false,
+    rq: Promise<unknown> = Promise.resolve(),
+    timer: ReturnType<typeof setTimeout> | undefined;
 
-  const linkOf = (id: string) => (mesh.via(id) as Link[]).find((l) => active.get(l.relay.addr) == l) ?? [...active.values()][0];
+  const linkOf = (id: string) => (mesh.via(id) as Link[]).find((l) => active.get(l.relay.addr) === l) ?? [...active.values()][0];
   const chain = (m: Map<string, Promise<unknown>>, id: string, f: () => Promise<unknown>) => {
     const p = (m.get(id) ?? Promise.resolve()).then(f);
-    m.set(id, p.catch(() => {}));
+    m.set(
+      id,
+      p.catch(() => {}),
+    );
     return p;
   };
   const fail = () => void mesh.st.rejected++;
 
   const run = (acts: Action[]) => {
     for (const a of acts) {
-      const id = a[1], c = conns.get(id), p = peers.get(id);
-      if (a[0] == Do.SEND) {
-        const [, , kind, seq, to, body] = a, pt = concat([new Uint8Array(4), session, body]);
+      const id = a[1],
+        c = conns.get(id),
+        p = peers.get(id);
+      if (a[0] === Do.SEND) {
+        const [, , kind, seq, to, body] = a,
+          pt = concat([new Uint8Array(4), session, body]);
         new DataView(pt.buffer).setUint32(0, seq);
         void chain(q, id, async () => {
           const sealed = await sealMsg(host.crypto, keys, host.id, fromHex(id), kind, to ? fromHex(to) : zero, pt);
           linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to: fromHex(id), data: concat([Uint8Array.of(kind), sealed]) });
         });
-      } else if (a[0] == Do.CONNECT) connect(id);
-      else if (a[0] == Do.OFFER) c && c.pc.createOffer({ iceRestart: a[2] }).then(async (d) => (await c.pc.setLocalDescription(d), run(mesh.local(id, Sealed.OFFER, d.sdp!)))).catch(fail);
-      else if (a[0] == Do.ANSWER)
-        c && (async () => {
-          await c.pc.setRemoteDescription({ type: "offer", sdp: a[2] });
-          const d = await c.pc.createAnswer();
-          await c.pc.setLocalDescription(d);
-          run(mesh.local(id, Sealed.ANSWER, d.sdp!));
-          addCands(c);
-        })().catch(fail);
-      else if (a[0] == Do.REMOTE) c?.pc.signalingState == "have-local-offer" && c.pc.setRemoteDescription({ type: "answer", sdp: a[2] }).then(() => addCands(c), fail);
-      else if (a[0] == Do.CAND) c && (c.cands.push(a[2]), addCands(c));
-      else if (a[0] == Do.PEER) ev.emit("peer", mkPeer(id));
-      else if (a[0] == Do.PATH) p?.emit("path", a[2]);
-      else if (a[0] == Do.DATA) {
+      } else if (a[0] === Do.CONNECT) connect(id);
+      else if (a[0] === Do.OFFER)
+        c &&
+          c.pc
+            .createOffer({ iceRestart: a[2] })
+            .then(async (d) => (await c.pc.setLocalDescription(d), run(mesh.local(id, Sealed.OFFER, d.sdp!))))
+            .catch(fail);
+      else if (a[0] === Do.ANSWER)
+        c &&
+          (async () => {
+            await c.pc.setRemoteDescription({ type: "offer", sdp: a[2] });
+            const d = await c.pc.createAnswer();
+            await c.pc.setLocalDescription(d);
+            run(mesh.local(id, Sealed.ANSWER, d.sdp!));
+            addCands(c);
+          })().catch(fail);
+      else if (a[0] === Do.REMOTE)
+        c?.pc.signalingState === "have-local-offer" &&
+          c.pc.setRemoteDescription({ type: "answer", sdp: a[2] }).then(() => addCands(c), fail);
+      else if (a[0] === Do.CAND) c && (c.cands.push(a[2]), addCands(c));
+      else if (a[0] === Do.PEER) ev.emit("peer", mkPeer(id));
+      else if (a[0] === Do.PATH) p?.emit("path", a[2]);
+      else if (a[0] === Do.DATA) {
         const rs = relayed.get(id) ?? relayed.set(id, createReassembler(RELAYED_LIMITS)).get(id)!;
         deliver(id, rs(a[2]));
         mesh.partial(id, rs.pending > 0);
-      } else if (a[0] == Do.GONE) {
+      } else if (a[0] === Do.GONE) {
         conns.delete(id), relayed.delete(id), peers.delete(id);
         if (c) {
           c.dc.onclose = c.pc.oniceconnectionstatechange = null;
-          try { c.dc.close(); c.pc.close(); } catch {}
+          try {
+            c.dc.close();
+            c.pc.close();
+          } catch {}
         }
         if (p && a[2]) p.emit("close"), ev.emit("leave", p);
-      } else if (a[0] == Do.ERROR) ev.emit("error", { code: a[2], peer: id, message: a[3] });
+      } else if (a[0] === Do.ERROR) ev.emit("error", { code: a[2], peer: id, message: a[3] });
     }
     // One timer, set to the core's next deadline.
     clearTimeout(timer);
@@ -175,19 +198,24 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     const p = peers.get(id);
     if (!r || !p) return;
     // Over the byte budget: this peer is dropped. Either way one error event per peer, however many frames follow.
-    if ("error" in r) return run([...mesh.refuse(id, r.fatal ? "limit" : "data", `peer ${id}: ${r.error}`), ...(r.fatal ? mesh.close(id) : [])]);
+    if ("error" in r)
+      return run([...mesh.refuse(id, r.fatal ? "limit" : "data", `peer ${id}: ${r.error}`), ...(r.fatal ? mesh.close(id) : [])]);
     p.emit("message", r.data);
     ev.emit("message", r.data, p);
   };
 
   // One message to one peer: over the direct channel, or chunked, sealed and paced through the relay.
   const tx = (id: string, data: unknown): Promise<void> => {
-    const c = conns.get(id), l = linkOf(id);
-    if (mesh.path(id) == "direct" && c) return sendFrames(c.dc, encodeData(data));
+    const c = conns.get(id),
+      l = linkOf(id);
+    if (mesh.path(id) === "direct" && c) return sendFrames(c.dc, encodeData(data));
     if (!l) return Promise.reject(Error("lumamesh: no path to peer " + id));
-    const frames = encodeData(data, l.maxFrame - RELAYED_OVERHEAD), bytes = frames.length * RELAYED_OVERHEAD + frames.reduce((n, f) => n + f.length, 0);
+    const frames = encodeData(data, l.maxFrame - RELAYED_OVERHEAD),
+      bytes = frames.length * RELAYED_OVERHEAD + frames.reduce((n, f) => n + f.length, 0);
     if (bytes / l.rate > RELAY_SEND_MAX || frames.length / l.msgRate > RELAY_SEND_MAX)
-      return Promise.reject(RangeError(`lumamesh: ${bytes} bytes cannot pass relay ${l.relay.addr} (${l.rate} B/s) within ${RELAY_SEND_MAX} s`));
+      return Promise.reject(
+        RangeError(`lumamesh: ${bytes} bytes cannot pass relay ${l.relay.addr} (${l.rate} B/s) within ${RELAY_SEND_MAX} s`),
+      );
     return chain(dq, id, async () => {
       for (const f of frames) {
         await l.pace(f.length + RELAYED_OVERHEAD);
@@ -203,8 +231,12 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     const p = {
       id,
       // The last nick known: still there in `leave` and `close` handlers, after the core forgot the member.
-      get nick() { return (nick = mesh.nick(id) || nick); },
-      get path(): Path { return mesh.path(id) ?? "relayed"; },
+      get nick() {
+        return (nick = mesh.nick(id) || nick);
+      },
+      get path(): Path {
+        return mesh.path(id) ?? "relayed";
+      },
       ...createEmitter<PeerEvents>(),
       send: (data: unknown) => tx(id, data),
       close: () => run(mesh.close(id)),
@@ -225,36 +257,52 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     // DTLS arrive while the answer is still being opened): wait for it, then check the identity.
     const opened = () => {
       // DTLS proved the certificate in the SDP; the id the relay routed on must be its prefix.
-      const rid = sdpId(pc.remoteDescription?.sdp), rs = createReassembler(DIRECT_LIMITS);
+      const rid = sdpId(pc.remoteDescription?.sdp),
+        rs = createReassembler(DIRECT_LIMITS);
       dc.onmessage = (e) => deliver(id, rs(new Uint8Array(e.data as ArrayBuffer)));
-      run(mesh.chan(id, !!rid && hex(rid) == id, now()));
+      run(mesh.chan(id, !!rid && hex(rid) === id, now()));
     };
-    dc.onopen = () => (pc.remoteDescription ? opened() : pc.addEventListener("signalingstatechange", function f() {
-      if (pc.remoteDescription) pc.removeEventListener("signalingstatechange", f), opened();
-    }));
+    dc.onopen = () =>
+      pc.remoteDescription
+        ? opened()
+        : pc.addEventListener("signalingstatechange", function f() {
+            if (pc.remoteDescription) pc.removeEventListener("signalingstatechange", f), opened();
+          });
     dc.onclose = () => run(mesh.chan(id, undefined, now()));
   };
 
   // Sealed messages from the relays, opened in arrival order.
   const onSignal = async (from: Uint8Array, data: Uint8Array, l: Link) => {
-    const kind = data[0], id = hex(from), fresh = kind != Sealed.HELLO;
+    const kind = data[0],
+      id = hex(from),
+      fresh = kind !== Sealed.HELLO;
     const pt = await openMsg(host.crypto, keys, from, host.id, kind, fresh ? session : zero, data.subarray(1));
     if (left) return;
     if (!pt || pt.length < 12) return run(mesh.bad(id, !fresh));
-    run(mesh.opened(id, l, { kind, seq: new DataView(pt.buffer, pt.byteOffset).getUint32(0), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh }, now()));
+    run(
+      mesh.opened(
+        id,
+        l,
+        { kind, seq: new DataView(pt.buffer, pt.byteOffset).getUint32(0), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh },
+        now(),
+      ),
+    );
   };
 
   // The relays this room is joined on, picked by rendezvous hashing of the topic over the relays this
   // page knows (most trusted first), so pages that started from different relays still meet. A relay
   // that refuses the JOIN or fails is passed over for the next in the ranking.
-  let filling = false, refill: ReturnType<typeof setTimeout> | undefined;
+  let filling = false,
+    refill: ReturnType<typeof setTimeout> | undefined;
   /** Relays that refused the JOIN, and why. */
   const refused = new Map<string, string>();
   const fill = async () => {
     if (filling || left) return;
     filling = true;
     await host.settled();
-    const queue = (await Promise.all(host.relays().map((t) => rank(keys.topic, t, host.crypto.sha256)))).flat().filter((r) => !active.has(r.addr) && !refused.has(r.addr) && !host.isDown(r.addr));
+    const queue = (await Promise.all(host.relays().map((t) => rank(keys.topic, t, host.crypto.sha256))))
+      .flat()
+      .filter((r) => !active.has(r.addr) && !refused.has(r.addr) && !host.isDown(r.addr));
     let trying = 0;
     // k workers: a relay that does not answer only holds up its own worker.
     const work = async () => {
@@ -270,31 +318,33 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     await Promise.all(Array.from({ length: host.k }, work));
     filling = false;
     // Short of relays (some are down or refused): look again soon.
-    if (!left && active.size < host.k && host.relays().flat().length > active.size + refused.size) refill = setTimeout(fill, active.size ? 5000 : 1000);
-    if (!left && !active.size && !queue.length) joinFail?.("no relay admitted this page to the room" + (refused.size ? ": " + [...refused.values()].join("; ") : ""));
+    if (!left && active.size < host.k && host.relays().flat().length > active.size + refused.size)
+      refill = setTimeout(fill, active.size ? 5000 : 1000);
+    if (!left && !active.size && !queue.length)
+      joinFail?.("no relay admitted this page to the room" + (refused.size ? ": " + [...refused.values()].join("; ") : ""));
   };
 
   const onFrame = (f: Frame, l: Link) => {
-    const mine = active.get(l.relay.addr) == l;
+    const mine = active.get(l.relay.addr) === l;
     // A refused JOIN (too many rooms, room full, id taken or not ours): try the next relay.
-    if (f.t == T.ERROR && mine && [E.ROOMS, E.MEMBERS, E.ID_TAKEN, E.ID_MISMATCH].includes(f.code)) {
+    if (f.t === T.ERROR && mine && [E.ROOMS, E.MEMBERS, E.ID_TAKEN, E.ID_MISMATCH].includes(f.code)) {
       active.delete(l.relay.addr), refused.set(l.relay.addr, `${l.relay.addr}: ${f.message} (${f.code})`), mesh.down(l);
       return void fill();
     }
-    if (left || !mine || !("topic" in f) || hex(f.topic) != th) return;
-    if (f.t == T.MEMBERS) {
+    if (left || !mine || !("topic" in f) || hex(f.topic) !== th) return;
+    if (f.t === T.MEMBERS) {
       for (const id of f.ids) run(mesh.seen(hex(id), l, now()));
       joined?.();
-    } else if (f.t == T.JOINED) run(mesh.seen(hex(f.id), l, now()));
-    else if (f.t == T.LEFT) run(mesh.left(hex(f.id), l));
-    else if (f.t == T.DELIVER && !f.bcast) {
+    } else if (f.t === T.JOINED) run(mesh.seen(hex(f.id), l, now()));
+    else if (f.t === T.LEFT) run(mesh.left(hex(f.id), l));
+    else if (f.t === T.DELIVER && !f.bcast) {
       const { from, data } = f;
       rq = rq.then(() => onSignal(from, data, l)).catch(() => {});
     }
   };
   // A relay went away: forget it for this room and join on the next one in the ranking.
   const onDown = (l: Link) => {
-    if (active.get(l.relay.addr) != l) return;
+    if (active.get(l.relay.addr) !== l) return;
     active.delete(l.relay.addr);
     mesh.down(l);
     fill();
@@ -328,7 +378,9 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => joinFail?.("no answer from any relay"), 10000);
     joined = () => (clearTimeout(t), (joined = joinFail = undefined), resolve());
-    joinFail = (msg) => (clearTimeout(t), (joined = joinFail = undefined), room.leave(), reject(new Error("lumamesh: cannot join room: " + msg)));
+    joinFail = (msg) => (
+      clearTimeout(t), (joined = joinFail = undefined), room.leave(), reject(new Error("lumamesh: cannot join room: " + msg))
+    );
     fill();
   });
   return room;

@@ -39,18 +39,18 @@ export interface CryptoProvider {
 type B = BufferSource;
 const u8 = (b: ArrayBuffer) => new Uint8Array(b);
 // crypto.subtle is read at call time, never at import time.
-const imp = (k: Uint8Array, alg: string, use: KeyUsage) => crypto.subtle.importKey('raw', k as B, alg, false, [use]);
+const imp = (k: Uint8Array, alg: string, use: KeyUsage) => crypto.subtle.importKey("raw", k as B, alg, false, [use]);
 const bits = async (name: string, k: Uint8Array, p: object, n: number) =>
-  u8(await crypto.subtle.deriveBits({ name, hash: 'SHA-256', ...p } as Algorithm, await imp(k, name, 'deriveBits'), n * 8));
-const gcm = async (dir: 'encrypt' | 'decrypt', k: Uint8Array, iv: Uint8Array, additionalData: Uint8Array, d: Uint8Array) =>
-  u8(await crypto.subtle[dir]({ name: 'AES-GCM', iv, additionalData } as AesGcmParams, await imp(k, 'AES-GCM', dir), d as B));
+  u8(await crypto.subtle.deriveBits({ name, hash: "SHA-256", ...p } as Algorithm, await imp(k, name, "deriveBits"), n * 8));
+const gcm = async (dir: "encrypt" | "decrypt", k: Uint8Array, iv: Uint8Array, additionalData: Uint8Array, d: Uint8Array) =>
+  u8(await crypto.subtle[dir]({ name: "AES-GCM", iv, additionalData } as AesGcmParams, await imp(k, "AES-GCM", dir), d as B));
 
 export const webCrypto: CryptoProvider = {
-  pbkdf2: (pw, salt, iterations, n) => bits('PBKDF2', pw, { salt, iterations }, n),
-  hkdf: (ikm, salt, info, n) => bits('HKDF', ikm, { salt, info }, n),
-  seal: (k, iv, ad, pt) => gcm('encrypt', k, iv, ad, pt),
-  open: (k, iv, ad, ct) => gcm('decrypt', k, iv, ad, ct).catch(() => null),
-  sha256: async (d) => u8(await crypto.subtle.digest('SHA-256', d as B)),
+  pbkdf2: (pw, salt, iterations, n) => bits("PBKDF2", pw, { salt, iterations }, n),
+  hkdf: (ikm, salt, info, n) => bits("HKDF", ikm, { salt, info }, n),
+  seal: (k, iv, ad, pt) => gcm("encrypt", k, iv, ad, pt),
+  open: (k, iv, ad, ct) => gcm("decrypt", k, iv, ad, ct).catch(() => null),
+  sha256: async (d) => u8(await crypto.subtle.digest("SHA-256", d as B)),
 };
 
 /**
@@ -70,31 +70,56 @@ export interface RoomKeys {
   key: Uint8Array;
 }
 
-const L = (s: string) => utf8Encode('lumamesh/v1/' + s);
+const L = (s: string) => utf8Encode("lumamesh/v1/" + s);
 
-export const deriveRoom = async (c: CryptoProvider, name: string, password = ''): Promise<RoomKeys> => {
-  const n = utf8Encode(name.normalize('NFC')),
+export const deriveRoom = async (c: CryptoProvider, name: string, password = ""): Promise<RoomKeys> => {
+  const n = utf8Encode(name.normalize("NFC")),
     len = new Uint8Array(4),
     e = new Uint8Array(0);
   new DataView(len.buffer).setUint32(0, n.length);
-  const master = (p: string) => c.pbkdf2(concat([len, n, utf8Encode(p)]), L('room'), KDF_ITERATIONS, 32);
+  const master = (p: string) => c.pbkdf2(concat([len, n, utf8Encode(p)]), L("room"), KDF_ITERATIONS, 32);
   // The topic comes from the name alone, so peers with a wrong password still meet at the relay
   // and can be told why nothing decrypts; the key comes from name and password.
-  const mt = master(''), mk = password ? master(password) : mt;
-  return { topic: await c.hkdf(await mt, e, L('topic'), 16), key: await c.hkdf(await mk, e, L('seal'), 32) };
+  const mt = master(""),
+    mk = password ? master(password) : mt;
+  return { topic: await c.hkdf(await mt, e, L("topic"), 16), key: await c.hkdf(await mk, e, L("seal"), 32) };
 };
 
-const ad = (k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array) => sealedAD(k.topic, from, to, type, toSession);
+const ad = (k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array) =>
+  sealedAD(k.topic, from, to, type, toSession);
 
-const sealWithNonce = async (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array, pt: Uint8Array, nonce: Uint8Array) =>
-  concat([nonce, await c.seal(k.key, nonce, ad(k, from, to, type, toSession), pt)]);
+const sealWithNonce = async (
+  c: CryptoProvider,
+  k: RoomKeys,
+  from: Uint8Array,
+  to: Uint8Array,
+  type: number,
+  toSession: Uint8Array,
+  pt: Uint8Array,
+  nonce: Uint8Array,
+) => concat([nonce, await c.seal(k.key, nonce, ad(k, from, to, type, toSession), pt)]);
 
 /** nonce(12) || ciphertext || tag, bound to room, sender, recipient, type and the recipient's session (protocol/sealed.ts). Rejects (RangeError) on bad ids/type. */
-export const sealMsg = (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array, pt: Uint8Array): Promise<Uint8Array> =>
-  sealWithNonce(c, k, from, to, type, toSession, pt, random(12));
+export const sealMsg = (
+  c: CryptoProvider,
+  k: RoomKeys,
+  from: Uint8Array,
+  to: Uint8Array,
+  type: number,
+  toSession: Uint8Array,
+  pt: Uint8Array,
+): Promise<Uint8Array> => sealWithNonce(c, k, from, to, type, toSession, pt, random(12));
 
 /** The plaintext, or null on any failure (too short, wrong key/room, changed from/to/type/session, tampered). */
-export const openMsg = async (c: CryptoProvider, k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array, sealed: Uint8Array): Promise<Uint8Array | null> => {
+export const openMsg = async (
+  c: CryptoProvider,
+  k: RoomKeys,
+  from: Uint8Array,
+  to: Uint8Array,
+  type: number,
+  toSession: Uint8Array,
+  sealed: Uint8Array,
+): Promise<Uint8Array | null> => {
   try {
     return sealed.length < 28 ? null : await c.open(k.key, sealed.subarray(0, 12), ad(k, from, to, type, toSession), sealed.subarray(12));
   } catch {

@@ -11,21 +11,22 @@ const DIRS = ["protocol", "src", "relay", "inscribe", "dev", "bench", "scripts"]
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
     const p = join(dir, n);
-    return statSync(p).isDirectory() ? (n == "node_modules" || n == "static" ? [] : files(p)) : /\.ts$/.test(n) ? [p] : [];
+    return statSync(p).isDirectory() ? (n === "node_modules" || n === "static" ? [] : files(p)) : /\.ts$/.test(n) ? [p] : [];
   });
 }
 const graph = new Map<string, string[]>();
 for (const d of DIRS)
   for (const f of files(join(ROOT, d))) {
     const text = readFileSync(f, "utf8");
-    const deps = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^"'`;]*?from\s*["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g)]
-      .map((m) => relative(ROOT, resolve(dirname(f), m[1] ?? m[2]!)));
+    const deps = [
+      ...text.matchAll(/(?:^|\n)\s*(?:import|export)[^"'`;]*?from\s*["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g),
+    ].map((m) => relative(ROOT, resolve(dirname(f), m[1] ?? m[2]!)));
     graph.set(relative(ROOT, f), deps);
   }
 const top = (f: string) => f.split("/")[0]!;
 
 test("the graph is read (every top folder has sources and imports)", () => {
-  for (const d of DIRS) expect([...graph.keys()].some((f) => top(f) == d)).toBe(true);
+  for (const d of DIRS) expect([...graph.keys()].some((f) => top(f) === d)).toBe(true);
   expect([...graph.values()].flat().length).toBeGreaterThan(100);
 });
 
@@ -42,7 +43,7 @@ test("who may import whom", () => {
   };
   // inscribe/testing/ holds the stand-ins (an in-memory chain served as Esplora, Core RPC and ord, the
   // last being dev's ord server): for tests and the regtest sandbox, never for inscribing on a real chain.
-  const allowed = (f: string, d: string) => may[top(f)]!.includes(top(d)) || (f.startsWith("inscribe/testing/") && top(d) == "dev");
+  const allowed = (f: string, d: string) => may[top(f)]!.includes(top(d)) || (f.startsWith("inscribe/testing/") && top(d) === "dev");
   for (const [f, deps] of graph) for (const d of deps) if (!allowed(f, d)) bad.push(`${f} → ${d}`);
   expect(bad).toEqual([]);
 });
@@ -51,8 +52,8 @@ test("no import circles", () => {
   const circles: string[] = [];
   const state = new Map<string, 1 | 2>();
   const walk = (f: string, path: string[]) => {
-    if (state.get(f) == 2) return;
-    if (state.get(f) == 1) return void circles.push([...path.slice(path.indexOf(f)), f].join(" → "));
+    if (state.get(f) === 2) return;
+    if (state.get(f) === 1) return void circles.push([...path.slice(path.indexOf(f)), f].join(" → "));
     state.set(f, 1);
     for (const d of graph.get(f) ?? []) if (graph.has(d)) walk(d, [...path, f]);
     state.set(f, 2);

@@ -22,7 +22,9 @@ test("dist/lumamesh.js stays within its brotli budget (sizes printed)", async ()
   expect(text).not.toContain("pbkdf2Async");
   expect(new TextDecoder().decode(files["lumamesh-fallback.js"])).toContain("nobleCrypto");
   // Types ship beside it, in one file (test/dts.test.ts checks what is in it).
-  expect(readFileSync(join(out, "lumamesh.d.ts"), "utf8")).toContain("export declare function connect(options?: ConnectOptions): Promise<Net>;");
+  expect(readFileSync(join(out, "lumamesh.d.ts"), "utf8")).toContain(
+    "export declare function connect(options?: ConnectOptions): Promise<Net>;",
+  );
   expect(existsSync(join(out, "types"))).toBe(false);
 }, 60000);
 
@@ -38,7 +40,13 @@ test("the bundle is a single ES module that imports nothing, and carries the com
 });
 
 test("the no-imports check catches imports and lets WebCrypto's importKey and computed import() through", () => {
-  for (const bad of ['import{a as b}from"./x.js";b()', 'let a=1;import"./side.js"', 'const f=()=>import("./x.js")', "export*from'./y.js'", "export{a}from\"./z.js\""])
+  for (const bad of [
+    'import{a as b}from"./x.js";b()',
+    'let a=1;import"./side.js"',
+    'const f=()=>import("./x.js")',
+    "export*from'./y.js'",
+    'export{a}from"./z.js"',
+  ])
     expect(() => assertNoImports(bad, "t")).toThrow("build: t still imports something at run time");
-  for (const ok of ["crypto.subtle.importKey(\"raw\",k)", "const m=await import(u.href)", "export{a as connect};"]) assertNoImports(ok, "t");
+  for (const ok of ['crypto.subtle.importKey("raw",k)', "const m=await import(u.href)", "export{a as connect};"]) assertNoImports(ok, "t");
 });

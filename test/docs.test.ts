@@ -11,9 +11,18 @@ import { checkRecord } from "../relay/record.ts";
 const ROOT = join(import.meta.dir, "..");
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 const scripts = pkg.scripts as Record<string, string>;
-const DOCS = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => "docs/" + f)];
+const DOCS = [
+  "README.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => "docs/" + f),
+];
 
-interface Cmd { doc: string; text: string; block: boolean }
+interface Cmd {
+  doc: string;
+  text: string;
+  block: boolean;
+}
 
 /** Commands in ```sh blocks (continuations joined, comments dropped) and in inline code spans that start with a command. */
 function commands(doc: string): Cmd[] {
@@ -30,11 +39,21 @@ function commands(doc: string): Cmd[] {
 }
 const ALL = DOCS.flatMap(commands);
 /** The simple commands of a shell line: split at &&, ||, ;, | (quotes are not split inside). */
-const parts = (c: string) => c.split(/&&|\|\||;|\|(?!\|)/).map((p) => p.trim().replace(/^\(|\)$/g, "").replace(/^(?:\w+=\S+\s+)+/, "").trim()).filter(Boolean);
+const parts = (c: string) =>
+  c
+    .split(/&&|\|\||;|\|(?!\|)/)
+    .map((p) =>
+      p
+        .trim()
+        .replace(/^\(|\)$/g, "")
+        .replace(/^(?:\w+=\S+\s+)+/, "")
+        .trim(),
+    )
+    .filter(Boolean);
 
 describe("every command in README.md and docs/*.md", () => {
   test("there are commands in every doc that has a sh block, README included", () => {
-    expect(ALL.filter((c) => c.doc == "README.md").length).toBeGreaterThan(10);
+    expect(ALL.filter((c) => c.doc === "README.md").length).toBeGreaterThan(10);
     expect(new Set(ALL.map((c) => c.doc)).size).toBeGreaterThanOrEqual(5);
   });
 
@@ -52,14 +71,14 @@ describe("every command in README.md and docs/*.md", () => {
         if (/^npm (start|test)\b/.test(p) && !(p.split(" ")[1] in scripts)) bad.push(`${c.doc}: ${p}`);
         const x = /^npx (\S+)(?: (\S+))?/.exec(p);
         if (x && !existsSync(join(ROOT, "node_modules/.bin", x[1]))) bad.push(`${c.doc}: ${p}: no node_modules/.bin/${x[1]}`);
-        if (x?.[1] == "bun" && x[2] && /\.ts$/.test(x[2]) && !existsSync(join(ROOT, x[2]))) bad.push(`${c.doc}: ${p}: no file ${x[2]}`);
+        if (x?.[1] === "bun" && x[2] && /\.ts$/.test(x[2]) && !existsSync(join(ROOT, x[2]))) bad.push(`${c.doc}: ${p}: no file ${x[2]}`);
         if (run && / -- /.test(p) === false && p.split(" ").length > 3) bad.push(`${c.doc}: ${p}: arguments to an npm script need "--"`);
       }
     expect(bad).toEqual([]);
   });
 
   test("lumamesh-relay runs as a command only where install.sh has installed it (docs/install.md); elsewhere it is npm run relay --", () => {
-    const bad = ALL.filter((c) => c.block && c.doc != "docs/install.md" && parts(c.text).some((p) => /^(sudo )?lumamesh-relay\b/.test(p)));
+    const bad = ALL.filter((c) => c.block && c.doc !== "docs/install.md" && parts(c.text).some((p) => /^(sudo )?lumamesh-relay\b/.test(p)));
     expect(bad).toEqual([]);
   });
 
@@ -75,7 +94,7 @@ describe("every command in README.md and docs/*.md", () => {
   }, 60000);
 
   test("README's `npm run relay -- record --data-dir DIR` runs as written (DIR a fresh directory) and prints a signed record", async () => {
-    const cmd = ALL.find((c) => c.doc == "README.md" && c.text.startsWith("npm run relay -- record --data-dir DIR"))!.text;
+    const cmd = ALL.find((c) => c.doc === "README.md" && c.text.startsWith("npm run relay -- record --data-dir DIR"))!.text;
     const dir = mkdtempSync(join(tmpdir(), "lumamesh-docs-"));
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("LUMAMESH_")));
     const p = Bun.spawn(["sh", "-c", cmd.replace("DIR", dir)], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env });

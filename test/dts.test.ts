@@ -18,16 +18,18 @@ const dir = (files: Record<string, string>) => {
 describe("rollupDts", () => {
   test("keeps the entry's exports and what they reach; drops the rest; reached-only declarations lose `export`", () => {
     const d = dir({
-      "index.d.ts": 'import { type A } from "./a.ts";\nexport { B, type C } from "./a.ts";\n/** doc of f */\nexport declare function f(a: A): void;\n',
-      "a.d.ts": [
-        'import { type D } from "./d.ts";',
-        "export interface A {\n    d: D;\n}",
-        "export declare class B {\n    x: string;\n}",
-        "/**\n * C is a union over\n * two lines { with braces }\n */\nexport type C = {\n    k: 1;\n} | {\n    k: 2;\n    a: A;\n};",
-        "export declare const unused: number;",
-        "export interface Unreached {\n    d: D;\n}",
-      ].join("\n") + "\n",
-      "d.d.ts": "export type D = \"x\" | \"y\";\nexport declare function helper(): D;\n",
+      "index.d.ts":
+        'import { type A } from "./a.ts";\nexport { B, type C } from "./a.ts";\n/** doc of f */\nexport declare function f(a: A): void;\n',
+      "a.d.ts":
+        [
+          'import { type D } from "./d.ts";',
+          "export interface A {\n    d: D;\n}",
+          "export declare class B {\n    x: string;\n}",
+          "/**\n * C is a union over\n * two lines { with braces }\n */\nexport type C = {\n    k: 1;\n} | {\n    k: 2;\n    a: A;\n};",
+          "export declare const unused: number;",
+          "export interface Unreached {\n    d: D;\n}",
+        ].join("\n") + "\n",
+      "d.d.ts": 'export type D = "x" | "y";\nexport declare function helper(): D;\n',
     });
     const out = rollupDts(d, "index.d.ts", "// header\n");
     expect(out).toStartWith("// header\n/** doc of f */\nexport declare function f(a: A): void;\n");
@@ -43,13 +45,17 @@ describe("rollupDts", () => {
   });
 
   test("throws rather than guess: renamed imports, two needed declarations with one name, statements it does not know", () => {
-    expect(() => rollupDts(dir({ "index.d.ts": 'export { a as b } from "./a.ts";\n', "a.d.ts": "export declare const a: 1;\n" }))).toThrow("renamed import/export not supported");
+    expect(() => rollupDts(dir({ "index.d.ts": 'export { a as b } from "./a.ts";\n', "a.d.ts": "export declare const a: 1;\n" }))).toThrow(
+      "renamed import/export not supported",
+    );
     expect(() =>
-      rollupDts(dir({
-        "index.d.ts": 'import { type X } from "./a.ts";\nexport interface Y {\n    x: X;\n    z: Z;\n}\ninterface Z {\n}\n',
-        "a.d.ts": 'import { type Z } from "./b.ts";\nexport interface X {\n    z: Z;\n}\n',
-        "b.d.ts": "export interface Z {\n    n: number;\n}\n",
-      })),
+      rollupDts(
+        dir({
+          "index.d.ts": 'import { type X } from "./a.ts";\nexport interface Y {\n    x: X;\n    z: Z;\n}\ninterface Z {\n}\n',
+          "a.d.ts": 'import { type Z } from "./b.ts";\nexport interface X {\n    z: Z;\n}\n',
+          "b.d.ts": "export interface Z {\n    n: number;\n}\n",
+        }),
+      ),
     ).toThrow("two declarations named Z");
     expect(() => rollupDts(dir({ "index.d.ts": 'export * from "./a.ts";\n' }))).toThrow("statement not understood");
   });
@@ -59,7 +65,15 @@ describe("rollupDts", () => {
       "/** a */\nexport type A = {\n    x: 1;\n} & B;",
       "// c\nexport declare const c: T.X;",
     ]);
-    expect([...references('/** Mentions Foo */ type A = { k: "Bar"; v: Baz.Qux; w: typeof Quux<Z>; }')].sort()).toEqual(["A", "Baz", "Quux", "Z", "k", "v", "w"]);
+    expect([...references('/** Mentions Foo */ type A = { k: "Bar"; v: Baz.Qux; w: typeof Quux<Z>; }')].sort()).toEqual([
+      "A",
+      "Baz",
+      "Quux",
+      "Z",
+      "k",
+      "v",
+      "w",
+    ]);
   });
 });
 

@@ -3,14 +3,35 @@
 // systemctl/useradd/userdel/id are stand-ins that record their arguments. Also build.ts's release
 // mode: SHA256SUMS in sha256sum format, and a cross target skipped with its reason when no runtime.
 import { test, expect, beforeAll, afterAll } from "bun:test";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, copyFileSync, appendFileSync, statSync, rmSync, readdirSync } from "node:fs";
+import {
+  mkdtempSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+  existsSync,
+  copyFileSync,
+  appendFileSync,
+  statSync,
+  rmSync,
+  readdirSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildRelease, sha256sums, crossRuntime, type ReleaseTarget } from "../build.ts";
-import { serveDir, makeBox, removeBoxes, pathWithout, runInstall, printedRecord, isEmptyDir, INSTALL_SH, type Box } from "./helpers/install.ts";
+import {
+  serveDir,
+  makeBox,
+  removeBoxes,
+  pathWithout,
+  runInstall,
+  printedRecord,
+  isEmptyDir,
+  INSTALL_SH,
+  type Box,
+} from "./helpers/install.ts";
 
-const HOST_TARGET: ReleaseTarget = process.arch == "arm64" ? "linux-arm64" : "linux-x64";
+const HOST_TARGET: ReleaseTarget = process.arch === "arm64" ? "linux-arm64" : "linux-x64";
 const ASSET = `lumamesh-relay-${HOST_TARGET}`;
 const FP_RE = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
@@ -59,7 +80,7 @@ function expectOneLineFailure(r: { code: number; stderr: string }, message: stri
 
 test("shellcheck install.sh is clean (POSIX sh)", () => {
   const which = Bun.spawnSync(["sh", "-c", "command -v shellcheck"]);
-  if (which.exitCode != 0) throw new Error("shellcheck is not installed (Debian: apt-get install shellcheck; .ci/run installs it)");
+  if (which.exitCode !== 0) throw new Error("shellcheck is not installed (Debian: apt-get install shellcheck; .ci/run installs it)");
   const p = Bun.spawnSync(["shellcheck", "--shell=sh", INSTALL_SH], { stdout: "pipe", stderr: "pipe" });
   expect(p.stdout.toString() + p.stderr.toString()).toBe("");
   expect(p.exitCode).toBe(0);
@@ -68,7 +89,12 @@ test("shellcheck install.sh is clean (POSIX sh)", () => {
 test("release: SHA256SUMS is in sha256sum format and `sha256sum -c` accepts it", () => {
   const sums = readFileSync(join(release, "SHA256SUMS"), "utf8");
   expect(sums).toBe(`${sha256(join(release, ASSET))}  ${ASSET}\n`);
-  expect(sha256sums([{ name: "a", sha256: "00" }, { name: "b", sha256: "ff" }])).toBe("00  a\nff  b\n");
+  expect(
+    sha256sums([
+      { name: "a", sha256: "00" },
+      { name: "b", sha256: "ff" },
+    ]),
+  ).toBe("00  a\nff  b\n");
   const p = Bun.spawnSync(["sha256sum", "-c", "SHA256SUMS"], { cwd: release, stdout: "pipe" });
   expect(p.stdout.toString()).toBe(`${ASSET}: OK\n`);
   expect(p.exitCode).toBe(0);
@@ -77,10 +103,14 @@ test("release: SHA256SUMS is in sha256sum format and `sha256sum -c` accepts it",
 });
 
 test("release: a cross target with no runtime on disk is skipped with its reason, offline, and left out of SHA256SUMS", async () => {
-  const other: ReleaseTarget = HOST_TARGET == "linux-x64" ? "linux-arm64" : "linux-x64";
+  const other: ReleaseTarget = HOST_TARGET === "linux-x64" ? "linux-arm64" : "linux-x64";
   const empty = join(work, "no-runtime-cache");
   mkdirSync(empty);
-  const saved = { cache: process.env.BUN_INSTALL_CACHE_DIR, env: process.env.LUMAMESH_BUN_LINUX_ARM64, env2: process.env.LUMAMESH_BUN_LINUX_X64 };
+  const saved = {
+    cache: process.env.BUN_INSTALL_CACHE_DIR,
+    env: process.env.LUMAMESH_BUN_LINUX_ARM64,
+    env2: process.env.LUMAMESH_BUN_LINUX_X64,
+  };
   process.env.BUN_INSTALL_CACHE_DIR = empty;
   delete process.env.LUMAMESH_BUN_LINUX_ARM64;
   delete process.env.LUMAMESH_BUN_LINUX_X64;
@@ -97,8 +127,13 @@ test("release: a cross target with no runtime on disk is skipped with its reason
     process.env["LUMAMESH_BUN_" + other.toUpperCase().replace("-", "_")] = process.execPath;
     expect(crossRuntime(other, { offline: true })).toEqual({ reason: expect.stringContaining(`is not a ${other} executable`) });
   } finally {
-    for (const [k, v] of [["BUN_INSTALL_CACHE_DIR", saved.cache], ["LUMAMESH_BUN_LINUX_ARM64", saved.env], ["LUMAMESH_BUN_LINUX_X64", saved.env2]] as const)
-      if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    for (const [k, v] of [
+      ["BUN_INSTALL_CACHE_DIR", saved.cache],
+      ["LUMAMESH_BUN_LINUX_ARM64", saved.env],
+      ["LUMAMESH_BUN_LINUX_X64", saved.env2],
+    ] as const)
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 });
 
@@ -123,11 +158,22 @@ test("install with systemd: checked binary, user, state dir, hardened unit, serv
 
   const unit = readFileSync(unitPath(box), "utf8");
   for (const line of [
-    "User=lumamesh", "StateDirectory=lumamesh", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
-    "PrivateDevices=yes", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "CapabilityBoundingSet=", "Restart=on-failure",
-    "ExecStart=/usr/local/bin/lumamesh-relay --data-dir /var/lib/lumamesh", "Environment=LUMAMESH_PUBLIC_IP=203.0.113.7",
-    "Environment=LUMAMESH_PORT=4884", "WantedBy=multi-user.target",
-  ]) expect(unit.split("\n")).toContain(line);
+    "User=lumamesh",
+    "StateDirectory=lumamesh",
+    "NoNewPrivileges=yes",
+    "ProtectSystem=strict",
+    "ProtectHome=yes",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    "CapabilityBoundingSet=",
+    "Restart=on-failure",
+    "ExecStart=/usr/local/bin/lumamesh-relay --data-dir /var/lib/lumamesh",
+    "Environment=LUMAMESH_PUBLIC_IP=203.0.113.7",
+    "Environment=LUMAMESH_PORT=4884",
+    "WantedBy=multi-user.target",
+  ])
+    expect(unit.split("\n")).toContain(line);
   // Bun's JIT needs W+X pages: the unit explains why MemoryDenyWriteExecute is absent, and does not set it.
   expect(unit).not.toMatch(/^MemoryDenyWriteExecute=/m);
   expect(unit).toContain("# MemoryDenyWriteExecute= is deliberately not set");
@@ -191,19 +237,27 @@ test("without curl it downloads with wget; with neither it stops before changing
   expect(r.code).toBe(0);
   expect(sha256(installed(box))).toBe(sha256(join(release, ASSET)));
   const none = makeBox({ systemd: false });
-  expectOneLineFailure(await runInstall(none, server.url, [], { env: { PATH: pathWithout(none, ["curl", "wget"]) } }), /neither curl nor wget is installed/);
+  expectOneLineFailure(
+    await runInstall(none, server.url, [], { env: { PATH: pathWithout(none, ["curl", "wget"]) } }),
+    /neither curl nor wget is installed/,
+  );
   expect(existsSync(none.path("usr"))).toBe(false);
   expect(isEmptyDir(none.tmp)).toBe(true);
 }, 60_000);
 
 test("a download that checks out but does not run here is refused before anything is installed", async () => {
-  server.setDir(variant("not-runnable", (d) => {
-    writeFileSync(join(d, ASSET), new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, ...new Array(57).fill(0)]));
-    writeFileSync(join(d, "SHA256SUMS"), `${sha256(join(d, ASSET))}  ${ASSET}\n`);
-  }));
+  server.setDir(
+    variant("not-runnable", (d) => {
+      writeFileSync(join(d, ASSET), new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, ...new Array(57).fill(0)]));
+      writeFileSync(join(d, "SHA256SUMS"), `${sha256(join(d, ASSET))}  ${ASSET}\n`);
+    }),
+  );
   try {
     const box = makeBox({ systemd: true });
-    expectOneLineFailure(await runInstall(box, server.url, []), /the downloaded relay does not run on this machine: .*; nothing was installed/);
+    expectOneLineFailure(
+      await runInstall(box, server.url, []),
+      /the downloaded relay does not run on this machine: .*; nothing was installed/,
+    );
     expect(readdirSync(box.path("usr/local/bin"))).toEqual([]);
     expect(existsSync(box.path("etc"))).toBe(false);
     expect(existsSync(box.path("var"))).toBe(false);
@@ -216,7 +270,11 @@ test("a download that checks out but does not run here is refused before anythin
 
 test("a wrong checksum (bad SHA256SUMS or bad binary) aborts with one line and installs nothing", async () => {
   const cases: [string, (dir: string) => void, RegExp][] = [
-    ["bad-sums", (d) => writeFileSync(join(d, "SHA256SUMS"), `${"0".repeat(64)}  ${ASSET}\n`), /checksum mismatch for .*; nothing was installed/],
+    [
+      "bad-sums",
+      (d) => writeFileSync(join(d, "SHA256SUMS"), `${"0".repeat(64)}  ${ASSET}\n`),
+      /checksum mismatch for .*; nothing was installed/,
+    ],
     ["bad-binary", (d) => appendFileSync(join(d, ASSET), "tampered"), /checksum mismatch for .*; nothing was installed/],
     ["no-line", (d) => writeFileSync(join(d, "SHA256SUMS"), `${"0".repeat(64)}  lumamesh-relay-other\n`), /SHA256SUMS .* has no line for/],
   ];
@@ -236,7 +294,10 @@ test("a wrong checksum (bad SHA256SUMS or bad binary) aborts with one line and i
     }
     // Nothing served at all: the download fails with the URL named.
     const box = makeBox({ systemd: true });
-    expectOneLineFailure(await runInstall(box, server.url + "/nowhere", []), /could not download http:\/\/127\.0\.0\.1:\d+\/nowhere\/SHA256SUMS/);
+    expectOneLineFailure(
+      await runInstall(box, server.url + "/nowhere", []),
+      /could not download http:\/\/127\.0\.0\.1:\d+\/nowhere\/SHA256SUMS/,
+    );
     expect(isEmptyDir(box.tmp)).toBe(true);
   } finally {
     server.setDir(release);
@@ -291,7 +352,12 @@ test("--uninstall removes binary, unit and user but keeps the keys; --uninstall 
   expect(existsSync(unitPath(box))).toBe(false);
   expect(existsSync(join(dataDir(box), "cert.pem"))).toBe(true);
   expect(u.stdout).toContain("kept /var/lib/lumamesh");
-  expect(box.calls().slice(mark)).toEqual(["systemctl disable --now lumamesh-relay", "systemctl daemon-reload", "id -u lumamesh", "userdel lumamesh"]);
+  expect(box.calls().slice(mark)).toEqual([
+    "systemctl disable --now lumamesh-relay",
+    "systemctl daemon-reload",
+    "id -u lumamesh",
+    "userdel lumamesh",
+  ]);
 
   // Installing again picks the kept keys up: same fingerprint.
   const again = await runInstall(box, server.url, []);
@@ -314,12 +380,16 @@ test("bad flags, an unknown CPU, and --help: one clear line and a non-zero exit,
   expectOneLineFailure(await runInstall(box, server.url, ["--port", "80"]), /--port must be 1024-65535/);
   expectOneLineFailure(await runInstall(box, server.url, ["--port", "12ab"]), /--port must be a number/);
   expectOneLineFailure(await runInstall(box, server.url, ["--public-ip"]), /--public-ip needs a value/);
-  expectOneLineFailure(await runInstall(box, server.url, ["--public-ip", "1.2.3.4\nExecStartPre=/bin/evil"]), /--public-ip must be an IPv4 or IPv6 address/);
+  expectOneLineFailure(
+    await runInstall(box, server.url, ["--public-ip", "1.2.3.4\nExecStartPre=/bin/evil"]),
+    /--public-ip must be an IPv4 or IPv6 address/,
+  );
   const mips = makeBox({ systemd: true, uname: "mips" });
   expectOneLineFailure(await runInstall(mips, server.url, []), /no relay build for this CPU \(mips\)/);
   expect(existsSync(mips.path("usr"))).toBe(false);
   const help = await runInstall(box, server.url, ["--help"], { piped: true });
   expect(help.code).toBe(0);
-  for (const f of ["--public-ip", "--port", "--systemd", "--no-systemd", "--uninstall", "--purge", "LUMAMESH_BASE_URL", "LUMAMESH_ROOT"]) expect(help.stdout).toContain(f);
+  for (const f of ["--public-ip", "--port", "--systemd", "--no-systemd", "--uninstall", "--purge", "LUMAMESH_BASE_URL", "LUMAMESH_ROOT"])
+    expect(help.stdout).toContain(f);
   expect(box.calls()).toEqual([]);
 }, 60_000);

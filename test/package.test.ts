@@ -43,7 +43,21 @@ beforeAll(() => {
   mkdirSync(app);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
   // --offline with an empty cache and a registry that refuses connections: anything to fetch fails.
-  const i = sh(["npm", "install", "--offline", "--no-audit", "--no-fund", "--cache", join(work, "npm-cache"), "--registry", "http://127.0.0.1:9/", join(work, packed.filename)], app);
+  const i = sh(
+    [
+      "npm",
+      "install",
+      "--offline",
+      "--no-audit",
+      "--no-fund",
+      "--cache",
+      join(work, "npm-cache"),
+      "--registry",
+      "http://127.0.0.1:9/",
+      join(work, packed.filename),
+    ],
+    app,
+  );
   expect(i.err).not.toMatch(/ERR|ENOTCACHED/);
   expect(i.code).toBe(0);
 }, 120000);
@@ -53,7 +67,13 @@ describe("npm pack", () => {
   test("the tarball holds the library, its fallback, its one .d.ts, README and package.json, nothing else (sizes printed)", () => {
     console.log(`${packed.filename}: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked`);
     for (const f of packed.files) console.log(`  ${f.path.padEnd(28)} ${String(f.size).padStart(6)}`);
-    expect(packed.files.map((f) => f.path).sort()).toEqual(["README.md", "dist/lumamesh-fallback.js", "dist/lumamesh.d.ts", "dist/lumamesh.js", "package.json"]);
+    expect(packed.files.map((f) => f.path).sort()).toEqual([
+      "README.md",
+      "dist/lumamesh-fallback.js",
+      "dist/lumamesh.d.ts",
+      "dist/lumamesh.js",
+      "package.json",
+    ]);
   });
 
   test("what was packed is this checkout's build: the same bytes a fresh bundle gives", async () => {
@@ -68,8 +88,10 @@ describe("npm install <tarball> into a fresh project", () => {
     expect(readdirSync(join(app, "node_modules")).filter((n) => !n.startsWith("."))).toEqual(["lumamesh"]);
     const installed = JSON.parse(readFileSync(join(app, "node_modules/lumamesh/package.json"), "utf8"));
     expect(installed.version).toBe(pkg.version);
-    for (const k of ["dependencies", "peerDependencies", "optionalDependencies", "bin"]) expect({ [k]: installed[k] }).toEqual({ [k]: undefined });
-    for (const s of ["preinstall", "install", "postinstall", "prepare"]) expect({ [s]: installed.scripts?.[s] }).toEqual({ [s]: undefined });
+    for (const k of ["dependencies", "peerDependencies", "optionalDependencies", "bin"])
+      expect({ [k]: installed[k] }).toEqual({ [k]: undefined });
+    for (const s of ["preinstall", "install", "postinstall", "prepare"])
+      expect({ [s]: installed.scripts?.[s] }).toEqual({ [s]: undefined });
   });
 
   for (const resolution of ["bundler", "nodenext"] as const)
@@ -77,10 +99,22 @@ describe("npm install <tarball> into a fresh project", () => {
       const dir = join(app, resolution);
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, "app.ts"), APP);
-      writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
-        compilerOptions: { strict: true, noEmit: true, target: "ES2022", lib: ["ES2022", "DOM"], types: [], module: resolution == "bundler" ? "ESNext" : "NodeNext", moduleResolution: resolution, skipLibCheck: false },
-        files: ["app.ts"],
-      }));
+      writeFileSync(
+        join(dir, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            noEmit: true,
+            target: "ES2022",
+            lib: ["ES2022", "DOM"],
+            types: [],
+            module: resolution === "bundler" ? "ESNext" : "NodeNext",
+            moduleResolution: resolution,
+            skipLibCheck: false,
+          },
+          files: ["app.ts"],
+        }),
+      );
       const r = sh([TSC, "-p", dir], app);
       expect(r.out + r.err).toBe("");
       expect(r.code).toBe(0);
@@ -96,13 +130,27 @@ describe("npm install <tarball> into a fresh project", () => {
       const name = m[1];
       const owner = [...src.slice(0, m.index).matchAll(/^export (?:interface|type) (\w+)/gm)].pop()?.[1];
       // Net's members are used as net.X; NetEvents' entries as net.on("X", …).
-      if (owner == "NetEvents") lines.push(`net.on("${name}", () => {});`), expected.push(`'"${name}"'`);
-      else if (owner == "Net") lines.push(`net.${name};`), expected.push(`Property '${name}' does not exist on type 'Net'`);
+      if (owner === "NetEvents") lines.push(`net.on("${name}", () => {});`), expected.push(`'"${name}"'`);
+      else if (owner === "Net") lines.push(`net.${name};`), expected.push(`Property '${name}' does not exist on type 'Net'`);
       else throw new Error(`no user-side check for @internal ${name} in ${owner}: add one here`);
     }
     expect(expected.length).toBeGreaterThanOrEqual(3); // Net.send, the frame and linkdown events today
     writeFileSync(join(dir, "bad.ts"), lines.join("\n") + "\n");
-    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: "ES2022", lib: ["ES2022", "DOM"], types: [], module: "ESNext", moduleResolution: "bundler" }, files: ["bad.ts"] }));
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: "ES2022",
+          lib: ["ES2022", "DOM"],
+          types: [],
+          module: "ESNext",
+          moduleResolution: "bundler",
+        },
+        files: ["bad.ts"],
+      }),
+    );
     const r = sh([TSC, "-p", dir], app);
     expect(r.code).not.toBe(0);
     const errors = r.out.split("\n").filter((l) => l.includes("error TS"));
@@ -113,16 +161,34 @@ describe("npm install <tarball> into a fresh project", () => {
   test("the app bundles (esbuild, Bun) into one module with no run-time imports; lumamesh/fallback resolves", async () => {
     const entry = join(app, "main.ts");
     writeFileSync(entry, APP);
-    const viaEsbuild = await esbuild.build({ entryPoints: [entry], bundle: true, format: "esm", platform: "browser", target: "es2022", write: false, absWorkingDir: app, logLevel: "silent" });
+    const viaEsbuild = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      absWorkingDir: app,
+      logLevel: "silent",
+    });
     const a = viaEsbuild.outputFiles[0].text;
     const viaBun = await Bun.build({ entrypoints: [entry], target: "browser", format: "esm", minify: true });
     expect(viaBun.success).toBe(true);
     const b = await viaBun.outputs[0].text();
-    for (const [name, code] of [["esbuild", a], ["bun", b]]) {
+    for (const [name, code] of [
+      ["esbuild", a],
+      ["bun", b],
+    ]) {
       assertNoImports(code, name); // throws on a static import, a fixed import() or a re-export
       expect(code).toContain("lumamesh: no relay reachable"); // the library is in there, not referenced
     }
-    const fb = await esbuild.build({ stdin: { contents: 'export { nobleCrypto } from "lumamesh/fallback";', resolveDir: app }, bundle: true, format: "esm", write: false, logLevel: "silent" });
+    const fb = await esbuild.build({
+      stdin: { contents: 'export { nobleCrypto } from "lumamesh/fallback";', resolveDir: app },
+      bundle: true,
+      format: "esm",
+      write: false,
+      logLevel: "silent",
+    });
     expect(fb.outputFiles[0].text).toContain("nobleCrypto");
   });
 });

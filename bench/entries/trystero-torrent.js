@@ -2,7 +2,10 @@
 import { joinRoom, selfId } from "@trystero-p2p/torrent";
 
 export function demo(cfg, onMessage) {
-  const room = joinRoom({ appId: cfg.appId, relayConfig: { urls: cfg.urls }, rtcConfig: cfg.rtcConfig, rtcPolyfill: cfg.RTCPeerConnection }, cfg.room);
+  const room = joinRoom(
+    { appId: cfg.appId, relayConfig: { urls: cfg.urls }, rtcConfig: cfg.rtcConfig, rtcPolyfill: cfg.RTCPeerConnection },
+    cfg.room,
+  );
   const msg = room.makeAction("msg");
   msg.onMessage = (data) => onMessage(data);
   room.onPeerJoin = (id) => void msg.send("hello", id);

@@ -24,7 +24,10 @@ const node = await createLibp2p({
   connectionManager: { maxConnections: 100000, inboundConnectionThreshold: 100000, maxIncomingPendingConnections: 100000 },
 });
 await node.start();
-const addr = node.getMultiaddrs().map(String).find((a) => a.includes("/certhash/"));
+const addr = node
+  .getMultiaddrs()
+  .map(String)
+  .find((a) => a.includes("/certhash/"));
 process.stdout.write(JSON.stringify({ addr, pid: process.pid }) + "\n");
 let buf = "";
 process.stdin.on("data", async (c) => {
@@ -33,12 +36,11 @@ process.stdin.on("data", async (c) => {
   while ((i = buf.indexOf("\n")) >= 0) {
     const m = JSON.parse(buf.slice(0, i));
     buf = buf.slice(i + 1);
-    if (m.cmd == "conns") process.stdout.write(JSON.stringify({ conns: node.getConnections().length }) + "\n");
-    else if (m.cmd == "gc") {
+    if (m.cmd === "conns") process.stdout.write(JSON.stringify({ conns: node.getConnections().length }) + "\n");
+    else if (m.cmd === "gc") {
       globalThis.gc?.();
       process.stdout.write(JSON.stringify({ gc: !!globalThis.gc }) + "\n");
-    }
-    else if (m.cmd == "close") {
+    } else if (m.cmd === "close") {
       await node.stop().catch(() => {});
       process.exit(0);
     }

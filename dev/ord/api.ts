@@ -61,7 +61,10 @@ export function inscriptionJson(store: Store, i: Inscription): string {
     metaprotocol: null,
     next: store.list[i.sequence + 1]?.id ?? null,
     number: i.number,
-    parents: store.parentsOf(i).slice(0, 4).map((p) => p.id),
+    parents: store
+      .parentsOf(i)
+      .slice(0, 4)
+      .map((p) => p.id),
     previous: store.list[i.sequence - 1]?.id ?? null,
     properties: { gallery: [], attributes: { title: null, traits: {} } },
     rune: null,

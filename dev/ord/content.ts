@@ -50,10 +50,7 @@ export function contentResponse(i: Inscription, acceptEncoding: string | null, c
       return { status: 200, headers, body: new Uint8Array(brotliDecompressSync(i.body)) };
     } else {
       // error.rs NotAcceptable
-      const tail =
-        acceptEncoding === null
-          ? " `Accept-Encoding` header not present"
-          : ` \`Accept-Encoding\` header: \`${acceptEncoding}\``;
+      const tail = acceptEncoding === null ? " `Accept-Encoding` header not present" : ` \`Accept-Encoding\` header: \`${acceptEncoding}\``;
       return text(406, `inscription content encoding \`${i.content_encoding}\` is not acceptable.${tail}`);
     }
   }

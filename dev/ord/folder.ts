@@ -71,6 +71,7 @@ export async function readFolder(dir: string): Promise<Folder> {
     sats.add(sat);
     entries.push({ file, input: { body: new Uint8Array(await readFile(join(dir, file))), content_type: media.contentType, sat } });
   }
-  if (entries.length === 0) throw new Error(`serve: ${dir} has no file to inscribe${skipped.length ? ` (unknown extensions: ${skipped.join(", ")})` : ""}`);
+  if (entries.length === 0)
+    throw new Error(`serve: ${dir} has no file to inscribe${skipped.length ? ` (unknown extensions: ${skipped.join(", ")})` : ""}`);
   return { from: "files", height: undefined, entries, skipped };
 }

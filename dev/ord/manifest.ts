@@ -66,7 +66,9 @@ export async function loadManifest(dir: string): Promise<InscriptionInput[]> {
 }
 
 /** The manifest's height and inscriptions, and each entry's `file` (undefined for none), in order. */
-export async function readManifest(dir: string): Promise<{ height: number | undefined; inscriptions: InscriptionInput[]; files: (string | undefined)[] }> {
+export async function readManifest(
+  dir: string,
+): Promise<{ height: number | undefined; inscriptions: InscriptionInput[]; files: (string | undefined)[] }> {
   const path = join(dir, "manifest.json");
   let manifest: Manifest;
   try {

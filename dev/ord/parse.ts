@@ -129,12 +129,17 @@ export function satInfo(n: bigint): SatInfo {
   }
   // rarity.rs
   const rarity =
-    n === 0n ? "mythic"
-    : offset !== 0n ? "common"
-    : height % (210_000n * 6n) === 0n ? "legendary"
-    : height % 210_000n === 0n ? "epic"
-    : height % 2016n === 0n ? "rare"
-    : "uncommon";
+    n === 0n
+      ? "mythic"
+      : offset !== 0n
+        ? "common"
+        : height % (210_000n * 6n) === 0n
+          ? "legendary"
+          : height % 210_000n === 0n
+            ? "epic"
+            : height % 2016n === 0n
+              ? "rare"
+              : "uncommon";
   return {
     height,
     epoch,

@@ -7,7 +7,19 @@ import { inscriptionJson, inscriptionRecursiveJson, inscriptionsPage, idsPage, s
 import { content, contentResponse, preview, type Config } from "./content.ts";
 import { parseInscriptionId, parseOutPoint, parseRustInt, parseTxid, satInfo } from "./parse.ts";
 import {
-  badPath, finish, html, idParam, intParam, internal, json, notFound, preflight, Rejection, satParam, text, type Reply,
+  badPath,
+  finish,
+  html,
+  idParam,
+  intParam,
+  internal,
+  json,
+  notFound,
+  preflight,
+  Rejection,
+  satParam,
+  text,
+  type Reply,
 } from "./reply.ts";
 import { blockHash, GENESIS_TIME, hex, unspent, type Inscription, type Store } from "./store.ts";
 import { homePage, inscriptionPage, outputPage, satPage } from "./templates.ts";
@@ -45,7 +57,9 @@ const STATIC_TYPES: Record<string, string> = {
 
 /** server.rs static_asset: the file with its type, or 404 `asset <path> not found`. */
 function staticAssets(): (path: string) => Reply {
-  const files = new Map(Object.entries(STATIC_TYPES).map(([name, type]) => [name, { type, body: new Uint8Array(readFileSync(join(STATIC_DIR, name))) }]));
+  const files = new Map(
+    Object.entries(STATIC_TYPES).map(([name, type]) => [name, { type, body: new Uint8Array(readFileSync(join(STATIC_DIR, name))) }]),
+  );
   return (path) => {
     const f = files.get(path.replace(/^\//, ""));
     return f ? { status: 200, headers: [["content-type", f.type]], body: f.body } : notFound(`asset ${path} not found`);
@@ -60,12 +74,24 @@ function table(store: Store, config: Config): [string, Handler][] {
   /** index.rs get_utxo_recursive: from the chain when it has the output, else from the store. */
   const utxoOf = (
     outpoint: string,
-  ): { inscriptions: string[]; runes: Record<string, never> | null; sat_ranges: [number, number][] | null; value: number; address: string | null } | null => {
+  ): {
+    inscriptions: string[];
+    runes: Record<string, never> | null;
+    sat_ranges: [number, number][] | null;
+    value: number;
+    address: string | null;
+  } | null => {
     const runes = config.runeIndex ? {} : null; // no rune is ever etched on these chains
     const c = store.chainOutput(outpoint);
     const here = store.inOutput(outpoint);
     if (c) {
-      return { inscriptions: here.map((i) => i.id), runes, sat_ranges: config.satIndex ? c.sat_ranges : null, value: c.value, address: c.address };
+      return {
+        inscriptions: here.map((i) => i.id),
+        runes,
+        sat_ranges: config.satIndex ? c.sat_ranges : null,
+        value: c.value,
+        address: c.address,
+      };
     }
     // Without a chain output: the outputs the store's inscriptions sit in. The dev chain only
     // knows inscribed sats: model the output as one range starting at the lowest inscribed sat
@@ -144,7 +170,10 @@ function table(store: Store, config: Config): [string, Handler][] {
     ["/r/blockhash/{height}", (p) => blockhashAt(p, (hash) => json(JSON.stringify(hash)))],
     ["/r/blockheight", () => text(200, String(tipHeight()))],
     ["/r/blocktime", () => text(200, String(GENESIS_TIME + tipHeight() * 600))],
-    ["/content/{inscription_id}", (p, r) => content(store, config, idParam("inscription_id", p.inscription_id!, true), r.acceptEncoding, true)],
+    [
+      "/content/{inscription_id}",
+      (p, r) => content(store, config, idParam("inscription_id", p.inscription_id!, true), r.acceptEncoding, true),
+    ],
     ["/preview/{inscription_id}", (p, r) => preview(store, config, idParam("inscription_id", p.inscription_id!, true), r.acceptEncoding)],
     [
       "/inscription/{inscription_query}",
@@ -258,7 +287,16 @@ function table(store: Store, config: Config): [string, Handler][] {
           value: u.value,
         };
         if (r.accept === "application/json") return json(JSON.stringify(body));
-        return html(outputPage({ outpoint, inscriptions: u.inscriptions, value: u.value, address: body.address, spent: body.spent, sat_ranges: u.sat_ranges }));
+        return html(
+          outputPage({
+            outpoint,
+            inscriptions: u.inscriptions,
+            value: u.value,
+            address: body.address,
+            spent: body.spent,
+            sat_ranges: u.sat_ranges,
+          }),
+        );
       },
     ],
     [

@@ -228,8 +228,7 @@ export class Store {
 
   /** Adds one inscription, filling what is missing deterministically; throws TypeError on bad input. */
   add(input: InscriptionInput): Inscription {
-    const body =
-      input.body == null ? null : typeof input.body === "string" ? new TextEncoder().encode(input.body) : input.body;
+    const body = input.body == null ? null : typeof input.body === "string" ? new TextEncoder().encode(input.body) : input.body;
     const sequence = this.list.length;
     let id: string;
     if (input.id !== undefined) {

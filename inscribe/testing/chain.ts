@@ -5,11 +5,11 @@
 // there is no coinbase) and implements dev/ord-server.ts's OrdChainView, so the local ord server
 // can index what is revealed here.
 // Here rather than under test/: the regtest sandbox (sandbox.ts, `npm run inscribe -- --regtest-sandbox`) runs it too.
-import * as btc from '@scure/btc-signer';
-import { hex } from '@scure/base';
-import { schnorr } from '@noble/curves/secp256k1.js';
-import type { OrdChainOutput, OrdChainTx, OrdChainView } from '../../dev/ord-server.ts';
-import { GENESIS, networkOf, type BtcNetwork, type NetworkName } from '../networks.ts';
+import * as btc from "@scure/btc-signer";
+import { hex } from "@scure/base";
+import { schnorr } from "@noble/curves/secp256k1.js";
+import type { OrdChainOutput, OrdChainTx, OrdChainView } from "../../dev/ord-server.ts";
+import { GENESIS, networkOf, type BtcNetwork, type NetworkName } from "../networks.ts";
 
 export interface ChainUtxo {
   txid: string;
@@ -58,7 +58,7 @@ export class MemoryChain implements OrdChainView {
   /** Address encoding of `networkName`: what the stand-ins accept and the ord view reports. */
   readonly network: BtcNetwork;
 
-  constructor(readonly networkName: NetworkName = 'regtest') {
+  constructor(readonly networkName: NetworkName = "regtest") {
     this.network = networkOf(networkName);
   }
 
@@ -66,7 +66,7 @@ export class MemoryChain implements OrdChainView {
   blockHash(height: number): string | null {
     if (!Number.isSafeInteger(height) || height < 0 || height > this.height) return null;
     if (height === 0) return GENESIS[this.networkName];
-    return hex.encode(schnorr.utils.taggedHash('memchain/block', new TextEncoder().encode(`${this.networkName} ${height}`)).reverse());
+    return hex.encode(schnorr.utils.taggedHash("memchain/block", new TextEncoder().encode(`${this.networkName} ${height}`)).reverse());
   }
 
   /** The scriptPubKey of an address of this chain's network, or null (a node rejects other networks' addresses). */
@@ -84,10 +84,17 @@ export class MemoryChain implements OrdChainView {
    * Its sats are `[sat, sat + value)`, by default fresh ones.
    */
   fund(script: Uint8Array, value: bigint, opts: { sat?: number; confirmed?: boolean } = {}): ChainUtxo {
-    const txid = hex.encode(schnorr.utils.taggedHash('memchain/fund', new Uint8Array([++this.nonce & 0xff, this.nonce >> 8])));
+    const txid = hex.encode(schnorr.utils.taggedHash("memchain/fund", new Uint8Array([++this.nonce & 0xff, this.nonce >> 8])));
     const first = opts.sat ?? this.nextSat;
     this.nextSat = Math.max(this.nextSat, first + Number(value));
-    const u: ChainUtxo = { txid, vout: 0, value, script, height: opts.confirmed === false ? null : this.height, sat_ranges: [[first, first + Number(value)]] };
+    const u: ChainUtxo = {
+      txid,
+      vout: 0,
+      value,
+      script,
+      height: opts.confirmed === false ? null : this.height,
+      sat_ranges: [[first, first + Number(value)]],
+    };
     this.utxos.set(`${txid}:0`, u);
     this.created.set(`${txid}:0`, u);
     return u;
@@ -101,20 +108,20 @@ export class MemoryChain implements OrdChainView {
     } catch (e) {
       throw new RejectError(-22, `TX decode failed: ${(e as Error).message}`);
     }
-    if (this.txs.has(tx.id)) throw new RejectError(-27, 'Transaction already in block chain');
+    if (this.txs.has(tx.id)) throw new RejectError(-27, "Transaction already in block chain");
     const prev: ChainUtxo[] = [];
     for (let i = 0; i < tx.inputsLength; i++) {
       const inp = tx.getInput(i);
       const key = `${hex.encode(inp.txid!)}:${inp.index}`;
       const u = this.utxos.get(key);
-      if (!u) throw new RejectError(-25, 'bad-txns-inputs-missingorspent');
+      if (!u) throw new RejectError(-25, "bad-txns-inputs-missingorspent");
       prev.push(u);
     }
     const inSum = prev.reduce((a, u) => a + u.value, 0n);
     let outSum = 0n;
     for (let i = 0; i < tx.outputsLength; i++) outSum += tx.getOutput(i).amount!;
-    if (outSum > inSum) throw new RejectError(-26, 'bad-txns-in-belowout');
-    if (tx.weight > 400_000) throw new RejectError(-26, 'tx-size');
+    if (outSum > inSum) throw new RejectError(-26, "bad-txns-in-belowout");
+    if (tx.weight > 400_000) throw new RejectError(-26, "tx-size");
     // Taproot signature check (key path and script path with a leading <key> OP_CHECKSIG).
     for (let i = 0; i < tx.inputsLength; i++) {
       const u = prev[i]!;
@@ -131,11 +138,11 @@ export class MemoryChain implements OrdChainView {
         const msg = tx.preimageWitnessV1(i, prevScripts, btc.SigHash.DEFAULT, amounts, undefined, script, 0xc0);
         ok = script[0] === 0x20 && w[0]!.length === 64 && schnorr.verify(w[0]!, msg, script.subarray(1, 33));
       }
-      if (!ok) throw new RejectError(-26, 'mandatory-script-verify-flag-failed (Invalid Schnorr signature)');
+      if (!ok) throw new RejectError(-26, "mandatory-script-verify-flag-failed (Invalid Schnorr signature)");
     }
     const out = { txid: tx.id, vsize: tx.vsize, fee: inSum - outSum };
     if (dryRun) return out;
-    const inputs: ChainTx['inputs'] = [];
+    const inputs: ChainTx["inputs"] = [];
     for (let i = 0; i < tx.inputsLength; i++) {
       const inp = tx.getInput(i);
       const key = `${hex.encode(inp.txid!)}:${inp.index}`;
@@ -157,7 +164,7 @@ export class MemoryChain implements OrdChainView {
       }
       return got;
     };
-    const outputs: ChainTx['outputs'] = [];
+    const outputs: ChainTx["outputs"] = [];
     for (let i = 0; i < tx.outputsLength; i++) {
       const o = tx.getOutput(i);
       const u: ChainUtxo = { txid: tx.id, vout: i, value: o.amount!, script: o.script!, height: null, sat_ranges: take(Number(o.amount!)) };
@@ -227,7 +234,14 @@ export class MemoryChain implements OrdChainView {
     try {
       address = btc.Address(this.network).encode(btc.OutScript.decode(u.script));
     } catch {}
-    return { value: Number(u.value), script_pubkey: hex.encode(u.script), address, sat_ranges: u.sat_ranges, height: u.height, spent: this.spent.get(outpoint) ?? null };
+    return {
+      value: Number(u.value),
+      script_pubkey: hex.encode(u.script),
+      address,
+      sat_ranges: u.sat_ranges,
+      height: u.height,
+      spent: this.spent.get(outpoint) ?? null,
+    };
   }
 
   utxosFor(script: Uint8Array): ChainUtxo[] {

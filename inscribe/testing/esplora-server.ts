@@ -4,7 +4,7 @@
 // GET /tx/:id/status, GET /tx/:id/hex ("Transaction not found", 404), GET /blocks/tip/height,
 // GET /block-height/:height (the block hash as text; 404 "Block not found" past the tip).
 // Here rather than under test/: the regtest sandbox (sandbox.ts, `npm run inscribe -- --regtest-sandbox`) runs it too.
-import { MemoryChain, RejectError } from './chain.ts';
+import { MemoryChain, RejectError } from "./chain.ts";
 
 export interface EsploraStandIn {
   url: string;
@@ -22,17 +22,17 @@ export function startEsplora(opts: { chain?: MemoryChain; feeEstimates?: Record<
   const log: string[] = [];
   const fails: { prefix: string; status: number; body: string }[] = [];
   const state: EsploraStandIn = {
-    url: '',
+    url: "",
     chain,
     log,
-    feeEstimates: opts.feeEstimates ?? { '1': 12.5, '2': 10.1, '3': 8.2, '6': 5.0, '144': 1.0, '504': 1.0, '1008': 1.0 },
+    feeEstimates: opts.feeEstimates ?? { "1": 12.5, "2": 10.1, "3": 8.2, "6": 5.0, "144": 1.0, "504": 1.0, "1008": 1.0 },
     failNext: (prefix, status, body) => fails.push({ prefix, status, body }),
     stop: () => server.stop(true),
   };
-  const text = (body: string, status = 200) => new Response(body, { status, headers: { 'Content-Type': 'text/plain' } });
+  const text = (body: string, status = 200) => new Response(body, { status, headers: { "Content-Type": "text/plain" } });
   const json = (body: unknown) => Response.json(body);
   const server = Bun.serve({
-    hostname: '127.0.0.1',
+    hostname: "127.0.0.1",
     port: opts.port ?? 0,
     async fetch(req) {
       const url = new URL(req.url);
@@ -44,40 +44,48 @@ export function startEsplora(opts: { chain?: MemoryChain; feeEstimates?: Record<
         return text(x!.body, x!.status);
       }
       let m: RegExpExecArray | null;
-      if (req.method === 'GET' && (m = /^\/address\/([^/]+)\/utxo$/.exec(path))) {
+      if (req.method === "GET" && (m = /^\/address\/([^/]+)\/utxo$/.exec(path))) {
         const script = chain.scriptOf(m[1]!);
-        if (!script) return text('Invalid Bitcoin address', 400);
+        if (!script) return text("Invalid Bitcoin address", 400);
         return json(
           chain.utxosFor(script).map((u) => ({
             txid: u.txid,
             vout: u.vout,
-            status: u.height === null ? { confirmed: false } : { confirmed: true, block_height: u.height, block_hash: chain.blockHash(u.height), block_time: 1700000000 + u.height },
+            status:
+              u.height === null
+                ? { confirmed: false }
+                : { confirmed: true, block_height: u.height, block_hash: chain.blockHash(u.height), block_time: 1700000000 + u.height },
             value: Number(u.value),
           })),
         );
       }
-      if (req.method === 'GET' && path === '/fee-estimates') return json(state.feeEstimates);
-      if (req.method === 'GET' && path === '/blocks/tip/height') return text(String(chain.height));
-      if (req.method === 'GET' && (m = /^\/block-height\/(\d{1,10})$/.exec(path))) {
+      if (req.method === "GET" && path === "/fee-estimates") return json(state.feeEstimates);
+      if (req.method === "GET" && path === "/blocks/tip/height") return text(String(chain.height));
+      if (req.method === "GET" && (m = /^\/block-height\/(\d{1,10})$/.exec(path))) {
         const hash = chain.blockHash(Number(m[1]));
-        return hash ? text(hash) : text('Block not found', 404);
+        return hash ? text(hash) : text("Block not found", 404);
       }
-      if (req.method === 'POST' && path === '/tx') {
+      if (req.method === "POST" && path === "/tx") {
         const body = (await req.text()).trim();
         try {
           return text(chain.accept(body).txid);
         } catch (e) {
-          if (e instanceof RejectError) return text(`sendrawtransaction RPC error: ${JSON.stringify({ code: e.code, message: e.reason })}`, 400);
+          if (e instanceof RejectError)
+            return text(`sendrawtransaction RPC error: ${JSON.stringify({ code: e.code, message: e.reason })}`, 400);
           throw e;
         }
       }
-      if (req.method === 'GET' && (m = /^\/tx\/([0-9a-f]{64})\/(status|hex)$/.exec(path))) {
+      if (req.method === "GET" && (m = /^\/tx\/([0-9a-f]{64})\/(status|hex)$/.exec(path))) {
         const t = chain.txs.get(m[1]!);
-        if (!t) return text('Transaction not found', 404);
-        if (m[2] === 'hex') return text(t.hex);
-        return json(t.height === null ? { confirmed: false } : { confirmed: true, block_height: t.height, block_hash: chain.blockHash(t.height), block_time: 1700000000 + t.height });
+        if (!t) return text("Transaction not found", 404);
+        if (m[2] === "hex") return text(t.hex);
+        return json(
+          t.height === null
+            ? { confirmed: false }
+            : { confirmed: true, block_height: t.height, block_hash: chain.blockHash(t.height), block_time: 1700000000 + t.height },
+        );
       }
-      return text('Not Found', 404);
+      return text("Not Found", 404);
     },
   });
   state.url = `http://127.0.0.1:${server.port}`;

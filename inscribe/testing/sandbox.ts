@@ -4,18 +4,18 @@
 // a throwaway key and a Core cookie file written to `dir`, both funded, and every accepted
 // transaction mined at once. The stand-ins live in inscribe/ rather than under test/ because this
 // command runs them; the tests use them too.
-import * as btc from '@scure/btc-signer';
-import { hex } from '@scure/base';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startOrdServer, type OrdServer } from '../../dev/ord-server.ts';
-import { MemoryChain } from './chain.ts';
-import { startCoreRpc, type CoreStandIn } from './core-rpc-server.ts';
-import { startEsplora, type EsploraStandIn } from './esplora-server.ts';
+import * as btc from "@scure/btc-signer";
+import { hex } from "@scure/base";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startOrdServer, type OrdServer } from "../../dev/ord-server.ts";
+import { MemoryChain } from "./chain.ts";
+import { startCoreRpc, type CoreStandIn } from "./core-rpc-server.ts";
+import { startEsplora, type EsploraStandIn } from "./esplora-server.ts";
 
 /** Where the sandbox listens when asked for its usual ports: electrs' and bitcoind's regtest defaults, and one for ord. */
 export const SANDBOX_PORTS = { esplora: 3002, core: 18443, ord: 18480 } as const;
-export const SANDBOX_WALLET = 'sandbox';
+export const SANDBOX_WALLET = "sandbox";
 /** The key's funds: two UTXOs, so a plan can show more than one input. */
 export const SANDBOX_FUNDS = [100_000_000n, 50_000_000n] as const;
 export const SANDBOX_WALLET_FUNDS = 100_000_000n;
@@ -39,7 +39,7 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
-const isInUse = (e: unknown) => (e as { code?: string })?.code === 'EADDRINUSE';
+const isInUse = (e: unknown) => (e as { code?: string })?.code === "EADDRINUSE";
 
 /** Starts the sandbox. `usualPorts`: SANDBOX_PORTS, each falling back to a free port when taken; else free ports. */
 export async function startSandbox(opts: { dir: string; usualPorts?: boolean }): Promise<Sandbox> {
@@ -50,15 +50,15 @@ export async function startSandbox(opts: { dir: string; usualPorts?: boolean }):
   const secret = crypto.getRandomValues(new Uint8Array(32));
   const walletKey = crypto.getRandomValues(new Uint8Array(32));
   const password = hex.encode(crypto.getRandomValues(new Uint8Array(32)));
-  const keyFile = join(dir, 'key');
-  const cookieFile = join(dir, '.cookie');
+  const keyFile = join(dir, "key");
+  const cookieFile = join(dir, ".cookie");
   // A fresh throwaway key each start: its coins exist only in this process's memory.
-  writeFileSync(keyFile, hex.encode(secret) + '\n', { mode: 0o600 });
+  writeFileSync(keyFile, hex.encode(secret) + "\n", { mode: 0o600 });
   chmodSync(keyFile, 0o600);
   writeFileSync(cookieFile, `__cookie__:${password}\n`, { mode: 0o600 });
   chmodSync(cookieFile, 0o600);
 
-  const chain = new MemoryChain('regtest');
+  const chain = new MemoryChain("regtest");
   const p2tr = (k: Uint8Array) => btc.p2tr(btc.utils.pubSchnorr(k), undefined, chain.network);
   const mine = p2tr(secret);
   const wallet = p2tr(walletKey);
@@ -82,14 +82,23 @@ export async function startSandbox(opts: { dir: string; usualPorts?: boolean }):
     }
   }
   try {
-    const esplora = await listen('esplora', (port) => startEsplora({ chain, port }));
+    const esplora = await listen("esplora", (port) => startEsplora({ chain, port }));
     stops.push(esplora.stop);
-    const core = await listen('core', (port) => startCoreRpc({ chain, port, user: '__cookie__', password, walletKey, walletScripts: [wallet.script] }));
+    const core = await listen("core", (port) =>
+      startCoreRpc({ chain, port, user: "__cookie__", password, walletKey, walletScripts: [wallet.script] }),
+    );
     stops.push(core.stop);
-    const ord = await listen('ord', (port) => startOrdServer({ chain, port, host: '127.0.0.1', satIndex: true, runeIndex: true }));
+    const ord = await listen("ord", (port) => startOrdServer({ chain, port, host: "127.0.0.1", satIndex: true, runeIndex: true }));
     stops.push(ord.stop);
     return {
-      chain, esplora, core, ord, dir, keyFile, cookieFile, moved,
+      chain,
+      esplora,
+      core,
+      ord,
+      dir,
+      keyFile,
+      cookieFile,
+      moved,
       address: mine.address!,
       walletAddress: wallet.address!,
       stop: async () => {

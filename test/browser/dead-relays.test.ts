@@ -34,14 +34,15 @@ test("19 of 20 known relays are black holes, the live one listed last: connect()
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
     await p.goto(server.url);
-    const visit = () => p.evaluate(async (relays) => {
-      const { connect } = await import("/lumamesh.js");
-      const t0 = performance.now();
-      const net = await connect({ relays, timeout: 10000 });
-      const r = { relay: net.relay?.addr, ms: performance.now() - t0 };
-      net.close();
-      return r;
-    }, relays);
+    const visit = () =>
+      p.evaluate(async (relays) => {
+        const { connect } = await import("/lumamesh.js");
+        const t0 = performance.now();
+        const net = await connect({ relays, timeout: 10000 });
+        const r = { relay: net.relay?.addr, ms: performance.now() - t0 };
+        net.close();
+        return r;
+      }, relays);
     const first = await visit();
     expect(first.relay).toBe(rec.addr);
     console.log(`19 dead relays ahead of the live one: linked in ${first.ms.toFixed(0)} ms`);

@@ -22,7 +22,7 @@ beforeAll(async () => {
   const handle = relay.relay.core.handleDatagram.bind(relay.relay.core);
   relay.relay.core.handleDatagram = (buf, from, now) => {
     const m = buf[0] <= 3 ? parseStun(buf) : null;
-    const u = m && m.cls == 0 ? getAttr(m, ATTR.USERNAME) : undefined;
+    const u = m && m.cls === 0 ? getAttr(m, ATTR.USERNAME) : undefined;
     if (u) usernames.push(new TextDecoder().decode(u));
     return handle(buf, from, now);
   };
@@ -47,17 +47,20 @@ async function page(trial: "on" | "off"): Promise<Page> {
 
 /** In the page: connect with the library at `lib` (no reconnect), ping, close; the outcome. */
 const connectWith = (p: Page, lib: string, rec: Rec) =>
-  p.evaluate(async ({ lib, rec }) => {
-    const { connect } = await import(lib);
-    try {
-      const net = await connect({ relays: [rec], reconnect: false, timeout: 8000 });
-      const rtt = await net.ping();
-      net.close();
-      return { ok: true as const, rtt };
-    } catch (e: any) {
-      return { ok: false as const, name: e?.name, attempts: e?.attempts };
-    }
-  }, { lib, rec });
+  p.evaluate(
+    async ({ lib, rec }) => {
+      const { connect } = await import(lib);
+      try {
+        const net = await connect({ relays: [rec], reconnect: false, timeout: 8000 });
+        const rtt = await net.ping();
+        net.close();
+        return { ok: true as const, rtt };
+      } catch (e: any) {
+        return { ok: false as const, name: e?.name, attempts: e?.attempts };
+      }
+    },
+    { lib, rec },
+  );
 
 /** In the page: the previous library's offer edit, by hand, as its src/link.ts did it; the error name and message, or "accepted". */
 const mungeByHand = (p: Page) =>
@@ -82,7 +85,8 @@ const halves = (from: number) => usernames.slice(from).map((u) => u.split(":"));
 
 describe("Layer 1 without SDP munging, Chromium with and without WebRTC-NoSdpMangleUfrag", () => {
   test("with the trial (as every test runs Chromium) a changed ice-ufrag is refused; without it, accepted", async () => {
-    const on = await page("on"), off = await page("off");
+    const on = await page("on"),
+      off = await page("off");
     const refused = await mungeByHand(on);
     expect(refused).toStartWith("InvalidModificationError: ");
     expect(refused).toContain("SDP is modified in a non-acceptable way");

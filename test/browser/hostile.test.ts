@@ -36,7 +36,7 @@ function rewrite(r: Relay, f: (a: Extract<Action, { type: "frame" }>, acts: Acti
   const orig = r.relay.core.handleMessage.bind(r.relay.core);
   r.relay.core.handleMessage = (key, msg, now) => {
     const acts = orig(key, msg, now);
-    return acts.flatMap((a) => (a.type == "frame" ? f(a, acts) : [a]));
+    return acts.flatMap((a) => (a.type === "frame" ? f(a, acts) : [a]));
   };
 }
 
@@ -44,58 +44,74 @@ function rewrite(r: Relay, f: (a: Extract<Action, { type: "frame" }>, acts: Acti
 async function page(relays: Rec[], room?: string, o: { raw?: boolean; block?: boolean } = {}): Promise<Page> {
   const p = await browser.newPage();
   pages.push(p);
-  await p.addInitScript(({ raw, block }) => {
-    const g = globalThis as any;
-    g.pcs = 0;
-    g.dcs = [];
-    const PC = g.RTCPeerConnection;
-    g.RTCPeerConnection = class extends PC {
-      constructor(cfg?: RTCConfiguration) {
-        super(cfg?.iceServers && block ? { ...cfg, iceTransportPolicy: "relay" } : cfg);
-        g.pcs++;
-      }
-      createDataChannel(l: string, o: RTCDataChannelInit) {
-        const dc = super.createDataChannel(l, o);
-        if (raw) g.dcs.push(dc);
-        return dc;
-      }
-    };
-    g.RTCPeerConnection.generateCertificate = PC.generateCertificate;
-  }, { raw: !!o.raw, block: !!o.block });
+  await p.addInitScript(
+    ({ raw, block }) => {
+      const g = globalThis as any;
+      g.pcs = 0;
+      g.dcs = [];
+      const PC = g.RTCPeerConnection;
+      g.RTCPeerConnection = class extends PC {
+        constructor(cfg?: RTCConfiguration) {
+          super(cfg?.iceServers && block ? { ...cfg, iceTransportPolicy: "relay" } : cfg);
+          g.pcs++;
+        }
+        createDataChannel(l: string, o: RTCDataChannelInit) {
+          const dc = super.createDataChannel(l, o);
+          if (raw) g.dcs.push(dc);
+          return dc;
+        }
+      };
+      g.RTCPeerConnection.generateCertificate = PC.generateCertificate;
+    },
+    { raw: !!o.raw, block: !!o.block },
+  );
   await p.goto(server.url);
-  await p.evaluate(async ({ relays, room }) => {
-    const g = globalThis as any;
-    const { connect } = await import("/lumamesh.js");
-    g.log = { peers: [] as string[], msgs: [] as any[], errors: [] as any[], paths: [] as string[] };
-    try {
-      g.net = await connect({ relays, timeout: 5000 });
-    } catch (e: any) {
-      g.connectError = { message: e.message, attempts: e.attempts };
-      return;
-    }
-    if (!room) return;
-    g.room = await g.net.joinRoom(room, { nick: "n" + Math.random() });
-    g.room.on("peer", (x: any) => (g.log.peers.push(x.id), x.on("path", (p: string) => g.log.paths.push(p))));
-    g.room.on("message", (d: any, x: any) => g.log.msgs.push({ from: x.id, path: x.path, d: d instanceof Uint8Array ? Array.from(d.subarray(0, 8)) : d }));
-    g.room.on("error", (e: any) => g.log.errors.push(e));
-  }, { relays, room });
+  await p.evaluate(
+    async ({ relays, room }) => {
+      const g = globalThis as any;
+      const { connect } = await import("/lumamesh.js");
+      g.log = { peers: [] as string[], msgs: [] as any[], errors: [] as any[], paths: [] as string[] };
+      try {
+        g.net = await connect({ relays, timeout: 5000 });
+      } catch (e: any) {
+        g.connectError = { message: e.message, attempts: e.attempts };
+        return;
+      }
+      if (!room) return;
+      g.room = await g.net.joinRoom(room, { nick: "n" + Math.random() });
+      g.room.on("peer", (x: any) => (g.log.peers.push(x.id), x.on("path", (p: string) => g.log.paths.push(p))));
+      g.room.on("message", (d: any, x: any) =>
+        g.log.msgs.push({ from: x.id, path: x.path, d: d instanceof Uint8Array ? Array.from(d.subarray(0, 8)) : d }),
+      );
+      g.room.on("error", (e: any) => g.log.errors.push(e));
+    },
+    { relays, room },
+  );
   return p;
 }
 const ev = (p: Page, expr: string) => p.evaluate(expr) as Promise<any>;
-const until = (p: Page, expr: string, what: string, ms = 20000) => poll(() => ev(p, expr), ms, async () => `${what}: ${JSON.stringify(await ev(p, "globalThis.log"))}`);
+const until = (p: Page, expr: string, what: string, ms = 20000) =>
+  poll(
+    () => ev(p, expr),
+    ms,
+    async () => `${what}: ${JSON.stringify(await ev(p, "globalThis.log"))}`,
+  );
 /** Chromium's own count of the page's JS heap, in bytes (Performance.getMetrics). */
 async function heap(p: Page): Promise<number> {
   const s = await p.context().newCDPSession(p);
   await s.send("Performance.enable");
-  const m = (await s.send("Performance.getMetrics")).metrics.find((x: { name: string }) => x.name == "JSHeapUsedSize")!.value;
+  const m = (await s.send("Performance.getMetrics")).metrics.find((x: { name: string }) => x.name === "JSHeapUsedSize")!.value;
   await s.detach();
   return m;
 }
 
 describe("hostile relays", () => {
   test("1. a WELCOME below the floors (maxFrame 68) is refused as a protocol failure; the next relay is used", async () => {
-    const bad = await startInProcessRelay(), good = await startInProcessRelay();
-    rewrite(bad, (a) => (a.data[0] == T.WELCOME ? [{ ...a, data: encode({ t: T.WELCOME, version: 1, maxFrame: 68, rate: 65536, msgRate: 100 }) }] : [a]));
+    const bad = await startInProcessRelay(),
+      good = await startInProcessRelay();
+    rewrite(bad, (a) =>
+      a.data[0] === T.WELCOME ? [{ ...a, data: encode({ t: T.WELCOME, version: 1, maxFrame: 68, rate: 65536, msgRate: 100 }) }] : [a],
+    );
     try {
       const p = await page([bad.rec]);
       const err = await ev(p, "globalThis.connectError");
@@ -111,7 +127,7 @@ describe("hostile relays", () => {
     const r = await startInProcessRelay();
     rewrite(r, (a) => {
       const f = decode(a.data);
-      if (f?.t != T.MEMBERS) return [a];
+      if (f?.t !== T.MEMBERS) return [a];
       const ids = Array.from({ length: 2000 }, (_, i) => Uint8Array.from([0, 0, 0, 0, 0, 0, i >> 8, i & 255]));
       return [{ ...a, data: encode({ ...f, ids: [...ids, ...f.ids] }) }];
     });
@@ -122,9 +138,9 @@ describe("hostile relays", () => {
       const b = await page([r.rec], "crowded");
       await until(a, "globalThis.log.peers.length == 1", "the real peer");
       await until(b, "globalThis.log.peers.length == 1", "the real peer (other side)");
-      expect(await ev(a, "globalThis.pcs") - pcsBefore).toBe(1); // the real peer's connection, nothing for the invented ids
+      expect((await ev(a, "globalThis.pcs")) - pcsBefore).toBe(1); // the real peer's connection, nothing for the invented ids
       const errs = await ev(a, "globalThis.log.errors");
-      expect(errs.filter((e: any) => e.code == "limit").length).toBeLessThanOrEqual(1);
+      expect(errs.filter((e: any) => e.code === "limit").length).toBeLessThanOrEqual(1);
       await ev(b, "globalThis.room.send('still works')");
       await until(a, "globalThis.log.msgs.some((m) => m.d == 'still works')", "a message");
     } finally {
@@ -142,13 +158,19 @@ describe("hostile relays", () => {
     };
     // 100 frames of 40 records, 25 at a time (before WELCOME, then after each PONG): a relay's own
     // send queue would not take more at once.
-    const flood = Array.from({ length: 100 }, (_, j) => encode({ t: T.RECORDS, json: JSON.stringify(Array.from({ length: 40 }, (_, i) => fake(j * 40 + i))) }));
+    const flood = Array.from({ length: 100 }, (_, j) =>
+      encode({ t: T.RECORDS, json: JSON.stringify(Array.from({ length: 40 }, (_, i) => fake(j * 40 + i))) }),
+    );
     let next = 0;
     const batch = (a: Extract<Action, { type: "frame" }>) => flood.slice(next, (next += 25)).map((data) => ({ ...a, data }));
-    rewrite(r, (a) => (a.data[0] == T.WELCOME ? [...batch(a), a] : a.data[0] == T.PONG ? [a, ...batch(a)] : [a]));
+    rewrite(r, (a) => (a.data[0] === T.WELCOME ? [...batch(a), a] : a.data[0] === T.PONG ? [a, ...batch(a)] : [a]));
     try {
       const a = await page([r.rec], "poisoned");
-      await poll(async () => (await ev(a, "globalThis.net.relays.length")) > 1, 20000, async () => "no records learned");
+      await poll(
+        async () => (await ev(a, "globalThis.net.relays.length")) > 1,
+        20000,
+        async () => "no records learned",
+      );
       const known = await ev(a, "globalThis.net.relays.length");
       expect(known).toBeLessThanOrEqual(1 + 32);
       const cache = await ev(a, "JSON.parse(localStorage.getItem('lumamesh.relays'))");
@@ -169,11 +191,12 @@ describe("hostile relays", () => {
     let fired = false;
     rewrite(r, (a) => {
       const f = decode(a.data);
-      if (f?.t == T.DELIVER && f.data[0] == 4 /* sealed DATA */ && !fired) {
+      if (f?.t === T.DELIVER && f.data[0] === 4 /* sealed DATA */ && !fired) {
         recorded.push(a);
-        if (recorded.length == 2) {
+        if (recorded.length === 2) {
           fired = true;
-          const left = { ...a, data: encode({ t: T.LEFT, topic: f.topic, id: f.from }) }, joined = { ...a, data: encode({ t: T.JOINED, topic: f.topic, id: f.from }) };
+          const left = { ...a, data: encode({ t: T.LEFT, topic: f.topic, id: f.from }) },
+            joined = { ...a, data: encode({ t: T.JOINED, topic: f.topic, id: f.from }) };
           return [a, left, joined, ...recorded];
         }
       }
@@ -186,7 +209,11 @@ describe("hostile relays", () => {
       await until(b, "globalThis.log.peers.length == 1", "relayed peer (other side)");
       await ev(a, "globalThis.room.send('one')");
       await ev(a, "globalThis.room.send('two')");
-      await poll(async () => fired && (await ev(b, "globalThis.room.stats.rejected")) >= 2, 20000, async () => `fired ${fired}, rejected ${await ev(b, "globalThis.room.stats.rejected")}`);
+      await poll(
+        async () => fired && (await ev(b, "globalThis.room.stats.rejected")) >= 2,
+        20000,
+        async () => `fired ${fired}, rejected ${await ev(b, "globalThis.room.stats.rejected")}`,
+      );
       await ev(a, "globalThis.room.send('three')");
       await until(b, "globalThis.log.msgs.length >= 3", "the third message");
       expect((await ev(b, "globalThis.log.msgs")).map((m: any) => m.d)).toEqual(["one", "two", "three"]);
@@ -201,11 +228,12 @@ describe("hostile relays", () => {
     const seen: { from: Uint8Array; data: Uint8Array }[] = [];
     rewrite(r, (a) => {
       const f = decode(a.data);
-      if (f?.t == T.DELIVER) seen.push({ from: f.from.slice(), data: f.data.slice() });
+      if (f?.t === T.DELIVER) seen.push({ from: f.from.slice(), data: f.data.slice() });
       return [a];
     });
     try {
-      const alice = await page([r.rec], "impersonated"), bob = await page([r.rec], "impersonated");
+      const alice = await page([r.rec], "impersonated"),
+        bob = await page([r.rec], "impersonated");
       await until(alice, "globalThis.room.peers[0]?.path == 'direct'", "direct path");
       const [aid, bid] = [await ev(alice, "globalThis.net.id"), await ev(bob, "globalThis.net.id")];
       const id = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
@@ -214,7 +242,8 @@ describe("hostile relays", () => {
       const sessions: Record<string, Uint8Array> = {};
       for (let pass = 0; pass < 3; pass++)
         for (const m of seen) {
-          const from = hex(m.from), to = from == aid ? bid : aid;
+          const from = hex(m.from),
+            to = from === aid ? bid : aid;
           for (const ts of [new Uint8Array(8), ...Object.values(sessions)]) {
             const pt = await openMsg(webCrypto, keys, m.from, id(to), m.data[0]!, ts, m.data.subarray(1));
             if (pt) sessions[from] = pt.slice(4, 12);
@@ -226,8 +255,16 @@ describe("hostile relays", () => {
       const data = concat([Uint8Array.of(4), await sealMsg(webCrypto, keys, id(bid), id(aid), 4, sessions[aid]!, pt)]);
       const before = await ev(alice, "globalThis.room.stats.rejected");
       // It goes out on bob's own relay session (the relay would write the same DELIVER itself).
-      await bob.evaluate(({ topic, to, data }) => (globalThis as any).net.send({ t: 21, topic: new Uint8Array(topic), to: new Uint8Array(to), data: new Uint8Array(data) }), { topic: Array.from(keys.topic), to: Array.from(id(aid)), data: Array.from(data) });
-      await poll(async () => (await ev(alice, "globalThis.room.stats.rejected")) > before, 10000, async () => "the forged frame was not refused");
+      await bob.evaluate(
+        ({ topic, to, data }) =>
+          (globalThis as any).net.send({ t: 21, topic: new Uint8Array(topic), to: new Uint8Array(to), data: new Uint8Array(data) }),
+        { topic: Array.from(keys.topic), to: Array.from(id(aid)), data: Array.from(data) },
+      );
+      await poll(
+        async () => (await ev(alice, "globalThis.room.stats.rejected")) > before,
+        10000,
+        async () => "the forged frame was not refused",
+      );
       expect((await ev(alice, "globalThis.log.msgs")).map((m: any) => m.d)).not.toContain("forged");
       expect((await ev(alice, "globalThis.log.errors")).map((e: any) => e.code)).toEqual(["relay"]);
       // The direct path carries on.
@@ -239,10 +276,14 @@ describe("hostile relays", () => {
   }, 60000);
 
   test("8. room squatting: a relay whose room is full (ERROR 203) is passed over for the next in the ranking", async () => {
-    const full = await startInProcessRelay(), free = await startInProcessRelay();
-    rewrite(full, (a) => (a.data[0] == T.MEMBERS ? [{ ...a, data: encode({ t: T.ERROR, code: E.MEMBERS, message: "room is full (64 members)" }) }] : [a]));
+    const full = await startInProcessRelay(),
+      free = await startInProcessRelay();
+    rewrite(full, (a) =>
+      a.data[0] === T.MEMBERS ? [{ ...a, data: encode({ t: T.ERROR, code: E.MEMBERS, message: "room is full (64 members)" }) }] : [a],
+    );
     try {
-      const a = await page([full.rec, free.rec], "squatted"), b = await page([full.rec, free.rec], "squatted");
+      const a = await page([full.rec, free.rec], "squatted"),
+        b = await page([full.rec, free.rec], "squatted");
       await until(a, "globalThis.log.peers.length == 1", "peers meet on the free relay");
       expect(await ev(a, "globalThis.room.relays")).toEqual([free.rec.addr]);
       void b;
@@ -263,7 +304,8 @@ describe("hostile peers", () => {
       // Messages claiming 8 MiB each, started and never finished (16 MiB is the per-channel budget).
       await bad.evaluate(() => {
         // The first channel is the relay link's; the last, the direct channel to the victim.
-        const dcs = (globalThis as any).dcs as RTCDataChannel[], dc = dcs[dcs.length - 1]!;
+        const dcs = (globalThis as any).dcs as RTCDataChannel[],
+          dc = dcs[dcs.length - 1]!;
         for (let id = 1; id <= 4; id++) {
           const f = new Uint8Array(9 + 16000);
           f[0] = 4 | 2; // first frame, binary

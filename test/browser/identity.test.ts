@@ -28,30 +28,38 @@ afterAll(async () => {
 type Rec = { addr: string; fp: string };
 /** connect() in the page, join `room` (the relay checks the id against the certificate), log room events. */
 async function enter(page: Page, rec: Rec, room: string, identity?: "persistent", nick = "") {
-  return page.evaluate(async ({ rec, room, identity, nick }) => {
-    const g = globalThis as any;
-    const { connect } = await import("/lumamesh.js");
-    g.net = await connect({ relays: [rec], ...(identity && { identity }) });
-    g.log = { peers: [] as string[], leaves: [] as string[], msgs: [] as [string, unknown][], errors: [] as unknown[] };
-    g.room = await g.net.joinRoom(room, { nick });
-    g.room.on("peer", (p: any) => g.log.peers.push(p.id));
-    g.room.on("leave", (p: any) => g.log.leaves.push(p.id));
-    g.room.on("error", (e: any) => g.log.errors.push(e));
-    g.room.on("message", (d: unknown, p: any) => g.log.msgs.push([p.id, d]));
-    return g.net.id as string;
-  }, { rec, room, identity, nick });
+  return page.evaluate(
+    async ({ rec, room, identity, nick }) => {
+      const g = globalThis as any;
+      const { connect } = await import("/lumamesh.js");
+      g.net = await connect({ relays: [rec], ...(identity && { identity }) });
+      g.log = { peers: [] as string[], leaves: [] as string[], msgs: [] as [string, unknown][], errors: [] as unknown[] };
+      g.room = await g.net.joinRoom(room, { nick });
+      g.room.on("peer", (p: any) => g.log.peers.push(p.id));
+      g.room.on("leave", (p: any) => g.log.leaves.push(p.id));
+      g.room.on("error", (e: any) => g.log.errors.push(e));
+      g.room.on("message", (d: unknown, p: any) => g.log.msgs.push([p.id, d]));
+      return g.net.id as string;
+    },
+    { rec, room, identity, nick },
+  );
 }
 /** What the page's IndexedDB holds (the kept certificate's expiry), or null; never creates the database. */
-const stored = (page: Page) => page.evaluate(async () => !(await indexedDB.databases()).some((d) => d.name == "lumamesh") ? null : new Promise<number | null>((ok) => {
-  const o = indexedDB.open("lumamesh");
-  o.onsuccess = () => {
-    const db = o.result;
-    if (!db.objectStoreNames.contains("id")) return ok(null);
-    const r = db.transaction("id").objectStore("id").get(0);
-    r.onsuccess = () => (db.close(), ok(r.result ? (r.result as RTCCertificate).expires : null));
-  };
-  o.onerror = () => ok(null);
-}));
+const stored = (page: Page) =>
+  page.evaluate(async () =>
+    !(await indexedDB.databases()).some((d) => d.name === "lumamesh")
+      ? null
+      : new Promise<number | null>((ok) => {
+          const o = indexedDB.open("lumamesh");
+          o.onsuccess = () => {
+            const db = o.result;
+            if (!db.objectStoreNames.contains("id")) return ok(null);
+            const r = db.transaction("id").objectStore("id").get(0);
+            r.onsuccess = () => (db.close(), ok(r.result ? (r.result as RTCCertificate).expires : null));
+          };
+          o.onerror = () => ok(null);
+        }),
+  );
 
 describe("persistent identity where storage exists", () => {
   let ctx: BrowserContext;
@@ -101,22 +109,29 @@ describe("persistent identity where storage exists", () => {
       await Promise.all([a.goto(server.url), b.goto(server.url)]);
       const aId = await enter(a, relay.record, "identity-meet", "persistent", "alice");
       const bId = await enter(b, relay.record, "identity-meet", undefined, "bob");
-      const peerOf = (p: Page, id: string) => p.waitForFunction((id) => (globalThis as any).room.peers.some((x: any) => x.id == id && x.path == "direct"), id, { timeout: 20000 });
+      const peerOf = (p: Page, id: string) =>
+        p.waitForFunction((id) => (globalThis as any).room.peers.some((x: any) => x.id === id && x.path === "direct"), id, {
+          timeout: 20000,
+        });
       await Promise.all([peerOf(a, bId), peerOf(b, aId)]);
 
       await a.reload();
       expect(await enter(a, relay.record, "identity-meet", "persistent", "alice")).toBe(aId);
       // B lets the old visit go and meets the new one: same id, a new session, a direct channel again.
       await b.waitForFunction((id) => (globalThis as any).log.leaves.includes(id), aId, { timeout: 20000 });
-      await b.waitForFunction((id) => (globalThis as any).log.peers.filter((x: string) => x == id).length == 2, aId, { timeout: 20000 });
+      await b.waitForFunction((id) => (globalThis as any).log.peers.filter((x: string) => x === id).length === 2, aId, { timeout: 20000 });
       await Promise.all([peerOf(a, bId), peerOf(b, aId)]);
       expect(await b.evaluate(() => (globalThis as any).room.peers.length)).toBe(1);
       // Both ways, over the new channel.
       await a.evaluate(() => (globalThis as any).room.send("from the reloaded page"));
       await b.evaluate(() => (globalThis as any).room.send("to the reloaded page"));
-      await b.waitForFunction(() => (globalThis as any).log.msgs.some(([, d]: any) => d == "from the reloaded page"), null, { timeout: 10000 });
-      await a.waitForFunction(() => (globalThis as any).log.msgs.some(([, d]: any) => d == "to the reloaded page"), null, { timeout: 10000 });
-      expect(await b.evaluate(() => (globalThis as any).log.msgs.find(([, d]: any) => d == "from the reloaded page")[0])).toBe(aId);
+      await b.waitForFunction(() => (globalThis as any).log.msgs.some(([, d]: any) => d === "from the reloaded page"), null, {
+        timeout: 10000,
+      });
+      await a.waitForFunction(() => (globalThis as any).log.msgs.some(([, d]: any) => d === "to the reloaded page"), null, {
+        timeout: 10000,
+      });
+      expect(await b.evaluate(() => (globalThis as any).log.msgs.find(([, d]: any) => d === "from the reloaded page")[0])).toBe(aId);
       for (const p of [a, b]) expect(await p.evaluate(() => (globalThis as any).log.errors)).toEqual([]);
     } finally {
       await a.close();
@@ -134,7 +149,10 @@ describe("persistent identity where storage exists", () => {
       await Promise.all([a.goto(server.url), b.goto(server.url)]);
       const aId = await enter(a, slow.rec, "identity-crash", "persistent", "alice");
       const bId = await enter(b, slow.rec, "identity-crash", undefined, "bob");
-      const peerOf = (p: Page, id: string) => p.waitForFunction((id) => (globalThis as any).room.peers.some((x: any) => x.id == id && x.path == "direct"), id, { timeout: 30000 });
+      const peerOf = (p: Page, id: string) =>
+        p.waitForFunction((id) => (globalThis as any).room.peers.some((x: any) => x.id === id && x.path === "direct"), id, {
+          timeout: 30000,
+        });
       await Promise.all([peerOf(a, bId), peerOf(b, aId)]);
 
       // The renderer dies: no pagehide, no goodbye, no LEAVE; the relay still holds the old session.
@@ -145,11 +163,11 @@ describe("persistent identity where storage exists", () => {
       await a2.goto(server.url);
       // Same id (the lock ended with the crashed page), joined at once: no "peer id already in this room".
       expect(await enter(a2, slow.rec, "identity-crash", "persistent", "alice")).toBe(aId);
-      await b.waitForFunction((id) => (globalThis as any).log.peers.filter((x: string) => x == id).length == 2, aId, { timeout: 60000 });
+      await b.waitForFunction((id) => (globalThis as any).log.peers.filter((x: string) => x === id).length === 2, aId, { timeout: 60000 });
       expect(await b.evaluate((id) => (globalThis as any).log.leaves.includes(id), aId)).toBe(true);
       await Promise.all([peerOf(a2, bId), peerOf(b, aId)]);
       await a2.evaluate(() => (globalThis as any).room.send("after the crash"));
-      await b.waitForFunction(() => (globalThis as any).log.msgs.some(([, d]: any) => d == "after the crash"), null, { timeout: 10000 });
+      await b.waitForFunction(() => (globalThis as any).log.msgs.some(([, d]: any) => d === "after the crash"), null, { timeout: 10000 });
       for (const p of [a2, b]) expect(await p.evaluate(() => (globalThis as any).log.errors)).toEqual([]);
       // The relay replaced the membership; it never refused the id.
       const c = slow.relay.core.counters;
@@ -186,7 +204,8 @@ describe("a sandboxed inscription has no storage", () => {
         await frame.waitForFunction(() => (globalThis as any).result, null, { timeout: 20000 });
         return { origin: await frame.evaluate(() => origin), ...(await frame.evaluate(() => (globalThis as any).result)) };
       };
-      const one = await run(), two = await run();
+      const one = await run(),
+        two = await run();
       // Really an opaque origin whose IndexedDB throws: the path a kept identity cannot take.
       expect(one.origin).toBe("null");
       expect(one.idb).toBe("SecurityError");

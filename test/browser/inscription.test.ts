@@ -21,10 +21,15 @@ beforeAll(async () => {
 afterAll(async () => browser?.close());
 
 /** ord's routes (ordinals/ord src/subcommand/server.rs); anything else is not an ord request. */
-const ORD_ROUTE = /^\/(inscription|preview|content|static|r\/(sat|inscription|children|parents|metadata|blockheight|blockhash|blocktime|utxo|tx|undelegated-content))\b|^\/favicon\.ico$/;
+const ORD_ROUTE =
+  /^\/(inscription|preview|content|static|r\/(sat|inscription|children|parents|metadata|blockheight|blockhash|blocktime|utxo|tx|undelegated-content))\b|^\/favicon\.ico$/;
 
 /** Open an inscription's page; record every request and return the sandboxed frame running it. */
-async function openInscription(e: Embedded, name: "chat" | "cursors", init?: () => void): Promise<{ page: Page; frame: Frame; requests: string[] }> {
+async function openInscription(
+  e: Embedded,
+  name: "chat" | "cursors",
+  init?: () => void,
+): Promise<{ page: Page; frame: Frame; requests: string[] }> {
   const page = await browser.newPage();
   const requests: string[] = [];
   page.on("request", (r) => requests.push(r.url()));
@@ -50,7 +55,11 @@ describe("examples as inscriptions on the local ord server", () => {
   beforeAll(async () => {
     e = await startEmbedded();
     // A real server on another origin, so a blocked request is blocked by CSP, not by silence.
-    outside = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => (outsideHits++, new Response("reached", { headers: { "access-control-allow-origin": "*" } })) });
+    outside = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => (outsideHits++, new Response("reached", { headers: { "access-control-allow-origin": "*" } })),
+    });
   });
   afterAll(async () => {
     outside?.stop(true);
@@ -63,21 +72,33 @@ describe("examples as inscriptions on the local ord server", () => {
     // The iframe is really sandboxed: an opaque origin.
     expect(await a.frame.evaluate(() => origin)).toBe("null");
     // Each page says who it is and how many others it sees.
-    for (const p of [a, b]) await p.frame.waitForFunction(() => /^you: guest-[0-9a-f]{4} · peers: 1 · move your pointer$/.test(document.getElementById("s")!.textContent!), null, { timeout: 20000 });
+    for (const p of [a, b])
+      await p.frame.waitForFunction(
+        () => /^you: guest-[0-9a-f]{4} · peers: 1 · move your pointer$/.test(document.getElementById("s")!.textContent!),
+        null,
+        { timeout: 20000 },
+      );
     // Move the mouse in A: A draws its own cursor (labelled as itself), and B draws A's (a message
     // over the direct channel), under the same element id and labelled with A's nick.
     const box = (await a.page.$("iframe"))!;
     const r = (await box.boundingBox())!;
-    let own: { id: string; title: string } | null = null, drawn = false;
+    let own: { id: string; title: string } | null = null,
+      drawn = false;
     for (let i = 0; i < 100 && !drawn; i++) {
       await a.page.mouse.move(r.x + 20 + (i % 50), r.y + 20 + (i % 30));
       await Bun.sleep(100);
-      own ??= await a.frame.evaluate(() => { const c = document.querySelector("i"); return c && { id: c.id, title: c.title }; });
+      own ??= await a.frame.evaluate(() => {
+        const c = document.querySelector("i");
+        return c && { id: c.id, title: c.title };
+      });
       drawn = !!own && (await b.frame.evaluate((id) => !!document.getElementById(id), own.id));
     }
     expect(drawn).toBe(true);
     expect(own!.title).toMatch(/^guest-[0-9a-f]{4} \(you\)$/);
-    const seen = await b.frame.evaluate((id) => { const c = document.getElementById(id)!; return { left: c.style.left, title: c.title }; }, own!.id);
+    const seen = await b.frame.evaluate((id) => {
+      const c = document.getElementById(id)!;
+      return { left: c.style.left, title: c.title };
+    }, own!.id);
     expect(seen.left).toMatch(/px$/);
     expect(seen.title).toBe(own!.title.replace(" (you)", ""));
     expect(await b.frame.evaluate(() => document.querySelectorAll("i").length)).toBe(1); // B's own pointer never moved
@@ -92,7 +113,10 @@ describe("examples as inscriptions on the local ord server", () => {
     expect(paths).toContain(`/r/sat/${SATS.boot}/at/-1/content`);
     // In the same frame, a fetch and a WebSocket to another origin are blocked by ord's CSP.
     const blocked = await a.frame.evaluate(async (url) => {
-      const f = await fetch(url).then(() => "fetched", (err) => "blocked: " + err.name);
+      const f = await fetch(url).then(
+        () => "fetched",
+        (err) => "blocked: " + err.name,
+      );
       const ws = await new Promise<string>((res) => {
         try {
           const s = new WebSocket(url.replace("http", "ws"));
@@ -115,9 +139,13 @@ describe("examples as inscriptions on the local ord server", () => {
     const a = await openInscription(e, "chat");
     const b = await openInscription(e, "chat");
     const status = (f: Frame) => f.evaluate(() => document.getElementById("s")!.textContent!);
-    for (const p of [a, b]) await p.frame.waitForFunction(() => /^you: guest-[0-9a-f]{4} · peers: 1$/.test(document.getElementById("s")!.textContent!), null, { timeout: 20000 });
+    for (const p of [a, b])
+      await p.frame.waitForFunction(() => /^you: guest-[0-9a-f]{4} · peers: 1$/.test(document.getElementById("s")!.textContent!), null, {
+        timeout: 20000,
+      });
     expect(await a.frame.evaluate(() => (document.getElementById("i") as HTMLInputElement).disabled)).toBe(false);
-    const aNick = /guest-[0-9a-f]{4}/.exec(await status(a.frame))![0], bNick = /guest-[0-9a-f]{4}/.exec(await status(b.frame))![0];
+    const aNick = /guest-[0-9a-f]{4}/.exec(await status(a.frame))![0],
+      bNick = /guest-[0-9a-f]{4}/.exec(await status(b.frame))![0];
     expect(aNick).not.toBe(bNick);
     await b.frame.waitForFunction((n) => document.body.innerText.includes(n + " joined"), aNick, { timeout: 10000 });
     await a.frame.fill("input", "lines say who wrote them");
@@ -127,13 +155,20 @@ describe("examples as inscriptions on the local ord server", () => {
     await b.frame.waitForFunction((n) => document.body.innerText.includes(n + ": lines say who wrote them"), aNick, { timeout: 10000 });
     // A navigates away (its frame's pagehide says goodbye): B says who left and counts again.
     await a.page.goto("about:blank");
-    await b.frame.waitForFunction((n) => document.body.innerText.includes(n + " left") && document.getElementById("s")!.textContent!.endsWith("peers: 0"), aNick, { timeout: 10000 });
+    await b.frame.waitForFunction(
+      (n) => document.body.innerText.includes(n + " left") && document.getElementById("s")!.textContent!.endsWith("peers: 0"),
+      aNick,
+      { timeout: 10000 },
+    );
     await a.page.close();
     await b.page.close();
   }, 60000);
 
   test("the library is served with Content-Encoding: br and imports and works", async () => {
-    const res = await fetch(`${e.ord.url}/r/sat/${SATS.lib}/at/-1/content`, { headers: { "accept-encoding": "br" }, decompress: false } as RequestInit);
+    const res = await fetch(`${e.ord.url}/r/sat/${SATS.lib}/at/-1/content`, {
+      headers: { "accept-encoding": "br" },
+      decompress: false,
+    } as RequestInit);
     expect(res.headers.get("content-encoding")).toBe("br");
     expect(res.headers.get("cache-control")).toBe("no-store");
     const a = await openInscription(e, "chat");
@@ -179,8 +214,14 @@ describe("the examples when no relay answers", () => {
       // The only relay takes the whole 10 s timeout to give up on: until then, "connecting…".
       for (const p of pages) expect(await status(p.frame)).toBe("connecting…");
       expect(await pages[0]!.frame.evaluate(() => (document.getElementById("i") as HTMLInputElement).disabled)).toBe(true);
-      for (const p of pages) await p.frame.waitForFunction(() => document.getElementById("s")!.textContent!.startsWith("no connection: "), null, { timeout: 30000 });
-      for (const p of pages) expect(await status(p.frame)).toBe(`no connection: lumamesh: no relay reachable: ${addr}: ICE timeout after 10000 ms (is UDP ${hole.port} reachable?)`);
+      for (const p of pages)
+        await p.frame.waitForFunction(() => document.getElementById("s")!.textContent!.startsWith("no connection: "), null, {
+          timeout: 30000,
+        });
+      for (const p of pages)
+        expect(await status(p.frame)).toBe(
+          `no connection: lumamesh: no relay reachable: ${addr}: ICE timeout after 10000 ms (is UDP ${hole.port} reachable?)`,
+        );
       for (const p of pages) await p.page.close();
     } finally {
       hole.close();
@@ -221,7 +262,11 @@ describe("discovery falls back source by source", () => {
   }, 60000);
 
   for (const [what, body, reason] of [
-    ["a wrong-version", JSON.stringify({ lumamesh: 2, relays: [{ addr: "127.0.0.1:1", fp: "00:".repeat(31) + "00" }] }), "unsupported bootstrap version 2"],
+    [
+      "a wrong-version",
+      JSON.stringify({ lumamesh: 2, relays: [{ addr: "127.0.0.1:1", fp: "00:".repeat(31) + "00" }] }),
+      "unsupported bootstrap version 2",
+    ],
     ["a malformed", "{ this is not json", "not JSON"],
     ["an entry-less", JSON.stringify({ lumamesh: 1, relays: [{ addr: "nowhere", fp: "xx" }] }), "no valid relay entries"],
   ] as const) {

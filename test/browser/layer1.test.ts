@@ -32,20 +32,23 @@ async function newPage(): Promise<Page> {
 
 /** In the page: connect to one relay, ping it, report the outcome. */
 async function connectAndPing(page: Page, relay: { addr: string; fp: string }, opts: { keep?: boolean; timeout?: number } = {}) {
-  return page.evaluate(async ({ relay, opts }) => {
-    const { connect } = await import("/lumamesh.js");
-    const t0 = performance.now();
-    try {
-      const net = await connect({ relays: [relay], timeout: opts.timeout ?? 8000 });
-      const ms = performance.now() - t0;
-      const rtt = await net.ping();
-      if (opts.keep) (globalThis as any).net = net;
-      else net.close();
-      return { ok: true as const, ms, rtt, relay: net.relay?.addr ?? relay.addr };
-    } catch (e: any) {
-      return { ok: false as const, ms: performance.now() - t0, name: e?.name, message: String(e?.message), attempts: e?.attempts };
-    }
-  }, { relay, opts });
+  return page.evaluate(
+    async ({ relay, opts }) => {
+      const { connect } = await import("/lumamesh.js");
+      const t0 = performance.now();
+      try {
+        const net = await connect({ relays: [relay], timeout: opts.timeout ?? 8000 });
+        const ms = performance.now() - t0;
+        const rtt = await net.ping();
+        if (opts.keep) (globalThis as any).net = net;
+        else net.close();
+        return { ok: true as const, ms, rtt, relay: net.relay?.addr ?? relay.addr };
+      } catch (e: any) {
+        return { ok: false as const, ms: performance.now() - t0, name: e?.name, message: String(e?.message), attempts: e?.attempts };
+      }
+    },
+    { relay, opts },
+  );
 }
 
 describe("Layer 1 with headless Chromium", () => {
@@ -73,7 +76,9 @@ describe("Layer 1 with headless Chromium", () => {
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.name).toBe("ConnectError");
-      expect(r.attempts).toEqual([{ relay: relay.record.addr, reason: "dtls-fingerprint", message: expect.stringContaining("fingerprint") }]);
+      expect(r.attempts).toEqual([
+        { relay: relay.record.addr, reason: "dtls-fingerprint", message: expect.stringContaining("fingerprint") },
+      ]);
       expect(r.message).toContain(relay.record.addr);
       // Failing on the DTLS check, well before the 8 s give-up timer.
       expect(r.ms).toBeLessThan(7000);
@@ -89,7 +94,8 @@ describe("Layer 1 with headless Chromium", () => {
     const r = await connectAndPing(page, { addr: silent, fp: relay.record.fp }, { timeout: 1500 });
     sock.close();
     expect(r).toMatchObject({ ok: false, name: "ConnectError" });
-    if (!r.ok) expect(r.attempts).toEqual([{ relay: silent, reason: "ice-timeout", message: expect.stringContaining("ICE timeout after 1500 ms") }]);
+    if (!r.ok)
+      expect(r.attempts).toEqual([{ relay: silent, reason: "ice-timeout", message: expect.stringContaining("ICE timeout after 1500 ms") }]);
     await page.close();
   });
 
@@ -98,13 +104,15 @@ describe("Layer 1 with headless Chromium", () => {
     // with ERROR 100 and closes the session, exactly as a relay of another version would.
     const { relay: other, rec } = await startInProcessRelay();
     const forward = other.core.handleMessage.bind(other.core);
-    other.core.handleMessage = (key, msg, now) => forward(key, msg[0] == 1 ? Uint8Array.of(1, 2, 2) : msg, now);
+    other.core.handleMessage = (key, msg, now) => forward(key, msg[0] === 1 ? Uint8Array.of(1, 2, 2) : msg, now);
     try {
       const page = await newPage();
       const addr = rec.addr;
       const r = await connectAndPing(page, rec);
       expect(r).toMatchObject({ ok: false, name: "ConnectError" });
-      expect(r.attempts).toEqual([{ relay: addr, reason: "version", message: `${addr}: relay refused: relay speaks version 1 only (100)` }]);
+      expect(r.attempts).toEqual([
+        { relay: addr, reason: "version", message: `${addr}: relay refused: relay speaks version 1 only (100)` },
+      ]);
       expect(other.core.counters["drop.version"]).toBe(1);
       await page.close();
     } finally {
@@ -137,10 +145,14 @@ describe("Layer 1 with headless Chromium", () => {
     await page.goto(server.url);
     const r = await connectAndPing(page, relay.record, { keep: true });
     expect(r.ok).toBe(true);
-    const before = relay.lines.filter((l) => l.event == "session.close").length;
+    const before = relay.lines.filter((l) => l.event === "session.close").length;
     // SIGKILL: no DTLS close_notify, no SCTP ABORT; only the idle timeout can notice.
     kill();
-    const closed = await relay.waitFor("session.close", (l) => relay.lines.filter((x) => x.event == "session.close").indexOf(l) >= before && l.reason == "idle", 20000);
+    const closed = await relay.waitFor(
+      "session.close",
+      (l) => relay.lines.filter((x) => x.event === "session.close").indexOf(l) >= before && l.reason === "idle",
+      20000,
+    );
     expect(closed.reason).toBe("idle");
     await other.close().catch(() => {});
   }, 30000);
@@ -152,22 +164,35 @@ describe("Layer 1 with headless Chromium", () => {
     const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
     const u = "A".repeat(32);
     const check = (username: string, key: Uint8Array) =>
-      encodeStun({ method: 1, cls: 0, txid: rnd(12), attrs: [{ type: ATTR.USERNAME, value: new TextEncoder().encode(username) }, { type: ATTR.ICE_CONTROLLING, value: rnd(8) }] }, { integrityKey: key, fingerprint: true });
+      encodeStun(
+        {
+          method: 1,
+          cls: 0,
+          txid: rnd(12),
+          attrs: [
+            { type: ATTR.USERNAME, value: new TextEncoder().encode(username) },
+            { type: ATTR.ICE_CONTROLLING, value: rnd(8) },
+          ],
+        },
+        { integrityKey: key, fingerprint: true },
+      );
     for (let i = 0; i < 300; i++) {
-      await send(rnd(1 + (i % 200)));                                               // random bytes
+      await send(rnd(1 + (i % 200))); // random bytes
       await send(check(`${u}:${u}`, new TextEncoder().encode(u)).subarray(0, 20 + (i % 40))); // truncated STUN
-      await send(check(`${u}:${u}`, new TextEncoder().encode("wrong-password-wrong")));      // bad integrity
-      await send(check(`${u}:abc`, new TextEncoder().encode(u)));                            // browser's half too short
-      await send(check(`x:y`, new TextEncoder().encode("x")));                               // malformed USERNAME
+      await send(check(`${u}:${u}`, new TextEncoder().encode("wrong-password-wrong"))); // bad integrity
+      await send(check(`${u}:abc`, new TextEncoder().encode(u))); // browser's half too short
+      await send(check(`x:y`, new TextEncoder().encode("x"))); // malformed USERNAME
       const dtls = rnd(60);
-      dtls[0] = 22;                                                                           // DTLS handshake byte, no session
+      dtls[0] = 22; // DTLS handshake byte, no session
       await send(dtls);
       await Bun.sleep(2); // pace it: a burst would overflow the socket buffer and lose datagrams
     }
     sock.close();
     const stats = await relay.waitFor("relay.stats", (l) => (l.counters["drop.dtls-no-session"] ?? 0) >= 300, 10000);
     const c = stats.counters as Record<string, number>;
-    const stunDrops = Object.entries(c).filter(([k]) => k.startsWith("drop.stun.")).reduce((a, [, v]) => a + v, 0);
+    const stunDrops = Object.entries(c)
+      .filter(([k]) => k.startsWith("drop.stun."))
+      .reduce((a, [, v]) => a + v, 0);
     expect(stunDrops).toBeGreaterThanOrEqual(1200);
     expect(c["drop.not-stun-or-dtls"]).toBeGreaterThan(0);
     expect(relay.proc.exitCode).toBeNull();

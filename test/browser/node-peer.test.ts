@@ -37,7 +37,11 @@ afterAll(async () => {
 
 /** examples/bot.ts as its own process, as docs/node.md runs it; its stdout lines collected. */
 function startBot(args: string[]) {
-  const proc = Bun.spawn([process.execPath, join(ROOT, "examples/bot.ts"), "--relay", `${relay.record.addr},${relay.record.fp}`, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([process.execPath, join(ROOT, "examples/bot.ts"), "--relay", `${relay.record.addr},${relay.record.fp}`, ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const bot = { proc, out: [] as string[], err: "" };
   (async () => {
     let buf = "";
@@ -81,20 +85,38 @@ describe("a Bun process as a peer", () => {
       const id = hex(fpId(generateCertificate(dir).fingerprint));
       dirs[id < pageId ? "low" : "high"] ??= { dir, id };
     }
-    const low = dirs.low!, high = dirs.high!;
+    const low = dirs.low!,
+      high = dirs.high!;
     const a = startBot(["--room", "bots", "--nick", "bot-low", "--identity", low.dir]);
     const b = startBot(["--room", "bots", "--nick", "bot-high", "--identity", high.dir]);
-    const why = async () => `bots: ${JSON.stringify([a.out, a.err, b.out, b.err])}; page: ${JSON.stringify(await page.evaluate(() => (globalThis as any).room.peers.map((p: any) => [p.id, p.nick, p.path])))}`;
-    // Each bot says its id (the fingerprint prefix of the certificate it keeps) and is admitted by the relay.
-    await poll(async () => a.out.includes("joined bots") && b.out.includes("joined bots"), 20000, why);
+    const why = async () =>
+      `bots: ${JSON.stringify([a.out, a.err, b.out, b.err])}; page: ${JSON.stringify(await page.evaluate(() => (globalThis as any).room.peers.map((p: any) => [p.id, p.nick, p.path])))}`;
+    // Each bot says its id (the fingerprint prefix of the certificate it keeps) and is admitted by the
+    // relay. A bot that exits first fails the test at once, with what it printed.
+    await poll(
+      async () => {
+        for (const x of [a, b]) if (x.proc.exitCode !== null) throw new Error(`a bot exited with ${x.proc.exitCode}: ${await why()}`);
+        return a.out.includes("joined bots") && b.out.includes("joined bots");
+      },
+      60000,
+      why,
+    );
     expect(a.out[0]).toBe(`id ${low.id} relay ${relay.record.addr}`);
     expect(b.out[0]).toBe(`id ${high.id} relay ${relay.record.addr}`);
 
     // The page meets both directly (its side checks each DTLS certificate against the id).
-    await poll(() => page.evaluate((ids) => ids.every((id) => (globalThis as any).room.peers.some((p: any) => p.id == id && p.path == "direct")), [low.id, high.id]), 20000, why);
+    await poll(
+      () =>
+        page.evaluate(
+          (ids) => ids.every((id) => (globalThis as any).room.peers.some((p: any) => p.id === id && p.path === "direct")),
+          [low.id, high.id],
+        ),
+      20000,
+      why,
+    );
     const nicks = await page.evaluate(() => Object.fromEntries((globalThis as any).room.peers.map((p: any) => [p.id, p.nick])));
     expect(nicks).toEqual({ [low.id]: "bot-low", [high.id]: "bot-high" });
-    await poll(async () => a.out.includes(`peer ${pageId} alice direct`) && b.out.includes(`peer ${pageId} alice direct`), 20000, why);
+    await poll(async () => a.out.includes(`peer ${pageId} alice direct`) && b.out.includes(`peer ${pageId} alice direct`), 60000, why);
 
     // Page → bot and bot → page: every bot answers each message on the direct channel.
     await page.evaluate(async () => {
@@ -102,7 +124,7 @@ describe("a Bun process as a peer", () => {
       for (const p of g.room.peers) await p.send("hi " + p.nick);
       await g.room.send({ n: [1, 2, 3] });
     });
-    await poll(() => page.evaluate(() => (globalThis as any).log.msgs.length >= 4), 20000, why);
+    await poll(() => page.evaluate(() => (globalThis as any).log.msgs.length >= 4), 60000, why);
     const msgs = await page.evaluate(() => (globalThis as any).log.msgs);
     expect(msgs).toContainEqual([low.id, "bot-low", "echo: hi bot-low"]);
     expect(msgs).toContainEqual([high.id, "bot-high", "echo: hi bot-high"]);
@@ -117,5 +139,5 @@ describe("a Bun process as a peer", () => {
     expect(await a.proc.exited).toBe(0);
     expect(await page.evaluate(() => (globalThis as any).log.errors)).toEqual([]);
     await page.close();
-  }, 90000);
+  }, 240000);
 });

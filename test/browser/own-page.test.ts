@@ -48,9 +48,10 @@ beforeAll(async () => {
     port: 0,
     fetch(req) {
       const path = new URL(req.url).pathname;
-      if (path == "/") return new Response(page, { headers: { "content-type": "text/html" } });
+      if (path === "/") return new Response(page, { headers: { "content-type": "text/html" } });
       // The file npm start built, as README says to copy it beside the page.
-      if (path == "/lumamesh.js") return new Response(readFileSync(join(ROOT, "dist/lumamesh.js")), { headers: { "content-type": "text/javascript" } });
+      if (path === "/lumamesh.js")
+        return new Response(readFileSync(join(ROOT, "dist/lumamesh.js")), { headers: { "content-type": "text/javascript" } });
       return new Response("not found", { status: 404 });
     },
   });
@@ -78,7 +79,7 @@ async function twoTabs(snippet: string): Promise<unknown[][][]> {
     await p.goto(`http://127.0.0.1:${server.port}/`);
     tabs.push(t);
   }
-  const hello = (logs: unknown[][]) => logs.some((l) => JSON.stringify(l) == JSON.stringify(["alice", { hello: "world" }]));
+  const hello = (logs: unknown[][]) => logs.some((l) => JSON.stringify(l) === JSON.stringify(["alice", { hello: "world" }]));
   for (let i = 0; i < 600 && !tabs.every((t) => hello(t.logs)); i++) {
     if (tabs.some((t) => t.errors.length)) break;
     await Bun.sleep(100);

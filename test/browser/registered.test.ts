@@ -39,12 +39,19 @@ test("registration end to end: funded, inscribed, readable on its sat, and the b
   chain.fund(signer.script(), 60_000n, { sat: 7_000_000_000 });
   chain.mine();
   const r = await registerRelay({
-    dataDir: e.dataDir, state: e.state, ip: "127.0.0.1", port: e.relay.port, network: "regtest",
-    backend: new EsploraBackend(es.url), ord: new OrdClient(e.ord.url), feeRate: 2, broadcast: true,
+    dataDir: e.dataDir,
+    state: e.state,
+    ip: "127.0.0.1",
+    port: e.relay.port,
+    network: "regtest",
+    backend: new EsploraBackend(es.url),
+    ord: new OrdClient(e.ord.url),
+    feeRate: 2,
+    broadcast: true,
     allowUnindexedRunes: true, // dev/embedded.ts's ord server does not index runes (runes: null); no rune exists on this chain
   });
   expect(r.status).toBe("registered");
-  if (r.status != "registered") return;
+  if (r.status !== "registered") return;
   chain.mine();
   // The signed record is the newest inscription on the relay's sat.
   const onChain = await (await fetch(`${e.ord.url}/r/sat/${r.sat}/at/-1/content`)).json();

@@ -31,38 +31,50 @@ async function peerPage(rec: Rec, room: string, blocked: boolean): Promise<Page>
   const page = await browser.newPage();
   pages.push(page);
   await page.goto(server.url);
-  await page.evaluate(async ({ rec, room, blocked }) => {
-    const g = globalThis as any;
-    const { connect } = await import("/lumamesh.js");
-    g.pcs = [];
-    // Mesh connections are the ones with iceServers (the relays as STUN servers); the relay link has none.
-    class Gate extends RTCPeerConnection {
-      constructor(cfg?: RTCConfiguration) {
-        super(cfg?.iceServers && blocked ? { ...cfg, iceTransportPolicy: "relay" } : cfg);
-        if (cfg?.iceServers) g.pcs.push(this);
+  await page.evaluate(
+    async ({ rec, room, blocked }) => {
+      const g = globalThis as any;
+      const { connect } = await import("/lumamesh.js");
+      g.pcs = [];
+      // Mesh connections are the ones with iceServers (the relays as STUN servers); the relay link has none.
+      class Gate extends RTCPeerConnection {
+        constructor(cfg?: RTCConfiguration) {
+          super(cfg?.iceServers && blocked ? { ...cfg, iceTransportPolicy: "relay" } : cfg);
+          if (cfg?.iceServers) g.pcs.push(this);
+        }
       }
-    }
-    g.unblock = () => g.pcs.forEach((pc: RTCPeerConnection) => pc.setConfiguration({ ...pc.getConfiguration(), iceTransportPolicy: "all" }));
-    g.net = await connect({ relays: [rec], RTCPeerConnection: Gate });
-    g.log = { peers: [] as any[], paths: [] as string[], msgs: [] as any[], errors: [] as any[] };
-    g.room = await g.net.joinRoom(room, { nick: blocked ? "walled" : "open" });
-    g.t0 = performance.now();
-    g.room.on("peer", (p: any) => {
-      g.log.peers.push({ id: p.id, path: p.path, at: performance.now() - g.t0 });
-      p.on("path", (x: string) => g.log.paths.push(x));
-    });
-    g.room.on("error", (e: any) => g.log.errors.push(e));
-    g.room.on("message", (d: any, p: any) => {
-      let sum = 0;
-      if (d instanceof Uint8Array) for (let i = 0; i < d.length; i++) sum = (sum * 31 + d[i]) >>> 0;
-      g.log.msgs.push({ from: p.id, path: p.path, kind: d instanceof Uint8Array ? "bin" : typeof d, size: d?.length, sum, value: d instanceof Uint8Array ? null : d });
-    });
-  }, { rec, room, blocked });
+      g.unblock = () =>
+        g.pcs.forEach((pc: RTCPeerConnection) => pc.setConfiguration({ ...pc.getConfiguration(), iceTransportPolicy: "all" }));
+      g.net = await connect({ relays: [rec], RTCPeerConnection: Gate });
+      g.log = { peers: [] as any[], paths: [] as string[], msgs: [] as any[], errors: [] as any[] };
+      g.room = await g.net.joinRoom(room, { nick: blocked ? "walled" : "open" });
+      g.t0 = performance.now();
+      g.room.on("peer", (p: any) => {
+        g.log.peers.push({ id: p.id, path: p.path, at: performance.now() - g.t0 });
+        p.on("path", (x: string) => g.log.paths.push(x));
+      });
+      g.room.on("error", (e: any) => g.log.errors.push(e));
+      g.room.on("message", (d: any, p: any) => {
+        let sum = 0;
+        if (d instanceof Uint8Array) for (let i = 0; i < d.length; i++) sum = (sum * 31 + d[i]) >>> 0;
+        g.log.msgs.push({
+          from: p.id,
+          path: p.path,
+          kind: d instanceof Uint8Array ? "bin" : typeof d,
+          size: d?.length,
+          sum,
+          value: d instanceof Uint8Array ? null : d,
+        });
+      });
+    },
+    { rec, room, blocked },
+  );
   return page;
 }
 
 const g = (p: Page, expr: string) => p.evaluate(expr) as Promise<any>;
-const waitPeers = (p: Page, n: number, ms = 15000) => p.waitForFunction((n) => (globalThis as any).log.peers.length >= n, n, { timeout: ms });
+const waitPeers = (p: Page, n: number, ms = 15000) =>
+  p.waitForFunction((n) => (globalThis as any).log.peers.length >= n, n, { timeout: ms });
 const waitMsgs = (p: Page, n: number, ms = 30000) => p.waitForFunction((n) => (globalThis as any).log.msgs.length >= n, n, { timeout: ms });
 const checksum = (n: number) => {
   let sum = 0;
@@ -101,7 +113,8 @@ describe("relayed fallback (loopback, one side without a direct path)", () => {
     await g(b, `room.peers[0].send(Uint8Array.from({ length: 100000 }, (_, i) => (i * 7) & 255))`);
     await waitMsgs(b, 2);
     await waitMsgs(a, 2);
-    const ma = (await g(a, "log.msgs")) as any[], mb = (await g(b, "log.msgs")) as any[];
+    const ma = (await g(a, "log.msgs")) as any[],
+      mb = (await g(b, "log.msgs")) as any[];
     expect(mb.map((m) => m.value)).toEqual([{ hello: "from-walled-side", n: 1 }, "text-kumquat-from-a"]);
     expect(ma[0].value).toEqual({ hello: "from-open-side", n: 2 });
     expect(ma[1]).toMatchObject({ kind: "bin", size: 100000, sum: checksum(100000), path: "relayed" });
@@ -110,7 +123,16 @@ describe("relayed fallback (loopback, one side without a direct path)", () => {
     // The relay carried it all, and saw none of it.
     const text = readFileSync(recordFile).toString("latin1");
     expect(text.length).toBeGreaterThan(100000);
-    for (const needle of ["walled-garden-room", "walled", "from-walled-side", "from-open-side", "kumquat", "hello", "a=fingerprint", "candidate"])
+    for (const needle of [
+      "walled-garden-room",
+      "walled",
+      "from-walled-side",
+      "from-open-side",
+      "kumquat",
+      "hello",
+      "a=fingerprint",
+      "candidate",
+    ])
       expect(text.includes(needle)).toBe(false);
     // 100 KB of zero-to-255 ramps would show up as a run of 0x00 0x07 0x0e ... if it were not sealed.
     expect(text.includes(Buffer.from([0, 7, 14, 21, 28, 35, 42]).toString("latin1"))).toBe(false);
@@ -132,13 +154,30 @@ describe("relayed fallback (loopback, one side without a direct path)", () => {
     for (const p of [a, b]) await p.waitForFunction(() => (globalThis as any).net.relay === null, null, { timeout: 10000 }); // the relay's death noticed
     await g(a, `room.send("direct-after-relay-death-a")`);
     await g(b, `room.send("direct-after-relay-death-b")`);
-    await b.waitForFunction(() => (globalThis as any).log.msgs.some((m: any) => m.value == "direct-after-relay-death-a"), null, { timeout: 5000 });
-    await a.waitForFunction(() => (globalThis as any).log.msgs.some((m: any) => m.value == "direct-after-relay-death-b"), null, { timeout: 5000 });
+    await b.waitForFunction(() => (globalThis as any).log.msgs.some((m: any) => m.value === "direct-after-relay-death-a"), null, {
+      timeout: 5000,
+    });
+    await a.waitForFunction(() => (globalThis as any).log.msgs.some((m: any) => m.value === "direct-after-relay-death-b"), null, {
+      timeout: 5000,
+    });
     expect((await g(b, "log.msgs")).at(-1).path).toBe("direct");
   }, 60000);
 
   test("relayed sends are paced under the byte and frame rates the relay announced: nothing is cut by its limits", async () => {
-    const slow = await startRelayProc({ args: ["--limit", "relayRate=20000", "--limit", "relayBurst=40000", "--limit", "msgRate=20", "--limit", "msgBurst=30", "--stats-interval", "0.5"] });
+    const slow = await startRelayProc({
+      args: [
+        "--limit",
+        "relayRate=20000",
+        "--limit",
+        "relayBurst=40000",
+        "--limit",
+        "msgRate=20",
+        "--limit",
+        "msgBurst=30",
+        "--stats-interval",
+        "0.5",
+      ],
+    });
     try {
       const a = await peerPage(slow.record, "slow-lane", true);
       const b = await peerPage(slow.record, "slow-lane", false);
@@ -168,7 +207,8 @@ describe("a relay that replays what it forwards", () => {
     const { relay, rec } = await startInProcessRelay();
     const forward = relay.core.handleMessage.bind(relay.core);
     let copies = 0;
-    relay.core.handleMessage = (key, msg, now) => forward(key, msg, now).flatMap((a) => (a.type == "frame" && a.data[0] == 23 ? (copies++, [a, a]) : [a]));
+    relay.core.handleMessage = (key, msg, now) =>
+      forward(key, msg, now).flatMap((a) => (a.type === "frame" && a.data[0] === 23 ? (copies++, [a, a]) : [a]));
     try {
       const a = await peerPage(rec, "echo-chamber", true);
       const b = await peerPage(rec, "echo-chamber", false);
@@ -178,7 +218,11 @@ describe("a relay that replays what it forwards", () => {
       await waitMsgs(b, 6);
       // Every copy that reached a page is counted: wait until all of them were (no sleeping on luck).
       const rejected = async () => (await g(a, "room.stats.rejected")) + (await g(b, "room.stats.rejected"));
-      await poll(async () => (await rejected()) == copies, 20000, async () => `${await rejected()} of ${copies} copies counted`);
+      await poll(
+        async () => (await rejected()) === copies,
+        20000,
+        async () => `${await rejected()} of ${copies} copies counted`,
+      );
       const got = (await g(b, "log.msgs")) as any[];
       expect(got.slice(0, 5).map((m) => m.value)).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
       expect(got[5]).toMatchObject({ kind: "bin", size: 40000, sum: checksum(40000), path: "relayed" });

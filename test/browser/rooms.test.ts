@@ -30,26 +30,36 @@ async function peerPage(rec: Rec, room: string, opts: { nick?: string; password?
   await page.addInitScript(traceConnections);
   allPages.push(page);
   await page.goto(server.url);
-  await page.evaluate(async ({ rec, room, opts }) => {
-    const g = globalThis as any;
-    const { connect } = await import("/lumamesh.js");
-    g.net = await connect({ relays: [rec] });
-    g.log = { peers: [] as string[], leaves: [] as [string, number][], msgs: [] as any[], errors: [] as any[] };
-    g.relayErrors = [];
-    g.net.on("error", (e: any) => g.relayErrors.push(e));
-    g.room = await g.net.joinRoom(room, opts);
-    g.room.on("peer", (p: any) => g.log.peers.push(p.id));
-    g.room.on("leave", (p: any) => g.log.leaves.push([p.id, performance.now()]));
-    g.room.on("error", (e: any) => g.log.errors.push(e));
-    g.room.on("message", (d: any, p: any) => {
-      const kind = d instanceof Uint8Array ? "bin" : typeof d;
-      // Keep a digest of big messages so the test can compare without shipping megabytes back.
-      const size = d instanceof Uint8Array ? d.length : typeof d == "string" ? d.length : JSON.stringify(d).length;
-      let sum = 0;
-      if (d instanceof Uint8Array) for (let i = 0; i < d.length; i++) sum = (sum * 31 + d[i]) >>> 0;
-      g.log.msgs.push({ from: p.id, nick: p.nick, kind, size, sum, value: size < 2000 ? d instanceof Uint8Array ? Array.from(d) : d : null });
-    });
-  }, { rec, room, opts });
+  await page.evaluate(
+    async ({ rec, room, opts }) => {
+      const g = globalThis as any;
+      const { connect } = await import("/lumamesh.js");
+      g.net = await connect({ relays: [rec] });
+      g.log = { peers: [] as string[], leaves: [] as [string, number][], msgs: [] as any[], errors: [] as any[] };
+      g.relayErrors = [];
+      g.net.on("error", (e: any) => g.relayErrors.push(e));
+      g.room = await g.net.joinRoom(room, opts);
+      g.room.on("peer", (p: any) => g.log.peers.push(p.id));
+      g.room.on("leave", (p: any) => g.log.leaves.push([p.id, performance.now()]));
+      g.room.on("error", (e: any) => g.log.errors.push(e));
+      g.room.on("message", (d: any, p: any) => {
+        const kind = d instanceof Uint8Array ? "bin" : typeof d;
+        // Keep a digest of big messages so the test can compare without shipping megabytes back.
+        const size = d instanceof Uint8Array ? d.length : typeof d === "string" ? d.length : JSON.stringify(d).length;
+        let sum = 0;
+        if (d instanceof Uint8Array) for (let i = 0; i < d.length; i++) sum = (sum * 31 + d[i]) >>> 0;
+        g.log.msgs.push({
+          from: p.id,
+          nick: p.nick,
+          kind,
+          size,
+          sum,
+          value: size < 2000 ? (d instanceof Uint8Array ? Array.from(d) : d) : null,
+        });
+      });
+    },
+    { rec, room, opts },
+  );
   return page;
 }
 
@@ -74,15 +84,27 @@ function traceConnections() {
   g.RTCPeerConnection.generateCertificate = PC.generateCertificate;
   g.__dump = () =>
     `page ${g.net?.id} peers=[${g.room?.peers.map((p: any) => p.id)}]\n` +
-    g.__pcs.map((pc: any, i: number) => {
-      const remote = /a=fingerprint:sha-256 (\S+)/.exec(pc.remoteDescription?.sdp ?? "")?.[1]?.replace(/:/g, "").slice(0, 16).toLowerCase();
-      return `  pc${i} remote=${remote} sig=${pc.signalingState} ice=${pc.iceConnectionState} conn=${pc.connectionState}\n    ${pc.log.join("\n    ")}`;
-    }).join("\n");
+    g.__pcs
+      .map((pc: any, i: number) => {
+        const remote = /a=fingerprint:sha-256 (\S+)/
+          .exec(pc.remoteDescription?.sdp ?? "")?.[1]
+          ?.replace(/:/g, "")
+          .slice(0, 16)
+          .toLowerCase();
+        return `  pc${i} remote=${remote} sig=${pc.signalingState} ice=${pc.iceConnectionState} conn=${pc.connectionState}\n    ${pc.log.join("\n    ")}`;
+      })
+      .join("\n");
 }
 
 let traceRelay: RelayProc | undefined;
 async function dumpAll(pages: Page[]) {
-  if (traceRelay) console.error(traceRelay.lines.filter((l) => /session\.(close|new)|room|ERROR/.test(l.event)).map((l) => JSON.stringify(l)).join("\n"));
+  if (traceRelay)
+    console.error(
+      traceRelay.lines
+        .filter((l) => /session\.(close|new)|room|ERROR/.test(l.event))
+        .map((l) => JSON.stringify(l))
+        .join("\n"),
+    );
   for (const p of pages) if (!p.isClosed()) console.error(await p.evaluate(() => (globalThis as any).__dump()).catch((e) => String(e)));
 }
 
@@ -100,25 +122,29 @@ const waitPeers = async (p: Page, n: number, ms = 20000) => {
 /** Every page sends JSON, text, binary and 1 MB binary to every other page, directly. */
 async function exchangeAll(pages: Page[]) {
   const ids = await Promise.all(pages.map(id));
-  await Promise.all(pages.map((p) => p.evaluate(async () => {
-    const g = globalThis as any;
-    const big = new Uint8Array(1 << 20);
-    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + 3) & 255;
-    for (const peer of g.room.peers) {
-      await peer.send({ json: true, to: peer.id, n: [1, 2, 3] });
-      await peer.send("text to " + peer.id);
-      await peer.send(new Uint8Array([1, 2, 3, 254, 255]));
-      await peer.send(big);
-    }
-  })));
+  await Promise.all(
+    pages.map((p) =>
+      p.evaluate(async () => {
+        const g = globalThis as any;
+        const big = new Uint8Array(1 << 20);
+        for (let i = 0; i < big.length; i++) big[i] = (i * 7 + 3) & 255;
+        for (const peer of g.room.peers) {
+          await peer.send({ json: true, to: peer.id, n: [1, 2, 3] });
+          await peer.send("text to " + peer.id);
+          await peer.send(new Uint8Array([1, 2, 3, 254, 255]));
+          await peer.send(big);
+        }
+      }),
+    ),
+  );
   let expectedSum = 0;
   for (let i = 0; i < 1 << 20; i++) expectedSum = (expectedSum * 31 + ((i * 7 + 3) & 255)) >>> 0;
   for (const [i, p] of pages.entries()) {
     await p.waitForFunction((n) => (globalThis as any).log.msgs.length >= n, 4 * (pages.length - 1), { timeout: 30000 });
     const msgs = await p.evaluate(() => (globalThis as any).log.msgs);
     for (const [j, other] of ids.entries()) {
-      if (j == i) continue;
-      const from = msgs.filter((m: any) => m.from == other);
+      if (j === i) continue;
+      const from = msgs.filter((m: any) => m.from === other);
       expect(from.map((m: any) => m.kind)).toEqual(["object", "string", "bin", "bin"]);
       expect(from[0].value).toEqual({ json: true, to: ids[i], n: [1, 2, 3] });
       expect(from[1].value).toBe("text to " + ids[i]);
@@ -155,7 +181,7 @@ describe("rooms and the direct mesh", () => {
     const ids = await Promise.all(pages.map(id));
     for (const [i, p] of pages.entries()) {
       const peers = await p.evaluate(() => (globalThis as any).room.peers.map((x: any) => x.id).sort());
-      expect(peers).toEqual(ids.filter((_, j) => j != i).sort());
+      expect(peers).toEqual(ids.filter((_, j) => j !== i).sort());
     }
     await exchangeAll(pages);
     for (const p of pages) await p.close();
@@ -169,7 +195,7 @@ describe("rooms and the direct mesh", () => {
     const t0 = Date.now();
     await pages[2].close();
     for (const p of pages.slice(0, 2)) {
-      await p.waitForFunction((g) => (globalThis as any).log.leaves.some((l: any) => l[0] == g), gone, { timeout: 3500 });
+      await p.waitForFunction((g) => (globalThis as any).log.leaves.some((l: any) => l[0] === g), gone, { timeout: 3500 });
       expect(await p.evaluate(() => (globalThis as any).room.peers.length)).toBe(1);
     }
     expect(Date.now() - t0).toBeLessThan(3500);
@@ -177,14 +203,29 @@ describe("rooms and the direct mesh", () => {
   }, 30000);
 
   test("the relay records only ciphertext: no room name, nick, SDP, candidate or plaintext", async () => {
-    const pages = [await peerPage(relay.record, "secret-room-name-42", { nick: "nick-zanzibar" }), await peerPage(relay.record, "secret-room-name-42", { nick: "nick-quokka" })];
+    const pages = [
+      await peerPage(relay.record, "secret-room-name-42", { nick: "nick-zanzibar" }),
+      await peerPage(relay.record, "secret-room-name-42", { nick: "nick-quokka" }),
+    ];
     await Promise.all(pages.map((p) => waitPeers(p, 1)));
     await pages[0].evaluate(() => (globalThis as any).room.send("plaintext-marmalade-message"));
     await pages[1].waitForFunction(() => (globalThis as any).log.msgs.length >= 1);
     const bytes = readFileSync(recordFile);
     expect(bytes.length).toBeGreaterThan(1000); // the recording did capture the signaling
     const text = bytes.toString("latin1");
-    for (const needle of ["secret-room-name-42", "nick-zanzibar", "nick-quokka", "plaintext-marmalade", "v=0", "a=fingerprint", "a=ice-ufrag", "candidate", "typ host", "UDP/DTLS/SCTP", "sdp"])
+    for (const needle of [
+      "secret-room-name-42",
+      "nick-zanzibar",
+      "nick-quokka",
+      "plaintext-marmalade",
+      "v=0",
+      "a=fingerprint",
+      "a=ice-ufrag",
+      "candidate",
+      "typ host",
+      "UDP/DTLS/SCTP",
+      "sdp",
+    ])
       expect(text.includes(needle)).toBe(false);
     // Also not as UTF-16 or base64 of the room name.
     expect(text.includes(Buffer.from("secret-room-name-42").toString("base64").slice(0, 20))).toBe(false);
@@ -199,9 +240,11 @@ describe("rooms and the direct mesh", () => {
     // Once both pages noticed the relay is gone (their link is down), the direct channel alone carries on.
     for (const p of pages) await p.waitForFunction(() => (globalThis as any).net.relay === null, null, { timeout: 10000 });
     for (let i = 0; i < 5; i++) await pages[0].evaluate((i) => (globalThis as any).room.send({ after: "relay died", i }), i);
-    await pages[1].waitForFunction(() => (globalThis as any).log.msgs.filter((m: any) => m.value?.after).length == 5, null, { timeout: 5000 });
+    await pages[1].waitForFunction(() => (globalThis as any).log.msgs.filter((m: any) => m.value?.after).length === 5, null, {
+      timeout: 5000,
+    });
     await pages[1].evaluate(() => (globalThis as any).room.send("and back"));
-    await pages[0].waitForFunction(() => (globalThis as any).log.msgs.some((m: any) => m.value == "and back"), null, { timeout: 5000 });
+    await pages[0].waitForFunction(() => (globalThis as any).log.msgs.some((m: any) => m.value === "and back"), null, { timeout: 5000 });
     expect(await pages[0].evaluate(() => (globalThis as any).room.peers.length)).toBe(1);
     for (const p of pages) await p.close();
   }, 30000);
@@ -211,7 +254,9 @@ describe("rooms and the direct mesh", () => {
     const b = await peerPage(relay.record, "locked", { password: "wrong" });
     // Each says HELLO and neither can open the other's: wait for both complaints.
     await Promise.all([a, b].map((p) => p.waitForFunction(() => (globalThis as any).log.errors.length > 0, null, { timeout: 10000 })));
-    const [la, lb] = await Promise.all([a, b].map((p) => p.evaluate(() => ({ ...(globalThis as any).log, rejected: (globalThis as any).room.stats.rejected }))));
+    const [la, lb] = await Promise.all(
+      [a, b].map((p) => p.evaluate(() => ({ ...(globalThis as any).log, rejected: (globalThis as any).room.stats.rejected }))),
+    );
     expect(la.peers).toEqual([]);
     expect(lb.peers).toEqual([]);
     expect(la.msgs).toEqual([]);
@@ -231,11 +276,23 @@ describe("rooms and the direct mesh", () => {
     const keys = await deriveRoom(webCrypto, "tamper");
     const hexb = (h: string) => Uint8Array.from(h.match(/../g)!, (x) => parseInt(x, 16));
     // A HELLO (to no session) with one ciphertext bit flipped: it cannot open.
-    const sealed = await sealMsg(webCrypto, keys, hexb(mid), hexb(aid), 5, new Uint8Array(8), new TextEncoder().encode(JSON.stringify({ nick: "x" })));
+    const sealed = await sealMsg(
+      webCrypto,
+      keys,
+      hexb(mid),
+      hexb(aid),
+      5,
+      new Uint8Array(8),
+      new TextEncoder().encode(JSON.stringify({ nick: "x" })),
+    );
     sealed[20] ^= 1; // flip one ciphertext bit
     const data = Array.from([5, ...sealed]);
     const before = await a.evaluate(() => (globalThis as any).room.stats.rejected);
-    await m.evaluate(({ topic, to, data }) => (globalThis as any).net.send({ t: 21, topic: new Uint8Array(topic), to: new Uint8Array(to), data: new Uint8Array(data) }), { topic: Array.from(keys.topic), to: Array.from(hexb(aid)), data });
+    await m.evaluate(
+      ({ topic, to, data }) =>
+        (globalThis as any).net.send({ t: 21, topic: new Uint8Array(topic), to: new Uint8Array(to), data: new Uint8Array(data) }),
+      { topic: Array.from(keys.topic), to: Array.from(hexb(aid)), data },
+    );
     await a.waitForFunction((b) => (globalThis as any).room.stats.rejected > b, before, { timeout: 5000 });
     const log = await a.evaluate(() => (globalThis as any).log);
     expect(log.errors[0]).toMatchObject({ code: "decrypt", peer: mid });
@@ -259,7 +316,7 @@ describe("relay limits reach only the offender", () => {
     await Promise.all(good.map((p) => waitPeers(p, 2)));
     // Oversized: a 20,000-byte frame (the relay allows 16,384).
     await bad.evaluate(() => (globalThis as any).net.send({ t: 22, topic: new Uint8Array(16), data: new Uint8Array(20000) }));
-    await bad.waitForFunction(() => (globalThis as any).relayErrors.some((e: any) => e.code == 200), null, { timeout: 5000 });
+    await bad.waitForFunction(() => (globalThis as any).relayErrors.some((e: any) => e.code === 200), null, { timeout: 5000 });
     // Too many rooms: "calm" is one, a second is fine, a third is refused.
     const third = await bad.evaluate(async () => {
       const g = globalThis as any;
@@ -276,16 +333,16 @@ describe("relay limits reach only the offender", () => {
     await bad.evaluate(() => {
       for (let i = 0; i < 500; i++) (globalThis as any).net.send({ t: 3, data: new Uint8Array(4) });
     });
-    await bad.waitForFunction(() => (globalThis as any).relayErrors.some((e: any) => e.code == 201), null, { timeout: 5000 });
+    await bad.waitForFunction(() => (globalThis as any).relayErrors.some((e: any) => e.code === 201), null, { timeout: 5000 });
     const codes = await bad.evaluate(() => (globalThis as any).relayErrors.map((e: any) => e.code));
-    expect(codes.filter((c: number) => c == 201).length).toBe(1); // one ERROR, not one per dropped frame
+    expect(codes.filter((c: number) => c === 201).length).toBe(1); // one ERROR, not one per dropped frame
     // The others: pings answered, messages flow, nobody got an ERROR.
     for (const p of good) {
       expect(await p.evaluate(() => (globalThis as any).net.ping())).toBeGreaterThan(0);
       expect(await p.evaluate(() => (globalThis as any).relayErrors)).toEqual([]);
     }
     await good[0].evaluate(() => (globalThis as any).room.send("still here"));
-    await good[1].waitForFunction(() => (globalThis as any).log.msgs.some((m: any) => m.value == "still here"), null, { timeout: 5000 });
+    await good[1].waitForFunction(() => (globalThis as any).log.msgs.some((m: any) => m.value === "still here"), null, { timeout: 5000 });
     for (const p of [...good, bad]) await p.close();
   }, 60000);
 });

@@ -13,7 +13,7 @@ const tapscript = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(head.length + parts.reduce((n, p) => n + p.length, 0));
   out.set(head);
   let o = head.length;
-  for (const p of parts) (out.set(p, o), (o += p.length));
+  for (const p of parts) out.set(p, o), (o += p.length);
   return out;
 };
 const SIG = new Uint8Array(64);
@@ -25,7 +25,15 @@ describe("readEnvelopes", () => {
     const body = new Uint8Array(1300).map((_, k) => k & 0xff);
     const metadata = jsonToCbor({ note: "x".repeat(700) });
     const script = tapscript(
-      envelopeScript({ contentType: "application/json", contentEncoding: "br", parents: [PARENT], delegate: `${"ab".repeat(32)}i0`, pointer: 256n, metadata, body }),
+      envelopeScript({
+        contentType: "application/json",
+        contentEncoding: "br",
+        parents: [PARENT],
+        delegate: `${"ab".repeat(32)}i0`,
+        pointer: 256n,
+        metadata,
+        body,
+      }),
     );
     const [e, ...rest] = readEnvelopes([SIG, script, CONTROL]);
     expect(rest).toEqual([]);
@@ -77,7 +85,13 @@ describe("readEnvelopes", () => {
 describe("satInfo (ordinals sat.rs, rarity.rs)", () => {
   test("first, block-1 and last sats", () => {
     expect(satInfo(0n)).toMatchObject({ name: "nvtdijuwxlp", degree: "0°0′0″0‴", decimal: "0.0", rarity: "mythic", percentile: "0%" });
-    expect(satInfo(5_000_000_000n)).toMatchObject({ height: 1n, name: "nvtcsezkbth", degree: "0°1′1″0‴", rarity: "uncommon", charms: ["uncommon"] });
+    expect(satInfo(5_000_000_000n)).toMatchObject({
+      height: 1n,
+      name: "nvtcsezkbth",
+      degree: "0°1′1″0‴",
+      rarity: "uncommon",
+      charms: ["uncommon"],
+    });
     expect(satInfo(5_000_000_001n)).toMatchObject({ offset: 1n, rarity: "common", charms: [] });
     expect(satInfo(2_099_999_997_689_999n)).toMatchObject({ name: "a", rarity: "uncommon", percentile: "100%" }); // a 1-sat subsidy block: its only sat is its first
     // First sat of the first halving: epic; of block 2016: rare.

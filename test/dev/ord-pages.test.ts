@@ -37,7 +37,11 @@ describe("ord's static route and favicon", () => {
     const png = new Uint8Array(await fav.arrayBuffer());
     expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     expect(png).toEqual(new Uint8Array(readFileSync(join(STATIC, "favicon.png"))));
-    for (const [file, type] of [["index.css", "text/css"], ["modern-normalize.css", "text/css"], ["favicon.svg", "image/svg+xml"]]) {
+    for (const [file, type] of [
+      ["index.css", "text/css"],
+      ["modern-normalize.css", "text/css"],
+      ["favicon.svg", "image/svg+xml"],
+    ]) {
       const r = await fetch(`${ord.url}/static/${file}`);
       expect(r.status).toBe(200);
       expect(r.headers.get("content-type")).toBe(type);
@@ -59,7 +63,9 @@ describe("/inscription/<id> in Chromium", () => {
     page.on("pageerror", (e) => errors.push(e.message));
     await page.addInitScript(() => {
       (window as any).violations = [];
-      document.addEventListener("securitypolicyviolation", (e) => (window as any).violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      document.addEventListener("securitypolicyviolation", (e) =>
+        (window as any).violations.push(`${e.violatedDirective} ${e.blockedURI}`),
+      );
     });
     const res = await page.goto(`${ord.url}/inscription/${id}`);
     // The page keeps ord's own policy: nothing was loosened to make it render.

@@ -86,7 +86,8 @@ beforeAll(async () => {
     { id: TEXT_ID, body: "plain", content_type: "text/plain;charset=utf-8", sat: 700 },
   ];
   // 150 inscriptions on one sat: pages of 100 (server.rs PAGE_SIZE; r.rs sat_paginated).
-  for (let k = 0; k < 150; k++) inscriptions.push({ id: `${txid(0x1000 + k)}i0`, body: `v${k}`, content_type: "text/plain", sat: BUSY_SAT } as never);
+  for (let k = 0; k < 150; k++)
+    inscriptions.push({ id: `${txid(0x1000 + k)}i0`, body: `v${k}`, content_type: "text/plain", sat: BUSY_SAT } as never);
   for (let k = 0; k < 100; k++) inscriptions.push({ id: `${txid(0x2000 + k)}i0`, body: `w${k}`, sat: FULL_SAT } as never);
   s = await startOrdServer({ inscriptions });
 });
@@ -120,16 +121,17 @@ describe("/content", () => {
   test("br content without br accepted is 406, as ord without --decompress", async () => {
     const r = await raw(s.url, `/content/${BR_ID}`, { "Accept-Encoding": "gzip, brotli" });
     expect(r.status).toBe(406);
-    expect(r.body.toString()).toBe(
-      "inscription content encoding `br` is not acceptable. `Accept-Encoding` header: `gzip, brotli`",
-    );
+    expect(r.body.toString()).toBe("inscription content encoding `br` is not acceptable. `Accept-Encoding` header: `gzip, brotli`");
     const none = await raw(s.url, `/content/${BR_ID}`);
     expect(none.status).toBe(406);
     expect(none.body.toString()).toBe("inscription content encoding `br` is not acceptable. `Accept-Encoding` header not present");
   });
 
   test("--decompress serves br content decoded to clients without br", async () => {
-    const d = await startOrdServer({ decompress: true, inscriptions: [{ id: BR_ID, body: brotliCompressSync("xyz"), content_encoding: "br" }] });
+    const d = await startOrdServer({
+      decompress: true,
+      inscriptions: [{ id: BR_ID, body: brotliCompressSync("xyz"), content_encoding: "br" }],
+    });
     try {
       const r = await raw(d.url, `/content/${BR_ID}`);
       expect(r.status).toBe(200);
@@ -302,8 +304,20 @@ describe("recursive JSON", () => {
     expect(r.get("content-security-policy")).toEqual(["default-src 'self'"]);
     const j = JSON.parse(r.body.toString());
     expect(Object.keys(j)).toEqual([
-      "charms", "content_type", "content_length", "delegate", "fee", "height", "id",
-      "number", "output", "sat", "satpoint", "timestamp", "value", "address",
+      "charms",
+      "content_type",
+      "content_length",
+      "delegate",
+      "fee",
+      "height",
+      "id",
+      "number",
+      "output",
+      "sat",
+      "satpoint",
+      "timestamp",
+      "value",
+      "address",
     ]);
     expect(j.delegate).toBe(HTML_ID);
     expect(j.content_length).toBeNull();
@@ -318,9 +332,7 @@ describe("recursive JSON", () => {
   });
 
   test("/r/children and /r/children/<id>/inscriptions", async () => {
-    expect(await (await fetch(`${s.url}/r/children/${PARENT}`)).text()).toBe(
-      `{"ids":["${CHILD_A}","${CHILD_B}"],"more":false,"page":0}`,
-    );
+    expect(await (await fetch(`${s.url}/r/children/${PARENT}`)).text()).toBe(`{"ids":["${CHILD_A}","${CHILD_B}"],"more":false,"page":0}`);
     expect(await (await fetch(`${s.url}/r/children/${PARENT}/1`)).text()).toBe('{"ids":[],"more":false,"page":1}');
     const c = await (await fetch(`${s.url}/r/children/${PARENT}/inscriptions`)).json();
     expect(Object.keys(c)).toEqual(["children", "more", "page"]);
@@ -466,7 +478,10 @@ describe("manifest", () => {
 
       await writeFile(join(dir, "manifest.json"), JSON.stringify({ version: 2, inscriptions: [] }));
       await expect(loadManifest(dir)).rejects.toThrow('"version" must be 1');
-      await writeFile(join(dir, "manifest.json"), JSON.stringify({ version: 1, inscriptions: [{ file: "index.html", parents: ["nope"] }] }));
+      await writeFile(
+        join(dir, "manifest.json"),
+        JSON.stringify({ version: 1, inscriptions: [{ file: "index.html", parents: ["nope"] }] }),
+      );
       await expect(loadManifest(dir)).rejects.toThrow("neither an inscription id nor an earlier entry");
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -71,7 +71,10 @@ describe("startBanner", () => {
     expect(b.trimEnd().endsWith("Ctrl-C stops both.")).toBe(true);
   });
   test("a folder without index.html says so; without --serve there is no folder section", () => {
-    const b = startBanner({ ...base, served: { dir: "d", from: "files", files: [{ file: "x.js", id: "c".repeat(64) + "i0", sat: 1 }], skipped: [] } });
+    const b = startBanner({
+      ...base,
+      served: { dir: "d", from: "files", files: [{ file: "x.js", id: "c".repeat(64) + "i0", sat: 1 }], skipped: [] },
+    });
     expect(b).toContain("no index.html");
     expect(b).not.toMatch(/^  page /m);
     expect(startBanner({ ...base, served: null })).not.toContain("Your folder");

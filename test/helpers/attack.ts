@@ -12,7 +12,9 @@ export const iceString = (n: number) => Array.from(randomBytes(n), (b) => ICE[b 
 export function iceCheck(a = iceString(32), b = a): Uint8Array {
   return encodeStun(
     {
-      method: METHOD_BINDING, cls: CLASS.REQUEST, txid: randomBytes(12),
+      method: METHOD_BINDING,
+      cls: CLASS.REQUEST,
+      txid: randomBytes(12),
       attrs: [
         { type: ATTR.USERNAME, value: new TextEncoder().encode(`${a}:${b}`) },
         { type: ATTR.ICE_CONTROLLING, value: randomBytes(8) },
@@ -27,7 +29,21 @@ export function iceCheck(a = iceString(32), b = a): Uint8Array {
 export function clientHello(random: Uint8Array, cookie: Uint8Array = new Uint8Array(0), cut?: number, recordSeq = 0): Uint8Array {
   const body = Uint8Array.from([0xfe, 0xfd, ...random, 0, cookie.length, ...cookie, 0, 2, 0xc0, 0x2b, 1, 0, ...randomBytes(200)]);
   const frag = body.subarray(0, cut ?? body.length);
-  const hs = Uint8Array.from([1, 0, body.length >> 8, body.length & 255, 0, cookie.length ? 1 : 0, 0, 0, 0, 0, frag.length >> 8, frag.length & 255, ...frag]);
+  const hs = Uint8Array.from([
+    1,
+    0,
+    body.length >> 8,
+    body.length & 255,
+    0,
+    cookie.length ? 1 : 0,
+    0,
+    0,
+    0,
+    0,
+    frag.length >> 8,
+    frag.length & 255,
+    ...frag,
+  ]);
   return Uint8Array.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, recordSeq, hs.length >> 8, hs.length & 255, ...hs]);
 }
 
@@ -50,7 +66,7 @@ export async function spoofedSockets(n: number, net = 1): Promise<Socket[]> {
     const s = createSocket("udp4");
     s.on("error", () => {});
     s.on("message", () => {}); // replies are read and dropped
-    await new Promise<void>((r) => s.bind(0, `127.${net}.${(i >> 8) & 255}.${(i & 255) || 1}`, () => r()));
+    await new Promise<void>((r) => s.bind(0, `127.${net}.${(i >> 8) & 255}.${i & 255 || 1}`, () => r()));
     out.push(s);
   }
   return out;
@@ -61,11 +77,17 @@ export async function spoofedSockets(n: number, net = 1): Promise<Socket[]> {
  * every 10 ms). Returns how many were sent.
  */
 export function flood(socks: Socket[], port: number, make: (i: number) => Uint8Array, pps: number) {
-  let sent = 0, stopped = false;
+  let sent = 0,
+    stopped = false;
   const per = Math.max(1, Math.round(pps / 100));
   const timer = setInterval(() => {
     if (stopped) return;
     for (let k = 0; k < per; k++) socks[sent % socks.length]!.send(make(sent), port, "127.0.0.1"), sent++;
   }, 10);
-  return { stop: () => ((stopped = true), clearInterval(timer), sent), get sent() { return sent; } };
+  return {
+    stop: () => ((stopped = true), clearInterval(timer), sent),
+    get sent() {
+      return sent;
+    },
+  };
 }

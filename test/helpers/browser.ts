@@ -16,7 +16,13 @@ export const FIELD_TRIALS = "WebRTC-NoSdpMangleUfrag/Enabled/";
 /** The flags of EVERY Chromium the tests and benchmarks launch (test/net/chromium.ts adds its own
  * on top). `fieldTrials: false` only for the tests that show what the trial changes. */
 export const chromiumArgs = (o: { fieldTrials?: boolean } = {}) => [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
   ...(o.fieldTrials === false ? [] : [`--force-fieldtrials=${FIELD_TRIALS}`]),
 ];
 
@@ -41,19 +47,23 @@ export const libraryBytes = () => (lib ??= bundle("src/index.ts"));
 export const PREVIOUS_LIBRARY = "ec785f2";
 let prev: Promise<Uint8Array> | undefined;
 /** That library, bundled by today's build.ts from its sources in git history (once per test process). */
-export const previousLibraryBytes = () => (prev ??= (async () => {
-  const root = join(import.meta.dir, "../..");
-  const tar = Bun.spawnSync(["git", "-C", root, "archive", "--format=tar", PREVIOUS_LIBRARY, "src"]);
-  if (tar.exitCode != 0) throw new Error(`test: the previous library is built from git history (commit ${PREVIOUS_LIBRARY}), which this checkout lacks: ${tar.stderr}`);
-  const dir = mkdtempSync(join(tmpdir(), "lumamesh-previous-"));
-  const x = Bun.spawnSync(["tar", "-x", "-C", dir], { stdin: tar.stdout });
-  if (x.exitCode != 0) throw new Error(`test: cannot unpack ${PREVIOUS_LIBRARY}:src: ${x.stderr}`);
-  try {
-    return await bundle(join(dir, "src/index.ts"));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-})());
+export const previousLibraryBytes = () =>
+  (prev ??= (async () => {
+    const root = join(import.meta.dir, "../..");
+    const tar = Bun.spawnSync(["git", "-C", root, "archive", "--format=tar", PREVIOUS_LIBRARY, "src"]);
+    if (tar.exitCode !== 0)
+      throw new Error(
+        `test: the previous library is built from git history (commit ${PREVIOUS_LIBRARY}), which this checkout lacks: ${tar.stderr}`,
+      );
+    const dir = mkdtempSync(join(tmpdir(), "lumamesh-previous-"));
+    const x = Bun.spawnSync(["tar", "-x", "-C", dir], { stdin: tar.stdout });
+    if (x.exitCode !== 0) throw new Error(`test: cannot unpack ${PREVIOUS_LIBRARY}:src: ${x.stderr}`);
+    try {
+      return await bundle(join(dir, "src/index.ts"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  })());
 
 /** A loopback HTTP server with `/` (an empty page) and `/lumamesh.js`; extra routes optional. */
 export async function serveLibrary(extra: Record<string, () => Response | Promise<Response>> = {}) {
@@ -63,9 +73,12 @@ export async function serveLibrary(extra: Record<string, () => Response | Promis
     port: 0,
     fetch(req) {
       const path = new URL(req.url).pathname;
-      if (path == "/lumamesh.js") return new Response(js as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } });
+      if (path === "/lumamesh.js") return new Response(js as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } });
       if (extra[path]) return extra[path]();
-      if (path == "/") return new Response("<!doctype html><meta charset=utf-8><title>lumamesh test</title>", { headers: { "content-type": "text/html" } });
+      if (path === "/")
+        return new Response("<!doctype html><meta charset=utf-8><title>lumamesh test</title>", {
+          headers: { "content-type": "text/html" },
+        });
       return new Response("not found", { status: 404 });
     },
   });

@@ -40,8 +40,16 @@ export interface Costs {
 }
 
 export const COSTS: Costs = {
-  handshakeOut: 1581, handshakeIn: 1515, keepaliveOut: 1183, keepaliveIn: 730, framePayload: 866, frameOverhead: 97, sackBytes: 92,
-  pingOut: 48, pingIn: 68, probeFail: MAX_PROBE_BYTES,
+  handshakeOut: 1581,
+  handshakeIn: 1515,
+  keepaliveOut: 1183,
+  keepaliveIn: 730,
+  framePayload: 866,
+  frameOverhead: 97,
+  sackBytes: 92,
+  pingOut: 48,
+  pingIn: 68,
+  probeFail: MAX_PROBE_BYTES,
 };
 
 export interface SimOptions {
@@ -82,7 +90,17 @@ export interface SimResult {
   steady: { bytesPerRelayMin: number; minutes: number };
   churn: PhaseResult;
   /** Highest value seen at any relay at any check. */
-  max: { known: number; pending: number; inflight: number; links: number; inbound: number; timers: number; failed: number; payers: number; pings: number };
+  max: {
+    known: number;
+    pending: number;
+    inflight: number;
+    links: number;
+    inbound: number;
+    timers: number;
+    failed: number;
+    payers: number;
+    pings: number;
+  };
   limits: GossipLimits;
   /** Relays that ended with their address confirmed, among running reachable / unreachable ones. */
   confirmed: { reachable: number; of: number; unreachable: number; ofUnreachable: number };
@@ -106,44 +124,63 @@ function prng(seed: number) {
   };
 }
 
-interface Ev { at: number; n: number; fn: () => void }
+interface Ev {
+  at: number;
+  n: number;
+  fn: () => void;
+}
 class Queue {
   private h: Ev[] = [];
   private n = 0;
-  get size() { return this.h.length; }
+  get size() {
+    return this.h.length;
+  }
   push(at: number, fn: () => void) {
-    const e = { at, n: this.n++, fn }, h = this.h;
+    const e = { at, n: this.n++, fn },
+      h = this.h;
     let i = h.push(e) - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p]!.at < e.at || (h[p]!.at == e.at && h[p]!.n < e.n)) break;
+      if (h[p]!.at < e.at || (h[p]!.at === e.at && h[p]!.n < e.n)) break;
       h[i] = h[p]!;
       i = p;
     }
     h[i] = e;
   }
   pop(): Ev | undefined {
-    const h = this.h, top = h[0], last = h.pop();
+    const h = this.h,
+      top = h[0],
+      last = h.pop();
     if (!h.length || !last) return top;
     let i = 0;
-    const less = (a: Ev, b: Ev) => a.at < b.at || (a.at == b.at && a.n < b.n);
+    const less = (a: Ev, b: Ev) => a.at < b.at || (a.at === b.at && a.n < b.n);
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       let mt = last;
       if (l < h.length && less(h[l]!, mt)) (m = l), (mt = h[l]!);
       if (r < h.length && less(h[r]!, mt)) m = r;
-      if (m == i) break;
+      if (m === i) break;
       h[i] = h[m]!;
       i = m;
     }
     h[i] = last;
     return top;
   }
-  peekAt() { return this.h[0]?.at ?? Infinity; }
+  peekAt() {
+    return this.h[0]?.at ?? Infinity;
+  }
 }
 
-interface Link { id: number; from: Relay; to: Relay; up: boolean; open: boolean; session: { tokens: number; at: number } }
+interface Link {
+  id: number;
+  from: Relay;
+  to: Relay;
+  up: boolean;
+  open: boolean;
+  session: { tokens: number; at: number };
+}
 
 interface Relay {
   n: number;
@@ -168,7 +205,10 @@ export function simulate(o: SimOptions): SimResult {
   const t0 = performance.now();
   const rand = prng(o.seed ?? 1);
   const costs = o.costs ?? COSTS;
-  const joinMs = o.joinMs ?? 60_000, churnMs = o.churnMs ?? 60_000, steadyMs = o.steadyMs ?? 5 * 60_000, maxMs = o.maxMs ?? 60 * 60_000;
+  const joinMs = o.joinMs ?? 60_000,
+    churnMs = o.churnMs ?? 60_000,
+    steadyMs = o.steadyMs ?? 5 * 60_000,
+    maxMs = o.maxMs ?? 60 * 60_000;
   const [rttLo, rttHi] = o.rttMs ?? [20, 200];
   const pingLoss = o.pingLoss ?? 0.01;
   const checkMs = o.checkMs ?? 5000;
@@ -188,14 +228,22 @@ export function simulate(o: SimOptions): SimResult {
     // Fixed per pair (a hash of the two), spread over [rttLo, rttHi].
     let h = Math.imul(a.n * 2654435761 + b.n * 40503, 2246822519) ^ Math.imul(Math.min(a.n, b.n), 3266489917);
     h = (h ^ (h >>> 13)) >>> 0;
-    return rttLo + (h % 1000) / 1000 * (rttHi - rttLo);
+    return rttLo + ((h % 1000) / 1000) * (rttHi - rttLo);
   };
   const frameBytes = (n: number) => {
     const d = Math.ceil((n + 1) / costs.framePayload);
     return { out: n + 1 + d * costs.frameOverhead, back: d * costs.sackBytes };
   };
   /** Bytes sent, by what for (whole run). */
-  const spent: Record<string, number> = { handshakes: 0, "records before WELCOME": 0, "records to links (2 s later)": 0, "records pushed": 0, pings: 0, "failed dials": 0, keepalives: 0 };
+  const spent: Record<string, number> = {
+    handshakes: 0,
+    "records before WELCOME": 0,
+    "records to links (2 s later)": 0,
+    "records pushed": 0,
+    pings: 0,
+    "failed dials": 0,
+    keepalives: 0,
+  };
   const sizeOf = new WeakMap<RelayRecord, number>();
   const jsonBytes = (recs: RelayRecord[]) => {
     let n = 1;
@@ -213,7 +261,7 @@ export function simulate(o: SimOptions): SimResult {
   };
   const verify = (x: unknown): RelayRecord | string => {
     const r = x as RelayRecord;
-    return r && typeof r == "object" && typeof r.addr == "string" && valid.has(r.sig) ? r : "bad signature";
+    return r && typeof r === "object" && typeof r.addr === "string" && valid.has(r.sig) ? r : "bad signature";
   };
   const newAddr = () => {
     const k = nextIp++;
@@ -234,7 +282,11 @@ export function simulate(o: SimOptions): SimResult {
     const tick = () => {
       if (!r.running || r.core !== core) return;
       // Kept links cost their keepalives at both ends.
-      for (const l of r.links.values()) if (l.up && l.to.running) (r.sent += costs.keepaliveOut / 60), (l.to.sent += costs.keepaliveIn / 60), (spent.keepalives += (costs.keepaliveOut + costs.keepaliveIn) / 60);
+      for (const l of r.links.values())
+        if (l.up && l.to.running)
+          (r.sent += costs.keepaliveOut / 60),
+            (l.to.sent += costs.keepaliveIn / 60),
+            (spent.keepalives += (costs.keepaliveOut + costs.keepaliveIn) / 60);
       run(r, r.core.tick(now));
       q.push(now + 1000, tick);
     };
@@ -247,17 +299,37 @@ export function simulate(o: SimOptions): SimResult {
     // Links towards it die when their PINGs go unanswered: 10-20 s.
     for (const o2 of relays) {
       if (!o2.running) continue;
-      for (const l of o2.links.values()) if (l.to === r && l.up) {
-        const core = o2.core;
-        q.push(now + 10_000 + rand() * 10_000, () => o2.running && o2.core === core && l.open && (o2.links.delete(l.id), run(o2, core.handleLinkClosed(l.id, "relay stopped answering", now))));
-      }
+      for (const l of o2.links.values())
+        if (l.to === r && l.up) {
+          const core = o2.core;
+          q.push(
+            now + 10_000 + rand() * 10_000,
+            () =>
+              o2.running &&
+              o2.core === core &&
+              l.open &&
+              (o2.links.delete(l.id), run(o2, core.handleLinkClosed(l.id, "relay stopped answering", now))),
+          );
+        }
     }
   };
   const make = (boot = false, reachable = true): Relay => {
     const n = relays.length;
     const r: Relay = {
-      n, id: hex(rand, 64), fp: Array.from({ length: 32 }, () => hex(rand, 2).toUpperCase()).join(":"), ip: "", addr: "", reachable, running: false, boot,
-      core: null as unknown as GossipCore, rec: null as unknown as RelayRecord, links: new Map(), sent: 0, complete: null, confirmed: false,
+      n,
+      id: hex(rand, 64),
+      fp: Array.from({ length: 32 }, () => hex(rand, 2).toUpperCase()).join(":"),
+      ip: "",
+      addr: "",
+      reachable,
+      running: false,
+      boot,
+      core: null as unknown as GossipCore,
+      rec: null as unknown as RelayRecord,
+      links: new Map(),
+      sent: 0,
+      complete: null,
+      confirmed: false,
     };
     r.ip = newAddr();
     r.addr = r.ip + ":4884";
@@ -272,11 +344,14 @@ export function simulate(o: SimOptions): SimResult {
       switch (a.type) {
         case "dial": {
           const t = byAddr.get(a.relay.addr);
-          const ok = !!t && t.running && t.reachable && t.fp == a.relay.fp.toUpperCase();
+          const ok = !!t && t.running && t.reachable && t.fp === a.relay.fp.toUpperCase();
           if (!ok) {
             r.sent += costs.probeFail;
             spent["failed dials"] += costs.probeFail;
-            q.push(now + 5000, () => alive() && run(r, core.handleDialed(a.link, { ok: false, error: "no answer to ICE checks within 5000 ms" }, now)));
+            q.push(
+              now + 5000,
+              () => alive() && run(r, core.handleDialed(a.link, { ok: false, error: "no answer to ICE checks within 5000 ms" }, now)),
+            );
             break;
           }
           const link: Link = { id: a.link, from: r, to: t, up: false, open: true, session: { tokens: 5, at: now } };
@@ -300,7 +375,8 @@ export function simulate(o: SimOptions): SimResult {
             q.push(now + 2000, () => {
               if (!alive() || !link.open || !t.running) return;
               for (const fr of frames(t.core.served(), limits.frameRecords).slice(known ? 0 : 1)) {
-                const b = jsonBytes(fr), w = frameBytes(b);
+                const b = jsonBytes(fr),
+                  w = frameBytes(b);
                 t.sent += w.out;
                 r.sent += w.back;
                 spent["records to links (2 s later)"] += w.out + w.back;
@@ -313,7 +389,9 @@ export function simulate(o: SimOptions): SimResult {
         case "send": {
           const l = r.links.get(a.link);
           if (!l || !l.up || !l.to.running) break;
-          const t = l.to, b = jsonBytes(a.records), w = frameBytes(b);
+          const t = l.to,
+            b = jsonBytes(a.records),
+            w = frameBytes(b);
           r.sent += w.out;
           t.sent += w.back;
           spent["records pushed"] += w.out + w.back;
@@ -346,7 +424,9 @@ export function simulate(o: SimOptions): SimResult {
           // To the relay that dialed this one, on its link (as handleLinkRecords there).
           const l = sessions.get(a.session);
           if (!l || !l.open || !l.from.running) break;
-          const d = l.from, b = jsonBytes(a.records), w = frameBytes(b);
+          const d = l.from,
+            b = jsonBytes(a.records),
+            w = frameBytes(b);
           r.sent += w.out;
           d.sent += w.back;
           spent["records pushed"] += w.out + w.back;
@@ -392,8 +472,8 @@ export function simulate(o: SimOptions): SimResult {
     if (r.core.vouched < need) return { all: false, exact: false };
     let n = 0;
     const l = r.core.list();
-    for (let i = 1; i < l.length; i++) if (want.get(l[i]!.id) == l[i]!.addr) n++;
-    return { all: n == need, exact: n == need && l.length - 1 == n };
+    for (let i = 1; i < l.length; i++) if (want.get(l[i]!.id) === l[i]!.addr) n++;
+    return { all: n === need, exact: n === need && l.length - 1 === n };
   };
   const wanted = () => {
     const m = new Map<string, string>();
@@ -426,7 +506,8 @@ export function simulate(o: SimOptions): SimResult {
       advance(t);
       sample();
       const want = wanted();
-      let all = true, exact = true;
+      let all = true,
+        exact = true;
       for (const r of relays) {
         if (!r.running) continue;
         const c = complete(r, want);
@@ -436,7 +517,10 @@ export function simulate(o: SimOptions): SimResult {
       }
       if (all && learned === null) learned = now - from;
       if (exact) {
-        const times = relays.filter((r) => r.running).map((r) => r.complete!).sort((a, b) => a - b);
+        const times = relays
+          .filter((r) => r.running)
+          .map((r) => r.complete!)
+          .sort((a, b) => a - b);
         return { learned, at: now - from, page: times[Math.floor(times.length / 2)]! };
       }
     }
@@ -445,7 +529,8 @@ export function simulate(o: SimOptions): SimResult {
   const running = () => relays.filter((r) => r.running).length;
 
   // ---- cold start ----
-  const b0 = make(true), b1 = make(true);
+  const b0 = make(true),
+    b1 = make(true);
   bootPeers = [b0, b1].map((b) => ({ addr: b.addr, fp: b.fp }));
   start(b0);
   start(b1);
@@ -457,21 +542,30 @@ export function simulate(o: SimOptions): SimResult {
   let mark = sentTotal();
   const cold = converge(joinMs);
   const coldMs = now;
-  const cold_: PhaseResult = { learned: cold.learned, converged: cold.at, pageMedian: cold.page, bytesPerRelayMin: ((sentTotal() - mark) / o.relays) / (coldMs / 60_000), relaysAtEnd: running() };
+  const cold_: PhaseResult = {
+    learned: cold.learned,
+    converged: cold.at,
+    pageMedian: cold.page,
+    bytesPerRelayMin: (sentTotal() - mark) / o.relays / (coldMs / 60_000),
+    relaysAtEnd: running(),
+  };
 
   // ---- steady ----
   mark = sentTotal();
   const steadyFrom = now;
-  for (let t = now + checkMs; t <= steadyFrom + steadyMs; t += checkMs) (advance(t), sample());
+  for (let t = now + checkMs; t <= steadyFrom + steadyMs; t += checkMs) advance(t), sample();
   const steady = { bytesPerRelayMin: (sentTotal() - mark) / running() / (steadyMs / 60_000), minutes: steadyMs / 60_000 };
 
   // ---- churn: a share stop (a third of them come back at a new address), as many new ones join ----
   const churnFrom = now;
-  const leaving = relays.filter((r) => r.running && !r.boot).sort(() => rand() - 0.5).slice(0, Math.round((o.churn ?? 0.3) * running()));
+  const leaving = relays
+    .filter((r) => r.running && !r.boot)
+    .sort(() => rand() - 0.5)
+    .slice(0, Math.round((o.churn ?? 0.3) * running()));
   for (const [i, r] of leaving.entries()) {
     q.push(churnFrom + rand() * churnMs, () => {
       stop(r);
-      if (i % 3 == 0) {
+      if (i % 3 === 0) {
         // Moved: same identity, a new address after a restart.
         q.push(now + 5000, () => {
           r.ip = newAddr();
@@ -486,16 +580,30 @@ export function simulate(o: SimOptions): SimResult {
   mark = sentTotal();
   const churn = converge(churnFrom + churnMs + 5000);
   const churnRun = (now - churnFrom) / 60_000;
-  const churn_: PhaseResult = { learned: churn.learned, converged: churn.at, pageMedian: churn.page, bytesPerRelayMin: (sentTotal() - mark) / running() / churnRun, relaysAtEnd: running() };
+  const churn_: PhaseResult = {
+    learned: churn.learned,
+    converged: churn.at,
+    pageMedian: churn.page,
+    bytesPerRelayMin: (sentTotal() - mark) / running() / churnRun,
+    relaysAtEnd: running(),
+  };
 
   const live = relays.filter((r) => r.running);
   return {
-    cold: cold_, steady, churn: churn_, max, limits,
+    cold: cold_,
+    steady,
+    churn: churn_,
+    max,
+    limits,
     confirmed: {
-      reachable: live.filter((r) => r.reachable && r.confirmed).length, of: live.filter((r) => r.reachable).length,
-      unreachable: live.filter((r) => !r.reachable && r.confirmed).length, ofUnreachable: live.filter((r) => !r.reachable).length,
+      reachable: live.filter((r) => r.reachable && r.confirmed).length,
+      of: live.filter((r) => r.reachable).length,
+      unreachable: live.filter((r) => !r.reachable && r.confirmed).length,
+      ofUnreachable: live.filter((r) => !r.reachable).length,
     },
-    addressesLearned: live.every((r) => r.rec.addr == r.addr),
-    spent, events, wallMs: performance.now() - t0,
+    addressesLearned: live.every((r) => r.rec.addr === r.addr),
+    spent,
+    events,
+    wallMs: performance.now() - t0,
   };
 }

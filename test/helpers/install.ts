@@ -26,8 +26,12 @@ export function serveDir(initial: string) {
   return {
     url: `http://127.0.0.1:${server.port}`,
     requests,
-    setDir(d: string) { dir = d; },
-    stop() { server.stop(true); },
+    setDir(d: string) {
+      dir = d;
+    },
+    stop() {
+      server.stop(true);
+    },
   };
 }
 
@@ -58,14 +62,19 @@ export function removeBoxes() {
 export function makeBox(opts: { systemd?: boolean; uname?: string } = {}): Box {
   const base = mkdtempSync(join(tmpdir(), "lumamesh-install-"));
   boxes.push(base);
-  const root = join(base, "root"), tmp = join(base, "tmp"), bin = join(base, "bin"), state = join(base, "state"), log = join(base, "calls.log");
+  const root = join(base, "root"),
+    tmp = join(base, "tmp"),
+    bin = join(base, "bin"),
+    state = join(base, "state"),
+    log = join(base, "calls.log");
   for (const d of [root, tmp, bin, state]) mkdirSync(d, { recursive: true });
   if (opts.systemd) mkdirSync(join(root, "run/systemd/system"), { recursive: true });
   writeFileSync(log, "");
   // As root, a made-up id, so a test can see the state directory really changed hands;
   // otherwise our own (chown to another id needs root).
   const root0 = process.getuid?.() === 0;
-  const uid = root0 ? 48840 : process.getuid?.() ?? 0, gid = root0 ? 48841 : process.getgid?.() ?? 0;
+  const uid = root0 ? 48840 : (process.getuid?.() ?? 0),
+    gid = root0 ? 48841 : (process.getgid?.() ?? 0);
   const rec = (name: string) => `echo "${name} $*" >> '${log}'`;
   const tools: Record<string, string> = {
     systemctl: rec("systemctl"),
@@ -81,7 +90,12 @@ export function makeBox(opts: { systemd?: boolean; uname?: string } = {}): Box {
     chmodSync(join(bin, name), 0o755);
   }
   return {
-    root, tmp, bin, log, uid, gid,
+    root,
+    tmp,
+    bin,
+    log,
+    uid,
+    gid,
     calls: () => readFileSync(log, "utf8").split("\n").filter(Boolean),
     path: (p: string) => join(root, p),
   };
@@ -95,17 +109,30 @@ export function pathWithout(box: Box, hide: string[]): string {
   const seen = new Set(hide); // first on PATH wins, as in the shell
   for (const d of (process.env.PATH ?? "").split(":").filter(Boolean)) {
     let names: string[] = [];
-    try { names = readdirSync(d); } catch { continue; }
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
     for (const n of names) if (!seen.has(n)) seen.add(n), symlinkSync(join(d, n), join(dir, n));
   }
   return `${box.bin}:${dir}`;
 }
 
-export interface Run { code: number; stdout: string; stderr: string }
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs install.sh against `box` and the server at `baseUrl`: as a file (`sh install.sh ARGS`), or
  *  piped (`… | sh -s -- ARGS`), the way `curl -sSL <url> | sh -s -- ARGS` runs it. */
-export async function runInstall(box: Box, baseUrl: string, args: string[], opts: { piped?: boolean; env?: Record<string, string> } = {}): Promise<Run> {
+export async function runInstall(
+  box: Box,
+  baseUrl: string,
+  args: string[],
+  opts: { piped?: boolean; env?: Record<string, string> } = {},
+): Promise<Run> {
   const env = {
     ...process.env,
     PATH: `${box.bin}:${process.env.PATH}`,
@@ -129,4 +156,4 @@ export function printedRecord(stdout: string): { addr: string; fp: string; id: s
   return JSON.parse(m[1]);
 }
 
-export const isEmptyDir = (d: string) => readdirSync(d).length == 0;
+export const isEmptyDir = (d: string) => readdirSync(d).length === 0;

@@ -3,7 +3,14 @@
 // of the server as relay/core.ts does it. Used by test/relay/werift*.test.ts.
 import { Cookies } from "../../relay/cookie.ts";
 import { findClientHello, helloVerifyRequest } from "../../relay/dtls-records.ts";
-import { createClientSession, createServerSession, generateCertificate, type Certificate, type ChannelSession, type SessionLimits } from "../../relay/werift.ts";
+import {
+  createClientSession,
+  createServerSession,
+  generateCertificate,
+  type Certificate,
+  type ChannelSession,
+  type SessionLimits,
+} from "../../relay/werift.ts";
 
 export interface Side {
   session: ChannelSession;
@@ -72,8 +79,17 @@ export function pair(sc: Certificate, cc: Certificate, expectFp = sc.fingerprint
     onClose: (r: string) => void me.closes.push(r),
     onDrop: (r: string) => void (me.drops[r] = (me.drops[r] ?? 0) + 1),
   });
-  s.session = createServerSession(sc, handlers(s, () => c, true), opts.server);
-  c.session = createClientSession(cc, expectFp, handlers(c, () => s, false), opts.client);
+  s.session = createServerSession(
+    sc,
+    handlers(s, () => c, true),
+    opts.server,
+  );
+  c.session = createClientSession(
+    cc,
+    expectFp,
+    handlers(c, () => s, false),
+    opts.client,
+  );
   return { s, c };
 }
 

@@ -21,14 +21,34 @@ const ROOT = join(import.meta.dir, "../..");
 /** `host`: the address to bind (default 127.0.0.1); `netns`: run inside this network namespace;
  *  `bunArgs`: flags for bun itself (a relay run from source), e.g. --cpu-prof for the benchmarks;
  *  `root`: the checkout to run relay/main.ts from (default this one; the benchmarks profile an older one). */
-export async function startRelayProc(o: { exe?: string; dataDir?: string; args?: string[]; env?: Record<string, string>; host?: string; netns?: string; bunArgs?: string[]; root?: string } = {}): Promise<RelayProc> {
+export async function startRelayProc(
+  o: {
+    exe?: string;
+    dataDir?: string;
+    args?: string[];
+    env?: Record<string, string>;
+    host?: string;
+    netns?: string;
+    bunArgs?: string[];
+    root?: string;
+  } = {},
+): Promise<RelayProc> {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), "lumamesh-relay-"));
-  const cmd = [...(o.netns ? ["ip", "netns", "exec", o.netns] : []), ...(o.exe ? [o.exe] : [process.execPath, ...(o.bunArgs ?? []), join(o.root ?? ROOT, "relay/main.ts")])];
+  const cmd = [
+    ...(o.netns ? ["ip", "netns", "exec", o.netns] : []),
+    ...(o.exe ? [o.exe] : [process.execPath, ...(o.bunArgs ?? []), join(o.root ?? ROOT, "relay/main.ts")]),
+  ];
   // No ord server unless the test names one: tests never reach past loopback and their namespaces.
   const ord = o.args?.includes("--ord") || o.env?.LUMAMESH_ORD ? [] : ["--ord", "none"];
-  const proc = Bun.spawn([...cmd, "--host", o.host ?? "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "debug", ...ord, ...(o.args ?? [])], {
-    stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...o.env },
-  });
+  const proc = Bun.spawn(
+    [...cmd, "--host", o.host ?? "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--log-level", "debug", ...ord, ...(o.args ?? [])],
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+      stdin: "ignore",
+      env: { ...process.env, ...o.env },
+    },
+  );
   const lines: any[] = [];
   const waiters: { ev: string; pred: (l: any) => boolean; res: (l: any) => void }[] = [];
   let stderr = "";
@@ -44,14 +64,18 @@ export async function startRelayProc(o: { exe?: string; dataDir?: string; args?:
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         let l: any;
-        try { l = JSON.parse(line); } catch { continue; }
+        try {
+          l = JSON.parse(line);
+        } catch {
+          continue;
+        }
         lines.push(l);
-        for (const w of [...waiters]) if (w.ev == l.event && w.pred(l)) waiters.splice(waiters.indexOf(w), 1), w.res(l);
+        for (const w of [...waiters]) if (w.ev === l.event && w.pred(l)) waiters.splice(waiters.indexOf(w), 1), w.res(l);
       }
     }
   })();
   const waitFor = (ev: string, pred: (l: any) => boolean = () => true, timeoutMs = 15000, since = 0) => {
-    const seen = lines.slice(since).find((l) => l.event == ev && pred(l));
+    const seen = lines.slice(since).find((l) => l.event === ev && pred(l));
     if (seen) return Promise.resolve(seen);
     return new Promise<any>((res, rej) => {
       const t = setTimeout(() => rej(new Error(`relay: no ${ev} within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
@@ -60,10 +84,16 @@ export async function startRelayProc(o: { exe?: string; dataDir?: string; args?:
   };
   const listening = await Promise.race([
     waitFor("relay.listening"),
-    proc.exited.then((c) => { throw new Error(`relay exited with ${c}: ${stderr}`); }),
+    proc.exited.then((c) => {
+      throw new Error(`relay exited with ${c}: ${stderr}`);
+    }),
   ]);
   return {
-    proc, dataDir, lines, waitFor, record: { ...listening.record, port: listening.port },
+    proc,
+    dataDir,
+    lines,
+    waitFor,
+    record: { ...listening.record, port: listening.port },
     async stop(signal = "SIGTERM") {
       proc.kill(signal);
       return proc.exited;
@@ -80,13 +110,15 @@ export async function startRelayChain(): Promise<RelayProc[]> {
   const c = await startRelayProc({ args: ["--peer", `${b.record.addr},${b.record.fp}`] });
   const cert = await generateCertificate();
   for (const end = Date.now() + 20000; Date.now() < end; await Bun.sleep(300)) {
-    const counts = await Promise.all([a, b, c].map(async (r) => {
-      const l = await openRelayLink(r.record, cert);
-      const n = JSON.parse(l.records ?? "[]").length;
-      l.close();
-      return n;
-    }));
-    if (counts.every((n) => n == 3)) return [a, b, c];
+    const counts = await Promise.all(
+      [a, b, c].map(async (r) => {
+        const l = await openRelayLink(r.record, cert);
+        const n = JSON.parse(l.records ?? "[]").length;
+        l.close();
+        return n;
+      }),
+    );
+    if (counts.every((n) => n === 3)) return [a, b, c];
   }
   for (const r of [a, b, c]) await r.stop();
   throw new Error("relays: gossip did not converge in 20 s");

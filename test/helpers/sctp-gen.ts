@@ -30,8 +30,14 @@ const u16 = (v: number) => [(v >>> 8) & 255, v & 255];
 const u32 = (v: number) => [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
 const pad = (n: number) => (4 - (n % 4)) % 4;
 
-interface Field { at: number; size: 1 | 2 }
-interface Built { bytes: number[]; fields: Field[] }
+interface Field {
+  at: number;
+  size: 1 | 2;
+}
+interface Built {
+  bytes: number[];
+  fields: Field[];
+}
 
 function tlv(type: number, value: number[], fields: Field[], base: number): number[] {
   fields.push({ at: base + 2, size: 2 });
@@ -47,32 +53,68 @@ function chunk(r: R, type: number, tsn: number, base: number): Built {
     for (let i = 0; i < n; i++) {
       if (reconfig) {
         const streams = r.int(4);
-        out.push(...tlv(13, [...u32(r.next()), ...u32(r.next()), ...u32(tsn), ...Array.from({ length: streams }, () => u16(r.int(4))).flat()], fields, base + 4 + off + out.length));
+        out.push(
+          ...tlv(
+            13,
+            [...u32(r.next()), ...u32(r.next()), ...u32(tsn), ...Array.from({ length: streams }, () => u16(r.int(4))).flat()],
+            fields,
+            base + 4 + off + out.length,
+          ),
+        );
       } else out.push(...tlv(1 + r.int(0xc000), Array.from(r.bytes(r.int(24))), fields, base + 4 + off + out.length));
     }
     return out;
   };
   switch (type) {
-    case 0: v = [...u32(tsn), ...u16(0), ...u16(r.int(4)), ...u32(53), ...r.bytes(1 + r.int(64))]; break;
-    case 1: case 2: v = [...u32(r.next()), ...u32(65536), ...u16(1024), ...u16(1024), ...u32(r.next())]; v.push(...params(r.int(3), v.length)); break;
+    case 0:
+      v = [...u32(tsn), ...u16(0), ...u16(r.int(4)), ...u32(53), ...r.bytes(1 + r.int(64))];
+      break;
+    case 1:
+    case 2:
+      v = [...u32(r.next()), ...u32(65536), ...u16(1024), ...u16(1024), ...u32(r.next())];
+      v.push(...params(r.int(3), v.length));
+      break;
     case 3: {
-      const gaps = r.int(3), dups = r.int(3);
+      const gaps = r.int(3),
+        dups = r.int(3);
       fields.push({ at: base + 4 + 8, size: 2 }, { at: base + 4 + 10, size: 2 });
-      v = [...u32(tsn), ...u32(65536), ...u16(gaps), ...u16(dups), ...Array.from({ length: gaps }, () => [...u16(1 + r.int(9)), ...u16(10 + r.int(9))]).flat(), ...Array.from({ length: dups }, () => u32(r.next())).flat()];
+      v = [
+        ...u32(tsn),
+        ...u32(65536),
+        ...u16(gaps),
+        ...u16(dups),
+        ...Array.from({ length: gaps }, () => [...u16(1 + r.int(9)), ...u16(10 + r.int(9))]).flat(),
+        ...Array.from({ length: dups }, () => u32(r.next())).flat(),
+      ];
       break;
     }
-    case 4: case 5: v = params(1 + r.int(2), 0); break;
-    case 6: case 9: v = params(r.int(3), 0); break;
-    case 7: v = u32(tsn); break;
-    case 10: v = Array.from(r.bytes(r.int(40))); break;
-    case 130: v = params(1, 0, true); break;
+    case 4:
+    case 5:
+      v = params(1 + r.int(2), 0);
+      break;
+    case 6:
+    case 9:
+      v = params(r.int(3), 0);
+      break;
+    case 7:
+      v = u32(tsn);
+      break;
+    case 10:
+      v = Array.from(r.bytes(r.int(40)));
+      break;
+    case 130:
+      v = params(1, 0, true);
+      break;
   }
-  return { bytes: [type, type == 0 ? 3 : 0, ...u16(v.length + 4), ...v, ...Array(pad(v.length)).fill(0)], fields };
+  return { bytes: [type, type === 0 ? 3 : 0, ...u16(v.length + 4), ...v, ...Array(pad(v.length)).fill(0)], fields };
 }
 
 const TYPES = [0, 0, 0, 3, 3, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 14, 130];
 
-export interface Case { packet: Uint8Array; mutated: boolean }
+export interface Case {
+  packet: Uint8Array;
+  mutated: boolean;
+}
 
 /** A packet of one to three chunks with verification tag `tag`, one field mutated unless `clean`. */
 export function generate(r: R, tag: number, tsn: number, clean = false): Case {
@@ -81,7 +123,7 @@ export function generate(r: R, tag: number, tsn: number, clean = false): Case {
   const fields: Field[] = [];
   for (let i = 0; i < n || !body.length; i++) {
     const type = TYPES[r.int(TYPES.length)]!;
-    if (type == 1 && (n > 1 || body.length)) continue; // INIT must be alone
+    if (type === 1 && (n > 1 || body.length)) continue; // INIT must be alone
     const c = chunk(r, type, (tsn + 1 + i) >>> 0, 12 + body.length);
     body.push(...c.bytes);
     fields.push(...c.fields);
@@ -94,10 +136,10 @@ export function generate(r: R, tag: number, tsn: number, clean = false): Case {
     if (how < 6 && fields.length) {
       // A length or count: zero, tiny, one off, or anything.
       const f = fields[r.int(fields.length)]!;
-      const old = f.size == 2 ? (p[f.at]! << 8) | p[f.at + 1]! : p[f.at]!;
+      const old = f.size === 2 ? (p[f.at]! << 8) | p[f.at + 1]! : p[f.at]!;
       const choices = [0, 1, 2, 3, 4, old - 1, old + 1, old + 4, r.int(65536)];
       const v = choices[r.int(choices.length)]! & 0xffff;
-      if (f.size == 2) [p[f.at], p[f.at + 1]] = u16(v);
+      if (f.size === 2) [p[f.at], p[f.at + 1]] = u16(v);
       else p[f.at] = v & 255;
     } else if (how < 8) {
       p[12 + r.int(body.length)] = r.int(256); // any byte of the chunks
@@ -124,7 +166,7 @@ export function weriftWouldLoop(p: Uint8Array): boolean {
   while (pos + 4 <= p.length) {
     const type = p[pos]!;
     const len = (p[pos + 2]! << 8) | p[pos + 3]!;
-    if (len == 0) return true;
+    if (len === 0) return true;
     const body = p.subarray(pos + 4, Math.max(pos + 4, pos + len));
     const at = { 1: 16, 2: 16, 4: 0, 5: 0, 6: 0, 9: 0, 130: 0 }[type];
     if (at !== undefined && body.length >= at) {
@@ -132,7 +174,7 @@ export function weriftWouldLoop(p: Uint8Array): boolean {
       let q = 0;
       while (q <= b.length - 4) {
         const l = (b[q + 2]! << 8) | b[q + 3]!;
-        if (l == 0) return true;
+        if (l === 0) return true;
         q += l + pad(l);
       }
     }

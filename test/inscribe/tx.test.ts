@@ -1,18 +1,29 @@
 // Commit/reveal construction: BIP-341 vectors through the code paths used, a matrix of content
 // sizes (signatures, taproot commitment, fee rate), reinscription sat flow, recovery, bad input.
-import { describe, expect, test } from 'bun:test';
-import * as btc from '@scure/btc-signer';
-import { hex, utf8 } from '@scure/base';
-import { schnorr } from '@noble/curves/secp256k1.js';
-import { parseWitness } from 'micro-ordinals';
-import v341 from './vectors/bip341.json';
-import { compressBody, jsonToCbor, type InscriptionFields } from '../../inscribe/envelope.ts';
-import { KeySigner } from '../../inscribe/fund.ts';
-import { buildRecoveryTx, dustThreshold, InscribeError, planInscription, signRevealCommitInput, tweakSecret, type Plan, type PlanOptions, type Utxo } from '../../inscribe/tx.ts';
-import { MemoryChain } from '../../inscribe/testing/chain.ts';
+import { describe, expect, test } from "bun:test";
+import * as btc from "@scure/btc-signer";
+import { hex, utf8 } from "@scure/base";
+import { schnorr } from "@noble/curves/secp256k1.js";
+import { parseWitness } from "micro-ordinals";
+import v341 from "./vectors/bip341.json";
+import { compressBody, jsonToCbor, type InscriptionFields } from "../../inscribe/envelope.ts";
+import { KeySigner } from "../../inscribe/fund.ts";
+import {
+  buildRecoveryTx,
+  dustThreshold,
+  InscribeError,
+  planInscription,
+  signRevealCommitInput,
+  tweakSecret,
+  type Plan,
+  type PlanOptions,
+  type Utxo,
+} from "../../inscribe/tx.ts";
+import { MemoryChain } from "../../inscribe/testing/chain.ts";
 
-describe('BIP-341 vectors (test/inscribe/vectors/bip341.json, from bitcoin/bips via scure-btc-signer)', () => {
-  const toTree = (t: any): any => (t === null ? undefined : Array.isArray(t) ? t.map(toTree) : { script: hex.decode(t.script), leafVersion: t.leafVersion });
+describe("BIP-341 vectors (test/inscribe/vectors/bip341.json, from bitcoin/bips via scure-btc-signer)", () => {
+  const toTree = (t: any): any =>
+    t === null ? undefined : Array.isArray(t) ? t.map(toTree) : { script: hex.decode(t.script), leafVersion: t.leafVersion };
   v341.scriptPubKey.forEach((v: any, i: number) =>
     test(`scriptPubKey[${i}] through btc.p2tr(internal, tree, NETWORK, true) as planInscription calls it`, () => {
       const r: any = btc.p2tr(v.given.internalPubkey, toTree(v.given.scriptTree), btc.NETWORK, true);
@@ -22,22 +33,22 @@ describe('BIP-341 vectors (test/inscribe/vectors/bip341.json, from bitcoin/bips 
       expect((r.leaves ?? []).map((l: any) => hex.encode(l.controlBlock))).toEqual(v.expected.scriptPathControlBlocks ?? []);
     }),
   );
-  test('keyPathSpending: tweakSecret (the recovery key) equals tweakedPrivkey and controls the spent output', () => {
+  test("keyPathSpending: tweakSecret (the recovery key) equals tweakedPrivkey and controls the spent output", () => {
     const k = v341.keyPathSpending[0]!;
     for (const s of k.inputSpending) {
       const merkle = s.given.merkleRoot ? hex.decode(s.given.merkleRoot) : new Uint8Array(0);
       const t = tweakSecret(hex.decode(s.given.internalPrivkey), merkle);
       expect(hex.encode(t)).toBe(s.intermediary.tweakedPrivkey);
       const spk = k.given.utxosSpent[s.given.txinIndex]!.scriptPubKey;
-      expect('5120' + hex.encode(btc.utils.pubSchnorr(t))).toBe(spk);
+      expect("5120" + hex.encode(btc.utils.pubSchnorr(t))).toBe(spk);
     }
   });
 });
 
 // --- fixtures -------------------------------------------------------------------------------
 const FUND = new Uint8Array(32).fill(7);
-const signer = new KeySigner(FUND, 'p2tr');
-const ADDR = signer.address('regtest');
+const signer = new KeySigner(FUND, "p2tr");
+const ADDR = signer.address("regtest");
 const REVEAL_SECRET = new Uint8Array(32).fill(9);
 
 function fundChain(chain: MemoryChain, values: bigint[], script = signer.script()): Utxo[] {
@@ -48,7 +59,11 @@ function fundChain(chain: MemoryChain, values: bigint[], script = signer.script(
 }
 
 async function signAll(plan: Plan, s: { signPsbt(p: Uint8Array): Promise<Uint8Array> } = signer) {
-  const commit = btc.Transaction.fromPSBT(await s.signPsbt(plan.commit.tx.toPSBT()), { allowUnknownInputs: true, allowUnknownOutputs: true, disableScriptCheck: true });
+  const commit = btc.Transaction.fromPSBT(await s.signPsbt(plan.commit.tx.toPSBT()), {
+    allowUnknownInputs: true,
+    allowUnknownOutputs: true,
+    disableScriptCheck: true,
+  });
   commit.finalize();
   signRevealCommitInput(plan, REVEAL_SECRET);
   return { commit, reveal: plan.reveal.tx };
@@ -66,12 +81,12 @@ function satFlow(inputs: bigint[], outputs: bigint[], vin: number, offset: bigin
 
 const outputsOf = (tx: btc.Transaction) => Array.from({ length: tx.outputsLength }, (_, i) => tx.getOutput(i).amount!);
 
-describe('commit/reveal over a range of content sizes', () => {
+describe("commit/reveal over a range of content sizes", () => {
   const rows: string[] = [];
   const sizes = [0, 1, 520, 521, 100_000];
   for (const size of sizes)
     for (const compress of [false, true])
-      test(`${size} B${compress ? ', brotli' : ''}`, async () => {
+      test(`${size} B${compress ? ", brotli" : ""}`, async () => {
         const chain = new MemoryChain();
         const utxos = fundChain(chain, [30_000n, 2_000_000n]);
         // Half text-like (compressible), half noise, so compression helps but does not vanish.
@@ -83,27 +98,47 @@ describe('commit/reveal over a range of content sizes', () => {
           x ^= x << 5;
           raw[i] = i % 2 ? x & 0xff : 0x61 + (i % 7);
         }
-        const c = compress ? compressBody(raw, 'text') : { body: raw };
-        const fields: InscriptionFields = { contentType: 'text/plain;charset=utf-8', body: c.body, ...(c.encoding ? { contentEncoding: c.encoding } : {}) };
+        const c = compress ? compressBody(raw, "text") : { body: raw };
+        const fields: InscriptionFields = {
+          contentType: "text/plain;charset=utf-8",
+          body: c.body,
+          ...(c.encoding ? { contentEncoding: c.encoding } : {}),
+        };
         const feeRate = 3.7;
-        const plan = planInscription({ network: 'regtest', inscription: fields, destination: ADDR, changeAddress: ADDR, feeRate, utxos, revealSecret: REVEAL_SECRET });
+        const plan = planInscription({
+          network: "regtest",
+          inscription: fields,
+          destination: ADDR,
+          changeAddress: ADDR,
+          feeRate,
+          utxos,
+          revealSecret: REVEAL_SECRET,
+        });
         const { commit, reveal } = await signAll(plan);
 
         // Planned sizes are the real sizes (P2TR witnesses are fixed-size): exact.
         expect(commit.vsize).toBe(plan.commit.vsize);
         expect(reveal.vsize).toBe(plan.reveal.vsize);
         // Fee rate within 1 vB of the request: rate·vsize ≤ fee < rate·(vsize+1).
-        for (const [tx, fee] of [[commit, plan.commit.fee], [reveal, plan.reveal.fee]] as const) {
+        for (const [tx, fee] of [
+          [commit, plan.commit.fee],
+          [reveal, plan.reveal.fee],
+        ] as const) {
           expect(tx.fee).toBe(fee);
           expect(Number(fee)).toBeGreaterThanOrEqual(feeRate * tx.vsize);
           expect(Number(fee)).toBeLessThan(feeRate * (tx.vsize + 1));
         }
         // The commit output is the taproot tweak of (temp key, reveal leaf), computed independently.
         const internal = btc.utils.pubSchnorr(REVEAL_SECRET);
-        const leafHash = schnorr.utils.taggedHash('TapLeaf', Uint8Array.of(0xc0), btc.CompactSize.encode(BigInt(plan.revealScript.length)), plan.revealScript);
+        const leafHash = schnorr.utils.taggedHash(
+          "TapLeaf",
+          Uint8Array.of(0xc0),
+          btc.CompactSize.encode(BigInt(plan.revealScript.length)),
+          plan.revealScript,
+        );
         const [outKey] = btc.utils.taprootTweakPubkey(internal, leafHash);
         const commitOut = commit.getOutput(plan.commit.commitVout);
-        expect(hex.encode(commitOut.script!)).toBe('5120' + hex.encode(outKey));
+        expect(hex.encode(commitOut.script!)).toBe("5120" + hex.encode(outKey));
         expect(commitOut.amount).toBe(plan.commitValue);
         // The reveal spends exactly that output by script path: [sig, script, control block].
         const rin = reveal.getInput(0);
@@ -112,11 +147,24 @@ describe('commit/reveal over a range of content sizes', () => {
         const w = rin.finalScriptWitness!;
         expect(w).toHaveLength(3);
         expect(hex.encode(w[1]!)).toBe(hex.encode(plan.revealScript));
-        const msg = reveal.preimageWitnessV1(0, [commitOut.script!], btc.SigHash.DEFAULT, [commitOut.amount!], undefined, plan.revealScript, 0xc0);
+        const msg = reveal.preimageWitnessV1(
+          0,
+          [commitOut.script!],
+          btc.SigHash.DEFAULT,
+          [commitOut.amount!],
+          undefined,
+          plan.revealScript,
+          0xc0,
+        );
         expect(schnorr.verify(w[0]!, msg, internal)).toBe(true);
         // Funding key-path signature verifies too.
         const prev = plan.commit.inputs;
-        const cmsg = commit.preimageWitnessV1(0, prev.map((u) => u.script), btc.SigHash.DEFAULT, prev.map((u) => u.value));
+        const cmsg = commit.preimageWitnessV1(
+          0,
+          prev.map((u) => u.script),
+          btc.SigHash.DEFAULT,
+          prev.map((u) => u.value),
+        );
         expect(schnorr.verify(commit.getInput(0).finalScriptWitness![0]!, cmsg, prev[0]!.script.subarray(2))).toBe(true);
         // Envelope parses back, identical, uncursed.
         const parsed = parseWitness(w)!;
@@ -130,15 +178,26 @@ describe('commit/reveal over a range of content sizes', () => {
         // Ids agree with the final transactions; the node stand-in (which checks signatures) accepts both.
         expect(plan.inscriptionId).toBe(`${reveal.id}i0`);
         chain.acceptPackage([commit.hex, reveal.hex]);
-        rows.push(`| ${size} | ${compress ? 'br' : '-'} | ${c.body.length} | ${commit.vsize} | ${plan.commit.fee} | ${reveal.vsize} | ${plan.reveal.fee} | ${plan.totalCost} |`);
-        if (rows.length === sizes.length * 2) console.log(['| content B | enc | body B | commit vB | commit fee | reveal vB | reveal fee | total |', ...rows].join('\n'));
+        rows.push(
+          `| ${size} | ${compress ? "br" : "-"} | ${c.body.length} | ${commit.vsize} | ${plan.commit.fee} | ${reveal.vsize} | ${plan.reveal.fee} | ${plan.totalCost} |`,
+        );
+        if (rows.length === sizes.length * 2)
+          console.log(["| content B | enc | body B | commit vB | commit fee | reveal vB | reveal fee | total |", ...rows].join("\n"));
       });
 
-  test('P2WPKH funding: ECDSA witness estimate is within 1 vB', async () => {
+  test("P2WPKH funding: ECDSA witness estimate is within 1 vB", async () => {
     const chain = new MemoryChain();
-    const w = new KeySigner(new Uint8Array(32).fill(5), 'p2wpkh');
+    const w = new KeySigner(new Uint8Array(32).fill(5), "p2wpkh");
     const utxos = fundChain(chain, [8_000n, 20_000n], w.script()).map(({ tapInternalKey: _, ...u }) => u);
-    const plan = planInscription({ network: 'regtest', inscription: { contentType: 'text/plain', body: utf8.decode('x') }, destination: ADDR, changeAddress: w.address('regtest'), feeRate: 10, utxos, revealSecret: REVEAL_SECRET });
+    const plan = planInscription({
+      network: "regtest",
+      inscription: { contentType: "text/plain", body: utf8.decode("x") },
+      destination: ADDR,
+      changeAddress: w.address("regtest"),
+      feeRate: 10,
+      utxos,
+      revealSecret: REVEAL_SECRET,
+    });
     expect(plan.commit.inputs).toHaveLength(2);
     const { commit } = await signAll(plan, w);
     expect(plan.commit.vsize - commit.vsize).toBeGreaterThanOrEqual(0);
@@ -147,10 +206,10 @@ describe('commit/reveal over a range of content sizes', () => {
   });
 });
 
-describe('input order, change and reinscription', () => {
+describe("input order, change and reinscription", () => {
   const base = (chain: MemoryChain, extra: Partial<PlanOptions> = {}): PlanOptions => ({
-    network: 'regtest',
-    inscription: { contentType: 'text/plain', body: utf8.decode('v2') },
+    network: "regtest",
+    inscription: { contentType: "text/plain", body: utf8.decode("v2") },
     destination: ADDR,
     changeAddress: ADDR,
     feeRate: 2,
@@ -159,7 +218,7 @@ describe('input order, change and reinscription', () => {
     ...extra,
   });
 
-  test('funding UTXOs are spent in the given order, never BIP-69 sorted', () => {
+  test("funding UTXOs are spent in the given order, never BIP-69 sorted", () => {
     const chain = new MemoryChain();
     const o = base(chain);
     o.utxos = [...o.utxos].sort((a, b) => (a.txid < b.txid ? 1 : -1)); // descending: BIP-69 would reverse it
@@ -169,7 +228,7 @@ describe('input order, change and reinscription', () => {
     expect(ids).toEqual(o.utxos.slice(0, ids.length).map((u) => u.txid));
   });
 
-  test('change below dust goes to fees; above dust comes back', () => {
+  test("change below dust goes to fees; above dust comes back", () => {
     const chain = new MemoryChain();
     const probe = planInscription(base(chain, { utxos: fundChain(chain, [1_000_000n]) }));
     // Exactly enough for no-change + 100 sats: change would be dust, so no change output.
@@ -199,21 +258,32 @@ describe('input order, change and reinscription', () => {
       chain.acceptPackage([commit.hex, reveal.hex]);
     });
 
-  test('reinscription refuses a sat whose preceding sats would be dust', () => {
+  test("reinscription refuses a sat whose preceding sats would be dust", () => {
     const chain = new MemoryChain();
     const [target] = fundChain(chain, [12_345n]);
     expect(() => planInscription(base(chain, { reinscribe: { utxo: target!, offset: 100n } }))).toThrow(/dust/);
   });
 
-  test('parents are spent first and returned unchanged; the child lands after them', async () => {
+  test("parents are spent first and returned unchanged; the child lands after them", async () => {
     const chain = new MemoryChain();
     const [parentUtxo] = fundChain(chain, [546n]);
-    const o = base(chain, { parents: [{ id: 'ab'.repeat(32) + 'i0', utxo: parentUtxo! }], inscription: { contentType: 'text/plain', parents: ['ab'.repeat(32) + 'i0'], body: utf8.decode('child') } });
+    const o = base(chain, {
+      parents: [{ id: "ab".repeat(32) + "i0", utxo: parentUtxo! }],
+      inscription: { contentType: "text/plain", parents: ["ab".repeat(32) + "i0"], body: utf8.decode("child") },
+    });
     const plan = planInscription(o);
-    const commit = btc.Transaction.fromPSBT(await signer.signPsbt(plan.commit.tx.toPSBT()), { allowUnknownInputs: true, allowUnknownOutputs: true, disableScriptCheck: true });
+    const commit = btc.Transaction.fromPSBT(await signer.signPsbt(plan.commit.tx.toPSBT()), {
+      allowUnknownInputs: true,
+      allowUnknownOutputs: true,
+      disableScriptCheck: true,
+    });
     commit.finalize();
     signRevealCommitInput(plan, REVEAL_SECRET);
-    const reveal = btc.Transaction.fromPSBT(await signer.signPsbt(plan.reveal.tx.toPSBT()), { allowUnknownInputs: true, allowUnknownOutputs: true, disableScriptCheck: true });
+    const reveal = btc.Transaction.fromPSBT(await signer.signPsbt(plan.reveal.tx.toPSBT()), {
+      allowUnknownInputs: true,
+      allowUnknownOutputs: true,
+      disableScriptCheck: true,
+    });
     reveal.finalizeIdx(0);
     expect(hex.encode(reveal.getInput(0).txid!)).toBe(parentUtxo!.txid);
     expect(reveal.getOutput(0).amount).toBe(546n);
@@ -225,10 +295,18 @@ describe('input order, change and reinscription', () => {
   });
 });
 
-describe('recovery', () => {
-  test('the recovery file alone sweeps the commit output by key path', async () => {
+describe("recovery", () => {
+  test("the recovery file alone sweeps the commit output by key path", async () => {
     const chain = new MemoryChain();
-    const plan = planInscription({ network: 'regtest', inscription: { contentType: 'text/plain', body: utf8.decode('r') }, destination: ADDR, changeAddress: ADDR, feeRate: 2, utxos: fundChain(chain, [50_000n]), revealSecret: REVEAL_SECRET });
+    const plan = planInscription({
+      network: "regtest",
+      inscription: { contentType: "text/plain", body: utf8.decode("r") },
+      destination: ADDR,
+      changeAddress: ADDR,
+      feeRate: 2,
+      utxos: fundChain(chain, [50_000n]),
+      revealSecret: REVEAL_SECRET,
+    });
     const { commit } = await signAll(plan);
     chain.accept(commit.hex);
     const info = JSON.parse(JSON.stringify(plan.recovery));
@@ -241,11 +319,11 @@ describe('recovery', () => {
   });
 });
 
-describe('bad input is refused before anything exists to broadcast', () => {
+describe("bad input is refused before anything exists to broadcast", () => {
   const chain = new MemoryChain();
   const opts = (extra: Partial<PlanOptions>): PlanOptions => ({
-    network: 'regtest',
-    inscription: { contentType: 'text/plain', body: utf8.decode('x') },
+    network: "regtest",
+    inscription: { contentType: "text/plain", body: utf8.decode("x") },
     destination: ADDR,
     changeAddress: ADDR,
     feeRate: 2,
@@ -260,33 +338,50 @@ describe('bad input is refused before anything exists to broadcast', () => {
       expect(e).toBeInstanceOf(InscribeError);
       return [(e as InscribeError).code, (e as Error).message];
     }
-    throw new Error('did not throw');
+    throw new Error("did not throw");
   };
-  test('insufficient funds', () => expect(code(() => planInscription(opts({ utxos: fundChain(chain, [9_000n] )})))[0]).toBe('insufficient-funds'));
-  test('no UTXOs at all', () => expect(code(() => planInscription(opts({ utxos: [] })))[0]).toBe('insufficient-funds'));
-  test('dust postage', () => expect(code(() => planInscription(opts({ postage: 329n })))[0]).toBe('dust'));
-  test('address of the wrong network', () => {
-    const mainnetAddr = signer.address('mainnet');
+  test("insufficient funds", () =>
+    expect(code(() => planInscription(opts({ utxos: fundChain(chain, [9_000n]) })))[0]).toBe("insufficient-funds"));
+  test("no UTXOs at all", () => expect(code(() => planInscription(opts({ utxos: [] })))[0]).toBe("insufficient-funds"));
+  test("dust postage", () => expect(code(() => planInscription(opts({ postage: 329n })))[0]).toBe("dust"));
+  test("address of the wrong network", () => {
+    const mainnetAddr = signer.address("mainnet");
     const [c, msg] = code(() => planInscription(opts({ destination: mainnetAddr })));
-    expect(c).toBe('wrong-network');
+    expect(c).toBe("wrong-network");
     expect(msg).toContain(mainnetAddr);
-    expect(code(() => planInscription(opts({ changeAddress: 'not-an-address' })))[0]).toBe('wrong-network');
+    expect(code(() => planInscription(opts({ changeAddress: "not-an-address" })))[0]).toBe("wrong-network");
   });
-  test('content over the 400,000 WU standardness limit', () => {
-    const [c, msg] = code(() => planInscription(opts({ inscription: { contentType: 'application/octet-stream', body: new Uint8Array(400_000) }, utxos: fundChain(chain, [50_000_000n]) })));
-    expect(c).toBe('too-large');
-    expect(msg).toContain('400,000');
+  test("content over the 400,000 WU standardness limit", () => {
+    const [c, msg] = code(() =>
+      planInscription(
+        opts({
+          inscription: { contentType: "application/octet-stream", body: new Uint8Array(400_000) },
+          utxos: fundChain(chain, [50_000_000n]),
+        }),
+      ),
+    );
+    expect(c).toBe("too-large");
+    expect(msg).toContain("400,000");
     // Just under the limit still plans.
-    const ok = planInscription(opts({ inscription: { contentType: 'application/octet-stream', body: new Uint8Array(395_000) }, utxos: fundChain(chain, [50_000_000n]) }));
+    const ok = planInscription(
+      opts({
+        inscription: { contentType: "application/octet-stream", body: new Uint8Array(395_000) },
+        utxos: fundChain(chain, [50_000_000n]),
+      }),
+    );
     expect(ok.reveal.vsize * 4).toBeLessThanOrEqual(400_000);
   });
-  test('unsupported funding script (P2PKH)', () => {
+  test("unsupported funding script (P2PKH)", () => {
     const pkh = btc.p2pkh(btc.utils.pubSchnorr(FUND).length === 32 ? new Uint8Array(33).fill(2) : new Uint8Array(33));
-    expect(code(() => planInscription(opts({ utxos: [{ txid: 'aa'.repeat(32), vout: 0, value: 50_000n, script: pkh.script }] })))[0]).toBe('bad-input');
+    expect(code(() => planInscription(opts({ utxos: [{ txid: "aa".repeat(32), vout: 0, value: 50_000n, script: pkh.script }] })))[0]).toBe(
+      "bad-input",
+    );
   });
-  test('bad fee rate', () => expect(code(() => planInscription(opts({ feeRate: 0 })))[0]).toBe('bad-input'));
-  test('metadata over one push is chunked, not refused', () => {
-    const p = planInscription(opts({ inscription: { contentType: 'text/plain', metadata: jsonToCbor({ s: 'x'.repeat(2000) }), body: utf8.decode('m') } }));
+  test("bad fee rate", () => expect(code(() => planInscription(opts({ feeRate: 0 })))[0]).toBe("bad-input"));
+  test("metadata over one push is chunked, not refused", () => {
+    const p = planInscription(
+      opts({ inscription: { contentType: "text/plain", metadata: jsonToCbor({ s: "x".repeat(2000) }), body: utf8.decode("m") } }),
+    );
     expect(p.revealScript.length).toBeGreaterThan(2000);
   });
 });

@@ -80,13 +80,13 @@ describe("browsers inside namespaces", () => {
         // The loopback the page sees is the namespace's: the root namespace's server is not there.
         expect(await browser.evaluate(fetchFrom(`http://127.0.0.1:${rootServer.port}/`, 3000))).toStartWith("error");
         const cands = await browser.evaluate<string[]>(GATHER);
-        const hosts = cands.filter((c) => candidateType(c) == "host");
+        const hosts = cands.filter((c) => candidateType(c) === "host");
         expect(hosts.length).toBeGreaterThan(0);
         expect(hosts.some((c) => c.includes(` ${host.ip} `) && / udp /i.test(c))).toBe(true);
         expect([...new Set(hosts.map(candidateAddress))]).toEqual([host.ip]);
         // Chromium runs as the Chrome that is coming (test/helpers/browser.ts: the field trial got
         // through the namespace wrapper): it refuses a changed ice-ufrag.
-        if (kind == "chromium") expect(await browser.evaluate<string>(MUNGE)).toContain("InvalidModificationError");
+        if (kind === "chromium") expect(await browser.evaluate<string>(MUNGE)).toContain("InvalidModificationError");
       } finally {
         await browser.close();
       }
@@ -103,7 +103,7 @@ describe("browsers inside namespaces", () => {
         expect(await browser.evaluate(fetchFrom(publicWeb.url + "/x", 3000))).toBe("ok public");
         // The other LAN: a LAN round trip takes under a millisecond, so 1.5 s is plenty for success.
         expect(await browser.evaluate(fetchFrom(otherLan.url + "/x", 1500))).toStartWith("error");
-        const hosts = (await browser.evaluate<string[]>(GATHER)).filter((c) => candidateType(c) == "host");
+        const hosts = (await browser.evaluate<string[]>(GATHER)).filter((c) => candidateType(c) === "host");
         expect([...new Set(hosts.map(candidateAddress))]).toEqual([behind.ip]);
       } finally {
         await browser.close();

@@ -29,7 +29,7 @@ export type NetBrowser = ChromiumIn | FirefoxIn;
 export const BROWSERS: readonly BrowserKind[] = ["chromium", "firefox"];
 
 export function launchIn(host: NetHost, kind: BrowserKind): Promise<NetBrowser> {
-  return kind == "chromium" ? launchChromiumIn(host) : launchFirefoxIn(host);
+  return kind === "chromium" ? launchChromiumIn(host) : launchFirefoxIn(host);
 }
 
 /** `/` (an empty page) and `/lumamesh.js` (the library, bundled as build.ts ships it), plus `extra`. */

@@ -32,7 +32,11 @@ function install() {
   process.on("exit", runAll);
   // A signal's default action would kill us before 'exit' runs; take over, clean up, then exit as
   // the signal would have (128 + signal number).
-  for (const [sig, n] of [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const)
+  for (const [sig, n] of [
+    ["SIGINT", 2],
+    ["SIGTERM", 15],
+    ["SIGHUP", 1],
+  ] as const)
     process.on(sig, () => {
       runAll();
       process.exit(128 + n);
@@ -44,7 +48,7 @@ const alive = (pid: number) => {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code == "EPERM";
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 };
 

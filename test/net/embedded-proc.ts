@@ -9,7 +9,15 @@ import { EXAMPLES, startEmbedded } from "../../dev/embedded.ts";
 
 const [host, dir] = process.argv.slice(2);
 if (!host || !dir) throw new Error("usage: bun test/net/embedded-proc.ts <host> <scratch dir>");
-const e = await startEmbedded({ host, relayPort: 0, ordPort: 0, dataDir: join(dir, "relay"), outDir: join(dir, "dist"), logLevel: "warn", decompress: true });
+const e = await startEmbedded({
+  host,
+  relayPort: 0,
+  ordPort: 0,
+  dataDir: join(dir, "relay"),
+  outDir: join(dir, "dist"),
+  logLevel: "warn",
+  decompress: true,
+});
 const urls = Object.fromEntries(Object.keys(EXAMPLES).map((n) => [n, e.url(n as keyof typeof EXAMPLES)]));
 console.log(JSON.stringify({ record: e.record, ord: e.ord.url, urls, ids: e.ids }));
 const stop = async () => (await e.stop(), process.exit(0));

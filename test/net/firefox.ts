@@ -53,12 +53,21 @@ export async function launchFirefoxIn(host: NetHost): Promise<FirefoxIn> {
   const profile = `${dir}/profile`;
   const sock = `${dir}/bidi.sock`;
   mkdirSync(profile);
-  writeFileSync(`${profile}/user.js`, Object.entries(firefoxPrefs).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});\n`).join(""));
+  writeFileSync(
+    `${profile}/user.js`,
+    Object.entries(firefoxPrefs)
+      .map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});\n`)
+      .join(""),
+  );
 
   const outer = forward({ hostname: "127.0.0.1", port: 0 }, { unix: sock });
   const port = outer.port!;
   const env = { ...process.env, HOME: dir, MOZ_CRASHREPORTER_DISABLE: "1" };
-  const ff = host.spawn([bin, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port", String(port)], { env, stdout: "pipe", stderr: "pipe" });
+  const ff = host.spawn([bin, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port", String(port)], {
+    env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const ffOut = watchOutput(ff.stderr);
   watchOutput(ff.stdout);
   let inner: { kill(signal: "SIGKILL"): void } | undefined;
@@ -74,7 +83,10 @@ export async function launchFirefoxIn(host: NetHost): Promise<FirefoxIn> {
   const unregister = atExit(teardown);
   try {
     await ffOut.match(new RegExp(`WebDriver BiDi listening on ws://127\\.0\\.0\\.1:${port}`), 30_000);
-    const fw = host.spawn([process.execPath, `${import.meta.dir}/forward.ts`, `unix:${sock}`, `tcp:127.0.0.1:${port}`], { stdout: "pipe", stderr: "inherit" });
+    const fw = host.spawn([process.execPath, `${import.meta.dir}/forward.ts`, `unix:${sock}`, `tcp:127.0.0.1:${port}`], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
     inner = fw;
     await watchOutput(fw.stdout).match(/listening/);
     browser = await puppeteer.connect({ browserWSEndpoint: `ws://127.0.0.1:${port}/session`, protocol: "webDriverBiDi" });

@@ -28,10 +28,13 @@ const waitText = (f: { evaluate(js: string): Promise<any> }, text: string, ms: n
   poll(
     () => f.evaluate(`document.body.innerText.includes(${JSON.stringify(text)})`).catch(() => false),
     ms,
-    async () => `${who}: no "${text}"; page: ${await f.evaluate("document.body.innerText").catch((e: any) => String(e))}; console: ${logs?.join(" | ")}`,
+    async () =>
+      `${who}: no "${text}"; page: ${await f.evaluate("document.body.innerText").catch((e: any) => String(e))}; console: ${logs?.join(" | ")}`,
   );
 const say = (f: { evaluate(js: string): Promise<any> }, text: string) =>
-  f.evaluate(`(() => { const i = document.querySelector("input"); i.value = ${JSON.stringify(text)}; i.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" })); })()`);
+  f.evaluate(
+    `(() => { const i = document.querySelector("input"); i.value = ${JSON.stringify(text)}; i.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" })); })()`,
+  );
 
 describe("the chat inscription across NATs, from an ord server on plain HTTP", () => {
   let net: TestNet;
@@ -40,7 +43,10 @@ describe("the chat inscription across NATs, from an ord server on plain HTTP", (
   beforeAll(async () => {
     net = await createTestNet();
     ordHost = await net.publicHost("ord");
-    const proc = ordHost.spawn([process.execPath, join(import.meta.dir, "embedded-proc.ts"), ordHost.ip, mkdtempSync(join(tmpdir(), "lumamesh-emb-"))], { stdout: "pipe", stderr: "inherit" });
+    const proc = ordHost.spawn(
+      [process.execPath, join(import.meta.dir, "embedded-proc.ts"), ordHost.ip, mkdtempSync(join(tmpdir(), "lumamesh-emb-"))],
+      { stdout: "pipe", stderr: "inherit" },
+    );
     const reader = proc.stdout.getReader();
     let buf = "";
     while (!buf.includes("\n")) {

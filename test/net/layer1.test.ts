@@ -49,7 +49,7 @@ describe("Layer 1 in Chromium and Firefox across namespaced hosts", () => {
         expect(ok).toMatchObject({ ok: true });
         expect(ok.rtt).toBeGreaterThan(0);
 
-        const last = rec.fp.slice(-2) == "00" ? "01" : "00";
+        const last = rec.fp.slice(-2) === "00" ? "01" : "00";
         const wrong = await b.evaluate<any>(TRY({ addr: rec.addr, fp: rec.fp.slice(0, -2) + last }));
         expect(wrong).toMatchObject({ ok: false, name: "ConnectError", reasons: ["dtls-fingerprint"] });
         expect(wrong.message).toContain("does not match the fingerprint");
@@ -57,7 +57,7 @@ describe("Layer 1 in Chromium and Firefox across namespaced hosts", () => {
         const silent = await b.evaluate<any>(TRY({ addr: `${relayHost.ip}:9`, fp: rec.fp }));
         expect(silent).toMatchObject({ ok: false, name: "ConnectError", reasons: ["ice-timeout"] });
 
-        if (kind == "firefox") {
+        if (kind === "firefox") {
           // A relay at a loopback address (as `npm start` prints by default): Firefox gathers no
           // loopback candidates, so its ICE fails after ~5 s, well before the 20 s give-up, and its
           // DTLS transport is failed along with it. That is an ICE failure: DTLS never ran.
@@ -74,11 +74,16 @@ describe("Layer 1 in Chromium and Firefox across namespaced hosts", () => {
           net.on("disconnect", () => events.push("disconnect"));
           net.on("reconnect", () => events.push("reconnect"));
         })()`);
-        const { dataDir } = relay, port = relay.record.port;
+        const { dataDir } = relay,
+          port = relay.record.port;
         await relay.stop("SIGKILL");
         relay = await startRelayProc({ netns: relayHost.ns, host: relayHost.ip, dataDir, args: ["--port", String(port)] });
         expect(relay.record.addr).toBe(rec.addr);
-        await poll(async () => (await b.evaluate<string[]>("events")).includes("reconnect"), 30_000, async () => `${kind}: events ${JSON.stringify(await b.evaluate("events"))}`).catch(() => {});
+        await poll(
+          async () => (await b.evaluate<string[]>("events")).includes("reconnect"),
+          30_000,
+          async () => `${kind}: events ${JSON.stringify(await b.evaluate("events"))}`,
+        ).catch(() => {});
         expect(await b.evaluate("events")).toEqual(["disconnect", "reconnect"]);
         expect(await b.evaluate<number>("net.ping()")).toBeGreaterThan(0);
       } finally {

@@ -54,7 +54,11 @@ const ICE = `(async () => {
 })()`;
 
 const until = (b: NetBrowser, cond: string, ms: number, what: string) =>
-  poll(() => b.evaluate(cond), ms, async () => `${b.kind}: no ${what}; log: ${JSON.stringify(await b.evaluate("globalThis.log"))}; console: ${b.logs().join(" | ")}`);
+  poll(
+    () => b.evaluate(cond),
+    ms,
+    async () => `${b.kind}: no ${what}; log: ${JSON.stringify(await b.evaluate("globalThis.log"))}; console: ${b.logs().join(" | ")}`,
+  );
 
 describe("lumamesh across namespaced hosts and NATs", () => {
   let net: TestNet;
@@ -88,8 +92,10 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     return b;
   };
   const pair = async (nat: NatKind, rec: Rec, room: string, tag: string, kinds: [BrowserKind, BrowserKind] = ["chromium", "chromium"]) => {
-    const r1 = await net.natRouter(`${tag}1`, nat), r2 = await net.natRouter(`${tag}2`, nat);
-    const ha = await r1.host(`${tag}a`), hb = await r2.host(`${tag}b`);
+    const r1 = await net.natRouter(`${tag}1`, nat),
+      r2 = await net.natRouter(`${tag}2`, nat);
+    const ha = await r1.host(`${tag}a`),
+      hb = await r2.host(`${tag}b`);
     const a = await pageOn(ha, kinds[0], rec, room, "alice");
     const b = await pageOn(hb, kinds[1], rec, room, "bob");
     await Promise.all([until(a, "log.peers.length >= 1", 20_000, "peer"), until(b, "log.peers.length >= 1", 20_000, "peer")]);
@@ -113,7 +119,12 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     expect(await ff.evaluate("log.peers.map((p) => [p.nick, p.path])")).toEqual([["alice", "direct"]]);
     await exchange(cr, ff, "engines");
     await cr.evaluate(`room.send(Uint8Array.from({ length: 300000 }, (_, i) => i & 255))`);
-    await until(ff, `log.msgs.some((m) => m.d instanceof Uint8Array && m.d.length == 300000 && m.d.every((x, i) => x == (i & 255)))`, 10_000, "300 kB from Chromium");
+    await until(
+      ff,
+      `log.msgs.some((m) => m.d instanceof Uint8Array && m.d.length == 300000 && m.d.every((x, i) => x == (i & 255)))`,
+      10_000,
+      "300 kB from Chromium",
+    );
     // The direct path runs between the two hosts' own addresses.
     const ice = await ff.evaluate<any>(ICE);
     expect(ice.pair.remote.address).toBe((await cr.evaluate<any>(ICE)).pair.local.address);
@@ -153,12 +164,15 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     const { a, b, r1, r2 } = await pair("cone", rec, "cut-room", "cut");
     for (const p of [a, b]) expect(await p.evaluate("room.peers.map((p) => p.path)")).toEqual(["direct"]);
     // Router 1 drops everything between the two homes (the relay stays reachable).
-    await r1.run(["nft", "-f", "-"], { stdin: `table ip cut {\n  chain f {\n    type filter hook forward priority -10; policy accept;\n    ip daddr ${r2.ip} drop\n    ip saddr ${r2.ip} drop\n  }\n}\n` });
+    await r1.run(["nft", "-f", "-"], {
+      stdin: `table ip cut {\n  chain f {\n    type filter hook forward priority -10; policy accept;\n    ip daddr ${r2.ip} drop\n    ip saddr ${r2.ip} drop\n  }\n}\n`,
+    });
     for (const p of [a, b]) await until(p, `log.paths.includes("relayed")`, 20_000, "fallback to the relay");
     await exchange(a, b, "while-cut");
     expect(await b.evaluate(`log.msgs.find((m) => m.d && m.d.tag == "while-cut").path`)).toBe("relayed");
     await r1.run(["nft", "delete", "table", "ip", "cut"]);
-    for (const p of [a, b]) await until(p, `log.paths.lastIndexOf("direct") > log.paths.indexOf("relayed")`, 30_000, "return to the direct path");
+    for (const p of [a, b])
+      await until(p, `log.paths.lastIndexOf("direct") > log.paths.indexOf("relayed")`, 30_000, "return to the direct path");
     for (const p of [a, b]) expect(await p.evaluate("room.peers.map((p) => p.path)")).toEqual(["direct"]);
     await exchange(a, b, "mended");
     expect(await b.evaluate(`log.msgs.find((m) => m.d && m.d.tag == "mended").path`)).toBe("direct");
@@ -168,7 +182,8 @@ describe("lumamesh across namespaced hosts and NATs", () => {
 
   test("Firefox behind a port-restricted cone NAT, Chromium behind a symmetric one: no direct path either way, relayed across engines", async () => {
     const { relay, rec } = await relayOn(relayHost);
-    const rf = await net.natRouter("mixf", "cone"), rc = await net.natRouter("mixc", "symmetric");
+    const rf = await net.natRouter("mixf", "cone"),
+      rc = await net.natRouter("mixc", "symmetric");
     const ff = await pageOn(await rf.host("mixfa"), "firefox", rec, "mixed-nat-room", "alice");
     const cr = await pageOn(await rc.host("mixcb"), "chromium", rec, "mixed-nat-room", "bob");
     await Promise.all([until(ff, "log.peers.length >= 1", 20_000, "peer"), until(cr, "log.peers.length >= 1", 20_000, "peer")]);
@@ -176,7 +191,12 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     expect(await cr.evaluate("room.peers.map((p) => [p.nick, p.path])")).toEqual([["alice", "relayed"]]);
     await exchange(ff, cr, "mixed");
     await cr.evaluate(`room.send(Uint8Array.from({ length: 40000 }, (_, i) => (i * 5) & 255))`);
-    await until(ff, `log.msgs.some((m) => m.d instanceof Uint8Array && m.d.length == 40000 && m.d.every((x, i) => x == ((i * 5) & 255)))`, 15_000, "40 kB relayed to Firefox");
+    await until(
+      ff,
+      `log.msgs.some((m) => m.d instanceof Uint8Array && m.d.length == 40000 && m.d.every((x, i) => x == ((i * 5) & 255)))`,
+      15_000,
+      "40 kB relayed to Firefox",
+    );
     for (const p of [ff, cr]) expect(await p.evaluate("log.errors")).toEqual([]);
     for (const b of browsers.splice(0)) await b.close();
   }, 90_000);
@@ -186,13 +206,18 @@ describe("lumamesh across namespaced hosts and NATs", () => {
     const { relay, rec } = await relayOn(relayHost, ["--record-frames", recordFile]);
     const { a, b, r1, r2 } = await pair("symmetric", rec, "symmetric-room", "sym");
     for (const p of [a, b]) {
-      expect(await p.evaluate("room.peers.map((p) => [p.nick, p.path])")).toEqual([[p == a ? "bob" : "alice", "relayed"]]);
+      expect(await p.evaluate("room.peers.map((p) => [p.nick, p.path])")).toEqual([[p === a ? "bob" : "alice", "relayed"]]);
       expect(await p.evaluate<number>("log.peers[0].at")).toBeGreaterThan(2500);
       expect((await p.evaluate<any>(ICE)).state).not.toContain("connected");
     }
     await exchange(a, b, "through-symmetric");
     await a.evaluate(`room.send(Uint8Array.from({ length: 50000 }, (_, i) => (i * 13) & 255))`);
-    await until(b, `log.msgs.some((m) => m.d instanceof Uint8Array && m.d.length == 50000 && m.d.every((x, i) => x == ((i * 13) & 255)) && m.path == "relayed")`, 15_000, "50 kB relayed");
+    await until(
+      b,
+      `log.msgs.some((m) => m.d instanceof Uint8Array && m.d.length == 50000 && m.d.every((x, i) => x == ((i * 13) & 255)) && m.path == "relayed")`,
+      15_000,
+      "50 kB relayed",
+    );
     // The routers really did drop the direct attempts.
     expect((await r1.droppedInbound()) + (await r2.droppedInbound())).toBeGreaterThan(0);
     const text = readFileSync(recordFile).toString("latin1");

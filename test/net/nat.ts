@@ -17,7 +17,7 @@ export const LAN = "lan";
 /** The ruleset for `nft -f -` inside the router's namespace (and only there). The "unsolicited"
  * drop rules count what they drop: `droppedPackets()` sums them. */
 export function natRuleset(kind: NatKind): string {
-  const masquerade = kind == "symmetric" ? "masquerade fully-random" : "masquerade";
+  const masquerade = kind === "symmetric" ? "masquerade fully-random" : "masquerade";
   return `
 table ip lumamesh_nat {
   chain postrouting {
@@ -44,6 +44,6 @@ export function droppedPackets(nftJson: string): number {
   type Expr = { counter?: { packets: number } };
   const items = (JSON.parse(nftJson) as { nftables: { rule?: { comment?: string; expr: Expr[] } }[] }).nftables;
   let n = 0;
-  for (const { rule } of items) if (rule?.comment == "unsolicited") for (const e of rule.expr) n += e.counter?.packets ?? 0;
+  for (const { rule } of items) if (rule?.comment === "unsolicited") for (const e of rule.expr) n += e.counter?.packets ?? 0;
   return n;
 }

@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestNet, type NatRouter, type NetHost, type TestNet } from "./netns.ts";
 import { udpAgent, type UdpAgent } from "./udp.ts";
 
-const listNamespaces = async () => (await Bun.$`ip netns list`.text()).split("\n").map((l) => l.split(" ")[0]).filter(Boolean);
+const listNamespaces = async () =>
+  (await Bun.$`ip netns list`.text())
+    .split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter(Boolean);
 const ECHO = 7000;
 
 describe("test network", () => {
@@ -41,7 +45,12 @@ describe("test network", () => {
     expect(addrs).toContain(`inet ${a.ip}/24`);
     expect(await a.run(["ip", "route", "show", "default"])).toContain(`via ${cone.lanIp}`);
     // Only loopback and the one veth: nothing else for a browser to gather candidates from.
-    expect((await a.run(["ip", "-o", "link", "show"])).trim().split("\n").map((l) => l.split(":")[1]!.trim().split("@")[0])).toEqual(["lo", "eth0"]);
+    expect(
+      (await a.run(["ip", "-o", "link", "show"]))
+        .trim()
+        .split("\n")
+        .map((l) => l.split(":")[1]!.trim().split("@")[0]),
+    ).toEqual(["lo", "eth0"]);
   });
 
   /** Mapped addresses seen by echo1 and echo2 for one socket on `host`. */
@@ -49,8 +58,8 @@ describe("test network", () => {
     const inner = await udpAgent(host);
     inner.send(`${echo1.ip}:${ECHO}`, "probe");
     inner.send(`${echo2.ip}:${ECHO}`, "probe");
-    const m1 = (await inner.waitFor((d) => d.from == `${echo1.ip}:${ECHO}`)).text;
-    const m2 = (await inner.waitFor((d) => d.from == `${echo2.ip}:${ECHO}`)).text;
+    const m1 = (await inner.waitFor((d) => d.from === `${echo1.ip}:${ECHO}`)).text;
+    const m2 = (await inner.waitFor((d) => d.from === `${echo2.ip}:${ECHO}`)).text;
     return { inner, m1, m2 };
   }
 
@@ -61,7 +70,7 @@ describe("test network", () => {
     e1b.send(mapped, "from-echo1-other-port");
     await Bun.sleep(50);
     e1.send(mapped, "from-echo1"); // the control: same path, sent last, must arrive
-    await inner.waitFor((d) => d.text == "from-echo1");
+    await inner.waitFor((d) => d.text === "from-echo1");
     await Bun.sleep(200);
     expect(inner.received().map((d) => d.text)).not.toContain("from-stranger");
     expect(inner.received().map((d) => d.text)).not.toContain("from-echo1-other-port");
@@ -93,7 +102,7 @@ describe("test network", () => {
     const before = await sym.droppedInbound();
     ua.send(`${b.ip}:${ub.port}`, "routed");
     ua.send(`${echo1.ip}:${ECHO}`, "control"); // sent last over the same first hop: must come back
-    await ua.waitFor((d) => d.from == `${echo1.ip}:${ECHO}`);
+    await ua.waitFor((d) => d.from === `${echo1.ip}:${ECHO}`);
     await Bun.sleep(200);
     expect(ub.received()).toEqual([]);
     expect(await sym.droppedInbound()).toBeGreaterThan(before); // it reached home2's WAN and was dropped there
@@ -103,7 +112,11 @@ describe("test network", () => {
     const names = net.namespaces();
     expect(names.length).toBeGreaterThan(5);
     expect(await listNamespaces()).toEqual(expect.arrayContaining(names));
-    const pids = (await Promise.all(names.map((ns) => Bun.$`ip netns pids ${ns}`.text()))).join(" ").split(/\s+/).filter(Boolean).map(Number);
+    const pids = (await Promise.all(names.map((ns) => Bun.$`ip netns pids ${ns}`.text())))
+      .join(" ")
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     expect(pids.length).toBeGreaterThanOrEqual(4); // the UDP agents
     await net.destroy();
     const left = await listNamespaces();
@@ -153,7 +166,7 @@ console.log(net.prefix); ${then}`;
       const prefix = await firstLine(p);
       expect((await listNamespaces()).filter((n) => n.startsWith(prefix + "-")).length).toBe(4);
       p.kill(sig);
-      expect(await p.exited).toBe(sig == "SIGTERM" ? 143 : 130);
+      expect(await p.exited).toBe(sig === "SIGTERM" ? 143 : 130);
       expect((await listNamespaces()).filter((n) => n.startsWith(prefix + "-"))).toEqual([]);
     }
   }, 15_000);

@@ -34,10 +34,11 @@ export interface NetHost {
   /** Its address: 10.77.0.X on the public segment, 192.168.N.K behind a router (a router's is its WAN). */
   readonly ip: string;
   /** Start `cmd` inside the namespace. The process is killed by destroy() and at exit. */
-  spawn<const In extends Spawn.Writable = "ignore", const Out extends Spawn.Readable = "pipe", const Err extends Spawn.Readable = "inherit">(
-    cmd: string[],
-    opts?: Spawn.SpawnOptions<In, Out, Err>,
-  ): Subprocess<In, Out, Err>;
+  spawn<
+    const In extends Spawn.Writable = "ignore",
+    const Out extends Spawn.Readable = "pipe",
+    const Err extends Spawn.Readable = "inherit",
+  >(cmd: string[], opts?: Spawn.SpawnOptions<In, Out, Err>): Subprocess<In, Out, Err>;
   /** Run `cmd` inside the namespace to completion; resolves with stdout, throws with stderr on failure. */
   run(cmd: string[], opts?: { stdin?: string }): Promise<string>;
   /** A static HTTP server inside the namespace, on `hostname` (default 127.0.0.1: a secure context
@@ -76,7 +77,7 @@ let nets = 0;
 async function sh(cmd: string[], stdin?: string): Promise<string> {
   const p = Bun.spawn(cmd, { stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin), stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  if (code != 0) throw new Error(`${cmd.join(" ")}: exit ${code}: ${err.trim()}`);
+  if (code !== 0) throw new Error(`${cmd.join(" ")}: exit ${code}: ${err.trim()}`);
   return out;
 }
 
@@ -149,7 +150,7 @@ export async function createTestNet(): Promise<TestNet> {
         const err = watchOutput(p.stderr);
         try {
           const port = Number((await out.match(/listening (\d+)/))[1]);
-          return { url: `http://${hostname == "0.0.0.0" ? ip : hostname}:${port}`, port, stop: () => p.kill() };
+          return { url: `http://${hostname === "0.0.0.0" ? ip : hostname}:${port}`, port, stop: () => p.kill() };
         } catch (e) {
           p.kill();
           throw new Error(`test/net: server in ${ns} did not start: ${(e as Error).message}\n${err.text()}`);
@@ -167,7 +168,12 @@ export async function createTestNet(): Promise<TestNet> {
 
   await sh(["ip", "netns", "add", switchNs]);
   made.push(switchNs);
-  await inNs(switchNs, [...baseSetup, "ip link add br0 type bridge forward_delay 0", `ip addr add ${GATEWAY}/24 dev br0`, "ip link set br0 up"]);
+  await inNs(switchNs, [
+    ...baseSetup,
+    "ip link add br0 type bridge forward_delay 0",
+    `ip addr add ${GATEWAY}/24 dev br0`,
+    "ip link set br0 up",
+  ]);
 
   return {
     prefix,

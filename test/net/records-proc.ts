@@ -12,20 +12,22 @@ import { T } from "../../protocol/frames.ts";
 const relays: { addr: string; fp: string }[] = JSON.parse(process.argv[2] ?? "[]");
 const cert = await generateCertificate();
 const out: Record<string, { records?: { id: string; addr: string; fp: string }[]; error?: string }> = {};
-await Promise.all(relays.map(async (r) => {
-  try {
-    const l = await openRelayLink(r, cert, { timeout: 4000 });
-    const got: unknown[] = l.records ? JSON.parse(l.records) : [];
-    l.onframe = (f) => void (f.t == T.RECORDS && got.push(...JSON.parse(f.json)));
-    await Bun.sleep(RECORDS_MORE_MS + 800);
-    l.close();
-    const seen = new Map<string, { id: string; addr: string; fp: string }>();
-    for (const x of got as { id: string; addr: string; fp: string }[]) seen.set(x.id, { id: x.id, addr: x.addr, fp: x.fp });
-    out[r.addr] = { records: [...seen.values()] };
-  } catch (e) {
-    out[r.addr] = { error: String((e as Error).message ?? e) };
-  }
-}));
+await Promise.all(
+  relays.map(async (r) => {
+    try {
+      const l = await openRelayLink(r, cert, { timeout: 4000 });
+      const got: unknown[] = l.records ? JSON.parse(l.records) : [];
+      l.onframe = (f) => void (f.t === T.RECORDS && got.push(...JSON.parse(f.json)));
+      await Bun.sleep(RECORDS_MORE_MS + 800);
+      l.close();
+      const seen = new Map<string, { id: string; addr: string; fp: string }>();
+      for (const x of got as { id: string; addr: string; fp: string }[]) seen.set(x.id, { id: x.id, addr: x.addr, fp: x.fp });
+      out[r.addr] = { records: [...seen.values()] };
+    } catch (e) {
+      out[r.addr] = { error: String((e as Error).message ?? e) };
+    }
+  }),
+);
 console.log(JSON.stringify(out));
 await Bun.sleep(50);
 process.exit(0);

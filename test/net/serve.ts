@@ -12,7 +12,9 @@ export type Routes = Record<string, Route>;
 
 /** The JSON the server reads on stdin. */
 export const encodeRoutes = (routes: Routes) =>
-  JSON.stringify(Object.fromEntries(Object.entries(routes).map(([p, r]) => [p, { type: r.type, b64: Buffer.from(r.body).toString("base64") }])));
+  JSON.stringify(
+    Object.fromEntries(Object.entries(routes).map(([p, r]) => [p, { type: r.type, b64: Buffer.from(r.body).toString("base64") }])),
+  );
 
 if (import.meta.main) {
   const spec = JSON.parse(await Bun.stdin.text()) as Record<string, { b64: string; type: string }>;

@@ -33,10 +33,13 @@ const waitText = (f: Evaluator, text: string, who: string, logs: () => string[])
   poll(
     () => f.evaluate(`document.body.innerText.includes(${JSON.stringify(text)})`).catch(() => false),
     30_000,
-    async () => `${who}: no "${text}"; page: ${await f.evaluate("document.body.innerText").catch((e: any) => String(e))}; console: ${logs().join(" | ")}`,
+    async () =>
+      `${who}: no "${text}"; page: ${await f.evaluate("document.body.innerText").catch((e: any) => String(e))}; console: ${logs().join(" | ")}`,
   );
 const enter = (f: Evaluator, text: string) =>
-  f.evaluate(`(() => { const i = document.querySelector("input"); i.value = ${JSON.stringify(text)}; i.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" })); })()`);
+  f.evaluate(
+    `(() => { const i = document.querySelector("input"); i.value = ${JSON.stringify(text)}; i.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" })); })()`,
+  );
 
 describe("npm start on a machine with a LAN address", () => {
   let net: TestNet;
@@ -108,7 +111,9 @@ describe("npm start on a machine with a LAN address", () => {
     try {
       // The printed /content URL serves the folder's file, byte for byte.
       await b.goto(content[1]!);
-      expect(await b.evaluate<string>(`fetch(location.href).then((r) => r.text())`)).toBe(readFileSync(join(ROOT, HELLO, "index.html"), "utf8"));
+      expect(await b.evaluate<string>(`fetch(location.href).then((r) => r.text())`)).toBe(
+        readFileSync(join(ROOT, HELLO, "index.html"), "utf8"),
+      );
       const tabs: { frame: Evaluator; logs: string[] }[] = [];
       for (let k = 0; k < 2; k++) {
         const tab: Page = await (b.native.browser as any).newPage();
@@ -121,7 +126,8 @@ describe("npm start on a machine with a LAN address", () => {
         tabs.push({ frame, logs });
       }
       const [a, c] = tabs as [(typeof tabs)[0], (typeof tabs)[0]];
-      const nick = async (t: Evaluator) => ((await t.evaluate(`document.getElementById("state").textContent`)) as string).replace("joined as ", "");
+      const nick = async (t: Evaluator) =>
+        ((await t.evaluate(`document.getElementById("state").textContent`)) as string).replace("joined as ", "");
       const [na, nc] = [await nick(a.frame), await nick(c.frame)];
       await waitText(a.frame, `${nc} joined`, "tab 0", () => a.logs);
       await enter(a.frame, "hello from tab 0");

@@ -53,7 +53,8 @@ export async function udpAgent(host: NetHost, opts: { port?: number; echo?: bool
       for (;;) {
         const d = received().find(pred);
         if (d) return d;
-        if (Date.now() > deadline) throw new Error(`udp agent in ${host.ns}: no matching datagram in ${ms} ms; got ${JSON.stringify(received())}`);
+        if (Date.now() > deadline)
+          throw new Error(`udp agent in ${host.ns}: no matching datagram in ${ms} ms; got ${JSON.stringify(received())}`);
         await Bun.sleep(10);
       }
     },

@@ -14,9 +14,15 @@ import { _seal, deriveRoom, openMsg, webCrypto } from "../../src/seal.ts";
 import { bundle } from "../../build.ts";
 import { launchChromium, serveLibrary } from "../helpers/browser.ts";
 
-const V = Object.fromEntries(["frames", "sealed", "record", "bootstrap"].map((n) => [n, JSON.parse(readFileSync(join(import.meta.dir, "../../protocol/vectors", n + ".json"), "utf8"))]));
+const V = Object.fromEntries(
+  ["frames", "sealed", "record", "bootstrap"].map((n) => [
+    n,
+    JSON.parse(readFileSync(join(import.meta.dir, "../../protocol/vectors", n + ".json"), "utf8")),
+  ]),
+);
 const b = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
-const revive = (o: any): any => JSON.parse(JSON.stringify(o), (_k, v) => (v && typeof v == "object" && typeof v.hex == "string" ? b(v.hex) : v));
+const revive = (o: any): any =>
+  JSON.parse(JSON.stringify(o), (_k, v) => (v && typeof v === "object" && typeof v.hex === "string" ? b(v.hex) : v));
 const show = (f: unknown) => JSON.parse(JSON.stringify(f, (_k, x) => (x instanceof Uint8Array ? { hex: hex(x) } : x)));
 
 describe("the relay's side (Bun)", () => {
@@ -28,9 +34,12 @@ describe("the relay's side (Bun)", () => {
     }
   });
   test("the sealed message: keys from name and password, the sealed bytes, and it opens", async () => {
-    const s = V.sealed, keys = await deriveRoom(webCrypto, s.room, s.password);
+    const s = V.sealed,
+      keys = await deriveRoom(webCrypto, s.room, s.password);
     expect([hex(keys.topic), hex(keys.key)]).toEqual([s.topic, s.key]);
-    expect(hex(await _seal.sealWithNonce(webCrypto, keys, b(s.from), b(s.to), s.type, b(s.toSession), b(s.plaintext), b(s.nonce)))).toBe(s.sealed);
+    expect(hex(await _seal.sealWithNonce(webCrypto, keys, b(s.from), b(s.to), s.type, b(s.toSession), b(s.plaintext), b(s.nonce)))).toBe(
+      s.sealed,
+    );
     expect(hex((await openMsg(webCrypto, keys, b(s.from), b(s.to), s.type, b(s.toSession), b(s.sealed)))!)).toBe(s.plaintext);
   });
   test("the record: its signed bytes, and the relay's check accepts it and refuses a changed address", () => {
@@ -48,7 +57,9 @@ describe("the browser build (Chromium)", () => {
   beforeAll(async () => {
     const js = await bundle("test/protocol/vectors-entry.ts");
     browser = await launchChromium();
-    server = await serveLibrary({ "/vectors.js": () => new Response(js as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }) });
+    server = await serveLibrary({
+      "/vectors.js": () => new Response(js as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }),
+    });
   });
   afterAll(async () => {
     await browser?.close();
@@ -58,6 +69,14 @@ describe("the browser build (Chromium)", () => {
     const page = await browser.newPage();
     await page.goto(server.url);
     const r = await page.evaluate(async (v) => (await import("/vectors.js" as string)).check(v), V);
-    expect(r).toEqual({ frames: V.frames.frames.map(() => true), keys: true, seal: true, open: true, record: true, forged: true, bootstrap: true });
+    expect(r).toEqual({
+      frames: V.frames.frames.map(() => true),
+      keys: true,
+      seal: true,
+      open: true,
+      record: true,
+      forged: true,
+      bootstrap: true,
+    });
   }, 30000);
 });

@@ -26,7 +26,7 @@ async function counters(r: RelayProc, pred: (c: Record<string, number>) => boole
 /** A legitimate client connects and gets a PONG back. */
 async function legit(r: RelayProc, o: Parameters<typeof openRelayLink>[2] = {}): Promise<RelayLink> {
   const link = await openRelayLink(r.record, cert, { timeout: 20_000, ...o });
-  const pong = new Promise<void>((res) => (link.onframe = (f) => f.t == T.PONG && res()));
+  const pong = new Promise<void>((res) => (link.onframe = (f) => f.t === T.PONG && res()));
   link.send({ t: T.PING, data: Uint8Array.of(1) });
   await pong;
   return link;
@@ -67,11 +67,14 @@ describe("relay under hostile traffic (a real relay process, spoofed sources on 
     for (let i = 0; i < 100; i++) evil.send(iceCheck(iceString(32)), relay.record.port, "127.0.0.1");
     evil.send(clientHello(randomBytes(32)), relay.record.port, "127.0.0.1"); // no cookie
     evil.send(clientHello(randomBytes(32), randomBytes(16)), relay.record.port, "127.0.0.1"); // a made-up cookie
-    const after = await counters(relay, (c) => (c["stun.check"] ?? 0) >= (before["stun.check"] ?? 0) + 100 && (c["dtls.bad-cookie"] ?? 0) > (before["dtls.bad-cookie"] ?? 0));
+    const after = await counters(
+      relay,
+      (c) => (c["stun.check"] ?? 0) >= (before["stun.check"] ?? 0) + 100 && (c["dtls.bad-cookie"] ?? 0) > (before["dtls.bad-cookie"] ?? 0),
+    );
     evil.close();
     expect(after["sessions.closed.replaced"] ?? 0).toBe(before["sessions.closed.replaced"] ?? 0);
     // The victim's session is the same one, and it still answers.
-    const pong = new Promise<void>((res) => (victim.onframe = (f) => f.t == T.PONG && res()));
+    const pong = new Promise<void>((res) => (victim.onframe = (f) => f.t === T.PONG && res()));
     victim.send({ t: T.PING, data: Uint8Array.of(2) });
     await pong;
     victim.close();
@@ -90,7 +93,7 @@ describe("relay under hostile traffic (a real relay process, spoofed sources on 
       junk.send(iceCheck(), relay.record.port, "127.0.0.1");
     }, 200);
     try {
-      const close = await relay.waitFor("session.close", (l) => l.reason == "idle", 30_000, mark);
+      const close = await relay.waitFor("session.close", (l) => l.reason === "idle", 30_000, mark);
       expect(close.reason).toBe("idle");
     } finally {
       clearInterval(t);
@@ -111,7 +114,15 @@ describe("relay under hostile traffic (a real relay process, spoofed sources on 
       f.stop();
       for (const s of socks) s.close();
     }
-    const c = await counters(relay, (c) => (c["dtls.hello-verify"] ?? 0) + (c["drop.limit.unauth-replies"] ?? 0) - (before["dtls.hello-verify"] ?? 0) - (before["drop.limit.unauth-replies"] ?? 0) >= 5000);
+    const c = await counters(
+      relay,
+      (c) =>
+        (c["dtls.hello-verify"] ?? 0) +
+          (c["drop.limit.unauth-replies"] ?? 0) -
+          (before["dtls.hello-verify"] ?? 0) -
+          (before["drop.limit.unauth-replies"] ?? 0) >=
+        5000,
+    );
     expect(c["sessions.created"] - before["sessions.created"]).toBe(1); // the legitimate client only
     expect(c["drop.dtls-no-session"] - (before["drop.dtls-no-session"] ?? 0)).toBeGreaterThan(5000); // fragments: no session, nothing parsed
     expect(rss(relay.proc.pid) - rss0).toBeLessThan(100 * 1024 * 1024); // 10,000 × 16 MiB, had the claims been believed
@@ -122,14 +133,14 @@ describe("relay under hostile traffic (a real relay process, spoofed sources on 
     const idOf = (c: Certificate) => Uint8Array.from(c.fingerprint.split(":").slice(0, 8), (h) => parseInt(h, 16));
     const sinkCert = await generateCertificate();
     const sink = await openRelayLink(relay.record, sinkCert, { timeout: 20_000 });
-    const joined = new Promise<void>((res) => (sink.onframe = (f) => f.t == T.MEMBERS && res()));
+    const joined = new Promise<void>((res) => (sink.onframe = (f) => f.t === T.MEMBERS && res()));
     sink.send({ t: T.JOIN, topic, id: idOf(sinkCert) });
     await joined;
     const senders: RelayLink[] = [];
     for (let i = 0; i < 4; i++) {
       const c = await generateCertificate();
       const l = await openRelayLink(relay.record, c, { timeout: 20_000 });
-      const m = new Promise<void>((res) => (l.onframe = (f) => f.t == T.MEMBERS && res()));
+      const m = new Promise<void>((res) => (l.onframe = (f) => f.t === T.MEMBERS && res()));
       l.send({ t: T.JOIN, topic, id: idOf(c) });
       await m;
       senders.push(l);
@@ -142,7 +153,12 @@ describe("relay under hostile traffic (a real relay process, spoofed sources on 
       for (const l of senders) for (let k = 0; k < 4; k++) l.send({ t: T.SEND, topic, to, data: randomBytes(8000) });
     }, 50);
     try {
-      const close = await relay.waitFor("session.close", (l) => l.reason == "send-queue-full" || l.reason == "retransmit-limit", 60_000, mark);
+      const close = await relay.waitFor(
+        "session.close",
+        (l) => l.reason === "send-queue-full" || l.reason === "retransmit-limit",
+        60_000,
+        mark,
+      );
       expect(["send-queue-full", "retransmit-limit"]).toContain(close.reason);
     } finally {
       clearInterval(t);

@@ -9,7 +9,11 @@ import { checkRecord } from "../../relay/record.ts";
 
 const MAIN = join(import.meta.dir, "../../relay/main.ts");
 const run = (...args: string[]) => {
-  const p = Bun.spawnSync([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LUMAMESH_DATA_DIR: "" } });
+  const p = Bun.spawnSync([process.execPath, MAIN, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, LUMAMESH_DATA_DIR: "" },
+  });
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
 };
 
@@ -17,7 +21,8 @@ describe("lumamesh-relay CLI", () => {
   test("--help lists every flag with its environment variable; --version prints the package version", () => {
     const h = run("--help");
     expect(h.code).toBe(0);
-    for (const f of ["--host", "--port", "--public-ip", "--data-dir", "--log-level", "--limit", "record", "LUMAMESH_PORT"]) expect(h.out).toContain(f);
+    for (const f of ["--host", "--port", "--public-ip", "--data-dir", "--log-level", "--limit", "record", "LUMAMESH_PORT"])
+      expect(h.out).toContain(f);
     expect(run("--version")).toEqual({ code: 0, out: `lumamesh-relay ${pkg.version}\n`, err: "" });
   });
 
@@ -32,7 +37,14 @@ describe("lumamesh-relay CLI", () => {
     const a = run("record", "--data-dir", dir, "--public-ip", "203.0.113.5", "--port", "4884");
     expect(a.code).toBe(0);
     const rec = JSON.parse(a.out);
-    expect(rec).toEqual({ lumamesh: 1, addr: "203.0.113.5:4884", fp: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/), id: expect.stringMatching(/^[0-9a-f]{64}$/), seq: expect.any(Number), sig: expect.any(String) });
+    expect(rec).toEqual({
+      lumamesh: 1,
+      addr: "203.0.113.5:4884",
+      fp: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/),
+      id: expect.stringMatching(/^[0-9a-f]{64}$/),
+      seq: expect.any(Number),
+      sig: expect.any(String),
+    });
     // Signed by the relay's identity key.
     expect(checkRecord(rec)).toEqual(rec);
     expect(checkRecord({ ...rec, addr: "203.0.113.6:4884" })).toBe("bad signature");

@@ -27,15 +27,29 @@ describe("discoverRelays", () => {
     ord.add({ body: JSON.stringify(forged), content_type: "application/json", sat: 7002 });
     ord.add({ body: "x".repeat(70_000), content_type: "application/json", sat: 7003 });
     ord.add({
-      body: JSON.stringify({ lumamesh: 1, relays: [{ addr: "198.51.100.10:4884", fp: FP }, { sat: 7001 }, { sat: 7002 }, { sat: 7003 }, { sat: 7004 }, { addr: "nope", fp: FP }] }),
-      content_type: "application/json", sat: SATS.boot,
+      body: JSON.stringify({
+        lumamesh: 1,
+        relays: [
+          { addr: "198.51.100.10:4884", fp: FP },
+          { sat: 7001 },
+          { sat: 7002 },
+          { sat: 7003 },
+          { sat: 7004 },
+          { addr: "nope", fp: FP },
+        ],
+      }),
+      content_type: "application/json",
+      sat: SATS.boot,
     });
   });
   afterAll(async () => ord?.stop());
 
   test("the bootstrap sat through --ord: relays by address, registered relays by the signed record on their sat; forged, oversized and missing records are skipped", async () => {
     const r = await discoverRelays({ ord: [ord.url], compiled: [], dataDir: tmp() });
-    expect(r.relays).toEqual([{ addr: "198.51.100.10:4884", fp: FP }, { addr: registered.addr, fp: registered.fp }]);
+    expect(r.relays).toEqual([
+      { addr: "198.51.100.10:4884", fp: FP },
+      { addr: registered.addr, fp: registered.fp },
+    ]);
     expect(r.sources).toEqual([
       { source: `${ord.url}/r/sat/${SATS.boot}`, relays: 2 },
       { source: "compiled-in", reason: "empty" },
@@ -47,7 +61,10 @@ describe("discoverRelays", () => {
 
   test("no ord server (--ord none), or one that fails: the compiled relays, then relays.json; each source says what it gave", async () => {
     const dir = tmp();
-    writeCache(dir, [{ addr: "203.0.113.5:4884", fp: FP }, { addr: "198.51.100.10:4884", fp: FP }]);
+    writeCache(dir, [
+      { addr: "203.0.113.5:4884", fp: FP },
+      { addr: "198.51.100.10:4884", fp: FP },
+    ]);
     const dead = await startOrdServer({ satIndex: false }); // every /r/sat* is 404, as ord without --index-sats
     try {
       const r = await discoverRelays({ ord: [dead.url], compiled: [{ addr: "198.51.100.10:4884", fp: FP }], dataDir: dir });
@@ -65,7 +82,10 @@ describe("discoverRelays", () => {
 
   test("relays.json: at most 64 kept; unreadable is a reason, not a throw", () => {
     const dir = tmp();
-    writeCache(dir, Array.from({ length: 100 }, (_, i) => ({ addr: `203.0.113.${i}:4884`, fp: FP })));
+    writeCache(
+      dir,
+      Array.from({ length: 100 }, (_, i) => ({ addr: `203.0.113.${i}:4884`, fp: FP })),
+    );
     expect((readCache(dir) as unknown[]).length).toBe(MAX_CACHED);
     writeFileSync(join(dir, CACHE_FILE), "{");
     expect(readCache(dir)).toBe("not JSON");
@@ -75,7 +95,11 @@ describe("discoverRelays", () => {
 describe("recordFrames", () => {
   test("every frame starts with this relay's own record, holds at most 40, fits a frame, and together they hold the list once", async () => {
     const me = relayRecord(await loadState(tmp()), "198.51.100.1", 4884, 123456789012);
-    const others = await Promise.all(Array.from({ length: 95 }, async (_, i) => relayRecord(await loadState(tmp()), `2001:db8:ffff:ffff:ffff:ffff:ffff:${i.toString(16)}`, 65535, 2 ** 40 + i)));
+    const others = await Promise.all(
+      Array.from({ length: 95 }, async (_, i) =>
+        relayRecord(await loadState(tmp()), `2001:db8:ffff:ffff:ffff:ffff:ffff:${i.toString(16)}`, 65535, 2 ** 40 + i),
+      ),
+    );
     const frames = recordFrames(me, others);
     expect(frames.length).toBe(3);
     const seen: string[] = [];

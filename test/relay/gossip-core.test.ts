@@ -30,8 +30,11 @@ class Net {
   add(addr: string, o: { peers?: string[]; known?: boolean } = {}) {
     const me = identity();
     const core = new GossipCore({
-      self: me.rec(o.known ? addr : "127.0.0.1:4884"), addressKnown: !!o.known, now: this.now,
-      peers: (o.peers ?? []).map((p) => ({ addr: p, fp: this.nodes.get(p)!.me.fp })), random: () => 0.5,
+      self: me.rec(o.known ? addr : "127.0.0.1:4884"),
+      addressKnown: !!o.known,
+      now: this.now,
+      peers: (o.peers ?? []).map((p) => ({ addr: p, fp: this.nodes.get(p)!.me.fp })),
+      random: () => 0.5,
     });
     this.nodes.set(addr, { core, me, confirmed: [], addr });
     return this.nodes.get(addr)!;
@@ -39,28 +42,42 @@ class Net {
   run(at: string, acts: GossipAction[]) {
     const n = this.nodes.get(at)!;
     for (const a of acts) {
-      if (a.type == "dial") {
+      if (a.type === "dial") {
         this.dialed.push({ from: at, to: a.relay.addr });
         const t = this.nodes.get(a.relay.addr);
-        if (!t || this.down.has(a.relay.addr) || t.me.fp != a.relay.fp) this.run(at, n.core.handleDialed(a.link, { ok: false, error: "no answer" }, this.now));
+        if (!t || this.down.has(a.relay.addr) || t.me.fp !== a.relay.fp)
+          this.run(at, n.core.handleDialed(a.link, { ok: false, error: "no answer" }, this.now));
         else {
           this.links.set(`${at}#${a.link}`, { from: at, to: a.relay.addr, id: a.link });
           const first = t.core.knowsFp(n.me.fp) ? undefined : t.core.list(40);
-          this.run(at, n.core.handleDialed(a.link, { ok: true, ...(first && { records: first, bytes: JSON.stringify(first).length }) }, this.now));
+          this.run(
+            at,
+            n.core.handleDialed(a.link, { ok: true, ...(first && { records: first, bytes: JSON.stringify(first).length }) }, this.now),
+          );
         }
-      } else if (a.type == "send") {
+      } else if (a.type === "send") {
         const l = this.links.get(`${at}#${a.link}`);
         const t = l && this.nodes.get(l.to);
-        if (t && !this.down.has(l.to)) this.run(l.to, t.core.handleSessionRecords(a.records, JSON.stringify(a.records).length, { fp: n.me.fp, ip: at.split(":")[0]!, key: `${at}#${a.link}` }, this.now).actions);
-      } else if (a.type == "push") {
+        if (t && !this.down.has(l.to))
+          this.run(
+            l.to,
+            t.core.handleSessionRecords(
+              a.records,
+              JSON.stringify(a.records).length,
+              { fp: n.me.fp, ip: at.split(":")[0]!, key: `${at}#${a.link}` },
+              this.now,
+            ).actions,
+          );
+      } else if (a.type === "push") {
         const l = this.links.get(a.session);
-        if (l) this.run(l.from, this.nodes.get(l.from)!.core.handleLinkRecords(l.id, a.records, JSON.stringify(a.records).length, this.now));
-      } else if (a.type == "close") this.links.delete(`${at}#${a.link}`);
-      else if (a.type == "ping") {
+        if (l)
+          this.run(l.from, this.nodes.get(l.from)!.core.handleLinkRecords(l.id, a.records, JSON.stringify(a.records).length, this.now));
+      } else if (a.type === "close") this.links.delete(`${at}#${a.link}`);
+      else if (a.type === "ping") {
         if (this.nodes.has(a.addr) && !this.down.has(a.addr)) this.run(at, n.core.handlePong(a.addr, at, this.now));
-      } else if (a.type == "address") n.core.setSelf(n.me.rec(a.addr));
-      else if (a.type == "confirmed") n.confirmed.push(a.by);
-      else if (a.type == "event") this.events.push({ at, name: a.name, fields: a.fields });
+      } else if (a.type === "address") n.core.setSelf(n.me.rec(a.addr));
+      else if (a.type === "confirmed") n.confirmed.push(a.by);
+      else if (a.type === "event") this.events.push({ at, name: a.name, fields: a.fields });
     }
   }
   /** Advance the clock in 1 s ticks. */
@@ -71,7 +88,12 @@ class Net {
     }
   }
   ids(addr: string) {
-    return this.nodes.get(addr)!.core.list().slice(1).map((r) => r.addr).sort();
+    return this.nodes
+      .get(addr)!
+      .core.list()
+      .slice(1)
+      .map((r) => r.addr)
+      .sort();
   }
 }
 
@@ -105,7 +127,11 @@ describe("GossipCore between relays", () => {
     const nat = net.add("203.0.113.9:4884", { peers: ["198.51.100.1:4884"] });
     // Inbound to the NATed relay is dropped: nobody can dial it (its own dials and pings go out).
     const run = net.run.bind(net);
-    net.run = (at, acts) => run(at, acts.map((x) => (x.type == "dial" && x.relay.addr == nat.addr ? { ...x, relay: { ...x.relay, fp: "00" } } : x)));
+    net.run = (at, acts) =>
+      run(
+        at,
+        acts.map((x) => (x.type === "dial" && x.relay.addr === nat.addr ? { ...x, relay: { ...x.relay, fp: "00" } } : x)),
+      );
     net.tick(30_000);
     expect(net.ids(b.addr)).toEqual([c.addr]);
     expect(net.ids(c.addr)).toEqual([b.addr]);
@@ -123,15 +149,18 @@ describe("GossipCore between relays", () => {
     const me = identity();
     const r = b.core.handleSessionRecords([me.rec("192.0.2.1:4884"), forged], 999, { fp: me.fp, ip: "192.0.2.1" }, 0);
     expect(r.accepted).toBe(true);
-    expect(r.actions.find((a) => a.type == "event" && a.name == "gossip.bad")).toMatchObject({ fields: { reason: "bad signature" } });
+    expect(r.actions.find((a) => a.type === "event" && a.name === "gossip.bad")).toMatchObject({ fields: { reason: "bad signature" } });
     // Not the sender's own first: its certificate, or its IP.
-    for (const from of [{ fp: x.fp, ip: "192.0.2.1" }, { fp: me.fp, ip: "192.0.2.9" }]) {
+    for (const from of [
+      { fp: x.fp, ip: "192.0.2.1" },
+      { fp: me.fp, ip: "192.0.2.9" },
+    ]) {
       const no = b.core.handleSessionRecords([me.rec("192.0.2.1:4884"), genuine], 999, from, 0);
       expect(no.accepted).toBe(false);
       expect(no.actions).toEqual([{ type: "event", level: "debug", name: "gossip.refused", fields: expect.any(Object) }]);
     }
     const dials: string[] = [];
-    for (let t = 1000; t < 5000; t += 1000) for (const a of b.core.tick(t)) if (a.type == "dial") dials.push(a.relay.addr);
+    for (let t = 1000; t < 5000; t += 1000) for (const a of b.core.tick(t)) if (a.type === "dial") dials.push(a.relay.addr);
     expect(dials).toEqual(["192.0.2.1:4884"]); // the sender's own record only
   });
 
@@ -143,14 +172,15 @@ describe("GossipCore between relays", () => {
     const bytes = 6 * PROBE_COST + 100; // credit for 6 probes
     b.handleSessionRecords(list, bytes, { fp: me.fp, ip: "192.0.2.1" }, 0);
     // Every dial fails: at most 6 of the 30, besides the sender's own.
-    let t = 0, failed = 0;
+    let t = 0,
+      failed = 0;
     const dial = (answer: boolean) => {
       for (let i = 0; i < 120; i++) {
         t += 1000;
         for (const a of b.tick(t)) {
-          if (a.type != "dial") continue;
-          if (a.relay.addr == "192.0.2.1:4884" || !answer) {
-            failed += a.relay.addr == "192.0.2.1:4884" ? 0 : 1;
+          if (a.type !== "dial") continue;
+          if (a.relay.addr === "192.0.2.1:4884" || !answer) {
+            failed += a.relay.addr === "192.0.2.1:4884" ? 0 : 1;
             b.handleDialed(a.link, { ok: false, error: "no answer" }, t);
           } else b.handleDialed(a.link, { ok: true }, t);
         }
@@ -165,25 +195,34 @@ describe("GossipCore between relays", () => {
     c.handleSessionRecords([me2.rec("192.0.2.1:4884"), ...others], bytes, { fp: me2.fp, ip: "192.0.2.1" }, 0);
     for (let i = 0, tt = 0; i < 120; i++) {
       tt += 1000;
-      for (const a of c.tick(tt)) if (a.type == "dial") c.handleDialed(a.link, a.relay.addr == "192.0.2.1:4884" ? { ok: false, error: "x" } : { ok: true }, tt);
+      for (const a of c.tick(tt))
+        if (a.type === "dial") c.handleDialed(a.link, a.relay.addr === "192.0.2.1:4884" ? { ok: false, error: "x" } : { ok: true }, tt);
     }
     expect(c.vouched).toBe(30);
   });
 
   test("a relay that stops answering pings is dialed after two misses and dropped when that fails too; tried again a minute later, then 4, then forgotten", () => {
     // No links of its own (maxLinks 0), so pings are all it has to go by.
-    const b = new GossipCore({ self: identity().rec("198.51.100.1:4884"), addressKnown: true, now: 0, limits: { maxLinks: 0 }, random: () => 0.5 });
+    const b = new GossipCore({
+      self: identity().rec("198.51.100.1:4884"),
+      addressKnown: true,
+      now: 0,
+      limits: { maxLinks: 0 },
+      random: () => 0.5,
+    });
     const c = identity();
     b.handleSessionRecords([c.rec("198.51.100.2:4884")], 999, { fp: c.fp, ip: "198.51.100.2" }, 0);
-    let t = 0, up = true;
+    let t = 0,
+      up = true;
     const acts: (GossipAction & { t?: number })[] = [];
     const step = (ms: number) => {
       for (const end = t + ms; t < end; ) {
         t += 1000;
         for (const a of b.tick(t)) {
           acts.push({ ...a, t });
-          if (a.type == "dial") acts.push(...b.handleDialed(a.link, up ? { ok: true } : { ok: false, error: "no answer" }, t).map((x) => ({ ...x, t })));
-          if (a.type == "ping" && up) acts.push(...b.handlePong(a.addr, "198.51.100.1:4884", t));
+          if (a.type === "dial")
+            acts.push(...b.handleDialed(a.link, up ? { ok: true } : { ok: false, error: "no answer" }, t).map((x) => ({ ...x, t })));
+          if (a.type === "ping" && up) acts.push(...b.handlePong(a.addr, "198.51.100.1:4884", t));
         }
       }
     };
@@ -191,21 +230,24 @@ describe("GossipCore between relays", () => {
     expect(b.vouched).toBe(1);
     step(b.limits.pingMs * 2);
     expect(b.vouched).toBe(1); // pinged and answered
-    expect(acts.filter((a) => a.type == "ping").length).toBeGreaterThanOrEqual(1);
+    expect(acts.filter((a) => a.type === "ping").length).toBeGreaterThanOrEqual(1);
     up = false;
     acts.length = 0;
     step(b.limits.pingMs * 1.25 + 2 * b.limits.pingTimeoutMs + 1000);
     expect(b.vouched).toBe(0);
     // Two Bindings unanswered make it a suspect; a dial that gets no answer either makes it dead.
-    const suspect = acts.findIndex((a) => a.type == "event" && a.name == "gossip.suspect");
-    const dead = acts.findIndex((a) => a.type == "event" && a.name == "gossip.dead");
-    expect(acts.slice(0, suspect).filter((a) => a.type == "ping").length).toBe(2);
-    expect(acts.slice(suspect, dead).filter((a) => a.type == "dial").length).toBe(1);
+    const suspect = acts.findIndex((a) => a.type === "event" && a.name === "gossip.suspect");
+    const dead = acts.findIndex((a) => a.type === "event" && a.name === "gossip.dead");
+    expect(acts.slice(0, suspect).filter((a) => a.type === "ping").length).toBe(2);
+    expect(acts.slice(suspect, dead).filter((a) => a.type === "dial").length).toBe(1);
     expect(acts[dead]).toMatchObject({ fields: { why: "2 pings unanswered, then no answer to a dial" } });
     step(40 * 60_000);
     // Tried again (a dial) a minute after it was dropped, then 4 minutes after that, then forgotten.
     const died = acts[dead]!.t!;
-    const retries = acts.slice(dead).filter((a) => a.type == "dial").map((a) => Math.round((a.t! - died) / 1000));
+    const retries = acts
+      .slice(dead)
+      .filter((a) => a.type === "dial")
+      .map((a) => Math.round((a.t! - died) / 1000));
     expect(retries).toEqual([60, 300]);
     expect(b.sizes().known).toBe(0);
   });
@@ -217,10 +259,15 @@ describe("GossipCore between relays", () => {
     let t = 0;
     for (let s = 0; s < 40; s++) {
       const me = identity();
-      b.handleSessionRecords([me.rec(`203.0.113.${s}:4884`), ...recs.slice(s * 10, s * 10 + 39)], 16_000, { fp: me.fp, ip: `203.0.113.${s}`, key: `k${s}` }, t);
+      b.handleSessionRecords(
+        [me.rec(`203.0.113.${s}:4884`), ...recs.slice(s * 10, s * 10 + 39)],
+        16_000,
+        { fp: me.fp, ip: `203.0.113.${s}`, key: `k${s}` },
+        t,
+      );
       t += 1000;
       // Half the dials answer.
-      for (const a of b.tick(t)) if (a.type == "dial") b.handleDialed(a.link, a.link % 2 ? { ok: true } : { ok: false, error: "no" }, t);
+      for (const a of b.tick(t)) if (a.type === "dial") b.handleDialed(a.link, a.link % 2 ? { ok: true } : { ok: false, error: "no" }, t);
       const z = b.sizes();
       expect(z.known).toBeLessThanOrEqual(limits.maxKnown);
       expect(z.pending).toBeLessThanOrEqual(limits.maxPending);

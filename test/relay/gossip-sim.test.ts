@@ -8,9 +8,11 @@ import { simulate } from "../helpers/gossip-sim.ts";
 describe("gossip simulation", () => {
   test("200 relays from two bootstrap relays: all agree on the live reachable relays, after start and after 30 % churn, within bounds", () => {
     const r = simulate({ relays: 200, seed: 16, unreachable: 0.05, churn: 0.3, steadyMs: 120_000 });
-    console.log(`gossip sim, 200 relays: all list all ${r.cold.learned! / 1000} s after the last start (a page reading one relay: ${r.cold.pageMedian! / 1000} s, median), ` +
-      `${r.churn.learned! / 1000} s after 30 % churn (the leavers dropped everywhere: ${r.churn.converged! / 1000} s); ${Math.round(r.steady.bytesPerRelayMin)} B/relay/min steady, ${Math.round(r.cold.bytesPerRelayMin)} starting, ${Math.round(r.churn.bytesPerRelayMin)} churning; ` +
-      `max kept ${JSON.stringify(r.max)}; ${r.events} events in ${Math.round(r.wallMs)} ms`);
+    console.log(
+      `gossip sim, 200 relays: all list all ${r.cold.learned! / 1000} s after the last start (a page reading one relay: ${r.cold.pageMedian! / 1000} s, median), ` +
+        `${r.churn.learned! / 1000} s after 30 % churn (the leavers dropped everywhere: ${r.churn.converged! / 1000} s); ${Math.round(r.steady.bytesPerRelayMin)} B/relay/min steady, ${Math.round(r.cold.bytesPerRelayMin)} starting, ${Math.round(r.churn.bytesPerRelayMin)} churning; ` +
+        `max kept ${JSON.stringify(r.max)}; ${r.events} events in ${Math.round(r.wallMs)} ms`,
+    );
     // Every running relay's list is exactly the running reachable relays at their current addresses.
     expect(r.cold.learned).not.toBeNull();
     expect(r.cold.converged).not.toBeNull();

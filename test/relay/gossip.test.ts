@@ -37,7 +37,7 @@ describe("gossip", () => {
     let lists: any[][] = [];
     while (Date.now() < deadline) {
       lists = await Promise.all([a, b, c].map((r) => recordsOf(r, cert)));
-      if (lists.every((l) => l.length == 3)) break;
+      if (lists.every((l) => l.length === 3)) break;
       await Bun.sleep(500);
     }
     for (const [i, l] of lists.entries()) {
@@ -81,12 +81,12 @@ describe("gossip", () => {
     const mark = a.lines.length;
     link.send({ t: 6, json: JSON.stringify([me.rec, forged, ghost]) });
     // Both probes (the sender's own record and the ghost) give up; the forged one is never probed.
-    await a.waitFor("gossip.bad", (l) => l.reason == "bad signature", 15000, mark);
-    for (const id of [me.rec.id, ghost.id]) await a.waitFor("gossip.unreachable", (l) => l.relay == id.slice(0, 16), 15000, mark);
-    expect(a.lines.slice(mark).filter((l) => l.event == "gossip.probe" && l.addr == "127.0.0.1:9")).toEqual([]);
+    await a.waitFor("gossip.bad", (l) => l.reason === "bad signature", 15000, mark);
+    for (const id of [me.rec.id, ghost.id]) await a.waitFor("gossip.unreachable", (l) => l.relay === id.slice(0, 16), 15000, mark);
+    expect(a.lines.slice(mark).filter((l) => l.event === "gossip.probe" && l.addr === "127.0.0.1:9")).toEqual([]);
     const after = await recordsOf(a, await generateCertificate());
-    expect(after.find((r) => r.addr == "127.0.0.1:9")).toBeUndefined();
-    expect(after.find((r) => r.id == ghost.id)).toBeUndefined();
+    expect(after.find((r) => r.addr === "127.0.0.1:9")).toBeUndefined();
+    expect(after.find((r) => r.id === ghost.id)).toBeUndefined();
     expect(after.length).toBe(3);
     link.close();
     sink!.sock.close();
@@ -101,10 +101,10 @@ describe("gossip", () => {
     link.send({ t: 6, json: JSON.stringify([ghost]) });
     await a.waitFor("gossip.refused", () => true, 15000, mark);
     // Still the same session (refused, not dropped): a PING is answered, and nothing was probed.
-    const pong = new Promise<void>((res) => (link.onframe = (f) => f.t == 4 && res()));
+    const pong = new Promise<void>((res) => (link.onframe = (f) => f.t === 4 && res()));
     link.send({ t: 3, data: Uint8Array.of(1) });
     await pong;
-    expect(a.lines.slice(mark).filter((l) => l.event == "gossip.probe")).toEqual([]);
+    expect(a.lines.slice(mark).filter((l) => l.event === "gossip.probe")).toEqual([]);
     expect(sink!.bytes).toBe(0);
     link.close();
     sink!.sock.close();
@@ -125,11 +125,11 @@ describe("gossip", () => {
     await a.waitFor("gossip.probe", () => true, 15000, mark);
     const settled = () => {
       const l = a.lines.slice(mark);
-      return l.filter((x) => x.event == "gossip.probe").length == l.filter((x) => x.event == "gossip.unreachable").length;
+      return l.filter((x) => x.event === "gossip.probe").length === l.filter((x) => x.event === "gossip.unreachable").length;
     };
     for (let end = Date.now() + 30000; !settled() && Date.now() < end; ) await Bun.sleep(100);
     expect(settled()).toBe(true);
-    const probed = a.lines.slice(mark).filter((l) => l.event == "gossip.probe").length;
+    const probed = a.lines.slice(mark).filter((l) => l.event === "gossip.probe").length;
     const sent = targets.reduce((n, t) => n + t.bytes, 0);
     expect(probed).toBeGreaterThan(1);
     expect(probed).toBeLessThanOrEqual(1 + Math.floor(json.length / MAX_PROBE_BYTES));

@@ -40,7 +40,15 @@ afterAll(async () => {
 /** A clock that never really sleeps: each sleep advances time and can run a hook (funds arriving). */
 function fakeClock(onSleep?: (n: number) => void): Clock & { sleeps: number } {
   let t = 1_750_000_000_000;
-  const c = { sleeps: 0, now: () => t, sleep: async (ms: number) => { t += ms; c.sleeps++; onSleep?.(c.sleeps); } };
+  const c = {
+    sleeps: 0,
+    now: () => t,
+    sleep: async (ms: number) => {
+      t += ms;
+      c.sleeps++;
+      onSleep?.(c.sleeps);
+    },
+  };
   return c;
 }
 
@@ -50,12 +58,25 @@ const newRelay = async () => {
   return { dir, state, signer: loadBitcoinKey(dir).signer };
 };
 const opts = (dir: string, state: RelayState, port: number, extra: object = {}) => ({
-  dataDir: dir, state, ip: IP, port, network: "regtest" as const, backend: new EsploraBackend(es.url), ord: new OrdClient(ord.url), feeRate: 2, clock: fakeClock(), ...extra,
+  dataDir: dir,
+  state,
+  ip: IP,
+  port,
+  network: "regtest" as const,
+  backend: new EsploraBackend(es.url),
+  ord: new OrdClient(ord.url),
+  feeRate: 2,
+  clock: fakeClock(),
+  ...extra,
 });
 const get = (path: string) => fetch(ord.url + path);
 /** `lumamesh-relay …` as a separate process (async: the stand-ins answer from this one). */
 async function runRelay(...args: string[]) {
-  const p = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, LUMAMESH_DATA_DIR: "" } });
+  const p = Bun.spawn([process.execPath, MAIN, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, LUMAMESH_DATA_DIR: "" },
+  });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
 }
@@ -72,7 +93,20 @@ describe("needsRegistration (sans-IO)", () => {
     expect(needsRegistration({ ...rec, id: "bb".repeat(32) }, { record: rec })).toBe("reinscribe");
   });
   test("isPublicIp refuses loopback, private and link-local ranges", () => {
-    for (const ip of ["127.0.0.1", "10.1.2.3", "192.168.1.1", "172.16.0.1", "100.64.0.1", "169.254.1.1", "::1", "fd00::1", "fe80::1", "0.0.0.0", "nonsense"]) expect(isPublicIp(ip)).toBe(false);
+    for (const ip of [
+      "127.0.0.1",
+      "10.1.2.3",
+      "192.168.1.1",
+      "172.16.0.1",
+      "100.64.0.1",
+      "169.254.1.1",
+      "::1",
+      "fd00::1",
+      "fe80::1",
+      "0.0.0.0",
+      "nonsense",
+    ])
+      expect(isPublicIp(ip)).toBe(false);
     for (const ip of ["203.0.113.5", "8.8.8.8", "172.32.0.1", "2001:db8::1"]) expect(isPublicIp(ip)).toBe(true);
   });
 });
@@ -90,7 +124,7 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
     const before = posts();
     const r = await registerRelay(opts(relay.dir, relay.state, 4884));
     expect(r.status).toBe("unfunded");
-    if (r.status != "unfunded") return;
+    if (r.status !== "unfunded") return;
     expect(r.action).toBe("fresh");
     expect(r.address).toBe(relay.signer.address("regtest"));
     expect(r.address).toStartWith("bcrt1p");
@@ -113,16 +147,28 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
   test("waiting: polls with progress until funds are mined, then a dry run signs but sends nothing", async () => {
     const events: string[] = [];
     const clock = fakeClock((n) => {
-      if (n == 2) chain.fund(relay.signer.script(), 50_000n, { sat: SAT, confirmed: false }); // seen, not indexed
-      if (n == 3) chain.mine();
+      if (n === 2) chain.fund(relay.signer.script(), 50_000n, { sat: SAT, confirmed: false }); // seen, not indexed
+      if (n === 3) chain.mine();
     });
     const before = posts();
-    const r = await registerRelay(opts(relay.dir, relay.state, 4884, { clock, wait: true, timeoutMs: 3_600_000, pollMs: 30_000, progress: (e: string, f: Record<string, unknown>) => events.push(`${e} ${JSON.stringify(f.unconfirmed ?? "")}`) }));
+    const r = await registerRelay(
+      opts(relay.dir, relay.state, 4884, {
+        clock,
+        wait: true,
+        timeoutMs: 3_600_000,
+        pollMs: 30_000,
+        progress: (e: string, f: Record<string, unknown>) => events.push(`${e} ${JSON.stringify(f.unconfirmed ?? "")}`),
+      }),
+    );
     expect(r.status).toBe("planned");
     expect(clock.sleeps).toBe(3);
-    expect(events.filter((e) => e.startsWith("register.waiting"))).toEqual(["register.waiting 0", "register.waiting 0", "register.waiting 50000"]);
+    expect(events.filter((e) => e.startsWith("register.waiting"))).toEqual([
+      "register.waiting 0",
+      "register.waiting 0",
+      "register.waiting 50000",
+    ]);
     expect(events.at(-1)).toStartWith("register.funded");
-    if (r.status == "planned") expect(r.sat).toBe(SAT);
+    if (r.status === "planned") expect(r.sat).toBe(SAT);
     expect(posts()).toBe(before);
   });
 
@@ -130,7 +176,7 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
     const before = posts();
     const r = await registerRelay(opts(relay.dir, relay.state, 4884, { broadcast: true }));
     expect(r.status).toBe("registered");
-    if (r.status != "registered") throw new Error(r.status);
+    if (r.status !== "registered") throw new Error(r.status);
     first = r;
     expect(posts() - before).toBe(2);
     expect(r.sat).toBe(SAT);
@@ -139,7 +185,13 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
     expect(statSync(r.recoveryFile).mode & 0o777).toBe(0o600);
     expect(r.recoveryFile.startsWith(relay.dir)).toBe(true);
     const reg = readRegistration(relay.dir)!;
-    expect(reg).toMatchObject({ network: "regtest", sat: SAT, inscriptionId: r.inscriptionId, outpoint: `${r.revealTxid}:0`, record: r.record });
+    expect(reg).toMatchObject({
+      network: "regtest",
+      sat: SAT,
+      inscriptionId: r.inscriptionId,
+      outpoint: `${r.revealTxid}:0`,
+      record: r.record,
+    });
     // ord reads blocks: nothing until mined.
     expect((await get(`/r/sat/${SAT}/at/-1/content`)).status).toBe(404);
     chain.mine();
@@ -147,7 +199,7 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json");
     const rec = checkRecord(await res.json());
-    if (typeof rec == "string") throw new Error(rec);
+    if (typeof rec === "string") throw new Error(rec);
     expect(rec.addr).toBe(`${IP}:4884`);
     expect(rec.fp).toBe(relay.state.cert.fingerprint);
     expect(rec.id).toBe(relay.state.id);
@@ -157,7 +209,9 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
     expect(info.value).toBe(546);
     expect(info.address).toBe(r.address);
     // Measured sizes and fees at 2 sat/vB (reported in docs/register.md).
-    console.log(`fresh registration: body ${r.cost.bodyBytes} B, commit ${r.cost.commitVsize} vB / ${r.cost.commitFee} sats, reveal ${r.cost.revealVsize} vB / ${r.cost.revealFee} sats, postage ${r.cost.postage}`);
+    console.log(
+      `fresh registration: body ${r.cost.bodyBytes} B, commit ${r.cost.commitVsize} vB / ${r.cost.commitFee} sats, reveal ${r.cost.revealVsize} vB / ${r.cost.revealFee} sats, postage ${r.cost.postage}`,
+    );
   });
 
   test("nothing changed → 'current', nothing sent", async () => {
@@ -170,7 +224,7 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
   test("(3) the port changes → the SAME sat is reinscribed; /at/-1/content shows the new port, /r/sat lists 2 ids", async () => {
     const r = await registerRelay(opts(relay.dir, relay.state, 5000, { broadcast: true }));
     expect(r.status).toBe("registered");
-    if (r.status != "registered") throw new Error(r.status);
+    if (r.status !== "registered") throw new Error(r.status);
     expect(r.action).toBe("reinscribe");
     expect(r.sat).toBe(SAT);
     expect(r.record.seq).toBeGreaterThan(first.record.seq);
@@ -182,35 +236,39 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
     expect(again.status).toBe("pending");
     chain.mine();
     const rec = checkRecord(await (await get(`/r/sat/${SAT}/at/-1/content`)).json());
-    if (typeof rec == "string") throw new Error(rec);
+    if (typeof rec === "string") throw new Error(rec);
     expect(rec.addr).toBe(`${IP}:5000`);
     expect(rec.sat).toBe(SAT);
     expect(await (await get(`/r/sat/${SAT}`)).json()).toEqual({ ids: [first.inscriptionId, r.inscriptionId], more: false, page: 0 });
     expect(readRegistration(relay.dir)!.inscriptionId).toBe(r.inscriptionId);
-    console.log(`reinscription: commit ${r.cost.commitVsize} vB / ${r.cost.commitFee} sats, reveal ${r.cost.revealVsize} vB / ${r.cost.revealFee} sats, fees ${r.cost.fees}`);
+    console.log(
+      `reinscription: commit ${r.cost.commitVsize} vB / ${r.cost.commitFee} sats, reveal ${r.cost.revealVsize} vB / ${r.cost.revealFee} sats, fees ${r.cost.fees}`,
+    );
   });
 
   test("(4) insufficient funds: a clear shortfall, nothing broadcast", async () => {
     const poor = await newRelay();
     const est = await registerRelay(opts(poor.dir, poor.state, 4884));
-    if (est.status != "unfunded") throw new Error(est.status);
+    if (est.status !== "unfunded") throw new Error(est.status);
     // `need` is for one funding UTXO with change, an upper bound; 300 sats short is short for sure.
     chain.fund(poor.signer.script(), BigInt(est.cost.need - 300), { sat: 6_000_000_000 });
     chain.mine();
     const before = posts();
     const r = await registerRelay(opts(poor.dir, poor.state, 4884, { broadcast: true }));
     expect(r.status).toBe("unfunded");
-    if (r.status == "unfunded") {
+    if (r.status === "unfunded") {
       expect(r.have).toBe(est.cost.need - 300);
       expect(r.cost.need).toBe(est.cost.need);
     }
     // Waiting runs into its timeout the same way.
     const clock = fakeClock();
-    const w = await registerRelay(opts(poor.dir, poor.state, 4884, { broadcast: true, wait: true, timeoutMs: 90_000, pollMs: 30_000, clock }));
+    const w = await registerRelay(
+      opts(poor.dir, poor.state, 4884, { broadcast: true, wait: true, timeoutMs: 90_000, pollMs: 30_000, clock }),
+    );
     expect(w.status).toBe("unfunded");
     expect(clock.sleeps).toBe(3);
     expect(posts()).toBe(before);
-    expect(readdirSync(poor.dir).filter((f) => f.startsWith("register-recovery") || f == "registration.json")).toEqual([]);
+    expect(readdirSync(poor.dir).filter((f) => f.startsWith("register-recovery") || f === "registration.json")).toEqual([]);
     // Topped up (a second input costs ~58 vB more), it goes through.
     chain.fund(poor.signer.script(), 1_000n, { sat: 6_100_000_000 });
     chain.mine();
@@ -225,7 +283,9 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
       chain.fund(r.signer.script(), 30_000n, { sat: 9_000_000_000 });
       chain.mine();
       const before = posts();
-      const err = await registerRelay({ ...opts(r.dir, r.state, 4884, { broadcast: true }), ord: new OrdClient(noRunes.url) }).catch((e) => e);
+      const err = await registerRelay({ ...opts(r.dir, r.state, 4884, { broadcast: true }), ord: new OrdClient(noRunes.url) }).catch(
+        (e) => e,
+      );
       expect(err.code).toBe("unchecked");
       expect(err.message).toContain(`ord server ${noRunes.url} does not index runes`);
       expect(posts()).toBe(before);
@@ -233,7 +293,24 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
       const ok = await registerRelay({ ...opts(r.dir, r.state, 4884), ord: new OrdClient(noRunes.url), allowUnindexedRunes: true });
       expect(ok.status).toBe("planned");
       // The CLI: the same refusal as one line and exit 1; the flag lets it through.
-      const cli = (...extra: string[]) => runRelay("register", "--data-dir", r.dir, "--port", "4884", "--no-wait", "--esplora", es.url, "--ord", noRunes.url, "--network", "regtest", "--fee-rate", "2", ...extra);
+      const cli = (...extra: string[]) =>
+        runRelay(
+          "register",
+          "--data-dir",
+          r.dir,
+          "--port",
+          "4884",
+          "--no-wait",
+          "--esplora",
+          es.url,
+          "--ord",
+          noRunes.url,
+          "--network",
+          "regtest",
+          "--fee-rate",
+          "2",
+          ...extra,
+        );
       const refused = await cli();
       expect(refused.code).toBe(1);
       expect(refused.err).toContain("does not index runes");
@@ -251,11 +328,15 @@ describe("registerRelay against MemoryChain + Esplora stand-in + dev ord server"
     const r = await newRelay();
     const err = await registerRelay({ ...opts(r.dir, r.state, 4884), network: "signet", ip: "203.0.113.5" }).catch((e) => e);
     expect(err.code).toBe("wrong-network");
-    expect(err.message).toBe(`inscribe: --network signet, but the esplora backend at ${es.url} is on regtest (its block 0 is 0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206)`);
+    expect(err.message).toBe(
+      `inscribe: --network signet, but the esplora backend at ${es.url} is on regtest (its block 0 is 0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206)`,
+    );
   });
 
   test("mainnet refuses to publish a loopback address", async () => {
-    await expect(registerRelay({ ...opts(relay.dir, relay.state, 4884), network: "mainnet" })).rejects.toThrow(/registration.json is for regtest/);
+    await expect(registerRelay({ ...opts(relay.dir, relay.state, 4884), network: "mainnet" })).rejects.toThrow(
+      /registration.json is for regtest/,
+    );
     const fresh = await newRelay();
     await expect(registerRelay({ ...opts(fresh.dir, fresh.state, 4884), network: "mainnet" })).rejects.toThrow(/not a public address/);
   });
@@ -298,7 +379,9 @@ describe("(5) the CLI as an operator runs it", () => {
     expect(a.code).toBe(0);
     const addr = loadBitcoinKey(dir).signer.address("regtest");
     expect(a.out).toContain(`Funding address: ${addr}`);
-    expect(a.out).toMatch(/Cost at 2 sat\/vB: commit 154 vB \(308 sats\) \+ reveal \d+ vB \([\d,]+ sats\) = [\d,]+ sats in fees; 546 sats of postage/);
+    expect(a.out).toMatch(
+      /Cost at 2 sat\/vB: commit 154 vB \(308 sats\) \+ reveal \d+ vB \([\d,]+ sats\) = [\d,]+ sats in fees; 546 sats of postage/,
+    );
     expect(a.out).toContain("Not funded yet");
     expect(a.out).toContain("Relay record: 127.0.0.1:4999");
     expect(posts()).toBe(before);
@@ -325,13 +408,15 @@ describe("(5) the CLI as an operator runs it", () => {
     expect(posts()).toBe(before + 2);
     chain.mine();
     const rec = checkRecord(await (await get("/r/sat/7100000000/at/-1/content")).json());
-    expect(typeof rec == "string" ? rec : rec.addr).toBe("127.0.0.1:4999");
+    expect(typeof rec === "string" ? rec : rec.addr).toBe("127.0.0.1:4999");
 
     const e = await run("register", "--data-dir", dir, "--port", "4999", "--no-wait", "--broadcast", ...backendArgs());
     expect(e.out).toContain("Registered and current");
 
     // Neither the output nor any file beside the key holds it.
-    const files = readdirSync(dir).filter((f) => f != "bitcoin.key").map((f) => readFileSync(join(dir, f), "utf8"));
+    const files = readdirSync(dir)
+      .filter((f) => f !== "bitcoin.key")
+      .map((f) => readFileSync(join(dir, f), "utf8"));
     expect(files.length).toBeGreaterThan(3);
     for (const s of secrets(dir)) for (const o of [...outputs, ...files]) expect(o).not.toContain(s);
   });
@@ -340,8 +425,31 @@ describe("(5) the CLI as an operator runs it", () => {
     const dir = mkdtempSync(join(tmpdir(), "lumamesh-register-serve-"));
     const port = 40_000 + Math.floor(Math.random() * 20_000);
     const serve = async (until: string) => {
-      const p = Bun.spawn([process.execPath, MAIN, "--data-dir", dir, "--host", "127.0.0.1", "--port", String(port), "--stats-interval", "0", "--ord", "none",
-        "--register-esplora", es.url, "--register-ord", ord.url, "--register-network", "regtest", "--fee-rate", "2"], { stdout: "pipe", stderr: "pipe" });
+      const p = Bun.spawn(
+        [
+          process.execPath,
+          MAIN,
+          "--data-dir",
+          dir,
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(port),
+          "--stats-interval",
+          "0",
+          "--ord",
+          "none",
+          "--register-esplora",
+          es.url,
+          "--register-ord",
+          ord.url,
+          "--register-network",
+          "regtest",
+          "--fee-rate",
+          "2",
+        ],
+        { stdout: "pipe", stderr: "pipe" },
+      );
       const lines: string[] = [];
       let buf = "";
       const deadline = Date.now() + 15_000;
@@ -363,7 +471,7 @@ describe("(5) the CLI as an operator runs it", () => {
     const events = a.map((l) => l.event);
     expect(events).toContain("relay.listening");
     expect(events.indexOf("relay.listening")).toBeLessThan(events.indexOf("relay.unregistered"));
-    const un = a.find((l) => l.event == "relay.unregistered")!;
+    const un = a.find((l) => l.event === "relay.unregistered")!;
     expect(un).toMatchObject({ level: "warn", address: loadBitcoinKey(dir).signer.address("regtest"), have: 0, action: "fresh" });
     expect(un.need).toBeGreaterThan(1000);
 
@@ -371,30 +479,92 @@ describe("(5) the CLI as an operator runs it", () => {
     chain.mine();
     const before = posts();
     const b = await serve("relay.registered");
-    expect(b.find((l) => l.event == "relay.registered")).toMatchObject({ sat: 8_000_000_000, action: "fresh" });
+    expect(b.find((l) => l.event === "relay.registered")).toMatchObject({ sat: 8_000_000_000, action: "fresh" });
     expect(posts()).toBe(before + 2);
     chain.mine();
     const rec = checkRecord(await (await get("/r/sat/8000000000/at/-1/content")).json());
-    expect(typeof rec == "string" ? rec : rec.addr).toBe(`127.0.0.1:${port}`);
+    expect(typeof rec === "string" ? rec : rec.addr).toBe(`127.0.0.1:${port}`);
     for (const s of secrets(dir)) for (const o of outputs) expect(o).not.toContain(s);
   });
 });
 
 describe("registration flags (relay/config.ts)", () => {
   const HOME = { HOME: "/h" };
-  const fails = (argv: string[]) => { try { parseConfig(argv, HOME); } catch (e) { expect(e).toBeInstanceOf(ConfigError); return (e as Error).message; } return "did not throw"; };
+  const fails = (argv: string[]) => {
+    try {
+      parseConfig(argv, HOME);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as Error).message;
+    }
+    return "did not throw";
+  };
   test("defaults, env, validation; a plain relay's config has no register section", () => {
     expect(parseConfig([], HOME).register).toBeUndefined();
-    expect(parseConfig(["address"], HOME).register).toMatchObject({ network: "mainnet", postage: 546, timeout: 3600, noWait: false, broadcast: false, feeRate: undefined, allowUnindexedRunes: false });
-    expect(parseConfig(["register", "--esplora", "http://127.0.0.1:1", "--ord", "http://127.0.0.1:2", "--network=signet", "--fee-rate", "1.5", "--postage", "10000", "--no-wait", "--broadcast", "--timeout", "0"], HOME).register)
-      .toMatchObject({ network: "signet", esplora: "http://127.0.0.1:1", ord: "http://127.0.0.1:2", feeRate: 1.5, postage: 10000, noWait: true, broadcast: true, timeout: 0 });
-    expect(parseConfig([], { ...HOME, LUMAMESH_REGISTER_ESPLORA: "http://e", LUMAMESH_REGISTER_ORD: "http://o", LUMAMESH_REGISTER_NETWORK: "regtest" }).register)
-      .toMatchObject({ registerEsplora: "http://e", registerOrd: "http://o", registerNetwork: "regtest" });
+    expect(parseConfig(["address"], HOME).register).toMatchObject({
+      network: "mainnet",
+      postage: 546,
+      timeout: 3600,
+      noWait: false,
+      broadcast: false,
+      feeRate: undefined,
+      allowUnindexedRunes: false,
+    });
+    expect(
+      parseConfig(
+        [
+          "register",
+          "--esplora",
+          "http://127.0.0.1:1",
+          "--ord",
+          "http://127.0.0.1:2",
+          "--network=signet",
+          "--fee-rate",
+          "1.5",
+          "--postage",
+          "10000",
+          "--no-wait",
+          "--broadcast",
+          "--timeout",
+          "0",
+        ],
+        HOME,
+      ).register,
+    ).toMatchObject({
+      network: "signet",
+      esplora: "http://127.0.0.1:1",
+      ord: "http://127.0.0.1:2",
+      feeRate: 1.5,
+      postage: 10000,
+      noWait: true,
+      broadcast: true,
+      timeout: 0,
+    });
+    expect(
+      parseConfig([], {
+        ...HOME,
+        LUMAMESH_REGISTER_ESPLORA: "http://e",
+        LUMAMESH_REGISTER_ORD: "http://o",
+        LUMAMESH_REGISTER_NETWORK: "regtest",
+      }).register,
+    ).toMatchObject({ registerEsplora: "http://e", registerOrd: "http://o", registerNetwork: "regtest" });
     // Runes unchecked only when the operator says so, on the command line or in the environment.
-    expect(parseConfig(["register", "--esplora", "http://e", "--ord", "http://o", "--allow-unindexed-runes"], HOME).register!.allowUnindexedRunes).toBe(true);
-    expect(parseConfig([], { ...HOME, LUMAMESH_REGISTER_ESPLORA: "http://e", LUMAMESH_REGISTER_ORD: "http://o", LUMAMESH_ALLOW_UNINDEXED_RUNES: "1" }).register!.allowUnindexedRunes).toBe(true);
+    expect(
+      parseConfig(["register", "--esplora", "http://e", "--ord", "http://o", "--allow-unindexed-runes"], HOME).register!
+        .allowUnindexedRunes,
+    ).toBe(true);
+    expect(
+      parseConfig([], {
+        ...HOME,
+        LUMAMESH_REGISTER_ESPLORA: "http://e",
+        LUMAMESH_REGISTER_ORD: "http://o",
+        LUMAMESH_ALLOW_UNINDEXED_RUNES: "1",
+      }).register!.allowUnindexedRunes,
+    ).toBe(true);
     expect(fails(["register", "--ord", "http://o"])).toBe("register needs one backend: --esplora URL or --core-rpc URL");
-    expect(fails(["register", "--esplora", "http://e", "--core-rpc", "http://c", "--ord", "http://o"])).toBe("register needs one backend: --esplora URL or --core-rpc URL");
+    expect(fails(["register", "--esplora", "http://e", "--core-rpc", "http://c", "--ord", "http://o"])).toBe(
+      "register needs one backend: --esplora URL or --core-rpc URL",
+    );
     expect(fails(["register", "--esplora", "http://e"])).toContain("register needs --ord URL");
     expect(fails(["address", "--network", "testnet3"])).toContain("--network must be one of mainnet, testnet4, signet, regtest");
     expect(fails(["address", "--postage", "545"])).toContain("--postage");

@@ -41,9 +41,11 @@ describe("fuzz: well-formed SCTP packets with one field mutated", () => {
   test("20,000 cases in process: every packet werift would loop on is refused, every unmutated one passes, none throws", async () => {
     const r = rng(0x5eed1234);
     const h = _internal.sctpHarness();
-    let loops = 0, refused = 0, clean = 0;
+    let loops = 0,
+      refused = 0,
+      clean = 0;
     for (let i = 0; i < 20000; i++) {
-      const c = generate(r, h.tag, h.tsn, i % 10 == 0);
+      const c = generate(r, h.tag, h.tsn, i % 10 === 0);
       const why = checkSctpPacket(c.packet);
       if (!c.mutated) {
         clean++;
@@ -66,7 +68,10 @@ describe("fuzz: well-formed SCTP packets with one field mutated", () => {
 
   test("the fuzz command (npm run fuzz) runs to the end on another seed: no loop case passes, no clean case is refused", async () => {
     const seed = 0xc0ffee;
-    const p = Bun.spawn([process.execPath, join(import.meta.dir, "../../bench/fuzz.ts"), "--cases", "50000", "--seed", String(seed), "--json"], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(
+      [process.execPath, join(import.meta.dir, "../../bench/fuzz.ts"), "--cases", "50000", "--seed", String(seed), "--json"],
+      { stdout: "pipe", stderr: "pipe" },
+    );
     // A hang (a packet werift loops on) never exits: a generous deadline turns it into a failure.
     const killer = setTimeout(() => p.kill("SIGKILL"), 120_000);
     const code = await p.exited;

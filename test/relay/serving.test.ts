@@ -32,7 +32,8 @@ const recordOf = async (...args: string[]) => {
 
 describe("advertised(): per field, flags given, else what the serving relay saved, else the defaults", () => {
   const saved: Serving = { host: "0.0.0.0", port: 4990, ip: "198.51.100.7", network: "regtest", started: "2026-01-01T00:00:00.000Z" };
-  const at = (argv: string[], s: Serving | null = saved, env: Record<string, string> = {}) => advertised(parseConfig(argv, { ...HOME, ...env }), givenFlags(argv, { ...HOME, ...env }), s);
+  const at = (argv: string[], s: Serving | null = saved, env: Record<string, string> = {}) =>
+    advertised(parseConfig(argv, { ...HOME, ...env }), givenFlags(argv, { ...HOME, ...env }), s);
 
   test("the saved address and port when no flag is given; the defaults when nothing was saved", () => {
     expect(at(["record"])).toEqual({ ip: "198.51.100.7", port: 4990, from: { ip: "serving", port: "serving" } });
@@ -43,7 +44,10 @@ describe("advertised(): per field, flags given, else what the serving relay save
     expect(at(["record", "--port", "5000"])).toEqual({ ip: "198.51.100.7", port: 5000, from: { ip: "serving", port: "flags" } });
     expect(at(["record", "--public-ip", "203.0.113.9"])).toEqual({ ip: "203.0.113.9", port: 4990, from: { ip: "flags", port: "serving" } });
     expect(at(["record", "--host", "192.0.2.4"])).toMatchObject({ ip: "192.0.2.4", port: 4990 });
-    expect(at(["record"], saved, { LUMAMESH_PORT: "6000", LUMAMESH_PUBLIC_IP: "203.0.113.10" })).toMatchObject({ ip: "203.0.113.10", port: 6000 });
+    expect(at(["record"], saved, { LUMAMESH_PORT: "6000", LUMAMESH_PUBLIC_IP: "203.0.113.10" })).toMatchObject({
+      ip: "203.0.113.10",
+      port: 6000,
+    });
   });
 
   test("network(): --network given, else the serving relay's registration network, else mainnet", () => {
@@ -55,8 +59,10 @@ describe("advertised(): per field, flags given, else what the serving relay save
   });
 
   test("isLoopback: 127/8, ::1 and the unspecified addresses; not private or public ones", () => {
-    for (const ip of ["127.0.0.1", "127.9.9.9", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1"]) expect({ ip, loop: isLoopback(ip) }).toEqual({ ip, loop: true });
-    for (const ip of ["10.0.0.2", "192.168.1.5", "203.0.113.5", "2001:db8::1", "128.0.0.1"]) expect({ ip, loop: isLoopback(ip) }).toEqual({ ip, loop: false });
+    for (const ip of ["127.0.0.1", "127.9.9.9", "::1", "0.0.0.0", "::", "::ffff:127.0.0.1"])
+      expect({ ip, loop: isLoopback(ip) }).toEqual({ ip, loop: true });
+    for (const ip of ["10.0.0.2", "192.168.1.5", "203.0.113.5", "2001:db8::1", "128.0.0.1"])
+      expect({ ip, loop: isLoopback(ip) }).toEqual({ ip, loop: false });
   });
 
   test("readServing: absent is null; written is read back; unreadable shapes are a reason, not a throw", () => {
@@ -64,7 +70,12 @@ describe("advertised(): per field, flags given, else what the serving relay save
     expect(readServing(d)).toBeNull();
     writeServing(d, saved);
     expect(readServing(d)).toEqual(saved);
-    for (const [body, why] of [["{", "not JSON"], ['{"host":"x","port":70000,"ip":"1.2.3.4","started":"t"}', "expected fields"], ['{"host":"x","port":1,"ip":"1.2.3.4","started":"t","network":"moon"}', "expected fields"], ["null", "expected fields"]]) {
+    for (const [body, why] of [
+      ["{", "not JSON"],
+      ['{"host":"x","port":70000,"ip":"1.2.3.4","started":"t"}', "expected fields"],
+      ['{"host":"x","port":1,"ip":"1.2.3.4","started":"t","network":"moon"}', "expected fields"],
+      ["null", "expected fields"],
+    ]) {
       writeFileSync(join(d, SERVING_FILE), body);
       expect(readServing(d)).toEqual({ problem: expect.stringContaining(why) });
     }
@@ -83,7 +94,9 @@ describe("a running relay and its CLI", () => {
     ord = await startOrdServer({ chain, runeIndex: true });
     // Bound to 127.0.0.1 on a port the system picks: the record must say which.
     loop = await startRelayProc();
-    pub = await startRelayProc({ args: ["--public-ip", "203.0.113.5", "--register-esplora", es.url, "--register-ord", ord.url, "--register-network", "regtest"] });
+    pub = await startRelayProc({
+      args: ["--public-ip", "203.0.113.5", "--register-esplora", es.url, "--register-ord", ord.url, "--register-network", "regtest"],
+    });
   });
   afterAll(async () => {
     await loop?.stop();
@@ -93,20 +106,35 @@ describe("a running relay and its CLI", () => {
   });
 
   test("a relay advertising loopback logs a relay.advertise-loopback warning before relay.listening; one advertising a public address does not", async () => {
-    const i = loop.lines.findIndex((l) => l.event == "relay.listening");
-    const warn = loop.lines.findIndex((l) => l.event == "relay.advertise-loopback");
+    const i = loop.lines.findIndex((l) => l.event === "relay.listening");
+    const warn = loop.lines.findIndex((l) => l.event === "relay.advertise-loopback");
     expect(warn).toBeGreaterThanOrEqual(0);
     expect(warn).toBeLessThan(i);
     expect(loop.lines[warn]).toMatchObject({ level: "warn", addr: loop.record.addr, hint: expect.stringContaining("--public-ip") });
-    expect(pub.lines.some((l) => l.event == "relay.listening")).toBe(true);
-    expect(pub.lines.some((l) => l.event == "relay.advertise-loopback")).toBe(false);
+    expect(pub.lines.some((l) => l.event === "relay.listening")).toBe(true);
+    expect(pub.lines.some((l) => l.event === "relay.advertise-loopback")).toBe(false);
   });
 
   test("serving.json holds the bound host, the real port, the advertised IP and what the relay learned", () => {
     expect(JSON.parse(readFileSync(join(loop.dataDir, SERVING_FILE), "utf8"))).toEqual({
-      host: "127.0.0.1", port: loop.record.port, ip: "127.0.0.1", started: expect.any(String),
+      host: "127.0.0.1",
+      port: loop.record.port,
+      ip: "127.0.0.1",
+      started: expect.any(String),
       // Bound to one address and alone (no --peer, no ord server): that address, unconfirmed.
-      learned: { pid: loop.proc.pid, updated: expect.any(String), source: "host", confirmed: false, confirmedBy: [], reports: [], sources: expect.any(Array), links: 0, vouched: 0, known: 0, pending: 0 },
+      learned: {
+        pid: loop.proc.pid,
+        updated: expect.any(String),
+        source: "host",
+        confirmed: false,
+        confirmedBy: [],
+        reports: [],
+        sources: expect.any(Array),
+        links: 0,
+        vouched: 0,
+        known: 0,
+        pending: 0,
+      },
     });
     expect(readServing(pub.dataDir)).toMatchObject({ ip: "203.0.113.5", port: pub.record.port, network: "regtest" });
   });
@@ -123,7 +151,9 @@ describe("a running relay and its CLI", () => {
   test("flags given to `record` still win, with a note on stderr naming what the relay advertises", async () => {
     const { rec, err } = await recordOf("--data-dir", pub.dataDir, "--port", "5000");
     expect(rec.addr).toBe("203.0.113.5:5000");
-    expect(err).toBe(`lumamesh-relay: note: the relay serving from ${pub.dataDir} advertises ${pub.record.addr}; this record has 203.0.113.5:5000 from the flags given\n`);
+    expect(err).toBe(
+      `lumamesh-relay: note: the relay serving from ${pub.dataDir} advertises ${pub.record.addr}; this record has 203.0.113.5:5000 from the flags given\n`,
+    );
   });
 
   test("`address` gives the funding address on the serving relay's network; --network still wins", async () => {
@@ -150,6 +180,8 @@ describe("a running relay and its CLI", () => {
     writeFileSync(join(d, SERVING_FILE), "not json");
     const { rec, err } = await recordOf("--data-dir", d, "--public-ip", "203.0.113.8");
     expect(rec.addr).toBe("203.0.113.8:4884");
-    expect(err).toBe(`lumamesh-relay: note: ${join(d, SERVING_FILE)}: ${SERVING_FILE} is not JSON; using the flags given and the defaults\n`);
+    expect(err).toBe(
+      `lumamesh-relay: note: ${join(d, SERVING_FILE)}: ${SERVING_FILE} is not JSON; using the flags given and the defaults\n`,
+    );
   });
 });

@@ -27,10 +27,14 @@ describe("one packet inside a session", () => {
     const tag = _internal.association(c.session)!.localVerificationTag as number;
     _internal.sendRawSctp(s.session, packet(tag, [11, 0, 0, 0])); // COOKIE ACK, length 0
     _internal.sendRawSctp(s.session, packet(tag, [4, 0, 0, 8, 0, 1, 0, 0])); // HEARTBEAT, parameter length 0
-    await until(() => (c.drops["sctp.chunk-length-under-4"] ?? 0) == 1 && (c.drops["sctp.param-length-under-4"] ?? 0) == 1, 5000, "both drops");
+    await until(
+      () => (c.drops["sctp.chunk-length-under-4"] ?? 0) === 1 && (c.drops["sctp.param-length-under-4"] ?? 0) === 1,
+      5000,
+      "both drops",
+    );
     s.session.send(Uint8Array.of(7, 7));
     c.session.send(Uint8Array.of(8));
-    await until(() => c.messages.length == 1 && s.messages.length == 1, 5000, "messages after the attack");
+    await until(() => c.messages.length === 1 && s.messages.length === 1, 5000, "messages after the attack");
     expect([...c.messages[0]!]).toEqual([7, 7]);
     expect(c.closes).toEqual([]);
     s.session.close();
@@ -41,9 +45,13 @@ describe("one packet inside a session", () => {
     const tag = _internal.association(s.session)!.localVerificationTag as number;
     _internal.sendRawSctp(c.session, packet(tag, [11, 0, 0, 0]));
     _internal.sendRawSctp(c.session, packet(tag, [4, 0, 0, 8, 0, 1, 0, 0]));
-    await until(() => (s.drops["sctp.chunk-length-under-4"] ?? 0) == 1 && (s.drops["sctp.param-length-under-4"] ?? 0) == 1, 5000, "both drops");
+    await until(
+      () => (s.drops["sctp.chunk-length-under-4"] ?? 0) === 1 && (s.drops["sctp.param-length-under-4"] ?? 0) === 1,
+      5000,
+      "both drops",
+    );
     c.session.send(Uint8Array.of(1));
-    await until(() => s.messages.length == 1, 5000, "a message after the attack");
+    await until(() => s.messages.length === 1, 5000, "a message after the attack");
     expect(s.closes).toEqual([]);
     c.session.close();
   });
@@ -53,9 +61,9 @@ describe("bounded receive path", () => {
   test("a message growing past maxMessageSize ends the session (sctp-message-too-long), whatever its sender", async () => {
     const { s, c } = await openPair({ server: { maxMessageSize: 2000 } });
     c.session.send(new Uint8Array(1500)); // under the cap: delivered
-    await until(() => s.messages.length == 1, 5000, "the small message");
+    await until(() => s.messages.length === 1, 5000, "the small message");
     c.session.send(new Uint8Array(5000)); // fragmented by SCTP, cut at the cap before it completes
-    await until(() => s.closes.length == 1, 5000, "the close");
+    await until(() => s.closes.length === 1, 5000, "the close");
     expect(s.closes).toEqual(["sctp-message-too-long"]);
     expect(s.messages.length).toBe(1);
   });
@@ -71,7 +79,7 @@ describe("bounded receive path", () => {
       _internal.sendRawSctp(c.session, packet(tag, data(tsn++, ssn, 0, Array(1000).fill(2))));
       await Bun.sleep(5);
     }
-    await until(() => s.closes.length == 1, 5000, "the close");
+    await until(() => s.closes.length === 1, 5000, "the close");
     expect(s.closes).toEqual(["sctp-message-too-long"]);
   });
 
@@ -81,7 +89,7 @@ describe("bounded receive path", () => {
     const first = (h.tsn + 1) >>> 0;
     // Hold back the first chunk of a message: nothing can be delivered, everything is held.
     // 300 chunks of 1,000 bytes: the window (256 KiB) takes 262 of them.
-    for (let i = 1; i <= 300; i++) await h.feed(packet(tag, data((first + i) >>> 0, 0, i == 300 ? 1 : 0, Array(1000).fill(i & 255))));
+    for (let i = 1; i <= 300; i++) await h.feed(packet(tag, data((first + i) >>> 0, 0, i === 300 ? 1 : 0, Array(1000).fill(i & 255))));
     expect(h.drops["sctp.window"]).toBe(300 - 262);
     expect(h.window).toBeGreaterThanOrEqual(0);
     // 1-byte chunks far ahead: held by count, not only by bytes.
@@ -103,15 +111,16 @@ describe("bounded receive path", () => {
     for (let i = 0; i < n; i += 20) {
       // 20 chunks of 60 bytes a packet, as a sender bundles them
       const chunks: number[] = [];
-      for (let j = i; j < i + 20; j++) chunks.push(...data((first + j) >>> 0, 0, (j == 0 ? 2 : 0) | (j == n - 1 ? 1 : 0), Array(60).fill(j & 255)));
+      for (let j = i; j < i + 20; j++)
+        chunks.push(...data((first + j) >>> 0, 0, (j === 0 ? 2 : 0) | (j === n - 1 ? 1 : 0), Array(60).fill(j & 255)));
       await h.feed(packet(h.tag, chunks));
     }
     expect(h.received.length).toBe(1);
     expect(h.received[0]!.length).toBe(n * 60);
-    expect(h.received[0]!.every((b, i) => b == (Math.floor(i / 60) & 255))).toBe(true);
+    expect(h.received[0]!.every((b, i) => b === (Math.floor(i / 60) & 255))).toBe(true);
     // The next message (SSN 1): its tail first, its head last.
     first = (h.tsn + 1) >>> 0;
-    for (let j = 1; j < 10; j++) await h.feed(packet(h.tag, data((first + j) >>> 0, 1, j == 9 ? 1 : 0, [j])));
+    for (let j = 1; j < 10; j++) await h.feed(packet(h.tag, data((first + j) >>> 0, 1, j === 9 ? 1 : 0, [j])));
     expect(h.received.length).toBe(1);
     await h.feed(packet(h.tag, data(first, 1, 2, [0])));
     expect(h.received.length).toBe(2);
@@ -153,7 +162,7 @@ describe("bounded sending", () => {
     const { s } = await openPair({ server: { maxRetransmits: 2 }, drop: (fromServer) => deaf && fromServer });
     deaf = true;
     s.session.send(Uint8Array.of(1, 2, 3));
-    await until(() => s.closes.length == 1, 30_000, "retransmit-limit");
+    await until(() => s.closes.length === 1, 30_000, "retransmit-limit");
     expect(s.closes).toEqual(["retransmit-limit"]);
   }, 40_000);
 });
@@ -161,13 +170,30 @@ describe("bounded sending", () => {
 describe("bounded handshake", () => {
   const rec = (seq: number, hs: number[]) => Uint8Array.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, seq, ...u16(hs.length), ...hs]);
   /** A handshake fragment header (RFC 6347 §4.2.2) and its bytes. */
-  const frag = (type: number, length: number, msgSeq: number, offset: number, bytes: number[]) =>
-    [type, length >>> 16, (length >>> 8) & 255, length & 255, ...u16(msgSeq), offset >>> 16, (offset >>> 8) & 255, offset & 255, 0, ...u16(bytes.length), ...bytes];
+  const frag = (type: number, length: number, msgSeq: number, offset: number, bytes: number[]) => [
+    type,
+    length >>> 16,
+    (length >>> 8) & 255,
+    length & 255,
+    ...u16(msgSeq),
+    offset >>> 16,
+    (offset >>> 8) & 255,
+    offset & 255,
+    0,
+    ...u16(bytes.length),
+    ...bytes,
+  ];
 
   test("a fragment claiming 16 MiB allocates nothing and is dropped; at most a few messages are reassembled at once", async () => {
     const { serverCert } = await certs();
     const drops: Record<string, number> = {};
-    const s = createServerSession(serverCert, { transmit() {}, onOpen() {}, onMessage() {}, onClose() {}, onDrop: (r) => void (drops[r] = (drops[r] ?? 0) + 1) });
+    const s = createServerSession(serverCert, {
+      transmit() {},
+      onOpen() {},
+      onMessage() {},
+      onClose() {},
+      onDrop: (r) => void (drops[r] = (drops[r] ?? 0) + 1),
+    });
     const before = process.memoryUsage().rss;
     for (let i = 0; i < 1000; i++) s.receive(rec(i & 255, frag(11, 16 * 1024 * 1024 - 1, 2, 0, [1, 2, 3])));
     expect(drops["dtls.fragment-too-large"]).toBe(1000);
@@ -180,7 +206,7 @@ describe("bounded handshake", () => {
 
   test("flight 4 is numbered above the client's hello: a client that resent its first hello (two HelloVerifyRequests, record numbers echoed) does not drop the ServerHello as a replay", async () => {
     const { c } = await openPair();
-    const ch2 = c.sent.filter((d) => d[0] == 22 && d[13] == 1)[1]!.slice();
+    const ch2 = c.sent.filter((d) => d[0] === 22 && d[13] === 1)[1]!.slice();
     c.session.close();
     // As Chromium sends it after resending its first hello: records 0-1 and 2-3 were first hellos
     // (answered by HelloVerifyRequests numbered 0 and 2), the hello with the cookie is record 4.
@@ -189,7 +215,7 @@ describe("bounded handshake", () => {
     const sent: Uint8Array[] = [];
     const s = createServerSession(serverCert, { transmit: (d) => void sent.push(d.slice()), onOpen() {}, onMessage() {}, onClose() {} });
     s.receive(ch2);
-    await until(() => sent.some((d) => d[0] == 22 && d[13] == 2), 5000, "ServerHello");
+    await until(() => sent.some((d) => d[0] === 22 && d[13] === 2), 5000, "ServerHello");
     const seqs = sent.map((d) => d[10]! + 256 * d[9]!);
     expect(Math.min(...seqs)).toBeGreaterThan(4);
     s.close();
@@ -197,25 +223,31 @@ describe("bounded handshake", () => {
 
   test("werift runs flight 2 once, silently: the server never sends a HelloVerifyRequest and refuses hellos without a cookie or from another client", async () => {
     const { s, c } = await openPair();
-    expect(s.sent.some((d) => d[0] == 22 && d[13] == 3)).toBe(false);
+    expect(s.sent.some((d) => d[0] === 22 && d[13] === 3)).toBe(false);
     expect(c.opened).toBe(1);
     c.session.close();
     // The client's two hellos as it sent them: without the cookie, then with it.
-    const hellos = c.sent.filter((d) => d[0] == 22 && d[13] == 1);
+    const hellos = c.sent.filter((d) => d[0] === 22 && d[13] === 1);
     expect(hellos.length).toBe(2);
     const [ch1, ch2] = hellos as [Uint8Array, Uint8Array];
     const { serverCert } = await certs();
     const drops: Record<string, number> = {};
     const sent: Uint8Array[] = [];
-    const fresh = createServerSession(serverCert, { transmit: (d) => void sent.push(d.slice()), onOpen() {}, onMessage() {}, onClose() {}, onDrop: (r) => void (drops[r] = (drops[r] ?? 0) + 1) });
+    const fresh = createServerSession(serverCert, {
+      transmit: (d) => void sent.push(d.slice()),
+      onOpen() {},
+      onMessage() {},
+      onClose() {},
+      onDrop: (r) => void (drops[r] = (drops[r] ?? 0) + 1),
+    });
     fresh.receive(ch2); // the core let it through (its cookie checked out): flight 4 follows
-    await until(() => sent.some((d) => d[0] == 22 && d[13] == 2), 5000, "ServerHello");
+    await until(() => sent.some((d) => d[0] === 22 && d[13] === 2), 5000, "ServerHello");
     fresh.receive(ch1); // a hello without a cookie never reaches werift (the core answers those)
     const other = ch2.slice();
     other[13 + 12 + 2] ^= 0xff; // another client random
     fresh.receive(other);
     expect(drops).toEqual({ "dtls.hello-without-cookie": 1, "dtls.hello-other-client": 1 });
-    expect(sent.some((d) => d[0] == 22 && d[13] == 3)).toBe(false);
+    expect(sent.some((d) => d[0] === 22 && d[13] === 3)).toBe(false);
     fresh.close();
   });
 });

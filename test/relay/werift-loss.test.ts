@@ -9,14 +9,19 @@
 import { describe, expect, test } from "bun:test";
 import { openPair } from "../helpers/pipe.ts";
 
-interface Rec { type: number; epoch: number; hs?: number; bytes: Uint8Array }
+interface Rec {
+  type: number;
+  epoch: number;
+  hs?: number;
+  bytes: Uint8Array;
+}
 /** The records of one datagram (RFC 6347 §4.1), with the handshake type of plaintext handshake records. */
 function records(d: Uint8Array): Rec[] {
   const out: Rec[] = [];
   for (let o = 0; o + 13 <= d.length; ) {
     const len = (d[o + 11]! << 8) | d[o + 12]!;
     const epoch = (d[o + 3]! << 8) | d[o + 4]!;
-    out.push({ type: d[o]!, epoch, hs: d[o] == 22 && epoch == 0 ? d[o + 13] : undefined, bytes: d.subarray(o, o + 13 + len) });
+    out.push({ type: d[o]!, epoch, hs: d[o] === 22 && epoch === 0 ? d[o + 13] : undefined, bytes: d.subarray(o, o + 13 + len) });
     o += 13 + len;
   }
   return out;
@@ -33,28 +38,30 @@ function loseOnce(lose: (r: Rec) => boolean) {
   const lost = new Set<string>();
   return (fromServer: boolean, d: Uint8Array) => {
     if (fromServer) return d;
-    return join(records(d).filter((r) => {
-      const k = `${r.type}/${r.epoch}/${r.hs}`;
-      if (!lose(r) || lost.has(k)) return true;
-      lost.add(k);
-      return false;
-    }));
+    return join(
+      records(d).filter((r) => {
+        const k = `${r.type}/${r.epoch}/${r.hs}`;
+        if (!lose(r) || lost.has(k)) return true;
+        lost.add(k);
+        return false;
+      }),
+    );
   };
 }
 
 describe("handshake over a lossy path", () => {
   test("the client's ChangeCipherSpec and Finished are lost once: its retransmitted flight 5 completes the handshake", async () => {
-    const p = await openPair({ edit: loseOnce((r) => r.type == 20 || (r.type == 22 && r.epoch == 1)) });
+    const p = await openPair({ edit: loseOnce((r) => r.type === 20 || (r.type === 22 && r.epoch === 1)) });
     expect(p.s.closes).toEqual([]);
     p.s.session.send(Uint8Array.of(1));
     p.c.session.send(Uint8Array.of(2));
     const { until } = await import("../helpers/pipe.ts");
-    await until(() => p.s.messages.length == 1 && p.c.messages.length == 1, 30000, "a message each way");
+    await until(() => p.s.messages.length === 1 && p.c.messages.length === 1, 30000, "a message each way");
     p.c.session.close();
   }, 60000);
 
   test("the client's Certificate and ClientKeyExchange are lost once (its CertificateVerify arrives first): the handshake completes", async () => {
-    const p = await openPair({ edit: loseOnce((r) => r.hs == 11 || r.hs == 16) });
+    const p = await openPair({ edit: loseOnce((r) => r.hs === 11 || r.hs === 16) });
     expect(p.s.closes).toEqual([]);
     expect(p.s.session.remoteFingerprint).toBeString();
     p.c.session.close();
@@ -62,7 +69,7 @@ describe("handshake over a lossy path", () => {
 
   test("the server's whole flight 4 is lost five times over: the client's retransmitted hellos still get it", async () => {
     let lost = 0;
-    const p = await openPair({ drop: (fromServer, d) => fromServer && records(d).some((r) => r.hs == 2) && lost++ < 5 });
+    const p = await openPair({ drop: (fromServer, d) => fromServer && records(d).some((r) => r.hs === 2) && lost++ < 5 });
     expect(lost).toBeGreaterThanOrEqual(5);
     expect(p.c.opened).toBe(1);
     p.c.session.close();

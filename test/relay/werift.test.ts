@@ -142,7 +142,8 @@ describe("sessions over an in-memory pipe", () => {
 
   /** Whether datagram `d` holds a record of this content type and epoch (RFC 6347 §4.1). */
   const hasRecord = (d: Uint8Array, type: number, epoch: number) => {
-    for (let o = 0; o + 13 <= d.length; o += 13 + ((d[o + 11]! << 8) | d[o + 12]!)) if (d[o] === type && ((d[o + 3]! << 8) | d[o + 4]!) === epoch) return true;
+    for (let o = 0; o + 13 <= d.length; o += 13 + ((d[o + 11]! << 8) | d[o + 12]!))
+      if (d[o] === type && ((d[o + 3]! << 8) | d[o + 4]!) === epoch) return true;
     return false;
   };
   test("server Finished lost: the client's retransmitted flight 5 gets flight 6 again, channel opens", async () => {
@@ -165,7 +166,8 @@ describe("sessions over an in-memory pipe", () => {
     const p = await openPair();
     const recs = (d: Uint8Array) => {
       const out: string[] = [];
-      for (let o = 0; o + 13 <= d.length; o += 13 + ((d[o + 11]! << 8) | d[o + 12]!)) out.push(d[o] === 22 && d[o + 4] === 0 ? `hs${d[o + 13]}` : `${d[o]}/${d[o + 4]}`);
+      for (let o = 0; o + 13 <= d.length; o += 13 + ((d[o + 11]! << 8) | d[o + 12]!))
+        out.push(d[o] === 22 && d[o + 4] === 0 ? `hs${d[o + 13]}` : `${d[o]}/${d[o + 4]}`);
       return out;
     };
     const flight4 = p.s.sent.map(recs).filter((r) => r.includes("hs2"));
@@ -180,7 +182,8 @@ describe("sessions over an in-memory pipe", () => {
   test("the relay's side sends no SCTP HEARTBEATs (ICE consent checks tell it its peers live); the client's are answered", async () => {
     const p = await openPair();
     type Assoc = { setHeartbeatInterval(s: number): void; timerHeartbeatHandle?: unknown };
-    const sa = _internal.association(p.s.session) as unknown as Assoc, ca = _internal.association(p.c.session) as unknown as Assoc;
+    const sa = _internal.association(p.s.session) as unknown as Assoc,
+      ca = _internal.association(p.c.session) as unknown as Assoc;
     sa.setHeartbeatInterval(0.01), ca.setHeartbeatInterval(0.01);
     expect(ca.timerHeartbeatHandle).toBeDefined();
     expect(sa.timerHeartbeatHandle).toBeUndefined();
@@ -261,11 +264,13 @@ describe("sessions over an in-memory pipe", () => {
     });
     let opened = false;
     c = createClientSession(cc, sc.fingerprint, {
-      transmit: (d) => void setTimeout(() => {
-        const ch = findClientHello(d);
-        if (ch && !cookies.check("x", ch.hello.cookie, Date.now())) c.receive(helloVerifyRequest(ch.record.seq, cookies.make("x", Date.now())));
-        else s.receive(d.slice());
-      }, 0),
+      transmit: (d) =>
+        void setTimeout(() => {
+          const ch = findClientHello(d);
+          if (ch && !cookies.check("x", ch.hello.cookie, Date.now()))
+            c.receive(helloVerifyRequest(ch.record.seq, cookies.make("x", Date.now())));
+          else s.receive(d.slice());
+        }, 0),
       onOpen: () => void (opened = true),
       onMessage() {},
       onClose() {},
@@ -325,7 +330,9 @@ describe("DTLS record numbering", () => {
     for (let i = 0; i < 20; i++) p.s.session.send(Uint8Array.of(i)), p.c.session.send(Uint8Array.of(i));
     await until(() => p.s.messages.length === 20 && p.c.messages.length === 20, 3000, "all delivered");
     for (const side of [p.s, p.c]) {
-      const seqs = records(side.sent).filter((r) => r.epoch === 1).map((r) => r.seq);
+      const seqs = records(side.sent)
+        .filter((r) => r.epoch === 1)
+        .map((r) => r.seq);
       expect(seqs.length).toBeGreaterThan(20);
       expect(new Set(seqs).size).toBe(seqs.length);
     }

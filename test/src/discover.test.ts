@@ -11,11 +11,32 @@ import { signRecord } from "../../relay/record.ts";
 const FP = "AB:".repeat(31) + "AB";
 const record = (port: number, sat: number) => {
   const k = generateKeyPairSync("ed25519");
-  return signRecord({ lumamesh: 1, addr: `192.0.2.1:${port}`, fp: FP, id: k.publicKey.export({ type: "spki", format: "der" }).subarray(12).toString("hex"), sat, seq: 1 }, k.privateKey);
+  return signRecord(
+    {
+      lumamesh: 1,
+      addr: `192.0.2.1:${port}`,
+      fp: FP,
+      id: k.publicKey.export({ type: "spki", format: "der" }).subarray(12).toString("hex"),
+      sat,
+      seq: 1,
+    },
+    k.privateKey,
+  );
 };
 const requested: string[] = [];
 const content: Record<number, string> = {
-  7: JSON.stringify({ lumamesh: 1, relays: [{ sat: "0/../../../content/abc?" }, { sat: 1e300 }, { sat: -1 }, { sat: 11 }, { sat: 12 }, { sat: 13 }, { addr: "192.0.2.9:4884", fp: FP }] }),
+  7: JSON.stringify({
+    lumamesh: 1,
+    relays: [
+      { sat: "0/../../../content/abc?" },
+      { sat: 1e300 },
+      { sat: -1 },
+      { sat: 11 },
+      { sat: 12 },
+      { sat: 13 },
+      { addr: "192.0.2.9:4884", fp: FP },
+    ],
+  }),
   11: JSON.stringify(record(4001, 11)),
   12: "0]", // a sat whose content would break a list it was pasted into
   13: JSON.stringify(record(4003, 13)),
@@ -42,7 +63,12 @@ test("parseBootstrap keeps relays and safe-integer sats only", () => {
 test("a hostile bootstrap: no path-walking request, each registered relay's sat read on its own, a broken one skipped", async () => {
   const { relays, sources } = await discover({ ord: [server.url.origin], bootSat: 7 }, "http://127.0.0.1/not-an-ord-route.js");
   expect(requested.every((p) => /^\/r\/sat\/\d+\/at\/-1\/content$/.test(p))).toBe(true);
-  expect(requested.sort()).toEqual(["/r/sat/11/at/-1/content", "/r/sat/12/at/-1/content", "/r/sat/13/at/-1/content", "/r/sat/7/at/-1/content"]);
+  expect(requested.sort()).toEqual([
+    "/r/sat/11/at/-1/content",
+    "/r/sat/12/at/-1/content",
+    "/r/sat/13/at/-1/content",
+    "/r/sat/7/at/-1/content",
+  ]);
   // The named relay and both registered relays whose records verify; sat 12's "0]" costs only itself.
   expect(relays.map((r) => r.addr).sort()).toEqual(["192.0.2.1:4001", "192.0.2.1:4003", "192.0.2.9:4884"]);
   expect(sources[0]).toMatchObject({ relays: 3 });

@@ -11,7 +11,7 @@ const NAMES = ["send", "connect", "offer", "answer", "remote", "candidate", "pee
 /** Actions by name, for readable expectations. */
 const types = (acts: Action[]) => acts.map((a) => NAMES[a[0]]);
 type Send = Extract<Action, [Do.SEND, ...unknown[]]>;
-const sends = (acts: Action[]) => acts.filter((a): a is Send => a[0] == Do.SEND);
+const sends = (acts: Action[]) => acts.filter((a): a is Send => a[0] === Do.SEND);
 const kinds = (acts: Action[]) => sends(acts).map((a) => a[2]);
 
 /** Two (or more) pages and the relay between them: what one sends arrives at the other, opened as the shell would. */
@@ -28,9 +28,9 @@ class Net {
   deliver(from: string, a: Send, now: number): Action[] {
     const [, id, kind, seq, toSession, body] = a;
     const to = this.pages.get(id)!;
-    const fresh = toSession == to.ses;
+    const fresh = toSession === to.ses;
     if (toSession && !fresh) return to.bad(from, false); // sealed for another session: does not open
-    return to.opened(from, LINK, { kind, seq, ses: this.pages.get(from)!.ses, body, fresh: kind != SEALED.HELLO }, now);
+    return to.opened(from, LINK, { kind, seq, ses: this.pages.get(from)!.ses, body, fresh: kind !== SEALED.HELLO }, now);
   }
   /** Run actions of `who` until nothing more is sent: sends go through the relay; the offer/answer dance completes. */
   settle(who: string, acts: Action[], now: number, log: Action[] = []): Action[] {
@@ -39,22 +39,26 @@ class Net {
       const [me, a] = queue.shift()!;
       log.push(a);
       const m = this.pages.get(me)!;
-      if (a[0] == Do.SEND) {
+      if (a[0] === Do.SEND) {
         this.recorded.push({ from: me, a });
         for (const b of this.deliver(me, a, now)) queue.push([a[1], b]);
-      } else if (a[0] == Do.OFFER) for (const b of m.local(a[1], SEALED.OFFER, "v=0 offer of " + me)) queue.push([me, b]);
-      else if (a[0] == Do.ANSWER) for (const b of m.local(a[1], SEALED.ANSWER, "v=0 answer of " + me)) queue.push([me, b]);
+      } else if (a[0] === Do.OFFER) for (const b of m.local(a[1], SEALED.OFFER, "v=0 offer of " + me)) queue.push([me, b]);
+      else if (a[0] === Do.ANSWER) for (const b of m.local(a[1], SEALED.ANSWER, "v=0 answer of " + me)) queue.push([me, b]);
     }
     return log;
   }
 }
 
 // Ids compare as hex strings: "a…" < "b…", so "a" offers to "b".
-const A = "aaaaaaaaaaaaaaaa", B = "bbbbbbbbbbbbbbbb", SA = "01".repeat(8), SB = "02".repeat(8);
+const A = "aaaaaaaaaaaaaaaa",
+  B = "bbbbbbbbbbbbbbbb",
+  SA = "01".repeat(8),
+  SB = "02".repeat(8);
 
 function meet(now = 0) {
   const net = new Net();
-  const a = net.add(A, SA), b = net.add(B, SB);
+  const a = net.add(A, SA),
+    b = net.add(B, SB);
   const log: Action[] = [];
   // The relay tells each of the other (MEMBERS to the newcomer b, JOINED to a).
   net.settle(A, a.seen(B, LINK, now), now, log);
@@ -75,16 +79,24 @@ describe("who offers, and proof before cost", () => {
 
   test("whoever the relay told first says HELLO, the other answers it with its own; the smaller id then offers", () => {
     const { log } = meet();
-    expect(log.map((x) => (x[0] == Do.SEND ? `send:${x[2]}` : NAMES[x[0]]))).toEqual([
+    expect(log.map((x) => (x[0] === Do.SEND ? `send:${x[2]}` : NAMES[x[0]]))).toEqual([
       "send:5", // a HELLO → b
       "send:5", // b: a proved itself; b proves itself back
-      "connect", "offer", "send:1", // a: b proven, a is the smaller id: connect and offer
-      "connect", "answer", "send:2", // b: the offer named b's session, so a is fresh
+      "connect",
+      "offer",
+      "send:1", // a: b proven, a is the smaller id: connect and offer
+      "connect",
+      "answer",
+      "send:2", // b: the offer named b's session, so a is fresh
       "remote",
     ]);
     const hello = sends(log)[0]!;
     expect(hello[4]).toBe(""); // a HELLO names no session (it cannot know it yet)
-    expect(sends(log).slice(2).every((s) => s[4] != "")).toBe(true); // everything after the HELLOs does
+    expect(
+      sends(log)
+        .slice(2)
+        .every((s) => s[4] !== ""),
+    ).toBe(true); // everything after the HELLOs does
   });
 
   test("glare cannot happen: an OFFER to the smaller id is refused and reported", () => {
@@ -100,9 +112,9 @@ describe("who offers, and proof before cost", () => {
     const a = createMesh(A, SA);
     const out: Action[] = [];
     for (let i = 0; i < 2000; i++) out.push(...a.seen("0" + i.toString(16).padStart(15, "0"), LINK, 0));
-    expect(types(out).filter((x) => x == "send").length).toBe(2 * HELLO_RATE); // the burst, then they wait
-    expect(types(out).filter((x) => x == "connect")).toEqual([]);
-    expect(types(out).filter((x) => x == "error").length).toBe(1);
+    expect(types(out).filter((x) => x === "send").length).toBe(2 * HELLO_RATE); // the burst, then they wait
+    expect(types(out).filter((x) => x === "connect")).toEqual([]);
+    expect(types(out).filter((x) => x === "error").length).toBe(1);
     // The newest are the ones kept: a peer the relay names now is not crowded out.
     out.length = 0;
     out.push(...a.seen(B, LINK, 2000));
@@ -112,7 +124,8 @@ describe("who offers, and proof before cost", () => {
 
   test("a HELLO owed to a member that proved itself is sent even when candidate HELLOs are rate-limited", () => {
     const net = new Net();
-    const a = net.add(A, SA), b = net.add(B, SB);
+    const a = net.add(A, SA),
+      b = net.add(B, SB);
     // b spends its HELLO budget on invented ids…
     for (let i = 0; i < 500; i++) b.seen("0" + i.toString(16).padStart(15, "0"), LINK, 0);
     expect(kinds(b.seen(A, LINK, 0))).toEqual([]); // a's HELLO from b has to wait its turn
@@ -146,14 +159,15 @@ describe("replays (a relay that records and resends sealed messages)", () => {
     // The pair never got a direct channel: after FALLBACK both sides go relayed.
     expect(types(a.tick(FALLBACK))).toEqual(["peer"]);
     b.tick(FALLBACK);
-    const d1 = a.data(B, Uint8Array.of(0, 1)) as Send, d2 = a.data(B, Uint8Array.of(0, 2)) as Send;
+    const d1 = a.data(B, Uint8Array.of(0, 1)) as Send,
+      d2 = a.data(B, Uint8Array.of(0, 2)) as Send;
     expect(types(net.deliver(A, d1, FALLBACK))).toEqual(["data"]);
     expect(types(net.deliver(A, d2, FALLBACK))).toEqual(["data"]);
     // The relay: LEFT (a's session there ended), JOINED again, then replays.
     expect(types(b.left(A, LINK))).toEqual(["gone"]);
     net.settle(B, b.seen(A, LINK, FALLBACK + 2), FALLBACK + 2);
     const rejected = b.st.rejected;
-    for (const d of [d1, d2]) expect(types(net.deliver(A, d, FALLBACK + 3)).filter((x) => x == "data")).toEqual([]);
+    for (const d of [d1, d2]) expect(types(net.deliver(A, d, FALLBACK + 3)).filter((x) => x === "data")).toEqual([]);
     expect(b.st.rejected).toBe(rejected + 2);
   });
 
@@ -161,7 +175,7 @@ describe("replays (a relay that records and resends sealed messages)", () => {
     const { net, a } = meet();
     const b2 = createMesh(B, "03".repeat(8)); // b left and joined again: a new session
     net.pages.set(B, b2);
-    const offerToOldB = net.recorded.find((r) => r.from == A && r.a[2] == SEALED.OFFER)!.a;
+    const offerToOldB = net.recorded.find((r) => r.from === A && r.a[2] === SEALED.OFFER)!.a;
     // Does not open: counted, not reported (after a crash and reload this is what a peer's pending
     // messages to the old visit look like); a HELLO that does not open is the wrong-password signal.
     expect(net.deliver(A, offerToOldB, 50)).toEqual([]);
@@ -252,7 +266,10 @@ describe("paths: direct, the relay at 3 s, retries, switching back", () => {
     a.chan(B, true, 100);
     expect(a.ice(B, "disconnected", 1000)).toEqual([]);
     expect(a.tick(1000 + GRACE - 1)).toEqual([]);
-    expect(a.tick(1000 + GRACE)).toEqual([[Do.PATH, B, "relayed"], [Do.OFFER, B, true]]);
+    expect(a.tick(1000 + GRACE)).toEqual([
+      [Do.PATH, B, "relayed"],
+      [Do.OFFER, B, true],
+    ]);
     expect(a.ice(B, "connected", 5000)).toEqual([[Do.PATH, B, "direct"]]);
   });
 
