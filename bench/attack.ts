@@ -18,7 +18,7 @@ import { T } from "../protocol/frames.ts";
 import { launchChromium, serveLibrary } from "../test/helpers/browser.ts";
 import { startRelayProc } from "../test/helpers/relay.ts";
 import { HEADERS, measureGossip, measureInputs } from "./reflection.ts";
-import { cpuSeconds, median, pct, rssBytes, type Row } from "./util.ts";
+import { cpuSeconds, LineChild, median, pct, rssBytes, type Row } from "./util.ts";
 
 const CONDITIONS = {
   baseline: "no attack",
@@ -35,46 +35,9 @@ const DESCRIBE = {
 };
 type Cond = keyof typeof CONDITIONS;
 
-/** A child process answering one JSON line per command (bench/attacker.ts). */
-class Attacker {
-  proc;
-  private reader;
-  private buf = "";
-  constructor(port: number, fp: string) {
-    this.proc = Bun.spawn(["nice", "-n", "10", process.execPath, join(import.meta.dir, "attacker.ts"), String(port), fp], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "inherit",
-    });
-    this.reader = this.proc.stdout.getReader();
-  }
-  async ask(cmd: object, timeoutMs = 60000): Promise<any> {
-    this.proc.stdin.write(JSON.stringify(cmd) + "\n");
-    this.proc.stdin.flush();
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const i = this.buf.indexOf("\n");
-      if (i >= 0) {
-        const l = JSON.parse(this.buf.slice(0, i));
-        this.buf = this.buf.slice(i + 1);
-        if (l.error) throw new Error("attacker: " + l.error);
-        return l;
-      }
-      const r = await Promise.race([this.reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
-      if (!r || r.done) break;
-      this.buf += new TextDecoder().decode(r.value);
-    }
-    throw new Error(`attacker: no answer to ${JSON.stringify(cmd)}`);
-  }
-  cpu = () => cpuSeconds(this.proc.pid);
-  async stop() {
-    try {
-      await this.ask({ cmd: "close" }, 10000);
-    } catch {}
-    this.proc.kill();
-    await this.proc.exited;
-  }
-}
+/** The attacker: a child process answering one JSON line per command (bench/attacker.ts). */
+const startAttacker = (port: number, fp: string) =>
+  new LineChild(["nice", "-n", "10", process.execPath, join(import.meta.dir, "attacker.ts"), String(port), fp], "attacker", 60000);
 
 /** Datagrams the kernel dropped at the relay's socket (receive buffer full): /proc/net/udp "drops". */
 function kernelDrops(port: number): number {
@@ -126,7 +89,7 @@ export async function benchAttack(o: { rounds?: number; connects?: number; pps?:
   const rec = { addr: relay.record.addr, fp: relay.record.fp };
   const port = relay.record.port,
     pid = relay.proc.pid;
-  const attacker = new Attacker(port, rec.fp);
+  const attacker = startAttacker(port, rec.fp);
   const srv = await serveLibrary();
   let browser: Browser | undefined;
   const cert = await generateCertificate();

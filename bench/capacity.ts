@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { alternate, cpuSeconds, cpuSplit, loadNote, median, medianOf, rssBytes, type Row } from "./util.ts";
+import { alternate, cpuSeconds, cpuSplit, LineChild, loadNote, median, medianOf, rssBytes, type Row } from "./util.ts";
 import { PING_AFTER_MS } from "../src/link.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -105,43 +105,14 @@ async function startRelay(limits: string[], profileDir?: string) {
 }
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 
-class Worker {
-  proc;
-  private reader;
-  private buf = "";
-  constructor(port: number, fp: string, pingMs = PING_AFTER_MS) {
-    this.proc = Bun.spawn(
-      [process.execPath, join(import.meta.dir, "loadgen.ts"), "127.0.0.1", String(port), fp, String(CONSENT_MS), String(pingMs)],
-      { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
-    );
-    this.reader = this.proc.stdout.getReader();
-  }
-  async ask(cmd: object, timeoutMs = 120000): Promise<any> {
-    this.proc.stdin.write(JSON.stringify(cmd) + "\n");
-    this.proc.stdin.flush();
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const i = this.buf.indexOf("\n");
-      if (i >= 0) {
-        const l = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        return JSON.parse(l);
-      }
-      const r = await Promise.race([this.reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
-      if (!r || r.done) break;
-      this.buf += new TextDecoder().decode(r.value);
-    }
-    throw new Error(`loadgen: no answer to ${JSON.stringify(cmd)}`);
-  }
-  cpu = () => cpuSeconds(this.proc.pid);
-  async stop() {
-    try {
-      await this.ask({ cmd: "close" }, 10000);
-    } catch {}
-    this.proc.kill();
-    await this.proc.exited;
-  }
-}
+/** A load generator: a child process answering one JSON line per command (bench/loadgen.ts). */
+const startWorker = (port: number, fp: string, pingMs = PING_AFTER_MS) =>
+  new LineChild(
+    [process.execPath, join(import.meta.dir, "loadgen.ts"), "127.0.0.1", String(port), fp, String(CONSENT_MS), String(pingMs)],
+    "loadgen",
+    120000,
+  );
+type Worker = LineChild;
 
 /** `n` handshakes over the workers, `c` in flight on each; wall time, CPU and results. */
 async function openOn(relay: Relay, workers: Worker[], n: number, c: number) {
@@ -205,7 +176,7 @@ export async function benchCapacity(
   // 1. Concurrency sweep, creation limits lifted.
   {
     const relay = await startRelay([...PER_NET, ...SWEEP, ...MSG_LIMITS], process.env.BENCH_PROFILE);
-    const workers = [new Worker(relay.port, relay.fp), new Worker(relay.port, relay.fp)];
+    const workers = [startWorker(relay.port, relay.fp), startWorker(relay.port, relay.fp)];
     try {
       await openOn(relay, [workers[0]!], 300, 16); // warm-up: JIT on both sides
       await dropAll(relay, workers);
@@ -288,7 +259,7 @@ export async function benchCapacity(
   // 2. Bursts, against the shipped global limits.
   {
     const relay = await startRelay(PER_NET);
-    const workers = [new Worker(relay.port, relay.fp), new Worker(relay.port, relay.fp)];
+    const workers = [startWorker(relay.port, relay.fp), startWorker(relay.port, relay.fp)];
     try {
       await openOn(relay, [workers[0]!], 300, 16);
       await dropAll(relay, workers);
@@ -320,7 +291,7 @@ export async function benchCapacity(
   // 3. Held idle sessions, on a relay of their own (what the bursts allocated would blur its RSS).
   {
     const relay = await startRelay(PER_NET);
-    const workers = [new Worker(relay.port, relay.fp), new Worker(relay.port, relay.fp)];
+    const workers = [startWorker(relay.port, relay.fp), startWorker(relay.port, relay.fp)];
     try {
       await openOn(relay, [workers[0]!], 300, 16);
       await dropAll(relay, workers);

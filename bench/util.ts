@@ -96,3 +96,45 @@ export const loadNote = (l: number[]) =>
 /** "12.3 (rounds 11.9, 12.3, 14.0)": the median of per-round values and the values themselves. */
 export const medianOf = (xs: number[], digits = 1) =>
   `${median(xs).toFixed(digits)} (rounds ${xs.map((x) => x.toFixed(digits)).join(", ")})`;
+
+/** A child process driven one JSON line per command on stdin, answering one JSON line each on stdout
+ *  (bench/attacker.ts, bench/loadgen.ts); `{ error }` answers are thrown as `name: error`. */
+export class LineChild {
+  readonly proc;
+  private reader;
+  private buf = "";
+  constructor(
+    cmd: string[],
+    private name: string,
+    private timeoutMs: number,
+  ) {
+    this.proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    this.reader = this.proc.stdout.getReader();
+  }
+  async ask(cmd: object, timeoutMs = this.timeoutMs): Promise<any> {
+    this.proc.stdin.write(JSON.stringify(cmd) + "\n");
+    this.proc.stdin.flush();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const i = this.buf.indexOf("\n");
+      if (i >= 0) {
+        const l = JSON.parse(this.buf.slice(0, i));
+        this.buf = this.buf.slice(i + 1);
+        if (l?.error) throw new Error(`${this.name}: ${l.error}`);
+        return l;
+      }
+      const r = await Promise.race([this.reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
+      if (!r || r.done) break;
+      this.buf += new TextDecoder().decode(r.value);
+    }
+    throw new Error(`${this.name}: no answer to ${JSON.stringify(cmd)}`);
+  }
+  cpu = () => cpuSeconds(this.proc.pid);
+  async stop() {
+    try {
+      await this.ask({ cmd: "close" }, 10000);
+    } catch {}
+    this.proc.kill();
+    await this.proc.exited;
+  }
+}

@@ -123,9 +123,9 @@ describe("the built dist/lumamesh.d.ts", () => {
     const reasons = [...union.matchAll(/"([^"]+)"/g)].map((m) => m[1]).sort();
     expect(reasons.length).toBeGreaterThan(3);
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const lines = readme.slice(readme.indexOf("| `reason` | what happened |")).split("\n");
+    const lines = readme.slice(readme.search(/^\| `reason` +\| what happened +\|/m)).split("\n");
     const end = lines.findIndex((l) => !l.startsWith("|"));
-    const rows = lines.slice(2, end).map((l) => /^\| `([^`]+)` \|/.exec(l)?.[1] ?? l);
+    const rows = lines.slice(2, end).map((l) => /^\| `([^`]+)` +\|/.exec(l)?.[1] ?? l);
     expect(rows.sort()).toEqual(reasons);
   });
 });
