@@ -30,7 +30,8 @@ export interface DiscoverOptions {
   bootSat?: number;
 }
 
-const KEY = "lumamesh.relays";
+const KEY = "lumamesh.relays",
+  LEARNED = "lumamesh.gossip";
 
 /** The origin of the ord server this library was loaded from, if it was loaded by an ord route. */
 export function ordHome(url: string): string | null {
@@ -50,8 +51,12 @@ async function readSat(origin: string, sat: number): Promise<string> {
   return r.text();
 }
 
-export async function discover(o: DiscoverOptions, here = import.meta.url): Promise<{ relays: RelayInfo[]; sources: SourceReport[] }> {
+export async function discover(
+  o: DiscoverOptions,
+  here = import.meta.url,
+): Promise<{ relays: RelayInfo[]; sources: SourceReport[]; learned: RelayInfo[] }> {
   const sources: SourceReport[] = [];
+  let learned: RelayInfo[] = [];
   const out = new Map<string, RelayInfo>();
   const add = (source: string, got: RelayInfo[] | string) => {
     if (typeof got === "string") return sources.push({ source, reason: got });
@@ -82,8 +87,26 @@ export async function discover(o: DiscoverOptions, here = import.meta.url): Prom
     // Opaque-origin sandboxes have no storage: the cache is then empty.
     const c = cache().relays;
     add("cache", c.length ? c : "empty");
+    learned = load(LEARNED).filter((r) => !out.has(r.addr));
   }
-  return { relays: [...out.values()], sources };
+  return { relays: [...out.values()], sources, learned };
+}
+
+/** A relay list kept in localStorage in the bootstrap format; [] when missing, unreadable or malformed. */
+const load = (key: string): RelayInfo[] => {
+  try {
+    const b = parseBootstrap(localStorage.getItem(key)!);
+    return typeof b === "string" ? [] : b.relays;
+  } catch {
+    return [];
+  }
+};
+/** Relays learned from relays (checked records), kept across visits: they come back in the lower trust
+ *  tier, so a page whose sources all died can still reach the network it learned of. */
+export function keepLearned(relays: RelayInfo[]) {
+  try {
+    localStorage.setItem(LEARNED, JSON.stringify({ lumamesh: 1, relays }));
+  } catch {}
 }
 
 // The cache (localStorage, where the page has storage): relays this page linked to, newest first,
@@ -97,8 +120,7 @@ type Meta = Record<string, [number, number, number]>;
 const cache = (): { relays: RelayInfo[]; at: Meta } => {
   try {
     const j = JSON.parse(localStorage.getItem(KEY)!);
-    const b = parseBootstrap(JSON.stringify(j));
-    return { relays: typeof b === "string" ? [] : b.relays, at: j.at && typeof j.at === "object" ? j.at : {} };
+    return { relays: load(KEY), at: j.at && typeof j.at === "object" ? j.at : {} };
   } catch {
     return { relays: [], at: {} };
   }
@@ -118,7 +140,7 @@ export function seen(r: RelayInfo, rtt: number) {
   c.at[r.addr] = [Date.now(), Math.round(rtt), 0];
   store([r, ...c.relays.filter((x) => x.addr !== r.addr)], c.at);
 }
-/** `r` could not be reached: dropped from the cache, tried last for a while. */
+/** `r` could not be reached: dropped from the cache (and the learned relays), tried last for a while. */
 export function failed(r: RelayInfo) {
   const c = cache(),
     m = c.at[r.addr] ?? [0, 0, 0];
@@ -127,6 +149,7 @@ export function failed(r: RelayInfo) {
     c.relays.filter((x) => x.addr !== r.addr),
     c.at,
   );
+  keepLearned(load(LEARNED).filter((x) => x.addr !== r.addr));
 }
 /** Relays in the order to try them: nearest known round trip first, unknown next, those that failed lately last. */
 export function byDistance(relays: RelayInfo[]): RelayInfo[] {

@@ -6,7 +6,18 @@ import { openLink, LinkError, type Link, type LinkOptions, type RelayInfo, type 
 import { T, type Frame } from "../protocol/frames.ts";
 import { joinRoom, type JoinOptions, type Room, type RoomHost } from "./room.ts";
 import { webCrypto, type CryptoProvider } from "./seal.ts";
-import { discover, checkRecords, ordHome, byDistance, seen, failed, BUILD, type DiscoverOptions, type SourceReport } from "./discover.ts";
+import {
+  discover,
+  checkRecords,
+  ordHome,
+  byDistance,
+  seen,
+  failed,
+  keepLearned,
+  BUILD,
+  type DiscoverOptions,
+  type SourceReport,
+} from "./discover.ts";
 import { hex, random } from "../protocol/bytes.ts";
 import { fpId } from "../protocol/addr.ts";
 import { certificate } from "./identity.ts";
@@ -160,6 +171,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   // Relays by trust: tier 0 traceable to this page's sources (options, bootstrap config, Bitcoin, its
   // cache of those), tier 1 learned from relays. Rooms rank within a tier, tier 0 first.
   const known = new Map<string, { r: RelayInfo; tier: number }>(found.relays.map((r) => [r.addr, { r, tier: 0 }]));
+  for (const r of found.learned.slice(0, MAX_GOSSIP)) known.set(r.addr, { r, tier: 1 });
   const links = new Map<string, Promise<Link>>();
   const down = new Map<string, number>();
   let learning = Promise.resolve();
@@ -171,7 +183,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     (crypto_ ??= globalThis.crypto?.subtle
       ? Promise.resolve(webCrypto)
       : import(o.fallback ?? new URL(BUILD.fallback, import.meta.url).href).then((m) => m.nobleCrypto as CryptoProvider));
-  let link: Link | null = await firstLink(byDistance(found.relays), o, found.sources);
+  let link: Link | null = await firstLink([...byDistance(found.relays), ...byDistance(found.learned)], o, found.sources);
   let closed = false;
   let retry = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -196,6 +208,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
             if (tier && [...known.values()].filter((k) => k.tier).length >= MAX_GOSSIP) continue;
             known.set(r.addr, { r, tier });
           }
+          keepLearned([...known.values()].filter((k) => k.tier).map((k) => k.r));
         });
     };
     if (l.records) learn(l.records);

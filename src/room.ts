@@ -91,6 +91,8 @@ const DIRECT_LIMITS = { maxBytes: 16 << 20, timeout: 60000 },
   RELAYED_LIMITS = { maxMessage: 4 << 20, maxBytes: 4 << 20, timeout: 60000 };
 /** A relayed message must be able to pass at the relay's announced rate within this long (s). */
 const RELAY_SEND_MAX = 60;
+/** A relay that has not linked within this long (ms) while a room joins: the next in the ranking is tried beside it. */
+const HEDGE_MS = 3000;
 
 /** First 8 bytes of the sha-256 fingerprint in an SDP, or null. */
 export const sdpId = (sdp: string | undefined): Uint8Array | null => {
@@ -304,18 +306,23 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       .flat()
       .filter((r) => !active.has(r.addr) && !refused.has(r.addr) && !host.isDown(r.addr));
     let trying = 0;
-    // k workers: a relay that does not answer only holds up its own worker.
+    const pending: Promise<void>[] = [];
+    // k workers: a relay that does not answer within HEDGE_MS holds up nobody (its worker moves on to
+    // the next in the ranking; its link still counts if it comes up while the room is short).
     const work = async () => {
       for (let r; !left && active.size + trying < host.k && (r = queue.shift()); ) {
         trying++;
-        try {
-          const l = await host.linkTo(r);
-          if (!left && active.size < host.k) active.set(r.addr, l), l.send({ t: T.JOIN, topic: keys.topic, id: host.id });
-        } catch {}
+        const p = host.linkTo(r).then((l) => {
+          if (!left && active.size < host.k && !active.has(r.addr))
+            active.set(r.addr, l), l.send({ t: T.JOIN, topic: keys.topic, id: host.id });
+        });
+        pending.push(p.catch(() => {}));
+        await Promise.race([p, new Promise((t) => setTimeout(t, HEDGE_MS))]).catch(() => {});
         trying--;
       }
     };
     await Promise.all(Array.from({ length: host.k }, work));
+    await Promise.all(pending);
     filling = false;
     // Short of relays (some are down or refused): look again soon.
     if (!left && active.size < host.k && host.relays().flat().length > active.size + refused.size)
