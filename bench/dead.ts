@@ -2,8 +2,8 @@
 // one live relay, fresh browser contexts each round. This library (staggered, raced attempts) beside
 // the previous one (test/helpers/browser.ts PREVIOUS_LIBRARY: one relay after another), both with a
 // 2 s per-relay timeout so the sequential baseline finishes (with the default 10 s it takes 190 s).
-// Median of alternating rounds, load average printed. Chromium without the SDP field trial: the
-// previous library edits its offer, which the trial refuses.
+// Median of alternating rounds, load average printed. This library runs in a Chromium with the
+// NoSdpMangleUfrag trial, the previous one in a Chromium without it (it edits its offer).
 import { createSocket, type Socket } from "node:dgram";
 import { loadavg } from "node:os";
 import { launchChromium, previousLibraryBytes, serveLibrary, PREVIOUS_LIBRARY } from "../test/helpers/browser.ts";
@@ -24,14 +24,19 @@ export async function benchDead(o: { rounds?: number } = {}): Promise<Row[]> {
   const srv = await serveLibrary({
     "/previous.js": () => new Response(prev as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }),
   });
-  const browser = await launchChromium({ fieldTrials: false });
+  // This library in the Chrome that is coming (the NoSdpMangleUfrag trial); the previous one munges
+  // its offer, which that Chrome refuses, so it runs in one without the trial.
+  const browsers: Record<string, Awaited<ReturnType<typeof launchChromium>>> = {
+    "/lumamesh.js": await launchChromium(),
+    "/previous.js": await launchChromium({ fieldTrials: false }),
+  };
   const relays = [...holes.map((s) => ({ addr: `127.0.0.1:${s.address().port}`, fp: rec.fp })), rec];
   const times: Record<string, number[]> = { "/lumamesh.js": [], "/previous.js": [] };
   const load: number[] = [];
   try {
     for (let r = 0; r < rounds; r++)
       for (const lib of Object.keys(times)) {
-        const ctx = await browser.newContext();
+        const ctx = await browsers[lib]!.newContext();
         const p = await ctx.newPage();
         await p.goto(srv.url);
         load.push(loadavg()[0]!);
@@ -51,7 +56,7 @@ export async function benchDead(o: { rounds?: number } = {}): Promise<Row[]> {
         await ctx.close();
       }
   } finally {
-    await browser.close();
+    for (const b of Object.values(browsers)) await b.close();
     srv.stop();
     await relay.stop();
     for (const s of holes) s.close();
