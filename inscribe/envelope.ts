@@ -18,6 +18,7 @@
 // 1-byte body `05` is `01 05`, not OP_5. Rune (13), note (15) and properties (17) are not produced.
 import { hex } from "@scure/base";
 import { brotliCompressSync, constants as Z } from "node:zlib";
+import { concat } from "../protocol/bytes.ts";
 
 /** A script element may push at most 520 bytes (MAX_SCRIPT_ELEMENT_SIZE). */
 export const MAX_PUSH = 520;
@@ -60,18 +61,6 @@ export function pushData(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(head.length + n);
   out.set(head, 0);
   out.set(data, head.length);
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
   return out;
 }
 

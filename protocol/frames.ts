@@ -1,6 +1,6 @@
 // Lumamesh wire protocol v1: the frame codec shared by the browser library and the relay (protocol/).
 // One binary DataChannel message is one frame; byte 0 is the frame type. Layouts and limits
-// are written down in docs/protocol.md; the examples there are checked by test/src/wire.test.ts.
+// are written down in docs/protocol.md; the examples there are checked by test/protocol/frames.test.ts.
 // decode() never throws on wire input: it returns null for anything malformed.
 
 import { concat, utf8Decode, utf8Encode } from "./bytes.ts";

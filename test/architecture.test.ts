@@ -61,3 +61,28 @@ test("no import circles", () => {
   for (const f of graph.keys()) walk(f, []);
   expect(circles).toEqual([]);
 });
+
+// Comments and docs cite only files that are in the repository (a path that moved is a dead pointer).
+// Paths of other projects' trees (werift's lib/…/src/…, ord's docs/src/…, scure's test/vectors/…) and
+// the build's own temporary file are named with their project and are not checked.
+test("every repository path a source comment or a doc names exists", () => {
+  const OTHERS = new Set([
+    "docs/src/inscriptions/pointer.md",
+    "docs/src/inscriptions/provenance.md",
+    "docs/src/inscriptions/recursion.md",
+    "test/vectors/bip341.json",
+    "src/index.d.ts",
+  ]);
+  const listed = Bun.spawnSync(["git", "ls-files"], { cwd: ROOT }).stdout.toString().split("\n");
+  expect(listed.length).toBeGreaterThan(100);
+  const missing: string[] = [];
+  for (const f of listed.filter((f) => /\.(ts|md|sh)$/.test(f) && f !== "bench/RESULTS.md")) {
+    const text = readFileSync(join(ROOT, f), "utf8");
+    for (const m of text.matchAll(
+      /(?<![\w/.@-])((?:src|relay|protocol|test|bench|dev|inscribe|docs|examples|scripts)\/[\w./-]+\.(?:ts|md|json|sh|html|js))\b/g,
+    ))
+      if (!OTHERS.has(m[1]!) && !listed.includes(m[1]!) && !statSync(join(ROOT, m[1]!), { throwIfNoEntry: false }))
+        missing.push(`${f}: ${m[1]}`);
+  }
+  expect(missing).toEqual([]);
+});

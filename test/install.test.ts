@@ -30,10 +30,10 @@ import {
   INSTALL_SH,
   type Box,
 } from "./helpers/install.ts";
+import { FP_RE } from "../protocol/addr.ts";
 
 const HOST_TARGET: ReleaseTarget = process.arch === "arm64" ? "linux-arm64" : "linux-x64";
 const ASSET = `lumamesh-relay-${HOST_TARGET}`;
-const FP_RE = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 let work: string;

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { readEnvelopes } from "../../inscribe/envelope.ts";
 import { parseInscriptionId, SAT_LAST } from "./parse.ts";
+import { hex } from "../../protocol/bytes.ts";
 
 /** What a caller gives `add()`; everything but the body is optional and filled deterministically. */
 export interface InscriptionInput {
@@ -85,7 +86,7 @@ export const GENESIS_TIME = 1231006505;
 const POSTAGE = 10000; // ord's TARGET_POSTAGE, the default value of an inscription's output
 
 const sha256 = (data: Uint8Array | string): Uint8Array => new Uint8Array(createHash("sha256").update(data).digest());
-export const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+export { hex };
 
 /** `<sha256(body)>i<n>`, n the first index not yet `taken`: the default id, stable across runs. */
 export function sha256Id(body: Uint8Array, taken: (id: string) => boolean): string {

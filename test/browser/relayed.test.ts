@@ -2,7 +2,7 @@
 // mesh connections may not gather any candidate (iceTransportPolicy "relay" with no TURN server: no
 // direct path exists) still talks to its peers, through the relay, sealed and paced; when the block
 // is lifted, the offerer's next ICE restart moves the pair back to a direct path.
-// (test/net/nat.test.ts shows the same across real symmetric NATs in network namespaces.)
+// (test/net/mesh.test.ts shows the same across real symmetric NATs in network namespaces.)
 import { poll } from "../helpers/poll.ts";
 import { describe, test, expect, beforeAll, afterAll } from "bun:test";
 import { readFileSync, mkdtempSync } from "node:fs";

@@ -1,4 +1,4 @@
-// src/wire.ts: round trips for every frame type, byte-exact examples (quoted by docs/protocol.md),
+// protocol/frames.ts: round trips for every frame type, byte-exact examples (quoted by docs/protocol.md),
 // per-type length rules, and a fuzz loop: decode never throws and what it accepts re-encodes to the same bytes.
 import { describe, expect, test } from "bun:test";
 import { E, ID_LEN, MAX_FRAME, TYPES, TOPIC_LEN, VERSION, decode, encode, type Frame } from "../../protocol/frames.ts";

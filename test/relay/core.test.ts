@@ -1,5 +1,5 @@
 // relay/core.ts: the sans-IO core driven with synthesized ICE checks, DTLS-range bytes, channel
-// events and frames, over a fake clock. No sockets. Every frame the core emits is decoded with src/wire.ts.
+// events and frames, over a fake clock. No sockets. Every frame the core emits is decoded with protocol/frames.ts.
 import { describe, expect, test } from "bun:test";
 import { RelayCore, RECORDS_MORE_MS, addrKey, clamp, type Action, type Addr } from "../../relay/core.ts";
 import { DEFAULT_LIMITS, type Limits } from "../../relay/limits.ts";
