@@ -27,7 +27,7 @@ const ROOT = join(import.meta.dir, "..");
 /** relay/, protocol/ and package.json of commit `rev` in a directory of their own (node_modules linked). */
 function checkoutOf(rev: string): string {
   const dir = mkdtempSync(join(tmpdir(), "lumamesh-relay-before-"));
-  const tar = Bun.spawnSync(["git", "-C", ROOT, "archive", "--format=tar", rev, "relay", "protocol", "package.json"]);
+  const tar = Bun.spawnSync(["git", "-C", ROOT, "archive", "--format=tar", rev, "relay", "protocol", "inscribe", "package.json"]);
   if (tar.exitCode !== 0) throw new Error(`bench: cannot read ${rev} from git history: ${tar.stderr}`);
   const x = Bun.spawnSync(["tar", "-x", "-C", dir], { stdin: tar.stdout });
   if (x.exitCode !== 0) throw new Error(`bench: cannot unpack ${rev}: ${x.stderr}`);

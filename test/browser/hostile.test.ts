@@ -10,6 +10,7 @@ import { launchChromium, serveLibrary } from "../helpers/browser.ts";
 import { startInProcessRelay } from "../helpers/relay.ts";
 import { poll } from "../helpers/poll.ts";
 import { E, T, decode, encode } from "../../protocol/frames.ts";
+import { Sealed } from "../../protocol/sealed.ts";
 import { signRecord } from "../../relay/record.ts";
 import { deriveRoom, openMsg, sealMsg, webCrypto } from "../../src/seal.ts";
 import { concat, hex } from "../../protocol/bytes.ts";
@@ -191,7 +192,7 @@ describe("hostile relays", () => {
     let fired = false;
     rewrite(r, (a) => {
       const f = decode(a.data);
-      if (f?.t === T.DELIVER && f.data[0] === 4 /* sealed DATA */ && !fired) {
+      if (f?.t === T.DELIVER && f.data[0] === Sealed.DATA && !fired) {
         recorded.push(a);
         if (recorded.length === 2) {
           fired = true;
@@ -252,13 +253,13 @@ describe("hostile relays", () => {
       expect(Object.keys(sessions).sort()).toEqual([aid, bid].sort());
       // Sealed DATA "from bob" to alice, bound to alice's real session, with a high sequence number.
       const pt = concat([Uint8Array.of(0, 0, 255, 255), sessions[bid]!, Uint8Array.of(1, ...new TextEncoder().encode("forged"))]);
-      const data = concat([Uint8Array.of(4), await sealMsg(webCrypto, keys, id(bid), id(aid), 4, sessions[aid]!, pt)]);
+      const data = concat([Uint8Array.of(Sealed.DATA), await sealMsg(webCrypto, keys, id(bid), id(aid), Sealed.DATA, sessions[aid]!, pt)]);
       const before = await ev(alice, "globalThis.room.stats.rejected");
       // It goes out on bob's own relay session (the relay would write the same DELIVER itself).
       await bob.evaluate(
-        ({ topic, to, data }) =>
-          (globalThis as any).net.send({ t: 21, topic: new Uint8Array(topic), to: new Uint8Array(to), data: new Uint8Array(data) }),
-        { topic: Array.from(keys.topic), to: Array.from(id(aid)), data: Array.from(data) },
+        ({ t, topic, to, data }) =>
+          (globalThis as any).net.send({ t, topic: new Uint8Array(topic), to: new Uint8Array(to), data: new Uint8Array(data) }),
+        { t: T.SEND, topic: Array.from(keys.topic), to: Array.from(id(aid)), data: Array.from(data) },
       );
       await poll(
         async () => (await ev(alice, "globalThis.room.stats.rejected")) > before,

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, serveLibrary } from "../helpers/browser.ts";
 import { startInProcessRelay, startRelayProc, type RelayProc } from "../helpers/relay.ts";
+import { T } from "../../protocol/frames.ts";
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serveLibrary>>;
@@ -208,7 +209,7 @@ describe("a relay that replays what it forwards", () => {
     const forward = relay.core.handleMessage.bind(relay.core);
     let copies = 0;
     relay.core.handleMessage = (key, msg, now) =>
-      forward(key, msg, now).flatMap((a) => (a.type === "frame" && a.data[0] === 23 ? (copies++, [a, a]) : [a]));
+      forward(key, msg, now).flatMap((a) => (a.type === "frame" && a.data[0] === T.DELIVER ? (copies++, [a, a]) : [a]));
     try {
       const a = await peerPage(rec, "echo-chamber", true);
       const b = await peerPage(rec, "echo-chamber", false);

@@ -9,7 +9,8 @@ import type { Browser, Page } from "playwright-core";
 import { launchChromium, serveLibrary } from "../helpers/browser.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
 import { deriveRoom, sealMsg, webCrypto } from "../../src/seal.ts";
-import { T, encode } from "../../protocol/frames.ts";
+import { E, T, encode } from "../../protocol/frames.ts";
+import { Sealed } from "../../protocol/sealed.ts";
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serveLibrary>>;
@@ -290,12 +291,12 @@ describe("rooms and the direct mesh", () => {
       new TextEncoder().encode(JSON.stringify({ nick: "x" })),
     );
     sealed[20] ^= 1; // flip one ciphertext bit
-    const data = Array.from([5, ...sealed]);
+    const data = Array.from([Sealed.HELLO, ...sealed]);
     const before = await a.evaluate(() => (globalThis as any).room.stats.rejected);
     await m.evaluate(
-      ({ topic, to, data }) =>
-        (globalThis as any).net.send({ t: 21, topic: new Uint8Array(topic), to: new Uint8Array(to), data: new Uint8Array(data) }),
-      { topic: Array.from(keys.topic), to: Array.from(hexb(aid)), data },
+      ({ t, topic, to, data }) =>
+        (globalThis as any).net.send({ t, topic: new Uint8Array(topic), to: new Uint8Array(to), data: new Uint8Array(data) }),
+      { t: T.SEND, topic: Array.from(keys.topic), to: Array.from(hexb(aid)), data },
     );
     await a.waitForFunction((b) => (globalThis as any).room.stats.rejected > b, before, { timeout: 5000 });
     const log = await a.evaluate(() => (globalThis as any).log);
@@ -319,8 +320,8 @@ describe("relay limits reach only the offender", () => {
     const bad = await peerPage(relay.record, "calm");
     await Promise.all(good.map((p) => waitPeers(p, 2)));
     // Oversized: a 20,000-byte frame (the relay allows 16,384).
-    await bad.evaluate(() => (globalThis as any).net.send({ t: 22, topic: new Uint8Array(16), data: new Uint8Array(20000) }));
-    await bad.waitForFunction(() => (globalThis as any).relayErrors.some((e: any) => e.code === 200), null, { timeout: 5000 });
+    await bad.evaluate((t) => (globalThis as any).net.send({ t, topic: new Uint8Array(16), data: new Uint8Array(20000) }), T.BCAST);
+    await bad.waitForFunction((c) => (globalThis as any).relayErrors.some((e: any) => e.code === c), E.FRAME_SIZE, { timeout: 20000 });
     // Too many rooms: "calm" is one, a second is fine, a third is refused.
     const third = await bad.evaluate(async () => {
       const g = globalThis as any;
@@ -332,14 +333,14 @@ describe("relay limits reach only the offender", () => {
         return e.message;
       }
     });
-    expect(third).toContain("at most 2 rooms per session (202)");
+    expect(third).toContain(`at most 2 rooms per session (${E.ROOMS})`);
     // Flood: 500 PINGs at once.
-    await bad.evaluate(() => {
-      for (let i = 0; i < 500; i++) (globalThis as any).net.send({ t: 3, data: new Uint8Array(4) });
-    });
-    await bad.waitForFunction(() => (globalThis as any).relayErrors.some((e: any) => e.code === 201), null, { timeout: 5000 });
+    await bad.evaluate((t) => {
+      for (let i = 0; i < 500; i++) (globalThis as any).net.send({ t, data: new Uint8Array(4) });
+    }, T.PING);
+    await bad.waitForFunction((c) => (globalThis as any).relayErrors.some((e: any) => e.code === c), E.RATE, { timeout: 20000 });
     const codes = await bad.evaluate(() => (globalThis as any).relayErrors.map((e: any) => e.code));
-    expect(codes.filter((c: number) => c === 201).length).toBe(1); // one ERROR, not one per dropped frame
+    expect(codes.filter((c: number) => c === E.RATE).length).toBe(1); // one ERROR, not one per dropped frame
     // The others: pings answered, messages flow, nobody got an ERROR.
     for (const p of good) {
       expect(await p.evaluate(() => (globalThis as any).net.ping())).toBeGreaterThan(0);

@@ -6,6 +6,7 @@ import { MAX_PROBE_BYTES, openRelayLink } from "../../relay/client.ts";
 import { createSocket } from "node:dgram";
 import { generateCertificate } from "../../relay/werift.ts";
 import { checkRecord } from "../../relay/record.ts";
+import { T } from "../../protocol/frames.ts";
 import { loadState, relayRecord } from "../../relay/state.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -79,7 +80,7 @@ describe("gossip", () => {
     const ghost = (await identity(sink!.port)).rec;
     expect(checkRecord(ghost)).toEqual(ghost);
     const mark = a.lines.length;
-    link.send({ t: 6, json: JSON.stringify([me.rec, forged, ghost]) });
+    link.send({ t: T.RECORDS, json: JSON.stringify([me.rec, forged, ghost]) });
     // Both probes (the sender's own record and the ghost) give up; the forged one is never probed.
     await a.waitFor("gossip.bad", (l) => l.reason === "bad signature", 15000, mark);
     for (const id of [me.rec.id, ghost.id]) await a.waitFor("gossip.unreachable", (l) => l.relay === id.slice(0, 16), 15000, mark);
@@ -98,11 +99,11 @@ describe("gossip", () => {
     const ghost = (await identity(sink!.port)).rec;
     const link = await openRelayLink(a.record, await generateCertificate());
     const mark = a.lines.length;
-    link.send({ t: 6, json: JSON.stringify([ghost]) });
+    link.send({ t: T.RECORDS, json: JSON.stringify([ghost]) });
     await a.waitFor("gossip.refused", () => true, 15000, mark);
     // Still the same session (refused, not dropped): a PING is answered, and nothing was probed.
-    const pong = new Promise<void>((res) => (link.onframe = (f) => f.t === 4 && res()));
-    link.send({ t: 3, data: Uint8Array.of(1) });
+    const pong = new Promise<void>((res) => (link.onframe = (f) => f.t === T.PONG && res()));
+    link.send({ t: T.PING, data: Uint8Array.of(1) });
     await pong;
     expect(a.lines.slice(mark).filter((l) => l.event === "gossip.probe")).toEqual([]);
     expect(sink!.bytes).toBe(0);
@@ -119,7 +120,7 @@ describe("gossip", () => {
     const json = JSON.stringify(recs);
     const link = await openRelayLink(a.record, me.state.cert);
     const mark = a.lines.length;
-    link.send({ t: 6, json });
+    link.send({ t: T.RECORDS, json });
     // Each probe sends at most MAX_PROBE_BYTES; the frame pays for json.length / MAX_PROBE_BYTES of them
     // besides the sender's own record. Wait until every probe started so far has given up.
     await a.waitFor("gossip.probe", () => true, 15000, mark);

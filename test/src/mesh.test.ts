@@ -3,9 +3,9 @@
 // the relay at 3 s, retries, path switching, leaving, limits. No browser, no crypto: a message
 // "opens" exactly when the shell's would (the recipient's session named in the AD, or zeros for HELLO).
 import { describe, expect, test } from "bun:test";
+import { Sealed } from "../../protocol/sealed.ts";
 import { CANDIDATE_TTL, Do, FALLBACK, GRACE, HELLO_EVERY, HELLO_RATE, RETRY, createMesh, type Action, type Mesh } from "../../src/mesh.ts";
 
-const SEALED = { OFFER: 1, ANSWER: 2, CAND: 3, DATA: 4, HELLO: 5 } as const;
 const LINK = { name: "relay-1" };
 const NAMES = ["send", "connect", "offer", "answer", "remote", "candidate", "peer", "path", "data", "gone", "error"];
 /** Actions by name, for readable expectations. */
@@ -30,7 +30,7 @@ class Net {
     const to = this.pages.get(id)!;
     const fresh = toSession === to.ses;
     if (toSession && !fresh) return to.bad(from, false); // sealed for another session: does not open
-    return to.opened(from, LINK, { kind, seq, ses: this.pages.get(from)!.ses, body, fresh: kind !== SEALED.HELLO }, now);
+    return to.opened(from, LINK, { kind, seq, ses: this.pages.get(from)!.ses, body, fresh: kind !== Sealed.HELLO }, now);
   }
   /** Run actions of `who` until nothing more is sent: sends go through the relay; the offer/answer dance completes. */
   settle(who: string, acts: Action[], now: number, log: Action[] = []): Action[] {
@@ -42,8 +42,8 @@ class Net {
       if (a[0] === Do.SEND) {
         this.recorded.push({ from: me, a });
         for (const b of this.deliver(me, a, now)) queue.push([a[1], b]);
-      } else if (a[0] === Do.OFFER) for (const b of m.local(a[1], SEALED.OFFER, "v=0 offer of " + me)) queue.push([me, b]);
-      else if (a[0] === Do.ANSWER) for (const b of m.local(a[1], SEALED.ANSWER, "v=0 answer of " + me)) queue.push([me, b]);
+      } else if (a[0] === Do.OFFER) for (const b of m.local(a[1], Sealed.OFFER, "v=0 offer of " + me)) queue.push([me, b]);
+      else if (a[0] === Do.ANSWER) for (const b of m.local(a[1], Sealed.ANSWER, "v=0 answer of " + me)) queue.push([me, b]);
     }
     return log;
   }
@@ -69,7 +69,7 @@ function meet(now = 0) {
 describe("who offers, and proof before cost", () => {
   test("the relay naming an id costs a HELLO: no connection, no peer, nothing beyond the candidate's expiry", () => {
     const a = createMesh(A, SA);
-    expect(kinds(a.seen(B, LINK, 0))).toEqual([SEALED.HELLO]);
+    expect(kinds(a.seen(B, LINK, 0))).toEqual([Sealed.HELLO]);
     expect(types(a.seen(B, LINK, 1))).toEqual([]); // named again: nothing more
     expect(a.peers()).toEqual([]);
     expect(a.next()).toBe(HELLO_EVERY);
@@ -101,7 +101,7 @@ describe("who offers, and proof before cost", () => {
 
   test("glare cannot happen: an OFFER to the smaller id is refused and reported", () => {
     const { net, a, b } = meet();
-    const bogus: Send = [Do.SEND, A, SEALED.OFFER as 1, 99, SA, new TextEncoder().encode(JSON.stringify({ sdp: "v=0" }))];
+    const bogus: Send = [Do.SEND, A, Sealed.OFFER as 1, 99, SA, new TextEncoder().encode(JSON.stringify({ sdp: "v=0" }))];
     const out = net.deliver(B, bogus, 10);
     expect(types(out)).toEqual(["error"]);
     expect(a.st.rejected).toBe(1);
@@ -118,7 +118,7 @@ describe("who offers, and proof before cost", () => {
     // The newest are the ones kept: a peer the relay names now is not crowded out.
     out.length = 0;
     out.push(...a.seen(B, LINK, 2000));
-    expect(kinds(out)).toEqual([SEALED.HELLO]);
+    expect(kinds(out)).toEqual([Sealed.HELLO]);
     expect(a.peers()).toEqual([]);
   });
 
@@ -136,9 +136,9 @@ describe("who offers, and proof before cost", () => {
 
   test("HELLO is resent while unanswered, until the candidate expires", () => {
     const b = createMesh(B, SB);
-    expect(kinds(b.seen(A, LINK, 0))).toEqual([SEALED.HELLO]);
+    expect(kinds(b.seen(A, LINK, 0))).toEqual([Sealed.HELLO]);
     expect(kinds(b.tick(HELLO_EVERY - 1))).toEqual([]);
-    expect(kinds(b.tick(HELLO_EVERY))).toEqual([SEALED.HELLO]);
+    expect(kinds(b.tick(HELLO_EVERY))).toEqual([Sealed.HELLO]);
     b.tick(CANDIDATE_TTL);
     expect(b.next()).toBe(Infinity);
   });
@@ -175,7 +175,7 @@ describe("replays (a relay that records and resends sealed messages)", () => {
     const { net, a } = meet();
     const b2 = createMesh(B, "03".repeat(8)); // b left and joined again: a new session
     net.pages.set(B, b2);
-    const offerToOldB = net.recorded.find((r) => r.from === A && r.a[2] === SEALED.OFFER)!.a;
+    const offerToOldB = net.recorded.find((r) => r.from === A && r.a[2] === Sealed.OFFER)!.a;
     // Does not open: counted, not reported (after a crash and reload this is what a peer's pending
     // messages to the old visit look like); a HELLO that does not open is the wrong-password signal.
     expect(net.deliver(A, offerToOldB, 50)).toEqual([]);
@@ -199,7 +199,7 @@ describe("a page that comes back under its kept id (a crash, then a reload)", ()
     expect(b.seen(A, LINK, 100)).toEqual([]);
     const rejected = b.st.rejected;
     const hello = a2.seen(B, LINK, 100);
-    expect(kinds(hello)).toEqual([SEALED.HELLO]);
+    expect(kinds(hello)).toEqual([Sealed.HELLO]);
     // Held: not an error (a replayed HELLO of an old session looks the same), not a new connection.
     expect(net.deliver(A, hello[0] as Send, 100)).toEqual([]);
     expect(b.st.rejected).toBe(rejected + 1);
