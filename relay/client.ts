@@ -24,6 +24,8 @@ export interface RelayLink {
   detach(): void;
   /** The local UDP port of the link. */
   readonly port: number;
+  /** The DTLS/SCTP session under the link, once the handshake started (tests that send crafted packets inside it). */
+  readonly session: ChannelSession | undefined;
 }
 
 export interface ClientOptions {
@@ -88,6 +90,9 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
     records: null,
     maxFrame: 0,
     send: (f) => !!session && session.send(encode(f)),
+    get session() {
+      return session;
+    },
     onframe: () => {},
     onclose: () => {},
     close: () => finish("closed locally"),

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
 import { openRelayLink, type RelayLink } from "../../relay/client.ts";
-import { generateCertificate, type Certificate } from "../../relay/werift.ts";
+import { _internal, generateCertificate, type Certificate } from "../../relay/werift.ts";
+import { crc32c } from "../helpers/sctp-gen.ts";
 import { T } from "../../protocol/frames.ts";
 import { startRelayProc, type RelayProc } from "../helpers/relay.ts";
 import { clientHello, flood, fragmentClaim, iceCheck, iceString, spoofedSockets } from "../helpers/attack.ts";
@@ -22,6 +23,13 @@ const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(require("node:fs").
 async function counters(r: RelayProc, pred: (c: Record<string, number>) => boolean = () => true): Promise<Record<string, number>> {
   const l = await r.waitFor("relay.stats", (l) => pred(l.counters), 30_000, r.lines.length);
   return l.counters;
+}
+/** An SCTP packet (RFC 9260 §3) with the given verification tag and chunk bytes, ports 5000, CRC32c. */
+function sctpPacket(tag: number, chunks: number[]): Uint8Array {
+  const p = Uint8Array.from([0x13, 0x88, 0x13, 0x88, tag >>> 24, (tag >>> 16) & 255, (tag >>> 8) & 255, tag & 255, 0, 0, 0, 0, ...chunks]);
+  const c = crc32c(p);
+  p.set([c & 255, (c >>> 8) & 255, (c >>> 16) & 255, c >>> 24], 8);
+  return p;
 }
 /** A legitimate client connects and gets a PONG back. */
 async function legit(r: RelayProc, o: Parameters<typeof openRelayLink>[2] = {}): Promise<RelayLink> {
@@ -39,6 +47,27 @@ describe("relay under hostile traffic (a real relay process, spoofed sources on 
   });
   afterAll(async () => {
     await relay?.stop();
+  });
+
+  test("one 24-byte SCTP packet (COOKIE ACK of length 0, HEARTBEAT with a parameter of length 0) inside a session: dropped and counted, the relay keeps serving", async () => {
+    const link = await legit(relay);
+    const s = link.session!;
+    // The relay's verification tag: what the client's association puts on every packet it sends.
+    const tag = _internal.association(s)!.remoteVerificationTag as number;
+    _internal.sendRawSctp(s, sctpPacket(tag, [11, 0, 0, 0]));
+    _internal.sendRawSctp(s, sctpPacket(tag, [4, 0, 0, 8, 0, 1, 0, 0]));
+    const c = await counters(
+      relay,
+      (c) => (c["drop.sctp.chunk-length-under-4"] ?? 0) >= 1 && (c["drop.sctp.param-length-under-4"] ?? 0) >= 1,
+    );
+    expect(c["drop.sctp.chunk-length-under-4"]).toBeGreaterThanOrEqual(1);
+    // The same session still answers, and a new client still connects.
+    const pong = new Promise<void>((res) => (link.onframe = (f) => f.t === T.PONG && res()));
+    link.send({ t: T.PING, data: Uint8Array.of(2) });
+    await pong;
+    (await legit(relay)).close();
+    expect(relay.proc.exitCode).toBeNull();
+    link.close();
   });
 
   test("valid ICE checks from 512 spoofed sources at ~5k pps create no session; legitimate clients keep connecting", async () => {
