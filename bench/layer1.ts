@@ -11,7 +11,7 @@
 // Chromium refuses new RTCPeerConnections in a page that made ~500. js-libp2p 6.0.33's dialer edits
 // its own offer's ICE ufrag, which Chromium refuses under the WebRTC-NoSdpMangleUfrag field trial
 // (docs/protocol.md §1): its pages run in a Chromium without the trial; Lumamesh's with it, as always.
-import { launchChromium, serveLibrary } from "../test/helpers/browser.ts";
+import { launchChromium, previousLibraryBytes, PREVIOUS_LIBRARY, serveLibrary } from "../test/helpers/browser.ts";
 import { startRelayProc } from "../test/helpers/relay.ts";
 import { LIBP2P, libp2pDialer, startLibp2pListener } from "./libp2p.ts";
 import { formatSummary, summarize } from "./profile.ts";
@@ -36,7 +36,7 @@ function checkoutOf(rev: string): string {
 }
 
 interface Side {
-  name: "lumamesh" | "js-libp2p";
+  name: "lumamesh" | "js-libp2p" | "previous";
   library: string;
   pid: number;
   browser: Browser;
@@ -170,8 +170,10 @@ export async function benchLayer1(
   const relay = await startRelayProc({ args: ["--log-level", "info", "--stats-interval", "1", ...limits] });
   const p2p = await startLibp2pListener();
   const dialer = await libp2pDialer();
+  const prev = await previousLibraryBytes();
   const srv = await serveLibrary({
     "/libp2p.js": () => new Response(dialer as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }),
+    "/previous.js": () => new Response(prev as Uint8Array<ArrayBuffer>, { headers: { "content-type": "text/javascript" } }),
   });
   const [withTrial, withoutTrial] = [await launchChromium(), await launchChromium({ fieldTrials: false })];
   const sides: Side[] = [
@@ -196,14 +198,28 @@ export async function benchLayer1(
       used: 0,
     },
   ];
+  // Before and after issue 13 on the same relay: the previous library (PREVIOUS_LIBRARY, whose
+  // handshake edits its own offer's ICE ufrag) in a Chromium without the field trial that refuses that.
+  const previous: Side = {
+    name: "previous",
+    library: `lumamesh@${PREVIOUS_LIBRARY} page (munged offer; Chromium without the trial), same relay`,
+    pid: relay.proc.pid,
+    browser: withoutTrial,
+    url: srv.url,
+    target: { addr: relay.record.addr, fp: relay.record.fp },
+    ...LUMAMESH_PAGE,
+    init: `async () => { globalThis.L = await import("/previous.js"); }`,
+    used: 0,
+  };
+  const timed = [...sides, previous];
   const rows: Row[] = [];
   try {
-    for (const s of sides) await connects(s, WARMUP);
-    const open: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] },
-      openMed: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] },
-      cpu: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] },
-      sys: Record<string, number[]> = { lumamesh: [], "js-libp2p": [] };
-    const load = await alternate(sides, R, async (s) => {
+    for (const s of timed) await connects(s, WARMUP);
+    const open: Record<string, number[]> = { lumamesh: [], "js-libp2p": [], previous: [] },
+      openMed: Record<string, number[]> = { lumamesh: [], "js-libp2p": [], previous: [] },
+      cpu: Record<string, number[]> = { lumamesh: [], "js-libp2p": [], previous: [] },
+      sys: Record<string, number[]> = { lumamesh: [], "js-libp2p": [], previous: [] };
+    const load = await alternate(timed, R, async (s) => {
       await Bun.sleep(500);
       const c0 = cpuSplit(s.pid);
       const ms = await connects(s, N);
@@ -216,28 +232,28 @@ export async function benchLayer1(
     });
     const [L, P] = ["lumamesh", "js-libp2p"] as const;
     const ratio = (a: number, b: number) => `ours/theirs ${(a / b).toFixed(2)}`;
-    for (const s of sides) {
+    for (const s of timed) {
       rows.push({
         section: "layer1",
         metric: `Chromium → server: new RTCPeerConnection → channel open + app handshake (ms median / p95 of ${R} rounds × ${N} sequential connects; round medians)`,
         library: s.library,
         value: `${median(open[s.name]!).toFixed(1)} / ${pct(open[s.name]!, 95).toFixed(1)} (${openMed[s.name]!.map((x) => x.toFixed(1)).join(", ")})`,
-        ratio: s.name === L ? "1 (ours)" : ratio(median(openMed[L]), median(openMed[P])),
-        note: `${s.name === L ? "WELCOME received" : "Noise handshake done"}; ${loadNote(load)}`,
+        ratio: s.name === L ? "1 (ours)" : ratio(median(openMed[L]), median(openMed[s.name])),
+        note: `${s.name === P ? "Noise handshake done" : "WELCOME received"}; ${loadNote(load)}`,
       });
     }
-    for (const s of sides)
+    for (const s of timed)
       rows.push({
         section: "layer1",
         metric: `server CPU per Chromium handshake (ms; user+sys from /proc / connects, median of ${R} rounds × ${N}, after ${WARMUP} warm-up connects)`,
         library: s.library,
         value: medianOf(cpu[s.name]!, 2),
-        ratio: s.name === L ? "1 (ours)" : ratio(median(cpu[L]), median(cpu[P])),
+        ratio: s.name === L ? "1 (ours)" : ratio(median(cpu[L]), median(cpu[s.name])),
         note: `of which in the kernel ${median(sys[s.name]!).toFixed(2)} ms (on loopback a send also runs the receiver's network stack); each connect a whole session: handshake, app hello, close; ${loadNote(load)}`,
       });
 
     // Held links: both libraries hold HELD links at once (two pages each, fresh), then sit idle.
-    for (const s of sides) await s.page?.close(), (s.page = undefined);
+    for (const s of timed) await s.page?.close(), (s.page = undefined);
     await Bun.sleep(3000);
     await p2p.gc();
     // RSS is read three times: before, at half and at all HELD links. Per session is the second
