@@ -16,19 +16,19 @@
 import { createSocket, type Socket } from "node:dgram";
 import { createClientSession, type ChannelSession } from "../relay/session.ts";
 import { generateCertificate, type Certificate } from "../relay/cert.ts";
-import { ATTR, encodeStun } from "../relay/stun.ts";
-import { decode, encode, T } from "../protocol/frames.ts";
+import { CHECK_SCHEDULE, encodeCheck } from "../relay/client.ts";
+import { decode, encode, T, VERSION } from "../protocol/frames.ts";
+import { randomUfrag } from "../protocol/addr.ts";
 import { PING_ANSWER_MS } from "../src/link.ts";
 
 const [host, portS, fp, consentS, pingS] = process.argv.slice(2);
 const port = Number(portS);
 const CONSENT_MS = Number(consentS ?? 2700),
   PING_MS = Number(pingS ?? 0);
-const ICE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const te = new TextEncoder();
 const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-/** Gaps between unanswered ICE checks (ms), as relay/client.ts CHECK_SCHEDULE, then every 1.6 s. */
-const CHECKS = [100, 200, 400, 800, 1600];
+/** Gaps between unanswered ICE checks (ms): relay/client.ts's, then every 1.6 s. */
+const CHECKS = CHECK_SCHEDULE;
 
 interface Sess {
   sock: Socket;
@@ -60,32 +60,14 @@ function closeSess(x: Sess) {
 
 function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
   return new Promise((resolve, reject) => {
-    const u = Array.from(rnd(32), (b) => ICE[b & 63]).join(""); // R, the key
-    const own = Array.from(rnd(8), (b) => ICE[b & 63]).join(""); // this client's ufrag, as Firefox's
-    const key = te.encode(u);
+    const u = randomUfrag(); // R, the key
+    const own = randomUfrag().slice(0, 8); // this client's ufrag, as Firefox's
     const sock = createSocket("udp4");
     let sess: Sess | undefined, session: ChannelSession | undefined;
     let done = false,
       answered = false,
       n = 0;
-    const check = () =>
-      sock.send(
-        encodeStun(
-          {
-            method: 1,
-            cls: 0,
-            txid: rnd(12),
-            attrs: [
-              { type: ATTR.USERNAME, value: te.encode(`${u}:${own}`) },
-              { type: ATTR.ICE_CONTROLLING, value: rnd(8) },
-              { type: ATTR.USE_CANDIDATE, value: new Uint8Array(0) },
-            ],
-          },
-          { integrityKey: key, fingerprint: true },
-        ),
-        port,
-        host,
-      );
+    const check = () => sock.send(encodeCheck(`${u}:${own}`, te.encode(u)), port, host);
     let checks: ReturnType<typeof setTimeout> | undefined;
     const fail = (why: string) => {
       if (done) return;
@@ -114,7 +96,7 @@ function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
         clearTimeout(checks);
         session = createClientSession(cert, fp!, {
           transmit: (dg) => sock.send(dg, port, host),
-          onOpen: () => session!.send(encode({ t: T.HELLO, min: 1, max: 1 })),
+          onOpen: () => session!.send(encode({ t: T.HELLO, min: VERSION, max: VERSION })),
           onMessage: (m) => {
             if (sess) sess.rx = performance.now();
             const f = decode(m);

@@ -46,7 +46,7 @@ const CONSENT_MS = 2500;
 export const CHECK_SCHEDULE = [100, 200, 400, 800, 1600];
 
 /** A check as this client sends it: USERNAME "R:own" (R 32 characters, own 8), integrity keyed by R. */
-function encodeCheck(username: string, key: Uint8Array): Uint8Array {
+export function encodeCheck(username: string, key: Uint8Array): Uint8Array {
   return encodeStun(
     {
       method: 1,
