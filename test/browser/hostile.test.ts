@@ -124,6 +124,32 @@ describe("hostile relays", () => {
     }
   }, 60000);
 
+  test("1b. a relay announcing the floor rate (1,024 B/s): a relayed send that cannot pass within 60 s is refused at once (RangeError), a small one still goes", async () => {
+    const r = await startInProcessRelay();
+    rewrite(r, (a) =>
+      a.data[0] === T.WELCOME ? [{ ...a, data: encode({ t: T.WELCOME, version: 1, maxFrame: 16384, rate: 1024, msgRate: 10 }) }] : [a],
+    );
+    try {
+      const a = await page([r.rec], "slow-relay", { block: true });
+      const b = await page([r.rec], "slow-relay");
+      await until(a, "globalThis.room.peers[0]?.path == 'relay'", "a relayed peer");
+      const res = await a.evaluate(async () => {
+        try {
+          await (globalThis as any).room.peers[0].send(new Uint8Array(100_000));
+          return "sent";
+        } catch (e: any) {
+          return `${e.name}: ${e.message}`;
+        }
+      });
+      expect(res).toStartWith("RangeError");
+      expect(res).toContain("within 60 s");
+      await ev(a, "globalThis.room.peers[0].send('small')");
+      await until(b, "globalThis.log.msgs.some((m) => m.d == 'small')", "the small message");
+    } finally {
+      await r.relay.stop();
+    }
+  }, 60000);
+
   test("2. MEMBERS naming 2,000 invented ids: no connection for any, one limit error, a real peer still meets", async () => {
     const r = await startInProcessRelay();
     rewrite(r, (a) => {
@@ -295,6 +321,37 @@ describe("hostile relays", () => {
 });
 
 describe("hostile peers", () => {
+  test("7. 100,000 one-byte garbage frames from a peer on its direct channel: one error, not one per frame; the page stays responsive", async () => {
+    const r = await startInProcessRelay();
+    try {
+      const victim = await page([r.rec], "garbage");
+      const bad = await page([r.rec], "garbage", { raw: true });
+      await until(victim, "globalThis.room.peers[0]?.path == 'direct'", "direct peer");
+      await until(bad, "globalThis.room.peers[0]?.path == 'direct'", "direct peer (the sender's side)");
+      await bad.evaluate(async () => {
+        const g = globalThis as any,
+          dc = g.dcs[g.dcs.length - 1] as RTCDataChannel;
+        for (let i = 0; i < 100000; i++) dc.send(Uint8Array.of(255));
+        // Then an honest message on the same ordered channel: once it is read, so is every frame before it.
+        await g.room.peers[0].send("after the garbage");
+      });
+      await until(
+        victim,
+        "globalThis.log.msgs.some((m) => m.d == 'after the garbage') || globalThis.room.peers.length == 0",
+        "the message after the garbage (or the peer dropped)",
+      );
+      const errs = await ev(victim, "globalThis.log.errors");
+      expect(errs.length).toBe(1);
+      expect(typeof errs[0].code).toBe("string");
+      // Responsive: a new honest peer still meets it.
+      const before = await ev(victim, "globalThis.room.peers.length");
+      await page([r.rec], "garbage");
+      await until(victim, `globalThis.room.peers.length == ${before + 1}`, "a new peer");
+    } finally {
+      await r.relay.stop();
+    }
+  }, 90000);
+
   test("6 and 7. partial messages that never complete, then 100,000 garbage frames: dropped once over budget, one error, heap bounded", async () => {
     const r = await startInProcessRelay();
     try {

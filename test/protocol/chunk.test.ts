@@ -183,6 +183,23 @@ describe("malformed and oversized input", () => {
     expect((r(msgs[2]![1]!) as { data: Uint8Array }).data.length).toBe(20_000);
   });
 
+  test("a message in progress with no frame for longer than the timeout is dropped: its claim freed, one error", () => {
+    const r = createReassembler({ timeout: 60_000, maxBytes: 50_000 });
+    const [head, tail] = encodeData(new Uint8Array(30_000));
+    expect(r(head!, 0)).toBeNull();
+    // A second message of 30,000 would go over the 50,000-byte budget while the first is held…
+    const second = encodeData(new Uint8Array(30_000));
+    expect((r(second[0]!, 60_000) as { fatal?: boolean }).fatal).toBe(true);
+    expect(r.pending).toBe(1);
+    // …and once the first has been silent for more than 60 s it is forgotten: the next frame says so once.
+    const third = encodeData(new Uint8Array(30_000));
+    expect(r(third[0]!, 60_001)).toEqual({ error: "lumamesh: message timed out", fatal: undefined });
+    expect(r.pending).toBe(1); // the third's first frame was taken
+    expect(r(tail!, 60_002)).toEqual({ error: "lumamesh: bad frame", fatal: undefined }); // the first's tail: gone
+    expect((r(third[1]!, 60_003) as { data: Uint8Array }).data.length).toBe(30_000);
+    expect(r.pending).toBe(0);
+  });
+
   test("fuzz: 10,000 random and mutated frames never throw; the reassembler still works afterwards", () => {
     const r = createReassembler({ maxMessage: 1 << 20, maxPending: 4 });
     const valid = [...encodeData(big(40_000)), ...encodeData({ a: 1 }), ...encodeData("text")];
@@ -276,6 +293,14 @@ describe("sendFrames", () => {
     await p;
     expect(done).toBe(true);
     expect(ch.sent).toEqual(fs);
+    expect(ch.listeners()).toBe(0);
+  });
+
+  test("rejects when the channel does not drain for `stall` ms (a peer that stopped reading), listeners removed", async () => {
+    const ch = fake();
+    const err = await sendFrames(ch, frames(10), 2500, 50).catch((e: Error) => e);
+    expect(String(err)).toContain("stalled (peer not reading for 50 ms)");
+    expect(ch.sent).toHaveLength(3);
     expect(ch.listeners()).toBe(0);
   });
 
