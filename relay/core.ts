@@ -9,6 +9,7 @@ import { E, T, VERSION, decode, deliverGrowth, encode } from "../protocol/frames
 import { Sealed } from "../protocol/sealed.ts";
 import { handleStun, parseStun, getAttr, decodeXorAddress, encodeStun, ATTR, CLASS, METHOD_BINDING } from "./stun.ts";
 import { bucket, take, DEFAULT_LIMITS, type Bucket, type Limits } from "./limits.ts";
+import { DeadlineHeap } from "./heap.ts";
 import { Router } from "./router.ts";
 import { Cookies, hostOf, prefixOf } from "./cookie.ts";
 import { findClientHello, helloVerifyRequest } from "./dtls-records.ts";
@@ -549,57 +550,5 @@ export class RelayCore {
     if (tellShell) out.push({ type: "close", key: s.key, reason });
     out.push({ type: "event", level: "info", name: "session.close", fields: { key: s.key, reason, age_ms: now - s.created } });
     return out;
-  }
-}
-
-/** A binary min-heap of (time, item): the core's timeouts without scanning every session. Entries are
- *  never removed early; the core skips stale ones when they come up (each session has one current). */
-export class DeadlineHeap<T> {
-  private at: number[] = [];
-  private items: T[] = [];
-  get size() {
-    return this.at.length;
-  }
-  peek(): number {
-    return this.at.length ? this.at[0]! : Infinity;
-  }
-  top(): { at: number; item: T } | undefined {
-    return this.at.length ? { at: this.at[0]!, item: this.items[0]! } : undefined;
-  }
-  push(at: number, item: T) {
-    const a = this.at,
-      it = this.items;
-    let i = a.length;
-    a.push(at), it.push(item);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (a[p]! <= at) break;
-      (a[i] = a[p]!), (it[i] = it[p]!), (i = p);
-    }
-    (a[i] = at), (it[i] = item);
-  }
-  /** The earliest entry if its time is before `now` (strictly), removed. */
-  popBefore(now: number): { at: number; item: T } | undefined {
-    const a = this.at,
-      it = this.items;
-    if (!a.length || !(a[0]! < now)) return undefined;
-    const top = { at: a[0]!, item: it[0]! };
-    const lastAt = a.pop()!,
-      lastItem = it.pop()!;
-    if (a.length) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1,
-          r = l + 1;
-        let m = i,
-          mAt = lastAt;
-        if (l < a.length && a[l]! < mAt) (m = l), (mAt = a[l]!);
-        if (r < a.length && a[r]! < mAt) (m = r), (mAt = a[r]!);
-        if (m === i) break;
-        (a[i] = a[m]!), (it[i] = it[m]!), (i = m);
-      }
-      (a[i] = lastAt), (it[i] = lastItem);
-    }
-    return top;
   }
 }

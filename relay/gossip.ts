@@ -22,6 +22,7 @@ import { checkRecord, type RelayRecord } from "./record.ts";
 import { parseAddr } from "../protocol/addr.ts";
 import { bucket, take, type Bucket } from "./limits.ts";
 import { MAX_PROBE_BYTES } from "./client.ts";
+import { DeadlineHeap } from "./heap.ts";
 import { SelfAddress, type Agreed } from "./selfaddr.ts";
 
 export interface PeerAddr {
@@ -172,52 +173,9 @@ interface Inbound {
 }
 
 interface Timer {
-  at: number;
   id: string;
   gen: number;
   kind: "ping" | "timeout" | "retry";
-}
-
-/** A binary min-heap of timers by time. */
-class Timers {
-  private h: Timer[] = [];
-  get size() {
-    return this.h.length;
-  }
-  peek(): Timer | undefined {
-    return this.h[0];
-  }
-  push(t: Timer) {
-    const h = this.h;
-    let i = h.push(t) - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p]!.at <= t.at) break;
-      h[i] = h[p]!;
-      i = p;
-    }
-    h[i] = t;
-  }
-  pop(): Timer | undefined {
-    const h = this.h,
-      top = h[0],
-      last = h.pop();
-    if (!h.length || !last) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1,
-        r = l + 1;
-      let m = i,
-        mt = last;
-      if (l < h.length && h[l]!.at < mt.at) (m = l), (mt = h[l]!);
-      if (r < h.length && h[r]!.at < mt.at) m = r;
-      if (m === i) break;
-      h[i] = h[m]!;
-      i = m;
-    }
-    h[i] = last;
-    return top;
-  }
 }
 
 export interface GossipOptions {
@@ -279,7 +237,7 @@ export class GossipCore {
   private nextLink = 1;
   private inflight = 0;
   private dials: Bucket;
-  private timers = new Timers();
+  private timers = new DeadlineHeap<Timer>();
   /** Address → when a probe of it failed (bounded). */
   private failedAt = new Map<string, number>();
   /** Payer fingerprint → credit in bytes (bounded). */
@@ -580,9 +538,9 @@ export class GossipCore {
     const lim = this.limits;
     for (const L of this.links.values()) if (L.closeAt && now >= L.closeAt) this.closeLink(L, out);
     // Timers due.
-    for (let t = this.timers.peek(); t && t.at <= now; t = this.timers.peek()) {
-      this.timers.pop();
-      const e = this.known.get(t.id);
+    for (let d; (d = this.timers.popBefore(now, true)); ) {
+      const t = d.item,
+        e = this.known.get(t.id);
       if (!e || e.gen !== t.gen) continue;
       if (t.kind === "ping" && e.state === "live") {
         if (e.link !== undefined)
@@ -739,7 +697,7 @@ export class GossipCore {
   }
 
   private schedule(e: Entry, kind: Timer["kind"], at: number) {
-    this.timers.push({ at, id: e.rec.id, gen: ++e.gen, kind });
+    this.timers.push(at, { id: e.rec.id, gen: ++e.gen, kind });
   }
 
   private ping(addr: string, now: number, out: GossipAction[]) {
