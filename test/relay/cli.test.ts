@@ -5,6 +5,7 @@ import { mkdtempSync, statSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
+import { FP_RE } from "../../protocol/addr.ts";
 import { checkRecord } from "../../relay/record.ts";
 
 const MAIN = join(import.meta.dir, "../../relay/main.ts");
@@ -40,7 +41,7 @@ describe("lumamesh-relay CLI", () => {
     expect(rec).toEqual({
       lumamesh: 1,
       addr: "203.0.113.5:4884",
-      fp: expect.stringMatching(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/),
+      fp: expect.stringMatching(FP_RE),
       id: expect.stringMatching(/^[0-9a-f]{64}$/),
       seq: expect.any(Number),
       sig: expect.any(String),

@@ -4,6 +4,7 @@ import { findClientHello, helloVerifyRequest } from "../../relay/dtls-records.ts
 import { certs, cookies, openPair, pair, until, type Side } from "../helpers/pipe.ts";
 import { describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
+import { FP_RE } from "../../protocol/addr.ts";
 import {
   certificateFromPem,
   certificateToPem,
@@ -28,7 +29,7 @@ function indexOf(hay: Uint8Array, needle: Uint8Array): number {
 describe("certificates", () => {
   test("generate → PEM → load keeps the fingerprint; ECDSA P-256 in the DER", async () => {
     const c = await generateCertificate({ days: 365 });
-    expect(c.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    expect(c.fingerprint).toMatch(FP_RE);
     expect(c.fingerprint).toBe(fingerprintOf(c.certDer));
     // id-ecPublicKey 1.2.840.10045.2.1, prime256v1 1.2.840.10045.3.1.7, ecdsa-with-SHA256 1.2.840.10045.4.3.2
     expect(indexOf(c.certDer, Uint8Array.from([0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]))).toBeGreaterThan(0);
