@@ -327,9 +327,9 @@ export async function benchLayer1(
     for (const s of sides) await s.page?.close().catch(() => {});
     await withTrial.close();
     await withoutTrial.close();
-    srv.stop();
     await relay.stop();
     await p2p.stop();
+    if (!profDir) srv.stop();
   }
   if (profDir) {
     // Before and after: the relay of BENCH_PROFILE_BEFORE (a commit; default the last before issue
@@ -343,6 +343,7 @@ export async function benchLayer1(
       }
     } finally {
       rmSync(root, { recursive: true, force: true });
+      srv.stop(); // the profiled pages load the library from it too
     }
   }
   return rows;
