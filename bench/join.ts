@@ -85,8 +85,9 @@ async function setup(): Promise<Env> {
   };
 }
 
+/** A page in a browser context of its own (no cache, no storage, no state left by earlier runs). */
 async function newPage(env: Env): Promise<Page> {
-  const p = await env.browser.newPage();
+  const p = await (await env.browser.newContext()).newPage();
   await p.addInitScript(INIT);
   p.on("request", (r) => env.requests.push(r.url()));
   p.on("websocket", (w) => env.requests.push(w.url()));
@@ -176,7 +177,7 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
     }
   > = {};
   try {
-    const a = await newPage(env),
+    let a = await newPage(env),
       b = await newPage(env);
     for (const mode of ["cold"] as ("cold" | "warm")[])
       for (const lib of LIBS) {
@@ -187,11 +188,16 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
           low: { joiner: [] as number[], member: [] as number[] },
           fails: 0,
         });
-        // cold: both pages reloaded for every run, the clock includes opening the signaling link;
+        // cold: both pages in fresh browser contexts for every run, the clock includes opening the signaling link;
         // warm: pages loaded once with the link open, a new room every run.
         if (mode === "warm") await load(env, [a, b], lib, true);
         for (let i = 0; i <= runs; i++) {
-          if (mode === "cold") await load(env, [a, b], lib, false);
+          if (mode === "cold") {
+            // Fresh browser contexts every run, as a first visit: nothing cached, nothing stored.
+            await Promise.all([a, b].map((p) => p.context().close()));
+            [a, b] = [await newPage(env), await newPage(env)];
+            await load(env, [a, b], lib, false);
+          }
           const t = await joinOnce(a, b, `bench-${lib}-${i}-${crypto.randomUUID()}`);
           if (i === 0) continue; // warm-up (JIT, relay and tracker code paths)
           if (!Number.isFinite(t.joiner) || !Number.isFinite(t.member)) {
@@ -214,7 +220,7 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
       const fmt = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)} / ${pct(xs, 95).toFixed(0)}` : "n/a");
       const ratio = (xs: number[], side: "joiner" | "member") =>
         xs.length ? `ours/theirs ${(median(ours[side]) / median(xs)).toFixed(2)}` : "";
-      const what = mode === "cold" ? "fresh pages, link opened inside the clock" : "pages kept, link already open";
+      const what = mode === "cold" ? "fresh browser contexts, link opened inside the clock" : "pages kept, link already open";
       for (const lib of LIBS) {
         const r = res[mode + lib];
         const name = libVersion(ENTRIES[lib].lib) + (lib.startsWith("trystero") ? ` (${lib.slice(9)})` : "");
