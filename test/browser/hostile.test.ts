@@ -132,7 +132,7 @@ describe("hostile relays", () => {
     try {
       const a = await page([r.rec], "slow-relay", { block: true });
       const b = await page([r.rec], "slow-relay");
-      await until(a, "globalThis.room.peers[0]?.path == 'relay'", "a relayed peer");
+      await until(a, "globalThis.room.peers[0]?.path == 'relayed'", "a relayed peer");
       const res = await a.evaluate(async () => {
         try {
           await (globalThis as any).room.peers[0].send(new Uint8Array(100_000));

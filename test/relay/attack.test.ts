@@ -49,27 +49,6 @@ describe("relay under hostile traffic (a real relay process, spoofed sources on 
     await relay?.stop();
   });
 
-  test("one 24-byte SCTP packet (COOKIE ACK of length 0, HEARTBEAT with a parameter of length 0) inside a session: dropped and counted, the relay keeps serving", async () => {
-    const link = await legit(relay);
-    const s = link.session!;
-    // The relay's verification tag: what the client's association puts on every packet it sends.
-    const tag = _internal.association(s)!.remoteVerificationTag as number;
-    _internal.sendRawSctp(s, sctpPacket(tag, [11, 0, 0, 0]));
-    _internal.sendRawSctp(s, sctpPacket(tag, [4, 0, 0, 8, 0, 1, 0, 0]));
-    const c = await counters(
-      relay,
-      (c) => (c["drop.sctp.chunk-length-under-4"] ?? 0) >= 1 && (c["drop.sctp.param-length-under-4"] ?? 0) >= 1,
-    );
-    expect(c["drop.sctp.chunk-length-under-4"]).toBeGreaterThanOrEqual(1);
-    // The same session still answers, and a new client still connects.
-    const pong = new Promise<void>((res) => (link.onframe = (f) => f.t === T.PONG && res()));
-    link.send({ t: T.PING, data: Uint8Array.of(2) });
-    await pong;
-    (await legit(relay)).close();
-    expect(relay.proc.exitCode).toBeNull();
-    link.close();
-  });
-
   test("valid ICE checks from 512 spoofed sources at ~5k pps create no session; legitimate clients keep connecting", async () => {
     const socks = await spoofedSockets(512, 1);
     const f = flood(socks, relay.record.port, () => iceCheck(), 5000);
@@ -197,4 +176,25 @@ describe("relay under hostile traffic (a real relay process, spoofed sources on 
     l.close();
     for (const s of senders) s.close();
   }, 90_000);
+
+  test("one 24-byte SCTP packet (COOKIE ACK of length 0, HEARTBEAT with a parameter of length 0) inside a session: dropped and counted, the relay keeps serving", async () => {
+    const link = await legit(relay);
+    const s = link.session!;
+    // The relay's verification tag: what the client's association puts on every packet it sends.
+    const tag = _internal.association(s)!.remoteVerificationTag as number;
+    _internal.sendRawSctp(s, sctpPacket(tag, [11, 0, 0, 0]));
+    _internal.sendRawSctp(s, sctpPacket(tag, [4, 0, 0, 8, 0, 1, 0, 0]));
+    const c = await counters(
+      relay,
+      (c) => (c["drop.sctp.chunk-length-under-4"] ?? 0) >= 1 && (c["drop.sctp.param-length-under-4"] ?? 0) >= 1,
+    );
+    expect(c["drop.sctp.chunk-length-under-4"]).toBeGreaterThanOrEqual(1);
+    // The same session still answers, and a new client still connects.
+    const pong = new Promise<void>((res) => (link.onframe = (f) => f.t === T.PONG && res()));
+    link.send({ t: T.PING, data: Uint8Array.of(2) });
+    await pong;
+    (await legit(relay)).close();
+    expect(relay.proc.exitCode).toBeNull();
+    link.close();
+  });
 });
