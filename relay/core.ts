@@ -344,7 +344,7 @@ export class RelayCore {
     this.schedule(s);
     this.halfOpenDone(s);
     this.count("sessions.opened");
-    return [{ type: "event", level: "info", name: "session.open", fields: { key, ms: now - s.created } }];
+    return [{ type: "event", level: "debug", name: "session.open", fields: { key, ms: now - s.created } }];
   }
 
   /** The adapter reports the session ended on its own (DTLS close, SCTP abort, handshake failure). */
@@ -548,7 +548,7 @@ export class RelayCore {
     this.count("sessions.closed." + reason.split(":")[0]);
     const out: Action[] = this.router.drop(s.key).map((o) => ({ type: "frame" as const, key: o.key, data: o.data }));
     if (tellShell) out.push({ type: "close", key: s.key, reason });
-    out.push({ type: "event", level: "info", name: "session.close", fields: { key: s.key, reason, age_ms: now - s.created } });
+    out.push({ type: "event", level: "debug", name: "session.close", fields: { key: s.key, reason, age_ms: now - s.created } });
     return out;
   }
 }

@@ -108,6 +108,7 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
           o.onMapped?.(addrKey(a.from), a.mapped);
           break;
         case "event": {
+          if (log.on && !log.on(a.level)) break; // per-session events are debug: not even built at info
           const f = { ...a.fields };
           if (typeof f.key === "string") f.key = redact(f.key);
           log(a.level, a.name, f);

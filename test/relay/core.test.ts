@@ -522,7 +522,7 @@ describe("lifecycle and the Layer-1 protocol", () => {
   test("handleOpen: one info event with the handshake time; a second call or unknown key is a no-op", () => {
     const core = new RelayCore();
     const { key } = create(core, A, 1000);
-    expect(core.handleOpen(key, 1042)).toEqual([{ type: "event", level: "info", name: "session.open", fields: { key, ms: 42 } }]);
+    expect(core.handleOpen(key, 1042)).toEqual([{ type: "event", level: "debug", name: "session.open", fields: { key, ms: 42 } }]);
     expect(core.handshaking).toBe(0);
     expect(core.handleOpen(key, 1050)).toEqual([]);
     expect(core.handleOpen("nobody:1", 1050)).toEqual([]);
@@ -797,7 +797,7 @@ describe("handleClosed and closeAll", () => {
     expect(core.counters["drop.limit.half-open"]).toBe(1);
     const acts = core.handleClosed(s1.key, "dtls:handshake failed", 500);
     expect(acts).toEqual([
-      { type: "event", level: "info", name: "session.close", fields: { key: s1.key, reason: "dtls:handshake failed", age_ms: 500 } },
+      { type: "event", level: "debug", name: "session.close", fields: { key: s1.key, reason: "dtls:handshake failed", age_ms: 500 } },
     ]);
     expect(core.counters["sessions.closed.dtls"]).toBe(1);
     expect(core.size).toBe(1);
