@@ -268,6 +268,11 @@ export class RelayCore {
     s: Session | undefined,
     now: number,
   ): Action[] {
+    // A retransmission of the hello that made this address's session (same random, a cookie) goes
+    // to that session, whatever the cookie's age: the address proved itself when the session was
+    // made, and a handshake slowed by loss can outlast a cookie (5-10 s); answering it with a new
+    // HelloVerifyRequest would leave the browser resending an expired cookie until it gives up.
+    if (s && cookie.length && equal(s.random, random)) return [{ type: "dtls", key, data: buf }];
     if (!this.cookies.check(key, cookie, now)) {
       if (cookie.length) this.count("dtls.bad-cookie");
       const hvr = helloVerifyRequest(seq, this.cookies.make(key, now));
@@ -276,7 +281,6 @@ export class RelayCore {
       this.count("dtls.hello-verify");
       return [{ type: "send", to: from, data: hvr }];
     }
-    if (s && equal(s.random, random)) return [{ type: "dtls", key, data: buf }];
     const out: Action[] = [];
     // Same address, a new client proven by the cookie: the browser started over (reload, ICE restart).
     if (s) out.push(...this.close(s, "replaced", now));

@@ -53,6 +53,7 @@ export function pair(sc: Certificate, cc: Certificate, expectFp = sc.fingerprint
   const mk = (): Omit<Side, "session"> => ({ opened: 0, messages: [], closes: [], drops: {}, sent: [] });
   const s = mk() as Side;
   const c = mk() as Side;
+  let sessionRandom = "";
   const wire = (from: Side, to: () => Side, fromServer: boolean) => (d: Uint8Array) => {
     let copy: Uint8Array = d.slice();
     from.sent.push(copy);
@@ -64,12 +65,15 @@ export function pair(sc: Certificate, cc: Certificate, expectFp = sc.fingerprint
     }
     // The relay's core stands in front of every server session and answers ClientHellos without a
     // valid cookie itself (relay/core.ts): do the same here.
+    // A retransmission of the hello that made the session passes whatever its cookie's age, as there.
     const ch = fromServer ? null : findClientHello(copy);
-    if (ch && !cookies.check("pipe", ch.hello.cookie, Date.now())) {
+    const again = !!ch && ch.hello.cookie.length > 0 && sessionRandom === Buffer.from(ch.hello.random).toString("hex");
+    if (ch && !again && !cookies.check("pipe", ch.hello.cookie, Date.now())) {
       const hvr = helloVerifyRequest(ch.record.seq, cookies.make("pipe", Date.now()));
       setTimeout(() => from.session.receive(hvr), 0);
       return;
     }
+    if (ch?.hello.cookie.length) sessionRandom = Buffer.from(ch.hello.random).toString("hex");
     setTimeout(() => to().session.receive(copy), 0);
   };
   const handlers = (me: Side, other: () => Side, isServer: boolean) => ({

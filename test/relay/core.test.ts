@@ -265,6 +265,11 @@ describe("demux, ICE checks and the cookie exchange", () => {
     expect(types(core.handleDatagram(clientHello(random), A, 200))).toEqual(["send"]);
     expect(core.size).toBe(1);
     expect(core.counters["sessions.created"]).toBe(1);
+    // A handshake slowed by loss outlasts its cookie (valid 5-10 s): its retransmitted hello still
+    // goes to its session, not into another cookie exchange the browser would never finish.
+    expect(core.handleDatagram(ch2, A, 30_000)).toEqual([{ type: "dtls", key: addrKey(A), data: ch2 }]);
+    // Another client random with that stale cookie is still refused (a HelloVerifyRequest).
+    expect(types(core.handleDatagram(clientHello(bytes(32), cookie), A, 30_000))).toEqual(["send"]);
   });
 
   test("a check from another port of the same IP is another session", () => {
