@@ -16,7 +16,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { createClientSession, type ChannelSession } from "../relay/session.ts";
 import { generateCertificate, type Certificate } from "../relay/cert.ts";
-import { CHECK_SCHEDULE, encodeCheck } from "../relay/client.ts";
+import { CHECK_SCHEDULE, closeWithGoodbyes, encodeCheck } from "../relay/client.ts";
 import { decode, encode, T, VERSION } from "../protocol/frames.ts";
 import { randomUfrag } from "../protocol/addr.ts";
 import { PING_ANSWER_MS } from "../src/link.ts";
@@ -47,15 +47,7 @@ function closeSess(x: Sess) {
   x.closed = true;
   clearTimeout(x.timer), clearTimeout(x.beat);
   open.delete(x);
-  try {
-    x.s.close();
-  } catch {}
-  // After the goodbyes left (Bun drops datagrams still queued on a socket closed in the same turn).
-  setImmediate(() => {
-    try {
-      x.sock.close();
-    } catch {}
-  });
+  closeWithGoodbyes(x.s, x.sock);
 }
 
 function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
@@ -74,16 +66,7 @@ function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
       done = true;
       clearTimeout(timer), clearTimeout(checks);
       if (sess) closeSess(sess);
-      else {
-        try {
-          session?.close();
-        } catch {}
-        setImmediate(() => {
-          try {
-            sock.close();
-          } catch {}
-        });
-      }
+      else closeWithGoodbyes(session, sock);
       reject(new Error(why));
     };
     const timer = setTimeout(() => fail(answered ? "timeout after ICE" : "timeout: ICE checks unanswered"), timeoutMs);

@@ -40,6 +40,20 @@ export interface ClientOptions {
   bind?: { address?: string; port?: number; reuseAddr?: boolean };
 }
 
+/** Closes a session (its goodbyes: SCTP ABORT, close_notify), then its socket on the next turn:
+ *  Bun drops datagrams still queued on a socket closed in the same turn, and the relay would keep
+ *  the session until its idle timeout. Errors of either are not the caller's concern. */
+export function closeWithGoodbyes(session: ChannelSession | undefined, sock: { close(): void }) {
+  try {
+    session?.close();
+  } catch {}
+  setImmediate(() => {
+    try {
+      sock.close();
+    } catch {}
+  });
+}
+
 const CONSENT_MS = 2500;
 /** Gaps between ICE checks until one is answered (ms): 6 checks over 3.1 s, then none. Bounds what
  *  dialing an address that does not answer sends it (relay/gossip.ts PROBE_COST). */
@@ -115,16 +129,7 @@ export function openRelayLink(relay: { addr: string; fp: string }, cert: Certifi
     done = true;
     clearTimeout(giveUp);
     clearTimeout(ticker);
-    try {
-      session?.close();
-    } catch {}
-    // After the goodbyes (SCTP ABORT, close_notify) left: Bun drops datagrams still queued on a
-    // socket closed in the same turn, and the relay would keep the session until its idle timeout.
-    setImmediate(() => {
-      try {
-        sock.close();
-      } catch {}
-    });
+    closeWithGoodbyes(session, sock);
     link.onclose(why);
   };
   const check = () => sock.send(encodeCheck(username, key), a.port, a.ip);
