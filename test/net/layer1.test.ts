@@ -47,7 +47,9 @@ describe("Layer 1 in Chromium and Firefox across namespaced hosts", () => {
         expect(rec.addr).toStartWith(relayHost.ip + ":");
         const ok = await b.evaluate<any>(TRY(rec));
         expect(ok).toMatchObject({ ok: true });
-        expect(ok.rtt).toBeGreaterThan(0);
+        // A measured round trip: Firefox's performance.now() ticks in whole milliseconds, so a
+        // sub-millisecond PING between namespaces can read 0.
+        expect(Number.isFinite(ok.rtt) && ok.rtt >= 0).toBe(true);
 
         const last = rec.fp.slice(-2) === "00" ? "01" : "00";
         const wrong = await b.evaluate<any>(TRY({ addr: rec.addr, fp: rec.fp.slice(0, -2) + last }));
