@@ -66,6 +66,19 @@ export const LIBRARY_MANGLED = [
   "tier",
   "fresh",
   "learned",
+  "emit",
+  "ses",
+  "via",
+  "pc",
+  "dc",
+  "records",
+  "seen",
+  "down",
+  "refuse",
+  "opened",
+  "cand",
+  "chan",
+  "tick",
 ] as const;
 
 /** Bundle one browser entry point into a single minified ES module; returns its bytes. Bun bundles

@@ -108,6 +108,8 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     due = 0,
     bad = 0;
   const t0 = performance.now();
+  const iceUp = () => /^(connected|completed)$/.test(pc.iceConnectionState),
+    broken = () => /^(failed|closed)$/.test(pc.connectionState);
   const link: Link = {
     relay,
     pc,
@@ -144,22 +146,22 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
       finish(detail);
     };
     const ms = o.timeout ?? 10000;
-    timer = setTimeout(() => {
-      const ice = pc.iceConnectionState;
-      if (ice === "connected" || ice === "completed") fail("timeout", `no WELCOME within ${ms} ms`);
-      else fail("ice-timeout", `ICE timeout after ${ms} ms (is UDP ${a.port} reachable?)`);
-    }, ms);
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState !== "failed" && pc.connectionState !== "closed") return;
-      // The connection state is ICE's and DTLS's together. Failed while ICE is still connected:
-      // DTLS ran over that path and failed, i.e. refused the relay's certificate. The DTLS
-      // transport's own "failed" is no evidence: Firefox fails it along with ICE when no
-      // candidate pair ever worked (a loopback relay, which Firefox has no candidates for).
-      const ice = pc.iceConnectionState;
-      if (ice === "connected" || ice === "completed")
-        fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint");
-      else fail("ice-failed", `ICE failed (is UDP ${a.port} reachable?)`);
-    };
+    timer = setTimeout(
+      () =>
+        iceUp()
+          ? fail("timeout", `no WELCOME within ${ms} ms`)
+          : fail("ice-timeout", `ICE timeout after ${ms} ms (is UDP ${a.port} reachable?)`),
+      ms,
+    );
+    // The connection state is ICE's and DTLS's together. Failed while ICE is still connected:
+    // DTLS ran over that path and failed, i.e. refused the relay's certificate. The DTLS
+    // transport's own "failed" is no evidence: Firefox fails it along with ICE when no
+    // candidate pair ever worked (a loopback relay, which Firefox has no candidates for).
+    pc.onconnectionstatechange = () =>
+      broken() &&
+      (iceUp()
+        ? fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint")
+        : fail("ice-failed", `ICE failed (is UDP ${a.port} reachable?)`));
     dc.onopen = () => link.send({ t: T.HELLO, min: VERSION, max: VERSION });
     dc.onclose = () => fail("closed", "channel closed");
     dc.onmessage = (e) => {
@@ -178,8 +180,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
         link.msgRate = f.msgRate;
         clearTimeout(timer);
         dc.onclose = () => finish("relay closed the channel");
-        pc.onconnectionstatechange = () =>
-          (pc.connectionState === "failed" || pc.connectionState === "closed") && finish("connection " + pc.connectionState);
+        pc.onconnectionstatechange = () => broken() && finish("connection " + pc.connectionState);
         // Liveness. A relay that restarted on the same port still answers ICE consent checks, so ICE
         // alone never notices that; an unanswered PING does. An idle link pings after PING_AFTER_MS
         // of silence (the relay's cost per idle page is what the browser sends it: issue 17), and

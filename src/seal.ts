@@ -88,7 +88,9 @@ export const deriveRoom = async (c: CryptoProvider, name: string, password = "")
 const ad = (k: RoomKeys, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array) =>
   sealedAD(k.topic, from, to, type, toSession);
 
-const sealWithNonce = async (
+/** nonce(12) || ciphertext || tag, bound to room, sender, recipient, type and the recipient's session
+ *  (protocol/sealed.ts); the nonce is random unless given (test vectors). Rejects (RangeError) on bad ids/type. */
+export const sealMsg = async (
   c: CryptoProvider,
   k: RoomKeys,
   from: Uint8Array,
@@ -96,19 +98,8 @@ const sealWithNonce = async (
   type: number,
   toSession: Uint8Array,
   pt: Uint8Array,
-  nonce: Uint8Array,
-) => concat([nonce, await c.seal(k.key, nonce, ad(k, from, to, type, toSession), pt)]);
-
-/** nonce(12) || ciphertext || tag, bound to room, sender, recipient, type and the recipient's session (protocol/sealed.ts). Rejects (RangeError) on bad ids/type. */
-export const sealMsg = (
-  c: CryptoProvider,
-  k: RoomKeys,
-  from: Uint8Array,
-  to: Uint8Array,
-  type: number,
-  toSession: Uint8Array,
-  pt: Uint8Array,
-): Promise<Uint8Array> => sealWithNonce(c, k, from, to, type, toSession, pt, random(12));
+  nonce = random(12),
+): Promise<Uint8Array> => concat([nonce, await c.seal(k.key, nonce, ad(k, from, to, type, toSession), pt)]);
 
 /** The plaintext, or null on any failure (too short, wrong key/room, changed from/to/type/session, tampered). */
 export const openMsg = async (
@@ -128,4 +119,4 @@ export const openMsg = async (
 };
 
 /** Internals for tests only (fixed nonces make cross-provider vectors reproducible). */
-export const _seal = /* @__PURE__ */ Object.freeze({ sealWithNonce, ad });
+export const _seal = /* @__PURE__ */ Object.freeze({ sealWithNonce: sealMsg, ad });
