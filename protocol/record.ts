@@ -24,9 +24,8 @@ export type UnsignedRecord = Omit<RelayRecord, "sig">;
 
 /** The exact bytes signed: "lumamesh-record:" + the record without `sig` as JSON, keys in this fixed order. */
 export function recordSignedBytes(r: UnsignedRecord): Uint8Array<ArrayBuffer> {
-  const o: Record<string, unknown> = { lumamesh: r.lumamesh, addr: r.addr, fp: r.fp, id: r.id };
-  if (r.sat !== undefined) o.sat = r.sat;
-  o.seq = r.seq;
+  // JSON.stringify leaves out a sat that is undefined: the bytes are those of a record without one.
+  const o = { lumamesh: r.lumamesh, addr: r.addr, fp: r.fp, id: r.id, sat: r.sat, seq: r.seq };
   return utf8Encode("lumamesh-record:" + JSON.stringify(o));
 }
 

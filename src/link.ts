@@ -21,12 +21,13 @@ export const WELCOME_FLOOR = { maxFrame: 1024, rate: 1024, msgRate: 10 } as cons
 const MAX_BAD_FRAMES = 16;
 
 export class LinkError extends Error {
-  constructor(
-    readonly relay: string,
-    readonly reason: FailReason,
-    detail: string,
-  ) {
+  // Declared, not class fields: set once in the constructor (a field would be emitted as well).
+  declare readonly relay: string;
+  declare readonly reason: FailReason;
+  constructor(relay: string, reason: FailReason, detail: string) {
     super(`${relay}: ${detail}`);
+    this.relay = relay;
+    this.reason = reason;
   }
 }
 

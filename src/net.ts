@@ -45,10 +45,10 @@ export interface Attempt {
 
 /** No relay could be reached; `attempts` names each relay tried and why it failed, `sources` where relays were looked for. */
 export class ConnectError extends Error {
-  constructor(
-    readonly attempts: Attempt[],
-    readonly sources: SourceReport[] = [],
-  ) {
+  // Declared, not class fields: set once in the constructor (a field would be emitted as well).
+  declare readonly attempts: Attempt[];
+  declare readonly sources: SourceReport[];
+  constructor(attempts: Attempt[], sources: SourceReport[] = []) {
     super(
       "lumamesh: no relay reachable" +
         (attempts.length
@@ -56,6 +56,8 @@ export class ConnectError extends Error {
           : " (none found: " + sources.map((s) => s.source + ": " + (s.reason ?? s.relays)).join("; ") + ")"),
     );
     this.name = "ConnectError";
+    this.attempts = attempts;
+    this.sources = sources;
   }
 }
 
