@@ -93,6 +93,15 @@ export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r
   ].join("\r\n");
 }
 
+/** Close a connection and its channel without hearing of it: their handlers go first. */
+export const hangUp = (pc: RTCPeerConnection, dc: RTCDataChannel) => {
+  dc.onmessage = dc.onclose = pc.onconnectionstatechange = pc.oniceconnectionstatechange = null;
+  try {
+    dc.close();
+    pc.close();
+  } catch {}
+};
+
 /** Open a link to one relay: resolves once the relay said WELCOME, rejects with a LinkError. */
 export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
   const a = parseAddr(relay.addr);
@@ -133,11 +142,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     if (done) return;
     done = true;
     clearTimeout(timer);
-    dc.onmessage = dc.onclose = pc.onconnectionstatechange = null;
-    try {
-      dc.close();
-      pc.close();
-    } catch {}
+    hangUp(pc, dc);
     link.onclose(why);
   };
   return new Promise<Link>((resolve, reject) => {

@@ -174,6 +174,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   // cache of those), tier 1 learned from relays. Rooms rank within a tier, tier 0 first.
   const known = new Map<string, { r: RelayInfo; tier: number }>(found.relays.map((r) => [r.addr, { r, tier: 0 }]));
   for (const r of found.learned.slice(0, MAX_GOSSIP)) known.set(r.addr, { r, tier: 1 });
+  const inTier = (t: number) => [...known.values()].filter((k) => k.tier === t).map((k) => k.r);
   const links = new Map<string, Promise<Link>>();
   const down = new Map<string, number>();
   let learning = Promise.resolve();
@@ -207,10 +208,10 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
             if (known.has(r.addr)) continue;
             // Registered on Bitcoin (checked on-chain: an ord server is at hand) ranks with the sources.
             const tier = home ? 0 : 1;
-            if (tier && [...known.values()].filter((k) => k.tier).length >= MAX_GOSSIP) continue;
+            if (tier && inTier(1).length >= MAX_GOSSIP) continue;
             known.set(r.addr, { r, tier });
           }
-          keepLearned([...known.values()].filter((k) => k.tier).map((k) => k.r));
+          keepLearned(inTier(1));
         });
     };
     if (l.records) learn(l.records);
@@ -275,7 +276,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
         k: o.relaysPerRoom ?? 2,
         linkTo,
         isDown: (addr) => Date.now() - (down.get(addr) ?? -1e9) < 30000,
-        relays: () => [0, 1].map((t) => [...known.values()].filter((k) => k.tier === t).map((k) => k.r)),
+        relays: () => [0, 1].map(inTier),
         // What relays have told us so far, checked within a moment: a flood of RECORDS cannot hold a join up.
         settled: () => Promise.race([learning, new Promise<void>((r) => setTimeout(r, 300))]),
         listen(onFrame, onDown) {

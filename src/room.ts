@@ -12,7 +12,7 @@ import { concat, fromHex, hex, random } from "../protocol/bytes.ts";
 import { fpId } from "../protocol/addr.ts";
 import { RELAYED_OVERHEAD, Sealed } from "../protocol/sealed.ts";
 import { createMesh, Do, type Action, type ErrorCode, type Path } from "./mesh.ts";
-import type { Link, RelayInfo } from "./link.ts";
+import { hangUp, type Link, type RelayInfo } from "./link.ts";
 import { rank } from "./discover.ts";
 
 export type { Path } from "./mesh.ts";
@@ -141,51 +141,63 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       const id = a[1],
         c = conns.get(id),
         p = peers.get(id);
-      if (a[0] === Do.SEND) {
-        const [, , kind, seq, to, body] = a,
-          pt = concat([new Uint8Array(4), session, body]);
-        new DataView(pt.buffer).setUint32(0, seq);
-        void chain(q, id, async () => {
-          const sealed = await sealMsg(host.crypto, keys, host.id, fromHex(id), kind, to ? fromHex(to) : zero, pt);
-          linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to: fromHex(id), data: concat([Uint8Array.of(kind), sealed]) });
-        });
-      } else if (a[0] === Do.CONNECT) connect(id);
-      else if (a[0] === Do.OFFER)
-        c &&
-          c.pc
+      switch (a[0]) {
+        case Do.SEND: {
+          const [, , kind, seq, to, body] = a,
+            pt = concat([new Uint8Array(4), session, body]);
+          new DataView(pt.buffer).setUint32(0, seq);
+          void chain(q, id, async () => {
+            const sealed = await sealMsg(host.crypto, keys, host.id, fromHex(id), kind, to ? fromHex(to) : zero, pt);
+            linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to: fromHex(id), data: concat([Uint8Array.of(kind), sealed]) });
+          });
+          break;
+        }
+        case Do.CONNECT:
+          connect(id);
+          break;
+        case Do.OFFER:
+          c?.pc
             .createOffer({ iceRestart: a[2] })
             .then(async (d) => (await c.pc.setLocalDescription(d), run(mesh.local(id, Sealed.OFFER, d.sdp!))))
             .catch(fail);
-      else if (a[0] === Do.ANSWER)
-        c &&
-          (async () => {
-            await c.pc.setRemoteDescription({ type: "offer", sdp: a[2] });
-            const d = await c.pc.createAnswer();
-            await c.pc.setLocalDescription(d);
-            run(mesh.local(id, Sealed.ANSWER, d.sdp!));
-            addCands(c);
-          })().catch(fail);
-      else if (a[0] === Do.REMOTE)
-        c?.pc.signalingState === "have-local-offer" &&
-          c.pc.setRemoteDescription({ type: "answer", sdp: a[2] }).then(() => addCands(c), fail);
-      else if (a[0] === Do.CAND) c && (c.cands.push(a[2]), addCands(c));
-      else if (a[0] === Do.PEER) ev.emit("peer", mkPeer(id));
-      else if (a[0] === Do.PATH) p?.emit("path", a[2]);
-      else if (a[0] === Do.DATA) {
-        const rs = relayed.get(id) ?? relayed.set(id, createReassembler(RELAYED_LIMITS)).get(id)!;
-        deliver(id, rs(a[2]));
-        mesh.partial(id, rs.pending > 0);
-      } else if (a[0] === Do.GONE) {
-        conns.delete(id), relayed.delete(id), peers.delete(id);
-        if (c) {
-          c.dc.onclose = c.pc.oniceconnectionstatechange = null;
-          try {
-            c.dc.close();
-            c.pc.close();
-          } catch {}
+          break;
+        case Do.ANSWER:
+          c &&
+            (async () => {
+              await c.pc.setRemoteDescription({ type: "offer", sdp: a[2] });
+              const d = await c.pc.createAnswer();
+              await c.pc.setLocalDescription(d);
+              run(mesh.local(id, Sealed.ANSWER, d.sdp!));
+              addCands(c);
+            })().catch(fail);
+          break;
+        case Do.REMOTE:
+          c?.pc.signalingState === "have-local-offer" &&
+            c.pc.setRemoteDescription({ type: "answer", sdp: a[2] }).then(() => addCands(c), fail);
+          break;
+        case Do.CAND:
+          c && (c.cands.push(a[2]), addCands(c));
+          break;
+        case Do.PEER:
+          ev.emit("peer", mkPeer(id));
+          break;
+        case Do.PATH:
+          p?.emit("path", a[2]);
+          break;
+        case Do.DATA: {
+          const rs = relayed.get(id) ?? relayed.set(id, createReassembler(RELAYED_LIMITS)).get(id)!;
+          deliver(id, rs(a[2]));
+          mesh.partial(id, rs.pending > 0);
+          break;
         }
-        if (p && a[2]) p.emit("close"), ev.emit("leave", p);
-      } else if (a[0] === Do.ERROR) ev.emit("error", { code: a[2], peer: id, message: a[3] });
+        case Do.GONE:
+          conns.delete(id), relayed.delete(id), peers.delete(id);
+          if (c) hangUp(c.pc, c.dc);
+          if (p && a[2]) p.emit("close"), ev.emit("leave", p);
+          break;
+        case Do.ERROR:
+          ev.emit("error", { code: a[2], peer: id, message: a[3] });
+      }
     }
     // One timer, set to the core's next deadline.
     clearTimeout(timer);
