@@ -1,7 +1,8 @@
 // The room's mesh, sans-IO: which members exist and what they proved, who offers, the sessions and
 // sequence numbers that make relayed messages unreplayable, when a pair falls back to the relay and
-// when it retries a direct path. Events and the time go in; actions come out, for the room's shell
-// (src/room.ts) to carry out with RTCPeerConnections, sealing and timers. docs/protocol.md §4.
+// when it retries a direct path. Events and the time go in; actions come out (handed to `act` as they
+// arise), for the room's shell (src/room.ts) to carry out with RTCPeerConnections, sealing and timers;
+// tick() does what is due and says when it is next needed. docs/protocol.md §4.
 //
 // A member costs nothing until a sealed message from it opened (it holds the room key): the relay's
 // MEMBERS/JOINED only make an id a candidate (capped, oldest out, expiring) that gets a HELLO. The
@@ -32,7 +33,7 @@ export type Path = "direct" | "relayed";
  *  frames were malformed or a message timed out. */
 export type ErrorCode = "decrypt" | "identity" | "relay" | "replay" | "limit" | "data";
 
-/** Actions, as tuples: [what, member id, …]. */
+/** Actions, as argument lists of `act`: (what, member id, …). */
 export const enum Do {
   SEND,
   CONNECT,
@@ -112,13 +113,15 @@ export interface Opened {
 
 export type Mesh = ReturnType<typeof createMesh>;
 
-/** The mesh of one room visit: `self` is this page's id, `ses` its session (hex, 8 bytes each). */
-export function createMesh(self: string, ses: string, nick = "") {
+/** The mesh of one room visit: `self` is this page's id, `ses` its session (hex, 8 bytes each); `act`
+ *  carries out each action as it arises. */
+export function createMesh(self: string, ses: string, nick: string, act: (...a: Action) => void) {
   const members = new Map<string, Member>(),
     dead = new Map<string, [string, number]>(),
     told = new Set<string>();
   const st = { rejected: 0 };
   const enc = (x: unknown) => utf8Encode(JSON.stringify(x));
+  const get = (id: string) => members.get(id);
 
   const count = (proven: boolean) => [...members.values()].filter((m) => !!m.proven === proven).length;
   const add = (id: string, now: number): Member => {
@@ -140,61 +143,113 @@ export function createMesh(self: string, ses: string, nick = "") {
     members.set(id, m);
     return m;
   };
-  const send = (m: Member, kind: Sealed, body: Uint8Array): Action => [
-    Do.SEND,
-    m.id,
-    kind,
-    ++m.tx,
-    kind === Sealed.HELLO ? "" : m.ses,
-    body,
-  ];
+  const send = (m: Member, kind: Sealed, body: Uint8Array) => act(Do.SEND, m.id, kind, ++m.tx, kind === Sealed.HELLO ? "" : m.ses, body);
   // HELLOs to candidates cost a seal and a relay frame each: HELLO_RATE a second at most (burst 2×),
   // the rest wait their turn. A HELLO owed to a member that proved itself is never held back.
   let tokens = 2 * HELLO_RATE,
     at = 0;
-  const hello = (m: Member, now: number): Action[] => {
+  const hello = (m: Member, now: number) => {
     tokens = Math.min(2 * HELLO_RATE, tokens + ((now - at) * HELLO_RATE) / 1000);
     at = now;
     const wait = !m.proven && tokens < 1;
     m.hello = now + (wait ? 1000 / HELLO_RATE : HELLO_EVERY);
-    if (wait) return [];
+    if (wait) return;
     if (!m.proven) tokens--;
     m.said = true;
-    return [send(m, Sealed.HELLO, enc({ nick }))];
+    send(m, Sealed.HELLO, enc({ nick }));
   };
   /** Refused input: counted; reported once per member (or room) and code. */
-  const no = (id: string, code: ErrorCode, msg: string): Action[] => {
+  const no = (id: string, code: ErrorCode, msg: string) => {
     st.rejected++;
-    const set = members.get(id)?.told ?? told,
+    const set = get(id)?.told ?? told,
       k = code + (members.has(id) ? "" : msg);
-    return set.has(k) ? [] : (set.add(k), [[Do.ERROR, id, code, msg]]);
+    set.has(k) || (set.add(k), act(Do.ERROR, id, code, msg));
   };
-  const announce = (m: Member, path: Path, now: number): Action[] => {
-    if ((path === "direct" && !(m.ok && m.ice)) || m.path === path) return [];
+  const malformed = (id: string) => no(id, "relay", `peer ${id} sent a malformed message`);
+  const announce = (m: Member, path: Path, now: number) => {
+    if ((path === "direct" && !(m.ok && m.ice)) || m.path === path) return;
     const first = !m.path;
     m.path = path;
     m.fb = Infinity;
     if (path === "relayed") m.retry = Math.max(m.retry, now + RETRY);
-    return [[first ? Do.PEER : Do.PATH, m.id, path]];
+    act(first ? Do.PEER : Do.PATH, m.id, path);
+  };
+  /** The offerer (re)starts ICE towards `m`; the next retry is RETRY from now. */
+  const restart = (m: Member, now: number) => {
+    m.retry = now + RETRY;
+    act(Do.OFFER, m.id, true);
   };
   /** The direct path failed: traffic moves to the relay; the offerer restarts ICE. */
-  const lost = (m: Member, now: number): Action[] => {
+  const lost = (m: Member, now: number) => {
     m.grace = Infinity;
     m.ice = false;
-    const out = announce(m, "relayed", now);
-    if (m.off && m.pc) (m.retry = now + RETRY), out.push([Do.OFFER, m.id, true]);
-    return out;
+    announce(m, "relayed", now);
+    if (m.off && m.pc) restart(m, now);
   };
   /** Its session's path works: a direct channel with ICE up, or (never direct) relayed. */
   const alive = (m: Member) => (m.ok ? m.ice : m.path);
-  const drop = (m: Member): Action[] => {
+  const drop = (m: Member) => {
     members.delete(m.id);
     if (m.ses) {
       dead.delete(m.id);
       if (dead.size >= GRAVEYARD) dead.delete(dead.keys().next().value!);
       dead.set(m.id, [m.ses, m.rx]);
     }
-    return [[Do.GONE, m.id, !!m.path]];
+    act(Do.GONE, m.id, !!m.path);
+  };
+
+  /** A sealed message from `id` opened; it came through `link`. */
+  const opened = (id: string, link: unknown, o: Opened, now: number): void => {
+    // Only a HELLO may name no session of ours; anything else was sealed for another visit.
+    if (id === self || (!o.fresh && o.kind !== Sealed.HELLO)) return no(id, "replay", `a message from ${id} was a replay`);
+    let m = get(id);
+    if (!m) {
+      if (count(true) >= MAX_MEMBERS) return no(id, "limit", `room is full here (${MAX_MEMBERS})`);
+      m = add(id, now);
+    }
+    m.via.add(link);
+    // Back in the same session after leaving: it goes on from where it was (no replay after a fake LEFT/JOINED).
+    const d = dead.get(id);
+    if (!m.ses && d?.[0] === o.ses) [m.ses, m.rx] = d;
+    if (m.ses !== o.ses) {
+      // A new session of this member (its page came back, or a replay): only a message naming ours
+      // replaces a working one. A HELLO waits (counted) until the old path fails: a page that crashed
+      // and reloaded under its kept id is met once its old direct path is lost, not when the relay times it out.
+      if (m.ses && !o.fresh && alive(m)) return void (st.rejected++, (m.next = [link, o]));
+      if (m.pc) return (drop(m), opened(id, link, o, now));
+      (m.ses = o.ses), (m.rx = 0);
+    }
+    if (o.seq <= m.rx) return no(id, "replay", `a message from ${id} was a replay`);
+    m.rx = o.seq;
+    if (!m.proven) {
+      m.proven = true;
+      m.fb = now + FALLBACK;
+      if (m.off) (m.pc = true), act(Do.CONNECT, id), act(Do.OFFER, id, false);
+      // It proved itself before we said HELLO (its relay named us first): prove ourselves back.
+      else if (!m.said) hello(m, now);
+    }
+    if (o.kind === Sealed.DATA) {
+      // Relayed data is as good as the room key; a member on a working direct path (DTLS-checked)
+      // sends there, so relayed data then could be forged by anyone holding the key: refused, unless
+      // it continues a message begun on the relay before the switch.
+      if (m.ok && m.ice && !m.partial) return no(id, "relay", `relayed data from ${id} while a direct path is up`);
+      // Relayed data from a member not yet announced: it fell back to the relay (maybe a moment before us).
+      m.path || announce(m, "relayed", now);
+      return act(Do.DATA, id, o.body);
+    }
+    let b: any;
+    try {
+      b = JSON.parse(utf8Decode(o.body));
+    } catch {}
+    if (!b || typeof b !== "object") return malformed(id);
+    if (typeof b.nick === "string") m.nick = b.nick.slice(0, 256);
+    const sdp = typeof b.sdp === "string" && b.sdp;
+    if (o.kind === Sealed.OFFER && sdp && !m.off) {
+      if (!m.pc) (m.pc = true), act(Do.CONNECT, id);
+      act(Do.ANSWER, id, sdp);
+    } else if (o.kind === Sealed.ANSWER && sdp && m.off) act(Do.REMOTE, id, sdp);
+    else if (o.kind === Sealed.CAND) m.pc && act(Do.CAND, id, b);
+    else if (o.kind !== Sealed.HELLO) malformed(id);
   };
 
   return {
@@ -202,30 +257,29 @@ export function createMesh(self: string, ses: string, nick = "") {
     ses,
     /** Members that can be sent to. */
     peers: () => [...members.values()].filter((m) => m.path).map((m) => m.id),
-    path: (id: string) => members.get(id)?.path,
-    nick: (id: string) => members.get(id)?.nick ?? "",
+    path: (id: string) => get(id)?.path,
+    nick: (id: string) => get(id)?.nick ?? "",
     /** The relay links a member was seen on. */
-    via: (id: string) => [...(members.get(id)?.via ?? [])],
+    via: (id: string) => [...(get(id)?.via ?? [])],
 
     /** The relay says `id` is in the room (MEMBERS, JOINED) on `link`. */
-    seen(id: string, link: unknown, now: number): Action[] {
-      let m = members.get(id);
-      if (id === self) return [];
-      if (m) return (m.via.add(link), []);
+    seen(id: string, link: unknown, now: number) {
+      let m = get(id);
+      if (id === self) return;
+      if (m) return void m.via.add(link);
       // Too many candidates: the oldest goes (a relay naming thousands of ids cannot keep out the one that joins now).
-      const out: Action[] = [];
       if (count(false) >= MAX_CANDIDATES) {
-        out.push(...no(id, "limit", "too many unproven members named by the relay"));
+        no(id, "limit", "too many unproven members named by the relay");
         members.delete([...members.values()].find((x) => !x.proven)!.id);
       }
       (m = add(id, now)).via.add(link);
-      return [...out, ...hello(m, now)];
+      hello(m, now);
     },
 
     /** The relay says `id` left. A member with an open direct channel stays. */
-    left(id: string, link: unknown): Action[] {
-      const m = members.get(id);
-      return !m || (m.via.delete(link), m.via.size || m.ok) ? [] : drop(m);
+    left(id: string, link: unknown) {
+      const m = get(id);
+      m && (m.via.delete(link), m.via.size || m.ok || drop(m));
     },
 
     /** A relay link went down: not a way to members any more. */
@@ -239,146 +293,83 @@ export function createMesh(self: string, ses: string, nick = "") {
      *  Anything else names a session: sealed for an earlier visit of this page (it crashed and came
      *  back under its id) or tampered with; counted, not reported. */
     bad: (id: string, hello: boolean) =>
-      hello ? no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`) : (st.rejected++, []),
+      hello ? no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`) : void st.rejected++,
 
-    /** A sealed message from `id` opened; it came through `link`. */
-    opened(id: string, link: unknown, o: Opened, now: number): Action[] {
-      // Only a HELLO may name no session of ours; anything else was sealed for another visit.
-      if (id === self || (!o.fresh && o.kind !== Sealed.HELLO)) return no(id, "replay", `a message from ${id} was a replay`);
-      let m = members.get(id);
-      if (!m) {
-        if (count(true) >= MAX_MEMBERS) return no(id, "limit", `room is full here (${MAX_MEMBERS})`);
-        m = add(id, now);
-      }
-      m.via.add(link);
-      // Back in the same session after leaving: it goes on from where it was (no replay after a fake LEFT/JOINED).
-      const d = dead.get(id);
-      if (!m.ses && d?.[0] === o.ses) [m.ses, m.rx] = d;
-      if (m.ses !== o.ses) {
-        // A new session of this member (its page came back, or a replay): only a message naming ours
-        // replaces a working one. A HELLO waits (counted) until the old path fails: a page that crashed
-        // and reloaded under its kept id is met once its old direct path is lost, not when the relay times it out.
-        if (m.ses && !o.fresh && alive(m)) return (st.rejected++, (m.next = [link, o]), []);
-        if (m.pc) return [...drop(m), ...this.opened(id, link, o, now)];
-        (m.ses = o.ses), (m.rx = 0);
-      }
-      if (o.seq <= m.rx) return no(id, "replay", `a message from ${id} was a replay`);
-      m.rx = o.seq;
-      const out: Action[] = [];
-      if (!m.proven) {
-        m.proven = true;
-        m.fb = now + FALLBACK;
-        if (m.off) (m.pc = true), out.push([Do.CONNECT, id], [Do.OFFER, id, false]);
-        // It proved itself before we said HELLO (its relay named us first): prove ourselves back.
-        else if (!m.said) out.push(...hello(m, now));
-      }
-      if (o.kind === Sealed.DATA) {
-        // Relayed data is as good as the room key; a member on a working direct path (DTLS-checked)
-        // sends there, so relayed data then could be forged by anyone holding the key: refused, unless
-        // it continues a message begun on the relay before the switch.
-        if (m.ok && m.ice && !m.partial) return no(id, "relay", `relayed data from ${id} while a direct path is up`);
-        // Relayed data from a member not yet announced: it fell back to the relay (maybe a moment before us).
-        return [...out, ...(m.path ? [] : announce(m, "relayed", now)), [Do.DATA, id, o.body]];
-      }
-      let b: any;
-      try {
-        b = JSON.parse(utf8Decode(o.body));
-      } catch {}
-      if (!b || typeof b !== "object") return [...out, ...no(id, "relay", `peer ${id} sent a malformed message`)];
-      if (typeof b.nick === "string") m.nick = b.nick.slice(0, 256);
-      const sdp = typeof b.sdp === "string" && b.sdp;
-      if (o.kind === Sealed.OFFER && sdp && !m.off) {
-        if (!m.pc) (m.pc = true), out.push([Do.CONNECT, id]);
-        out.push([Do.ANSWER, id, sdp]);
-      } else if (o.kind === Sealed.ANSWER && sdp && m.off) out.push([Do.REMOTE, id, sdp]);
-      else if (o.kind === Sealed.CAND) m.pc && out.push([Do.CAND, id, b]);
-      else if (o.kind !== Sealed.HELLO) return [...out, ...no(id, "relay", `peer ${id} sent a malformed message`)];
-      return out;
-    },
+    opened,
 
     /** The shell's relayed reassembly for `id` holds a partial message (or not). */
     partial(id: string, p: boolean) {
-      const m = members.get(id);
+      const m = get(id);
       if (m) m.partial = p;
     },
 
     /** The shell set a local offer or answer for `id`; a local ICE candidate. */
-    local: (id: string, kind: Sealed.OFFER | Sealed.ANSWER, sdp: string): Action[] => {
-      const m = members.get(id);
-      return m ? [send(m, kind, enc({ sdp, nick }))] : [];
+    local(id: string, kind: Sealed.OFFER | Sealed.ANSWER, sdp: string) {
+      const m = get(id);
+      m && send(m, kind, enc({ sdp, nick }));
     },
-    cand: (id: string, c: RTCIceCandidateInit): Action[] => {
-      const m = members.get(id);
-      return m ? [send(m, Sealed.CAND, enc(c))] : [];
+    cand(id: string, c: RTCIceCandidateInit) {
+      const m = get(id);
+      m && send(m, Sealed.CAND, enc(c));
     },
 
-    /** Relayed data from us to `id` (null: it is gone or not proven). */
-    data: (id: string, frame: Uint8Array): Action | null => {
-      const m = members.get(id);
-      return m?.proven ? send(m, Sealed.DATA, frame) : null;
+    /** Relayed data from us to `id`; false when it is gone or not proven. */
+    data(id: string, frame: Uint8Array) {
+      const m = get(id);
+      return !!m?.proven && (send(m, Sealed.DATA, frame), true);
     },
 
     /** The direct channel to `id` opened (`ok`: its DTLS certificate's fingerprint starts with the id), or closed (`ok` undefined). */
-    chan(id: string, ok: boolean | undefined, now: number): Action[] {
-      const m = members.get(id);
-      if (!m) return [];
-      if (ok === undefined) return m.ok ? ((m.ok = false), m.via.size ? lost(m, now) : drop(m)) : [];
-      if (!ok) return [...no(id, "identity", `peer ${id} does not hold the certificate its id names`), ...drop(m)];
+    chan(id: string, ok: boolean | undefined, now: number) {
+      const m = get(id);
+      if (!m) return;
+      if (ok === undefined) return void (m.ok && ((m.ok = false), m.via.size ? lost(m, now) : drop(m)));
+      if (!ok) return (no(id, "identity", `peer ${id} does not hold the certificate its id names`), drop(m));
       m.ok = m.ice = true;
-      return announce(m, "direct", now);
+      announce(m, "direct", now);
     },
 
     /** The direct connection's ICE state changed. */
-    ice(id: string, s: RTCIceConnectionState, now: number): Action[] {
-      const m = members.get(id);
-      if (!m) return [];
-      if (s === "connected" || s === "completed") return ((m.grace = Infinity), (m.ice = true), announce(m, "direct", now));
-      if (s === "failed") return lost(m, now);
-      if (s === "disconnected" && m.grace === Infinity) m.grace = now + GRACE;
-      return [];
+    ice(id: string, s: RTCIceConnectionState, now: number) {
+      const m = get(id);
+      if (!m) return;
+      if (s === "connected" || s === "completed") (m.grace = Infinity), (m.ice = true), announce(m, "direct", now);
+      else if (s === "failed") lost(m, now);
+      else if (s === "disconnected" && m.grace === Infinity) m.grace = now + GRACE;
     },
 
-    /** Deadlines that passed: candidate expiry, HELLO resends, fallback, retries, ICE grace. */
-    tick(now: number): Action[] {
-      const out: Action[] = [];
-      for (const m of [...members.values()]) {
-        if (m.next && !alive(m)) {
-          const [link, o] = m.next;
-          m.next = undefined;
-          out.push(...this.opened(m.id, link, o, now));
-          continue;
-        }
-        if (!m.proven) {
-          if (now >= m.exp) members.delete(m.id);
-          else if (now >= m.hello) out.push(...hello(m, now));
-          continue;
-        }
-        if (now >= m.grace) out.push(...lost(m, now));
-        if (now >= m.fb) out.push(...announce(m, "relayed", now));
-        if (now >= m.retry && m.path === "relayed" && m.off && m.pc) (m.retry = now + RETRY), out.push([Do.OFFER, m.id, true]);
-      }
-      return out;
-    },
-
-    /** When tick() has something to do next (Infinity: nothing scheduled). */
-    next(): number {
+    /** Does what is due (candidate expiry, HELLO resends, ICE grace, fallback, retries, a held HELLO
+     *  whose old path failed) and returns when it is next needed (Infinity: nothing scheduled).
+     *  Members added meanwhile are walked too (a Map's iterator visits them). */
+    tick(now: number): number {
       let t = Infinity;
-      for (const m of members.values())
-        t =
-          m.next && !alive(m)
-            ? 0
-            : Math.min(
-                t,
-                ...(m.proven ? [m.grace, m.path ? Infinity : m.fb, m.path === "relayed" && m.off ? m.retry : Infinity] : [m.exp, m.hello]),
-              );
+      for (const m of members.values()) {
+        if (m.proven) {
+          if (now >= m.grace) lost(m, now);
+          if (now >= m.fb) announce(m, "relayed", now);
+          // (A proven member we offer to has its connection: the offerer makes it on proof.)
+          if (now >= m.retry && m.path === "relayed" && m.off) restart(m, now);
+          if (m.next && !alive(m)) {
+            const [link, o] = m.next;
+            m.next = undefined;
+            opened(m.id, link, o, now);
+          }
+        } else if (now >= m.exp) {
+          members.delete(m.id);
+          continue;
+        } else if (now >= m.hello) hello(m, now);
+        t = Math.min(t, m.grace, m.fb, m.path === "relayed" && m.off ? m.retry : Infinity, ...(m.proven ? [] : [m.exp, m.hello]));
+      }
       return t;
     },
 
     /** Leave the room (every member goes), or drop one member (the app's peer.close()). */
-    leave: (): Action[] => [...members.values()].flatMap(drop),
-    close: (id: string): Action[] => {
-      const m = members.get(id);
-      return m ? drop(m) : [];
+    leave() {
+      members.forEach(drop);
+    },
+    close(id: string) {
+      const m = get(id);
+      m && drop(m);
     },
   };
 }

@@ -112,7 +112,6 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
   const th = hex(keys.topic),
     session = random(8),
     zero = new Uint8Array(8);
-  const mesh = createMesh(hex(host.id), hex(session), o.nick ?? "");
   const conns = new Map<string, Conn>();
   const peers = new Map<string, Peer & ReturnType<typeof createEmitter<PeerEvents>>>();
   const relayed = new Map<string, Reassembler>();
@@ -136,73 +135,75 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
   };
   const fail = () => void mesh.st.rejected++;
 
-  const run = (acts: Action[]) => {
-    for (const a of acts) {
-      const id = a[1],
-        c = conns.get(id),
-        p = peers.get(id);
-      switch (a[0]) {
-        case Do.SEND: {
-          const [, , kind, seq, to, body] = a,
-            pt = concat([new Uint8Array(4), session, body]);
-          new DataView(pt.buffer).setUint32(0, seq);
-          void chain(q, id, async () => {
-            const sealed = await sealMsg(host.crypto, keys, host.id, fromHex(id), kind, to ? fromHex(to) : zero, pt);
-            linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to: fromHex(id), data: concat([Uint8Array.of(kind), sealed]) });
-          });
-          break;
-        }
-        case Do.CONNECT:
-          connect(id);
-          break;
-        case Do.OFFER:
-          c?.pc
-            .createOffer({ iceRestart: a[2] })
-            .then(async (d) => (await c.pc.setLocalDescription(d), run(mesh.local(id, Sealed.OFFER, d.sdp!))))
-            .catch(fail);
-          break;
-        case Do.ANSWER:
-          c &&
-            (async () => {
-              await c.pc.setRemoteDescription({ type: "offer", sdp: a[2] });
-              const d = await c.pc.createAnswer();
-              await c.pc.setLocalDescription(d);
-              run(mesh.local(id, Sealed.ANSWER, d.sdp!));
-              addCands(c);
-            })().catch(fail);
-          break;
-        case Do.REMOTE:
-          c?.pc.signalingState === "have-local-offer" &&
-            c.pc.setRemoteDescription({ type: "answer", sdp: a[2] }).then(() => addCands(c), fail);
-          break;
-        case Do.CAND:
-          c && (c.cands.push(a[2]), addCands(c));
-          break;
-        case Do.PEER:
-          ev.emit("peer", mkPeer(id));
-          break;
-        case Do.PATH:
-          p?.emit("path", a[2]);
-          break;
-        case Do.DATA: {
-          const rs = relayed.get(id) ?? relayed.set(id, createReassembler(RELAYED_LIMITS)).get(id)!;
-          deliver(id, rs(a[2]));
-          mesh.partial(id, rs.pending > 0);
-          break;
-        }
-        case Do.GONE:
-          conns.delete(id), relayed.delete(id), peers.delete(id);
-          if (c) hangUp(c.pc, c.dc);
-          if (p && a[2]) p.emit("close"), ev.emit("leave", p);
-          break;
-        case Do.ERROR:
-          ev.emit("error", { code: a[2], peer: id, message: a[3] });
+  // The core's actions, carried out as they arise.
+  const run = (...a: Action) => {
+    const id = a[1],
+      c = conns.get(id),
+      p = peers.get(id);
+    switch (a[0]) {
+      case Do.SEND: {
+        const [, , kind, seq, to, body] = a,
+          pt = concat([new Uint8Array(4), session, body]);
+        new DataView(pt.buffer).setUint32(0, seq);
+        void chain(q, id, async () => {
+          const sealed = await sealMsg(host.crypto, keys, host.id, fromHex(id), kind, to ? fromHex(to) : zero, pt);
+          linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to: fromHex(id), data: concat([Uint8Array.of(kind), sealed]) });
+        });
+        break;
       }
+      case Do.CONNECT:
+        connect(id);
+        break;
+      case Do.OFFER:
+        c?.pc
+          .createOffer({ iceRestart: a[2] })
+          .then(async (d) => (await c.pc.setLocalDescription(d), mesh.local(id, Sealed.OFFER, d.sdp!)))
+          .catch(fail);
+        break;
+      case Do.ANSWER:
+        c &&
+          (async () => {
+            await c.pc.setRemoteDescription({ type: "offer", sdp: a[2] });
+            const d = await c.pc.createAnswer();
+            await c.pc.setLocalDescription(d);
+            mesh.local(id, Sealed.ANSWER, d.sdp!);
+            addCands(c);
+          })().catch(fail);
+        break;
+      case Do.REMOTE:
+        c?.pc.signalingState === "have-local-offer" &&
+          c.pc.setRemoteDescription({ type: "answer", sdp: a[2] }).then(() => addCands(c), fail);
+        break;
+      case Do.CAND:
+        c && (c.cands.push(a[2]), addCands(c));
+        break;
+      case Do.PEER:
+        ev.emit("peer", mkPeer(id));
+        break;
+      case Do.PATH:
+        p?.emit("path", a[2]);
+        break;
+      case Do.DATA: {
+        const rs = relayed.get(id) ?? relayed.set(id, createReassembler(RELAYED_LIMITS)).get(id)!;
+        deliver(id, rs(a[2]));
+        mesh.partial(id, rs.pending > 0);
+        break;
+      }
+      case Do.GONE:
+        conns.delete(id), relayed.delete(id), peers.delete(id);
+        if (c) hangUp(c.pc, c.dc);
+        if (p && a[2]) p.emit("close"), ev.emit("leave", p);
+        break;
+      case Do.ERROR:
+        ev.emit("error", { code: a[2], peer: id, message: a[3] });
     }
-    // One timer, set to the core's next deadline.
+  };
+  const mesh = createMesh(hex(host.id), hex(session), o.nick ?? "", run);
+  // One timer: the core does what is due and says when it is next needed.
+  const wake = () => {
     clearTimeout(timer);
-    const t = mesh.next();
-    if (!left && t < Infinity) timer = setTimeout(() => run(mesh.tick(now())), t - now());
+    const t = mesh.tick(now());
+    if (!left && t < Infinity) timer = setTimeout(wake, t - now());
   };
   const addCands = (c: Conn) => {
     if (c.pc.remoteDescription) for (const x of c.cands.splice(0)) c.pc.addIceCandidate(x).catch(fail);
@@ -212,8 +213,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     const p = peers.get(id);
     if (!r || !p) return;
     // Over the byte budget: this peer is dropped. Either way one error event per peer, however many frames follow.
-    if ("error" in r)
-      return run([...mesh.refuse(id, r.fatal ? "limit" : "data", `peer ${id}: ${r.error}`), ...(r.fatal ? mesh.close(id) : [])]);
+    if ("error" in r) return (mesh.refuse(id, r.fatal ? "limit" : "data", `peer ${id}: ${r.error}`), r.fatal && mesh.close(id));
     p.emit("message", r.data);
     ev.emit("message", r.data, p);
   };
@@ -233,9 +233,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     return chain(dq, id, async () => {
       for (const f of frames) {
         await l.pace(f.length + RELAYED_OVERHEAD);
-        const a = mesh.data(id, f);
-        if (!a) throw Error("lumamesh: peer " + id + " is gone");
-        run([a]);
+        if (!mesh.data(id, f)) throw Error("lumamesh: peer " + id + " is gone");
       }
     }) as Promise<void>;
   };
@@ -253,7 +251,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       },
       ...createEmitter<PeerEvents>(),
       send: (data: unknown) => tx(id, data),
-      close: () => run(mesh.close(id)),
+      close: () => mesh.close(id),
     };
     peers.set(id, p);
     return p;
@@ -265,8 +263,8 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
     conns.set(id, { pc, dc, cands: [] });
     dc.binaryType = "arraybuffer";
-    pc.onicecandidate = (e) => e.candidate?.candidate && run(mesh.cand(id, e.candidate.toJSON()));
-    pc.oniceconnectionstatechange = () => run(mesh.ice(id, pc.iceConnectionState, now()));
+    pc.onicecandidate = (e) => e.candidate?.candidate && mesh.cand(id, e.candidate.toJSON());
+    pc.oniceconnectionstatechange = () => (mesh.ice(id, pc.iceConnectionState, now()), wake());
     // The channel can open before our side has applied the answer (the answerer's checks and
     // DTLS arrive while the answer is still being opened): wait for it, then check the identity.
     const opened = () => {
@@ -274,7 +272,8 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       const rid = sdpId(pc.remoteDescription?.sdp),
         rs = createReassembler(DIRECT_LIMITS);
       dc.onmessage = (e) => deliver(id, rs(new Uint8Array(e.data as ArrayBuffer)));
-      run(mesh.chan(id, !!rid && hex(rid) === id, now()));
+      mesh.chan(id, !!rid && hex(rid) === id, now());
+      wake();
     };
     dc.onopen = () =>
       pc.remoteDescription
@@ -282,7 +281,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
         : pc.addEventListener("signalingstatechange", function f() {
             if (pc.remoteDescription) pc.removeEventListener("signalingstatechange", f), opened();
           });
-    dc.onclose = () => run(mesh.chan(id, undefined, now()));
+    dc.onclose = () => (mesh.chan(id, undefined, now()), wake());
   };
 
   // Sealed messages from the relays, opened in arrival order.
@@ -292,15 +291,14 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       fresh = kind !== Sealed.HELLO;
     const pt = await openMsg(host.crypto, keys, from, host.id, kind, fresh ? session : zero, data.subarray(1));
     if (left) return;
-    if (!pt || pt.length < 12) return run(mesh.bad(id, !fresh));
-    run(
-      mesh.opened(
-        id,
-        l,
-        { kind, seq: new DataView(pt.buffer, pt.byteOffset).getUint32(0), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh },
-        now(),
-      ),
+    if (!pt || pt.length < 12) return mesh.bad(id, !fresh);
+    mesh.opened(
+      id,
+      l,
+      { kind, seq: new DataView(pt.buffer, pt.byteOffset).getUint32(0), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh },
+      now(),
     );
+    wake();
   };
 
   // The relays this room is joined on, picked by rendezvous hashing of the topic over the relays this
@@ -352,10 +350,11 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     }
     if (left || !mine || !("topic" in f) || hex(f.topic) !== th) return;
     if (f.t === T.MEMBERS) {
-      for (const id of f.ids) run(mesh.seen(hex(id), l, now()));
+      for (const id of f.ids) mesh.seen(hex(id), l, now());
+      wake();
       joined?.();
-    } else if (f.t === T.JOINED) run(mesh.seen(hex(f.id), l, now()));
-    else if (f.t === T.LEFT) run(mesh.left(hex(f.id), l));
+    } else if (f.t === T.JOINED) mesh.seen(hex(f.id), l, now()), wake();
+    else if (f.t === T.LEFT) mesh.left(hex(f.id), l);
     else if (f.t === T.DELIVER && !f.bcast) {
       const { from, data } = f;
       rq = rq.then(() => onSignal(from, data, l)).catch(() => {});
@@ -387,7 +386,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       clearTimeout(refill);
       for (const l of active.values()) l.send({ t: T.LEAVE, topic: keys.topic });
       unlisten();
-      run(mesh.leave());
+      mesh.leave();
       left = true;
       clearTimeout(timer);
     },

@@ -4,7 +4,34 @@
 // "opens" exactly when the shell's would (the recipient's session named in the AD, or zeros for HELLO).
 import { describe, expect, test } from "bun:test";
 import { Sealed } from "../../protocol/sealed.ts";
-import { CANDIDATE_TTL, Do, FALLBACK, GRACE, HELLO_EVERY, HELLO_RATE, RETRY, createMesh, type Action, type Mesh } from "../../src/mesh.ts";
+import { CANDIDATE_TTL, Do, FALLBACK, GRACE, HELLO_EVERY, HELLO_RATE, RETRY, createMesh as core, type Action } from "../../src/mesh.ts";
+
+/** The core with each event's actions returned, in the order the room's shell would carry them out;
+ *  next(now) is the deadline tick(now) returns (nothing is due at `now` where the tests ask). */
+function createMesh(self: string, ses: string, nick = "") {
+  const acts: Action[] = [];
+  const m = core(self, ses, nick, (...a) => void acts.push(a));
+  const collect =
+    <A extends unknown[]>(f: (...x: A) => unknown) =>
+    (...x: A): Action[] => (f(...x), acts.splice(0));
+  return {
+    ...m,
+    seen: collect(m.seen),
+    left: collect(m.left),
+    bad: collect(m.bad),
+    opened: collect(m.opened),
+    local: collect(m.local),
+    cand: collect(m.cand),
+    chan: collect(m.chan),
+    ice: collect(m.ice),
+    tick: collect(m.tick),
+    leave: collect(m.leave),
+    close: collect(m.close),
+    data: (id: string, f: Uint8Array) => (m.data(id, f) ? acts.splice(0)[0]! : null),
+    next: (now: number) => m.tick(now),
+  };
+}
+type Mesh = ReturnType<typeof createMesh>;
 
 const LINK = { name: "relay-1" };
 const NAMES = ["send", "connect", "offer", "answer", "remote", "candidate", "peer", "path", "data", "gone", "error"];
@@ -72,9 +99,9 @@ describe("who offers, and proof before cost", () => {
     expect(kinds(a.seen(B, LINK, 0))).toEqual([Sealed.HELLO]);
     expect(types(a.seen(B, LINK, 1))).toEqual([]); // named again: nothing more
     expect(a.peers()).toEqual([]);
-    expect(a.next()).toBe(HELLO_EVERY);
+    expect(a.next(1)).toBe(HELLO_EVERY);
     a.tick(CANDIDATE_TTL); // forgotten, nothing else happened
-    expect(a.next()).toBe(Infinity);
+    expect(a.next(CANDIDATE_TTL)).toBe(Infinity);
   });
 
   test("whoever the relay told first says HELLO, the other answers it with its own; the smaller id then offers", () => {
@@ -140,7 +167,7 @@ describe("who offers, and proof before cost", () => {
     expect(kinds(b.tick(HELLO_EVERY - 1))).toEqual([]);
     expect(kinds(b.tick(HELLO_EVERY))).toEqual([Sealed.HELLO]);
     b.tick(CANDIDATE_TTL);
-    expect(b.next()).toBe(Infinity);
+    expect(b.next(CANDIDATE_TTL)).toBe(Infinity);
   });
 });
 
@@ -203,13 +230,14 @@ describe("a page that comes back under its kept id (a crash, then a reload)", ()
     // Held: not an error (a replayed HELLO of an old session looks the same), not a new connection.
     expect(net.deliver(A, hello[0] as Send, 100)).toEqual([]);
     expect(b.st.rejected).toBe(rejected + 1);
-    expect(b.next()).toBeGreaterThan(100);
+    expect(b.next(100)).toBeGreaterThan(100);
     expect(b.path(A)).toBe("direct");
-    // The old path stops answering: after GRACE it is lost (to the relay), and the held HELLO is taken at once.
+    // The old path stops answering: after GRACE it is lost (to the relay), and the held HELLO is taken in the same tick.
     expect(b.ice(A, "disconnected", 200)).toEqual([]);
-    expect(b.tick(200 + GRACE)).toEqual([[Do.PATH, A, "relayed"]]);
-    expect(b.next()).toBe(0);
-    const log = net.settle(B, b.tick(200 + GRACE), 200 + GRACE);
+    expect(b.tick(200 + GRACE - 1)).toEqual([]);
+    const out = b.tick(200 + GRACE);
+    expect(out[0]).toEqual([Do.PATH, A, "relayed"]);
+    const log = net.settle(B, out.slice(1), 200 + GRACE);
     // The old visit goes (leave), b proves itself to the new one, which (the smaller id) offers; b answers.
     expect(types(log)).toEqual(["gone", "send", "connect", "offer", "send", "connect", "answer", "send", "remote"]);
     expect(log[0]).toEqual([Do.GONE, A, true]);
@@ -224,7 +252,7 @@ describe("a page that comes back under its kept id (a crash, then a reload)", ()
     const a2 = net.add(A, "09".repeat(8));
     expect(net.deliver(A, a2.seen(B, LINK, FALLBACK)[0] as Send, FALLBACK)).toEqual([]);
     // Nothing to wait for on a path that has no ICE: held, not retried in a loop.
-    expect(b.next()).toBeGreaterThan(FALLBACK);
+    expect(b.next(FALLBACK)).toBeGreaterThan(FALLBACK);
     expect(b.tick(FALLBACK + 1)).toEqual([]);
     // The relay's LEFT drops the old visit; the next HELLO of the new one is met.
     expect(types(b.left(A, LINK))).toEqual(["gone"]);
