@@ -1,7 +1,8 @@
 // protocol/frames.ts: round trips for every frame type, byte-exact examples (quoted by docs/protocol.md),
 // per-type length rules, and a fuzz loop: decode never throws and what it accepts re-encodes to the same bytes.
 import { describe, expect, test } from "bun:test";
-import { E, ID_LEN, MAX_FRAME, TYPES, TOPIC_LEN, VERSION, decode, encode, type Frame } from "../../protocol/frames.ts";
+import { E, ID_LEN, MAX_FRAME, T, TYPES, TOPIC_LEN, VERSION, decode, encode, headerBytes, type Frame } from "../../protocol/frames.ts";
+import { RELAYED_OVERHEAD, SEAL_OVERHEAD } from "../../protocol/sealed.ts";
 
 const H = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s/g, ""), "hex"));
 const hex = (b: Uint8Array) =>
@@ -56,6 +57,12 @@ describe("constants", () => {
       E.NO_PEER,
       E.ID_MISMATCH,
     ]).toEqual([100, 101, 102, 200, 201, 202, 203, 204, 300, 301, 302, 303]);
+  });
+
+  test("a relayed data frame's overhead (a literal in protocol/sealed.ts) is the DELIVER header and the sealing", () => {
+    expect(headerBytes(T.DELIVER)).toBe(26);
+    expect(SEAL_OVERHEAD).toBe(41);
+    expect(RELAYED_OVERHEAD).toBe(headerBytes(T.DELIVER) + SEAL_OVERHEAD);
   });
 });
 
