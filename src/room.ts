@@ -338,15 +338,15 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     if (!left && active.size < host.k && host.relays().flat().length > active.size + refused.size)
       refill = setTimeout(fill, active.size ? 5000 : 1000);
     if (!left && !active.size && !queue.length)
-      joinFail?.("no relay admitted this page to the room" + (refused.size ? ": " + [...refused.values()].join("; ") : ""));
+      joined?.("no relay admitted this page to the room" + (refused.size ? ": " + [...refused.values()].join("; ") : ""));
   };
 
   const onFrame = (f: Frame, l: Link) => {
     const mine = active.get(l.relay.addr) === l;
     // A refused JOIN (too many rooms, room full, id taken or not ours): try the next relay.
     if (f.t === T.ERROR && mine && [E.ROOMS, E.MEMBERS, E.ID_TAKEN, E.ID_MISMATCH].includes(f.code)) {
-      active.delete(l.relay.addr), refused.set(l.relay.addr, `${l.relay.addr}: ${f.message} (${f.code})`), mesh.down(l);
-      return void fill();
+      refused.set(l.relay.addr, `${l.relay.addr}: ${f.message} (${f.code})`);
+      return forget(l);
     }
     if (left || !mine || !("topic" in f) || hex(f.topic) !== th) return;
     if (f.t === T.MEMBERS) {
@@ -360,14 +360,14 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       rq = rq.then(() => onSignal(from, data, l)).catch(() => {});
     }
   };
-  // A relay went away: forget it for this room and join on the next one in the ranking.
-  const onDown = (l: Link) => {
-    if (active.get(l.relay.addr) !== l) return;
+  // A relay that went away or refused the JOIN: forgotten for this room; the next in the ranking is joined.
+  const forget = (l: Link) => {
     active.delete(l.relay.addr);
     mesh.down(l);
     fill();
   };
-  let joined: (() => void) | undefined, joinFail: ((m: string) => void) | undefined;
+  /** Ends the wait for the join: admitted (no argument) or failed, and why. */
+  let joined: ((why?: string) => void) | undefined;
 
   const room: Room = {
     name,
@@ -392,13 +392,14 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     },
   };
 
-  const unlisten = host.listen(onFrame, onDown);
+  const unlisten = host.listen(onFrame, (l) => active.get(l.relay.addr) === l && forget(l));
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => joinFail?.("no answer from any relay"), 10000);
-    joined = () => (clearTimeout(t), (joined = joinFail = undefined), resolve());
-    joinFail = (msg) => (
-      clearTimeout(t), (joined = joinFail = undefined), room.leave(), reject(new Error("lumamesh: cannot join room: " + msg))
-    );
+    const t = setTimeout(() => joined?.("no answer from any relay"), 10000);
+    joined = (why) => {
+      clearTimeout(t);
+      joined = undefined;
+      why ? (room.leave(), reject(new Error("lumamesh: cannot join room: " + why))) : resolve();
+    };
     fill();
   });
   return room;
