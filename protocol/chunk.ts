@@ -89,12 +89,13 @@ export interface Reassembler {
  * A frame sink for one channel (see Reassembler). Keeps views of the frames it is given until the
  * message completes, so do not reuse a frame's buffer (DataChannel messages never are).
  */
-export const createReassembler = (limits: ReassemblyLimits = {}): Reassembler => {
-  const max = limits.maxMessage ?? 64 << 20,
-    maxPending = limits.maxPending ?? 8,
-    budget = limits.maxBytes ?? 64 << 20,
-    timeout = limits.timeout ?? 60000,
-    m = new Map<number, { k: number; t: number; n: number; p: Uint8Array[]; at: number }>(),
+export const createReassembler = ({
+  maxMessage = 64 << 20,
+  maxPending = 8,
+  maxBytes = 64 << 20,
+  timeout = 60000,
+}: ReassemblyLimits = {}): Reassembler => {
+  const m = new Map<number, { k: number; t: number; n: number; p: Uint8Array[]; at: number }>(),
     err = (e: string, fatal?: boolean) => ({ error: "lumamesh: " + e, fatal }),
     done = (k: number, b: Uint8Array): Reassembled => {
       try {
@@ -106,34 +107,30 @@ export const createReassembler = (limits: ReassemblyLimits = {}): Reassembler =>
   const rs = ((f: Uint8Array, now = performance.now()): Reassembled => {
     let stale = 0;
     for (const [id, e] of m) if (now - e.at > timeout) m.delete(id), stale++;
+    // What waits for more frames (null), or the frame of an unknown message, says once that messages timed out.
+    const wait = (e = "bad frame") => (stale ? err("message timed out") : e === "" ? null : err(e));
     const n = f.length,
-      h = f[0],
-      k = h & 3,
-      fl = h & 252;
+      k = f[0] & 3,
+      fl = f[0] & 252,
+      v = new DataView(f.buffer, f.byteOffset, n),
+      id = n > 4 && v.getUint32(1);
     if (!n || k > 2) return err("bad frame");
-    if (!fl) return n - 1 > max ? err("too large") : stale ? err("message timed out") : done(k, f.slice(1));
-    if (n < 5 || (fl !== FIRST && fl !== NEXT)) return err("bad frame");
-    const v = new DataView(f.buffer, f.byteOffset, n),
-      id = v.getUint32(1);
-    let e = m.get(id),
-      c: Uint8Array;
+    if (!fl) return n - 1 > maxMessage ? err("too large") : stale ? wait() : done(k, f.slice(1));
+    if (id === false || (fl !== FIRST && fl !== NEXT)) return err("bad frame");
+    let e = m.get(id);
     if (fl === FIRST) {
-      if (e) return (m.delete(id), err("bad frame"));
-      if (n < 9) return err("bad frame");
+      if (e || n < 9) return m.delete(id), err("bad frame");
       const t = v.getUint32(5);
-      if (t > max) return err("too large");
+      if (t > maxMessage) return err("too large");
       let claimed = t;
       for (const x of m.values()) claimed += x.t;
-      if (m.size >= maxPending || claimed > budget) return err("over the reassembly budget", true);
+      if (m.size >= maxPending || claimed > maxBytes) return err("over the reassembly budget", true);
       m.set(id, (e = { k, t, n: 0, p: [], at: now }));
-      c = f.subarray(9);
-    } else {
-      if (!e || e.k !== k) return (m.delete(id), err(stale ? "message timed out" : "bad frame"));
-      c = f.subarray(5);
-    }
+    } else if (!e || e.k !== k) return m.delete(id), wait();
+    const c = f.subarray(fl === FIRST ? 9 : 5);
     e.at = now;
     e.p.push(c);
-    if ((e.n += c.length) < e.t) return stale ? err("message timed out") : null;
+    if ((e.n += c.length) < e.t) return wait("");
     m.delete(id);
     return e.n > e.t ? err("bad frame") : done(k, concat(e.p));
   }) as Reassembler;
