@@ -92,6 +92,7 @@ export const LIBRARY_MANGLED = [
   "PC",
   "left",
   "key",
+  "frame",
 ] as const;
 
 /** Bundle one browser entry point into a single minified ES module; returns its bytes. Bun bundles

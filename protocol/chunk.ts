@@ -119,14 +119,14 @@ export const createReassembler = ({
     if (id === false || (fl !== FIRST && fl !== NEXT)) return err("bad frame");
     let e = m.get(id);
     if (fl === FIRST) {
-      if (e || n < 9) return m.delete(id), err("bad frame");
+      if (e || n < 9) return (m.delete(id), err("bad frame"));
       const t = v.getUint32(5);
       if (t > maxMessage) return err("too large");
       let claimed = t;
       for (const x of m.values()) claimed += x.t;
       if (m.size >= maxPending || claimed > maxBytes) return err("over the reassembly budget", true);
       m.set(id, (e = { k, t, n: 0, p: [], at: now }));
-    } else if (!e || e.k !== k) return m.delete(id), wait();
+    } else if (!e || e.k !== k) return (m.delete(id), wait());
     const c = f.subarray(fl === FIRST ? 9 : 5);
     e.at = now;
     e.p.push(c);

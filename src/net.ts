@@ -4,7 +4,7 @@
 import { createEmitter } from "./emitter.ts";
 import { openLink, LinkError, type Link, type LinkOptions, type RelayInfo, type FailReason } from "./link.ts";
 import { T, type Frame } from "../protocol/frames.ts";
-import { joinRoom, type JoinOptions, type Room, type RoomHost } from "./room.ts";
+import { joinRoom, type JoinOptions, type Room, type RoomHost, type RoomIn } from "./room.ts";
 import { webCrypto, type CryptoProvider } from "./seal.ts";
 import {
   discover,
@@ -66,10 +66,6 @@ export type NetEvents = {
   disconnect: [why: string];
   /** A link is up again after a disconnect. */
   reconnect: [relay: RelayInfo];
-  /** @internal every frame from any relay link (rooms listen here). */
-  frame: [f: Frame, link: Link];
-  /** @internal a relay link went down (rooms move elsewhere). */
-  linkdown: [link: Link];
   /** The relay refused something (an ERROR frame): code and message. */
   error: [e: { code: number; message: string }];
   close: [];
@@ -191,6 +187,7 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   let retry = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   const pongs = new Map<string, () => void>();
+  const rooms = new Set<RoomIn>();
 
   // Every link: frames go to the rooms; RECORDS teach us relays (bounded); a dead link is marked down.
   const wire = (l: Link) => {
@@ -219,12 +216,12 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
       if (f.t === T.PONG) pongs.get(f.data.join())?.();
       else if (f.t === T.ERROR) ev.emit("error", { code: f.code, message: f.message });
       else if (f.t === T.RECORDS) learn(f.json);
-      ev.emit("frame", f, l);
+      for (const r of rooms) r.frame(f, l);
     };
     l.onclose = (why) => {
       links.delete(l.relay.addr);
       down.set(l.relay.addr, Date.now());
-      ev.emit("linkdown", l);
+      for (const r of rooms) r.down(l);
       if (link !== l) return;
       link = null;
       ev.emit("disconnect", why);
@@ -263,7 +260,6 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   // so the others see `leave` at once instead of after ICE consent or idle timeouts.
   globalThis.addEventListener?.("pagehide", () => net.close());
 
-  const rooms = new Set<Room>();
   const net: Net = {
     id: hex(id),
     sources: found.sources,
@@ -279,17 +275,9 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
         relays: () => [0, 1].map(inTier),
         // What relays have told us so far, checked within a moment: a flood of RECORDS cannot hold a join up.
         settled: () => Promise.race([learning, new Promise<void>((r) => setTimeout(r, 300))]),
-        listen(onFrame, onDown) {
-          ev.on("frame", onFrame);
-          ev.on("linkdown", onDown);
-          return () => (ev.off("frame", onFrame), ev.off("linkdown", onDown));
-        },
+        rooms,
       };
-      const room = await joinRoom(host, name, options);
-      rooms.add(room);
-      const leave = room.leave;
-      (room as { leave: () => void }).leave = () => (rooms.delete(room), leave());
-      return room;
+      return joinRoom(host, name, options);
     },
     get relay() {
       return link?.relay ?? null;

@@ -82,8 +82,16 @@ export interface RoomHost {
   /** A link to this relay (rejects if it cannot be reached); skips relays known to be down. */
   linkTo(r: RelayInfo): Promise<Link>;
   isDown(addr: string): boolean;
-  /** Frames from every link, and links going down. Returns an unsubscribe function. */
-  listen(onFrame: (f: Frame, l: Link) => void, onDown: (l: Link) => void): () => void;
+  /** The rooms joined through this host: each hears every link's frames and links going down; the
+   *  host leaves them all when it closes. A room is in it from its join until it leaves. */
+  rooms: Set<RoomIn>;
+}
+
+/** A room as its host sees it. */
+export interface RoomIn {
+  frame(f: Frame, l: Link): void;
+  down(l: Link): void;
+  leave(): void;
 }
 
 /** Limits of what a peer may make this page hold (docs/protocol.md §4, "What a peer can do"). */
@@ -385,14 +393,15 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       if (left) return;
       clearTimeout(refill);
       for (const l of active.values()) l.send({ t: T.LEAVE, topic: keys.topic });
-      unlisten();
+      host.rooms.delete(me);
       mesh.leave();
       left = true;
       clearTimeout(timer);
     },
   };
 
-  const unlisten = host.listen(onFrame, (l) => active.get(l.relay.addr) === l && forget(l));
+  const me: RoomIn = { frame: onFrame, down: (l) => active.get(l.relay.addr) === l && forget(l), leave: room.leave };
+  host.rooms.add(me);
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => joined?.("no answer from any relay"), 10000);
     joined = (why) => {
