@@ -2,7 +2,7 @@
 // per-type length rules, and a fuzz loop: decode never throws and what it accepts re-encodes to the same bytes.
 import { describe, expect, test } from "bun:test";
 import { E, ID_LEN, MAX_FRAME, T, TYPES, TOPIC_LEN, VERSION, decode, encode, headerBytes, type Frame } from "../../protocol/frames.ts";
-import { RELAYED_OVERHEAD, SEAL_OVERHEAD } from "../../protocol/sealed.ts";
+import { NONCE_BYTES, RELAYED_OVERHEAD, SEAL_OVERHEAD, SEQ_BYTES, SESSION_BYTES, TAG_BYTES } from "../../protocol/sealed.ts";
 
 const H = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s/g, ""), "hex"));
 const hex = (b: Uint8Array) =>
@@ -61,6 +61,7 @@ describe("constants", () => {
 
   test("a relayed data frame's overhead (a literal in protocol/sealed.ts) is the DELIVER header and the sealing", () => {
     expect(headerBytes(T.DELIVER)).toBe(26);
+    expect(SEAL_OVERHEAD).toBe(1 + NONCE_BYTES + SEQ_BYTES + SESSION_BYTES + TAG_BYTES);
     expect(SEAL_OVERHEAD).toBe(41);
     expect(RELAYED_OVERHEAD).toBe(headerBytes(T.DELIVER) + SEAL_OVERHEAD);
   });
