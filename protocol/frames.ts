@@ -103,7 +103,6 @@ const FIXED: Record<string, number> = { 1: 1, 2: 2, 4: 4, t: 16, i: 8, b: 1 };
 // Parsed once: decode runs for every frame the relay receives.
 const FIELDS: Record<number, string[][]> = {};
 for (const t in SPEC) FIELDS[t] = SPEC[t].split(" ").map((f) => f.split(":"));
-const fields = (t: number) => FIELDS[t];
 
 /** Bytes of a frame of type `t` before its variable part (type byte included): SEND 25, BCAST 17, DELIVER 26. */
 export const headerBytes = (t: T): number => 1 + FIELDS[t]!.reduce((n, [, c]) => n + (FIXED[c!] ?? 0), 0);
@@ -113,7 +112,7 @@ export const deliverGrowth = (t: T.SEND | T.BCAST): number => headerBytes(T.DELI
 export function encode(f: Frame): Uint8Array {
   const v = f as any,
     out = [Uint8Array.of(f.t)];
-  for (const [k, c] of fields(f.t)!) {
+  for (const [k, c] of FIELDS[f.t]!) {
     const x = v[k],
       n = FIXED[c];
     out.push(
@@ -134,7 +133,7 @@ export function encode(f: Frame): Uint8Array {
 /** Decode one frame; null when the bytes are not a well-formed v1 frame. */
 export function decode(b: Uint8Array): Frame | null {
   const n = b.length,
-    fs = n <= MAX_FRAME && fields(b[0]);
+    fs = n <= MAX_FRAME && FIELDS[b[0]];
   if (!fs) return null;
   const f: any = { t: b[0] };
   let o = 1;
