@@ -103,11 +103,13 @@ const load = (key: string): RelayInfo[] => {
 };
 /** Relays learned from relays (checked records), kept across visits: they come back in the lower trust
  *  tier, so a page whose sources all died can still reach the network it learned of. */
-export function keepLearned(relays: RelayInfo[]) {
+export const keepLearned = (relays: RelayInfo[]) => put(LEARNED, { relays });
+/** Keep a relay list (and more) in the bootstrap format, where the page has storage. */
+const put = (key: string, o: object) => {
   try {
-    localStorage.setItem(LEARNED, JSON.stringify({ lumamesh: 1, relays }));
+    localStorage.setItem(key, JSON.stringify({ lumamesh: 1, ...o }));
   } catch {}
-}
+};
 
 // The cache (localStorage, where the page has storage): relays this page linked to, newest first,
 // with when each was last reached, its round trip and when it last failed. Capped and expiring, so
@@ -130,9 +132,7 @@ const store = (relays: RelayInfo[], at: Meta) => {
     keep = relays.filter((r) => now - (at[r.addr]?.[0] ?? now) < CACHE_DAYS * 864e5).slice(0, CACHE_MAX);
   const meta: Meta = {};
   for (const a of Object.keys(at).slice(-2 * CACHE_MAX)) meta[a] = at[a]!;
-  try {
-    localStorage.setItem(KEY, JSON.stringify({ lumamesh: 1, relays: keep, at: meta }));
-  } catch {}
+  put(KEY, { relays: keep, at: meta });
 };
 /** This page reached `r` in `rtt` ms: remember it, first. */
 export function seen(r: RelayInfo, rtt: number) {
