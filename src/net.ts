@@ -136,14 +136,11 @@ function firstLink(relays: RelayInfo[], o: ConnectOptions, sources?: SourceRepor
           clearTimeout(timer);
           timer = setTimeout(decide, inflight ? l.rtt : 0);
         },
-        (e) => {
+        // openLink rejects with a LinkError only (what it cannot build throws before it returns).
+        (e: LinkError) => {
           inflight--;
           failed(r);
-          attempts.push(
-            e instanceof LinkError
-              ? { relay: e.relay, reason: e.reason, message: e.message }
-              : { relay: String(r?.addr), reason: "closed", message: String(e) },
-          );
+          attempts.push({ relay: e.relay, reason: e.reason, message: e.message });
           if (!best) next();
           else if (!inflight) decide();
         },
