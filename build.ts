@@ -145,8 +145,8 @@ export function assertNoImports(code: string, name: string) {
  * (13 more names in LIBRARY_MANGLED, one sealMsg, hangUp, named ICE checks, declared error
  * properties; ~80 B) took it to 10,820, held by 10,880. A second pass (the mesh core hands actions
  * to the room as they arise and its tick() returns the next deadline; a precise mangled-name check
- * and 14 more names; rooms hear links through RoomHost.rooms; dead sums and branches out; ~290 B)
- * took it to 10,532, held by 10,560; 8,192 needs ~2.3 KB more (docs/architecture.md).
+ * and 14 more names; rooms hear links through RoomHost.rooms; dead sums and branches out; ~300 B)
+ * took it to 10,520, held by 10,560; 8,192 needs ~2.3 KB more (docs/architecture.md).
  */
 export const LIBRARY_BUDGET_BROTLI = 10560;
 

@@ -163,18 +163,15 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
         connect(id);
         break;
       case Do.OFFER:
-        c?.pc
-          .createOffer({ iceRestart: a[2] })
-          .then(async (d) => (await c.pc.setLocalDescription(d), mesh.local(id, Sealed.OFFER, d.sdp!)))
-          .catch(fail);
-        break;
       case Do.ANSWER:
+        // Our offer (an ICE restart when a[2] is true), or our answer to theirs (a[2]): set, then sent.
         c &&
           (async () => {
-            await c.pc.setRemoteDescription({ type: "offer", sdp: a[2] });
-            const d = await c.pc.createAnswer();
+            const offer = a[0] === Do.OFFER;
+            if (!offer) await c.pc.setRemoteDescription({ type: "offer", sdp: a[2] });
+            const d = await (offer ? c.pc.createOffer({ iceRestart: a[2] }) : c.pc.createAnswer());
             await c.pc.setLocalDescription(d);
-            mesh.local(id, Sealed.ANSWER, d.sdp!);
+            mesh.local(id, offer ? Sealed.OFFER : Sealed.ANSWER, d.sdp!);
             addCands(c);
           })().catch(fail);
         break;
