@@ -33,7 +33,7 @@ const MSG_LIMITS = ["msgRate=1000000", "msgBurst=1000000"];
 /** Chromium's ICE consent checks on an idle link: one per ~2.7 s (bench/layer1.ts measures it). */
 const CONSENT_MS = 2700;
 
-async function startRelay(limits: string[], profileDir?: string) {
+export async function startRelay(limits: string[], profileDir?: string) {
   const dataDir = mkdtempSync(join(tmpdir(), "lumamesh-bench-relay-"));
   const prof = profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${profileDir}`] : [];
   const args = [
@@ -106,7 +106,7 @@ async function startRelay(limits: string[], profileDir?: string) {
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 
 /** A load generator: a child process answering one JSON line per command (bench/loadgen.ts). */
-const startWorker = (port: number, fp: string, pingMs = PING_AFTER_MS) =>
+export const startWorker = (port: number, fp: string, pingMs = PING_AFTER_MS) =>
   new LineChild(
     [process.execPath, join(import.meta.dir, "loadgen.ts"), "127.0.0.1", String(port), fp, String(CONSENT_MS), String(pingMs)],
     "loadgen",
@@ -115,7 +115,7 @@ const startWorker = (port: number, fp: string, pingMs = PING_AFTER_MS) =>
 type Worker = LineChild;
 
 /** `n` handshakes over the workers, `c` in flight on each; wall time, CPU and results. */
-async function openOn(relay: Relay, workers: Worker[], n: number, c: number) {
+export async function openOn(relay: Relay, workers: Worker[], n: number, c: number) {
   const c0 = cpuSeconds(relay.proc.pid),
     g0 = workers.reduce((s, w) => s + w.cpu(), 0),
     t0 = performance.now();
