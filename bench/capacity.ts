@@ -4,7 +4,8 @@
 //  - handshakes/s against concurrency (1 × 8 … 2 × 128 in flight), and relay CPU per handshake;
 //  - a burst: 1,000 handshakes started at once, against the relay's default global limits;
 //  - held sessions behaving like idle pages (ICE consent checks, SCTP heartbeats, src/link.ts's
-//    PINGs): relay RSS per session and idle relay CPU at 1,000 / 5,000 / 10,000;
+//    PINGs): relay RSS per session and idle relay CPU at 1,000 / 5,000 / 10,000, and the floor under
+//    the last: a bare UDP echo of the same consent-check datagrams (bench/floor.ts);
 //  - forwarded signaling messages per second (pairs of sessions in rooms, SEND → DELIVER).
 // Loopback is one IPv4 address and one /24, so the relay's per-address and per-network budgets
 // (sessionsPerIp, halfOpenPerNet, unauthReplyRate/Burst: docs/protocol.md §7), which would see every
@@ -17,6 +18,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { alternate, cpuSeconds, cpuSplit, LineChild, loadNote, median, medianOf, rssBytes, type Row } from "./util.ts";
 import { PING_AFTER_MS } from "../src/link.ts";
+import { udpFloor } from "./floor.ts";
 
 const ROOT = join(import.meta.dir, "..");
 /** Per-address and per-network budgets: loopback is one address and one /24. */
@@ -366,6 +368,32 @@ export async function benchCapacity(
       await Promise.all(workers.map((w) => w.stop()));
       await relay.stop();
     }
+    // 4. The floor under those rows: a server that only echoes the consent checks' datagrams.
+    const n = HELD[HELD.length - 1]!,
+      bun: number[] = [],
+      c: number[] = [];
+    await alternate([0], R, async () => {
+      const f = await udpFloor({ links: n, consentMs: CONSENT_MS, seconds: 10 });
+      bun.push(f.bun);
+      if (f.c !== null) c.push(f.c);
+    });
+    const dps = Math.round((n * 1000) / CONSENT_MS);
+    rows.push({
+      section,
+      metric: `floor: a bare UDP echo of ${n} links' consent checks (${dps} datagrams/s in and out, ${n} sockets; % of one core; median of ${R} × 10 s)`,
+      library: `Bun.udpSocket echo (Bun ${Bun.version})`,
+      value: medianOf(bun, 1),
+      ratio: "",
+      note: "what this runtime costs to receive and answer the datagrams alone (bench/floor.ts)",
+    });
+    rows.push({
+      section,
+      metric: `floor: a bare UDP echo of ${n} links' consent checks (${dps} datagrams/s in and out, ${n} sockets; % of one core; median of ${R} × 10 s)`,
+      library: "C echo (epoll_wait, recvfrom, sendto)",
+      value: c.length ? medianOf(c, 1) : "no C compiler on this machine",
+      ratio: "",
+      note: "the kernel's share: on loopback each send also runs the receiving socket's stack and wakes its process",
+    });
   }
   return rows;
 }

@@ -179,7 +179,7 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
   try {
     let a = await newPage(env),
       b = await newPage(env);
-    for (const mode of ["cold"] as ("cold" | "warm")[])
+    for (const mode of ["cold", "warm"] as const)
       for (const lib of LIBS) {
         const r = (res[mode + lib] = {
           joiner: [] as number[],
@@ -215,7 +215,7 @@ export async function benchJoin(o: { runs?: number } = {}): Promise<Row[]> {
         );
       }
     const net = checkLoopback(env);
-    for (const mode of ["cold"] as ("cold" | "warm")[]) {
+    for (const mode of ["cold", "warm"] as const) {
       const ours = res[mode + "lumamesh"];
       const fmt = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)} / ${pct(xs, 95).toFixed(0)}` : "n/a");
       const ratio = (xs: number[], side: "joiner" | "member") =>

@@ -64,8 +64,12 @@ export interface LinkOptions {
 
 /** Liveness (see the WELCOME handler below): PING after this much silence from the relay (or at
  *  once when ICE says the path went quiet), and give the relay up when a PING goes unanswered for
- *  PING_ANSWER_MS. 30 s: an idle link costs the relay 2 frames per 30 s (0.067/s; issue 17). */
-export const PING_AFTER_MS = 30_000,
+ *  PING_ANSWER_MS. 120 s: a backstop only. A dead relay stops answering ICE consent checks and a
+ *  restarted one refuses the old path's checks (relay/core.ts, drop.stun.no-session), so ICE reports
+ *  both within seconds; the PING after silence catches a relay that answers checks but not frames.
+ *  An idle link costs the relay 2 frames per 120 s (0.017/s; at 30 s the PINGs were a quarter of
+ *  an idle relay's CPU, issue 17). */
+export const PING_AFTER_MS = 120_000,
   PING_ANSWER_MS = 1000;
 
 /** The relay's SDP answer, synthesized from what the bootstrap config says about it; `r` is its ice-ufrag and ice-pwd. */
@@ -187,8 +191,9 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
         clearTimeout(timer);
         dc.onclose = () => finish("relay closed the channel");
         pc.onconnectionstatechange = () => broken() && finish("connection " + pc.connectionState);
-        // Liveness. A relay that restarted on the same port still answers ICE consent checks, so ICE
-        // alone never notices that; an unanswered PING does. An idle link pings after PING_AFTER_MS
+        // Liveness. ICE notices a relay that died (no answers to consent checks) or restarted (it
+        // refuses the old path's checks); a relay that answers checks but not frames is noticed only
+        // by an unanswered PING. An idle link pings after PING_AFTER_MS
         // of silence (the relay's cost per idle page is what the browser sends it: issue 17), and
         // at once when ICE reports the path quiet ("disconnected": the relay stopped answering its
         // consent checks, i.e. it is gone). A room lives on two relays, so the death of one is
