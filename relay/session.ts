@@ -19,6 +19,10 @@
 //    sends nothing), the client verifies the ServerKeyExchange signature and the server
 //    the client's CertificateVerify (werift checks neither), and every werift promise gets
 //    a catch (werift's SCTP data path rejects on malformed input: an unhandled rejection).
+//  - Once the handshake is done, application-data records are sealed and opened here with the keys
+//    werift derived (relay/dtls-aead.ts), not by werift's record layer, and an SCTP HEARTBEAT alone in
+//    its packet is answered here (heartbeatAck): the two things every idle link does, at a fraction
+//    of werift's cost per record. Alerts and handshake retransmissions still go through the gate below.
 
 import { verify, X509Certificate } from "node:crypto";
 import { DtlsClient, DtlsServer, HashAlgorithm, SignatureAlgorithm, type Transport } from "werift";

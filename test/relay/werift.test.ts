@@ -336,6 +336,15 @@ describe("X25519 through node:crypto (replacing tweetnacl inside werift)", () =>
     expect(nacl.box.keyPair as unknown).toBe(x25519KeyPair);
     const kp = x25519KeyPair();
     expect(hex(x25519(kp.secretKey, nine))).toBe(hex(kp.publicKey));
+    // A pair's own key object (as werift passes the secret: a Buffer over the same memory) and the
+    // secret's bytes parsed anew agree; so does the other side. A secret changed in place is not
+    // mistaken for its pair's key object.
+    const kq = x25519KeyPair();
+    const viaObject = hex(x25519(Buffer.from(kp.secretKey.buffer), kq.publicKey));
+    expect(viaObject).toBe(hex(x25519(kp.secretKey.slice(), kq.publicKey)));
+    expect(viaObject).toBe(hex(x25519(kq.secretKey, kp.publicKey)));
+    kp.secretKey.set(aPriv);
+    expect(hex(x25519(kp.secretKey, nine))).toBe(aPub);
   });
 });
 
