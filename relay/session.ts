@@ -19,6 +19,10 @@
 //    sends nothing), the client verifies the ServerKeyExchange signature and the server
 //    the client's CertificateVerify (werift checks neither), and every werift promise gets
 //    a catch (werift's SCTP data path rejects on malformed input: an unhandled rejection).
+//  - Once the handshake is done, application-data records are sealed and opened here with the keys
+//    werift derived (relay/dtls-aead.ts), not by werift's record layer, and an SCTP HEARTBEAT alone in
+//    its packet is answered here (heartbeatAck): the two things every idle link does, at a fraction
+//    of werift's cost per record. Alerts and handshake retransmissions still go through the gate below.
 
 import { verify, X509Certificate } from "node:crypto";
 import { DtlsClient, DtlsServer, HashAlgorithm, SignatureAlgorithm, type Transport } from "werift";
@@ -27,6 +31,8 @@ import { FP_RE } from "../protocol/addr.ts";
 import type { Guard } from "./sctp-harden.ts";
 import { CT, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
 import { fingerprintOf, normFp, signerOf, type Certificate } from "./cert.ts";
+import { openRecord, recordKeysOf, sealRecord, type RecordKeys } from "./dtls-aead.ts";
+import { crc32cPacket } from "./crc32c.ts";
 import {
   lightenEvents,
   patchWerift,
@@ -77,6 +83,9 @@ export interface ChannelSession {
 
 const SCTP_PORT = 5000;
 const SCTP_ABORT = 6;
+const SCTP_HEARTBEAT = 4;
+const SCTP_HEARTBEAT_ACK = 5;
+const SCTP_ESTABLISHED = 4;
 const PPID_BINARY = 53;
 const PPID_BINARY_EMPTY = 57;
 /** RFC 8841 default a=max-message-size when the SDP says nothing. */
@@ -108,6 +117,12 @@ interface SctpPrivate {
   outboundQueue: { userData: Buffer }[];
   lastSackedTsn: number;
   timer3Expired: () => void;
+  associationState: number;
+  localPort: number;
+  remotePort?: number;
+  localVerificationTag: number;
+  remoteVerificationTag: number;
+  isStopped?: boolean;
 }
 /** SCTP retransmission timeouts in a row with no new acknowledgement before the session is given up
  *  (RFC 9260 §8.1 Association.Max.Retrans is 10; from RTO.Min 200 ms doubling up to 10 s, 8 take ~30 s). */
@@ -144,6 +159,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   let remoteFp: string | undefined;
   let buffered = 0;
   let sctp: Sctp | undefined;
+  /** Record keys once the handshake is done: application data is sealed and opened here (relay/dtls-aead.ts). */
+  let keys: RecordKeys | undefined;
   /** The peer sent an SCTP ABORT (authenticated: it came inside DTLS). */
   let peerAborted = false;
   /** While true, werift's datagrams are not sent (its HelloVerifyRequest: the core sent ours). */
@@ -269,16 +286,25 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
 
   dtls.onError.subscribe((e: unknown) => fail(`handshake-failed: ${e instanceof Error ? e.message : String(e)}`));
   dtls.onClose.subscribe(() => fail("dtls-closed"));
-  dtls.onData.subscribe((buf: Buffer) => {
+  /** One decrypted application-data record: an SCTP packet. */
+  const appData = (buf: Buffer) => {
     if (!sctp) return;
     try {
       h.onAlive?.();
     } catch {
       /* as above */
     }
+    // An idle browser's HEARTBEAT every 30 s: answered here, without werift (see heartbeatAck).
+    if (keys && heartbeatAck(sctp as unknown as SctpPrivate, buf, sealApp)) return;
     if (hasChunk(buf, SCTP_ABORT)) peerAborted = true; // before werift closes on it (synchronously)
     sctpInput(sctp, buf, drop);
-  });
+  };
+  dtls.onData.subscribe(appData);
+  /** One SCTP packet out, as an application-data record sealed with this session's keys. */
+  const sealApp = (data: Uint8Array) => {
+    const ctx = dtls.dtls;
+    lower.send(sealRecord(keys!, CT_APPLICATION_DATA, DTLS_1_2, ctx.epoch, ++ctx.recordSequenceNumber, data));
+  };
   dtls.onConnect.subscribe(() => {
     // DtlsClient fires onConnect again on every retransmitted server Finished.
     if (connected || closed) return;
@@ -297,6 +323,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     // early frame per session (a JOINED, a PONG) until SCTP retransmitted it. Start above it.
     const ctx = (dtls as unknown as { dtls: { recordSequenceNumber: number } }).dtls;
     ctx.recordSequenceNumber = Math.max(ctx.recordSequenceNumber, 1024);
+    keys = recordKeysOf(dtls.cipher.cipher as Parameters<typeof recordKeysOf>[0], role.server);
     release(dtls);
     gate.reasm.clear();
     gate.done.clear();
@@ -316,7 +343,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   const startSctp = () => {
     const s = new (sctpClass())(
       {
-        send: (data: Buffer) => (closed ? Promise.resolve() : dtls.send(data).catch(noop)),
+        send: (data: Buffer) => (closed ? DONE : keys ? (sealApp(data), DONE) : dtls.send(data).catch(noop)),
         close: noop,
       },
       SCTP_PORT,
@@ -380,6 +407,17 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       if (closed) return;
       try {
         const buf = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+        if (keys && appRecordsOnly(buf)) {
+          // The common case once open: application data only, opened here (werift's record layer is
+          // not needed for it). Anything else (an alert, a retransmitted Finished) goes through the gate.
+          for (let o = 0; o < buf.length && !closed; ) {
+            const end = o + 13 + buf.readUInt16BE(o + 11);
+            const plain = openRecord(keys, buf.subarray(o, end));
+            if (plain) appData(plain);
+            o = end;
+          }
+          return;
+        }
         for (const x of filterRecords(buf, connected, dtls, fail, gate)) {
           if (closed) return;
           mute = !!x.mute;
@@ -442,6 +480,41 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   rawSenders.set(session, (b) => void dtls.send(Buffer.from(b)).catch(noop));
   associations.set(session, () => sctp);
   return session;
+}
+
+/** Whether a datagram is whole application-data records of epoch ≥ 1 and nothing else. */
+function appRecordsOnly(buf: Buffer): boolean {
+  let o = 0;
+  while (o + 13 <= buf.length) {
+    if (buf[o] !== CT_APPLICATION_DATA || (buf[o + 3] === 0 && buf[o + 4] === 0)) return false;
+    o += 13 + buf.readUInt16BE(o + 11);
+  }
+  return o === buf.length && o > 0;
+}
+
+/**
+ * A packet that is one SCTP HEARTBEAT and nothing else, for this association, with a good checksum:
+ * answered with its HEARTBEAT ACK (RFC 9260 §8.3: the Heartbeat Information echoed unchanged), built
+ * here, and true. An idle browser sends one every 30 s per link; through werift each cost a packet
+ * parse, chunk objects, a re-serialization and two checksum copies. Anything else (false) takes
+ * werift's path, shape check first.
+ */
+function heartbeatAck(s: SctpPrivate, p: Buffer, send: (pkt: Uint8Array) => void): boolean {
+  if (p.length < 20 || p[12] !== SCTP_HEARTBEAT) return false;
+  const len = p.readUInt16BE(14);
+  if (len < 8 || 12 + len > p.length || p.length - 12 - len > 3) return false;
+  if (s.associationState !== SCTP_ESTABLISHED || s.isStopped || s.remotePort === undefined) return false;
+  if (p.readUInt32BE(4) !== s.localVerificationTag || p.readUInt32LE(8) !== crc32cPacket(p) || checkSctpPacket(p)) return false;
+  const out = Buffer.alloc(12 + len + ((4 - (len % 4)) % 4));
+  out.writeUInt16BE(s.localPort, 0);
+  out.writeUInt16BE(s.remotePort, 2);
+  out.writeUInt32BE(s.remoteVerificationTag, 4);
+  out[12] = SCTP_HEARTBEAT_ACK;
+  out.writeUInt16BE(len, 14);
+  p.copy(out, 16, 16, 12 + len);
+  out.writeUInt32LE(crc32cPacket(out), 8);
+  send(out);
+  return true;
 }
 
 /** A retransmitted handshake message is passed on to werift (which answers it by resending its own

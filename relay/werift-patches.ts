@@ -4,25 +4,35 @@
 //  - X25519 through node:crypto. werift does its ECDHE with tweetnacl's pure-JS X25519
 //    (dtls/src/cipher/namedCurve.js, prf.js), which browsers pick first: ~5.4 ms of the relay's
 //    ~7 ms CPU per handshake. The same two functions on the native implementation cost ~0.1 ms.
-//    tweetnacl is pinned beside werift (package.json) and used by nothing else in the relay.
+//    tweetnacl is pinned beside werift (package.json) and used by nothing else in the relay. A key
+//    pair made here keeps its private key object for the exchange (no PKCS#8 round trip).
 //  - SCTP: werift exports only RTCSctpTransport, not its association class; the class is taken once
 //    from a throw-away RTCSctpTransport, and its prototype gets the bounded receive path
 //    (relay/sctp-harden.ts) and an RTO.Min of 200 ms.
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { RTCSctpTransport } from "werift";
 import nacl from "tweetnacl";
 import { hardenSctp } from "./sctp-harden.ts";
 
 const X25519_PKCS8 = /* @__PURE__ */ Buffer.from("302e020100300506032b656e04220420", "hex");
 const X25519_SPKI = /* @__PURE__ */ Buffer.from("302a300506032b656e032100", "hex");
+/** The key object of each secret x25519KeyPair made, by the secret's own ArrayBuffer (werift wraps the
+ *  secret in a Buffer over that same memory): the exchange does not parse it back from PKCS#8. */
+const privateKeys = new WeakMap<ArrayBufferLike, { bytes: Uint8Array; key: KeyObject }>();
 export function x25519KeyPair(): { publicKey: Uint8Array; secretKey: Uint8Array } {
   const k = generateKeyPairSync("x25519");
   const spki = k.publicKey.export({ type: "spki", format: "der" });
   const pkcs8 = k.privateKey.export({ type: "pkcs8", format: "der" });
-  return { publicKey: new Uint8Array(spki.subarray(spki.length - 32)), secretKey: new Uint8Array(pkcs8.subarray(pkcs8.length - 32)) };
+  const secretKey = new Uint8Array(pkcs8.subarray(pkcs8.length - 32));
+  privateKeys.set(secretKey.buffer, { bytes: secretKey.slice(), key: k.privateKey });
+  return { publicKey: new Uint8Array(spki.subarray(spki.length - 32)), secretKey };
 }
 export function x25519(secret: Uint8Array, pub: Uint8Array): Uint8Array {
-  const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8, secret]), format: "der", type: "pkcs8" });
+  const known = secret.byteOffset === 0 && secret.byteLength === 32 ? privateKeys.get(secret.buffer) : undefined;
+  const privateKey =
+    known && Buffer.from(known.bytes).equals(secret)
+      ? known.key
+      : createPrivateKey({ key: Buffer.concat([X25519_PKCS8, secret]), format: "der", type: "pkcs8" });
   const publicKey = createPublicKey({ key: Buffer.concat([X25519_SPKI, pub]), format: "der", type: "spki" });
   return new Uint8Array(diffieHellman({ privateKey, publicKey }));
 }

@@ -194,6 +194,36 @@ describe("sessions over an in-memory pipe", () => {
     p.c.session.close();
   });
 
+  test("a HEARTBEAT is answered by the adapter only when alone, for this association and with a good checksum", async () => {
+    const { crc32cPacket } = await import("../../relay/crc32c.ts");
+    const p = await openPair();
+    const ca = _internal.association(p.c.session) as unknown as { localVerificationTag: number; remoteVerificationTag: number };
+    const hb = (tag: number, corrupt = false) => {
+      const b = Buffer.alloc(12 + 12);
+      b.writeUInt16BE(5000, 0), b.writeUInt16BE(5000, 2), b.writeUInt32BE(tag, 4);
+      b[12] = 4; // HEARTBEAT
+      b.writeUInt16BE(12, 14);
+      b.writeUInt16BE(1, 16), b.writeUInt16BE(8, 18), b.writeUInt32BE(0xdecafbad, 20); // Heartbeat Info
+      b.writeUInt32LE(crc32cPacket(b) ^ (corrupt ? 1 : 0), 8);
+      return b;
+    };
+    const answers = async (pkt: Uint8Array) => {
+      const n = p.s.sent.length;
+      _internal.sendRawSctp(p.c.session, pkt);
+      await Bun.sleep(30);
+      return p.s.sent.length - n;
+    };
+    expect(await answers(hb(ca.remoteVerificationTag))).toBe(1);
+    expect(await answers(hb(ca.remoteVerificationTag, true))).toBe(0); // bad checksum
+    expect(await answers(hb((ca.remoteVerificationTag ^ 1) >>> 0))).toBe(0); // another association's tag
+    const ack = p.s.sent[p.s.sent.length - 1]!;
+    expect(ack[0]).toBe(23); // one application-data record: 13 header + 8 nonce + 24 SCTP + 16 tag
+    expect(ack.length).toBe(13 + 8 + 24 + 16);
+    expect(p.c.closes).toEqual([]);
+    expect(p.s.closes).toEqual([]);
+    p.c.session.close();
+  });
+
   test("a bad fingerprint string is a TypeError", async () => {
     const { clientCert: cc } = await certs();
     const h = { transmit() {}, onOpen() {}, onMessage() {}, onClose() {} };
@@ -306,6 +336,15 @@ describe("X25519 through node:crypto (replacing tweetnacl inside werift)", () =>
     expect(nacl.box.keyPair as unknown).toBe(x25519KeyPair);
     const kp = x25519KeyPair();
     expect(hex(x25519(kp.secretKey, nine))).toBe(hex(kp.publicKey));
+    // A pair's own key object (as werift passes the secret: a Buffer over the same memory) and the
+    // secret's bytes parsed anew agree; so does the other side. A secret changed in place is not
+    // mistaken for its pair's key object.
+    const kq = x25519KeyPair();
+    const viaObject = hex(x25519(Buffer.from(kp.secretKey.buffer), kq.publicKey));
+    expect(viaObject).toBe(hex(x25519(kp.secretKey.slice(), kq.publicKey)));
+    expect(viaObject).toBe(hex(x25519(kq.secretKey, kp.publicKey)));
+    kp.secretKey.set(aPriv);
+    expect(hex(x25519(kp.secretKey, nine))).toBe(aPub);
   });
 });
 
