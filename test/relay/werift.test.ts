@@ -204,7 +204,7 @@ describe("sessions over an in-memory pipe", () => {
       b[12] = 4; // HEARTBEAT
       b.writeUInt16BE(12, 14);
       b.writeUInt16BE(1, 16), b.writeUInt16BE(8, 18), b.writeUInt32BE(0xdecafbad, 20); // Heartbeat Info
-      b.writeUInt32LE(crc32cPacket(b) ^ (corrupt ? 1 : 0), 8);
+      b.writeUInt32LE((crc32cPacket(b) ^ (corrupt ? 1 : 0)) >>> 0, 8); // ^ gives a signed int32: back to unsigned
       return b;
     };
     const answers = async (pkt: Uint8Array) => {
