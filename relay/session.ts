@@ -29,7 +29,7 @@ import { DtlsClient, DtlsServer, HashAlgorithm, SignatureAlgorithm, type Transpo
 import { checkSctpPacket, hasChunk } from "./sctp-check.ts";
 import { FP_RE } from "../protocol/addr.ts";
 import type { Guard } from "./sctp-harden.ts";
-import { CT, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
+import { CT, DTLS_1_2, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
 import { fingerprintOf, normFp, signerOf, type Certificate } from "./cert.ts";
 import { openRecord, recordKeysOf, sealRecord, type RecordKeys } from "./dtls-aead.ts";
 import { crc32cPacket } from "./crc32c.ts";
@@ -93,11 +93,6 @@ const DEFAULT_MAX_MESSAGE_SIZE = 65536;
 /** SCTP receive window we advertise: bounds what a well-behaved peer keeps in flight at us. */
 const RECEIVE_WINDOW = 256 * 1024;
 
-const CT_CHANGE_CIPHER_SPEC = 20;
-const CT_ALERT = 21;
-const CT_HANDSHAKE = 22;
-const CT_APPLICATION_DATA = 23;
-const DTLS_1_2 = 0xfefd;
 const SESSION_SERVER = 2; // werift SessionType.SERVER
 const HS_SERVER_KEY_EXCHANGE = 12;
 const HS_CERTIFICATE_VERIFY = 15;
@@ -260,13 +255,13 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       if (epoch === 0 || !dtls.cipher.cipher) return;
       const seqNo = ++dtls.dtls.recordSequenceNumber;
       const frag = dtls.cipher.cipher.encrypt(dtls.sessionType, Buffer.from([level, desc]), {
-        type: CT_ALERT,
+        type: CT.ALERT,
         version: DTLS_1_2,
         epoch,
         sequenceNumber: seqNo,
       });
       const rec = Buffer.alloc(13 + frag.length);
-      rec[0] = CT_ALERT;
+      rec[0] = CT.ALERT;
       rec.writeUInt16BE(DTLS_1_2, 1);
       rec.writeUInt16BE(epoch, 3);
       rec.writeUIntBE(seqNo, 5, 6);
@@ -303,7 +298,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   /** One SCTP packet out, as an application-data record sealed with this session's keys. */
   const sealApp = (data: Uint8Array) => {
     const ctx = dtls.dtls;
-    lower.send(sealRecord(keys!, CT_APPLICATION_DATA, DTLS_1_2, ctx.epoch, ++ctx.recordSequenceNumber, data));
+    lower.send(sealRecord(keys!, CT.APPLICATION_DATA, DTLS_1_2, ctx.epoch, ++ctx.recordSequenceNumber, data));
   };
   dtls.onConnect.subscribe(() => {
     // DtlsClient fires onConnect again on every retransmitted server Finished.
@@ -486,7 +481,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
 function appRecordsOnly(buf: Buffer): boolean {
   let o = 0;
   while (o + 13 <= buf.length) {
-    if (buf[o] !== CT_APPLICATION_DATA || (buf[o + 3] === 0 && buf[o + 4] === 0)) return false;
+    if (buf[o] !== CT.APPLICATION_DATA || (buf[o + 3] === 0 && buf[o + 4] === 0)) return false;
     o += 13 + buf.readUInt16BE(o + 11);
   }
   return o === buf.length && o > 0;
@@ -570,8 +565,8 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
     if (o + 13 + len > buf.length) break;
     const rec = buf.subarray(o, o + 13 + len);
     o += 13 + len;
-    if (type < CT_CHANGE_CIPHER_SPEC || type > CT_APPLICATION_DATA) continue;
-    if (type === CT_ALERT) {
+    if (type < CT.CHANGE_CIPHER_SPEC || type > CT.APPLICATION_DATA) continue;
+    if (type === CT.ALERT) {
       if (!connected) {
         // Pre-handshake alerts are plaintext by nature; werift swallows fatal ones, so report here.
         if (epoch === 0 && len === 2) fail(`handshake-failed: alert ${rec[14]}`);
@@ -582,7 +577,7 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
       return [];
     }
     if (connected && epoch === 0) continue;
-    if (connected && type === CT_HANDSHAKE) {
+    if (connected && type === CT.HANDSHAKE) {
       // The peer retransmits its last flight when our last one was lost. werift would look for
       // the handshake transcript we released; answer here instead (server: resend flight 6),
       // but only to an authentic record.

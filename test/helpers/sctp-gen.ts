@@ -2,6 +2,7 @@
 // well-formed packets of every chunk type werift parses (RFC 9260 §3.3, RFC 6525, RFC 3758), then
 // one field mutated (a chunk or parameter length, a count, a type, a truncation), checksum fixed
 // (CRC32c, RFC 9260 Appendix A) so that the mutation reaches the chunk parser.
+import { crc32c } from "../../relay/crc32c.ts";
 
 /** xorshift32: deterministic, so a failing case reproduces from its seed. */
 export function rng(seed: number) {
@@ -11,20 +12,8 @@ export function rng(seed: number) {
 }
 type R = ReturnType<typeof rng>;
 
-const CRC_TABLE = /* @__PURE__ */ (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
-export function crc32c(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const x of b) c = CRC_TABLE[(c ^ x) & 255]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+/** SCTP's checksum (RFC 9260 Appendix A): the relay's own, checked against RFC 3720's vectors and werift's in test/relay/dtls-aead.test.ts. */
+export { crc32c };
 
 const u16 = (v: number) => [(v >>> 8) & 255, v & 255];
 const u32 = (v: number) => [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
