@@ -94,6 +94,15 @@ export const LIBRARY_MANGLED = [
   "left",
   "key",
   "frame",
+  "sats",
+  "fatal",
+  "maxBytes",
+  "maxMessage",
+  "maxPending",
+  "ip",
+  "port",
+  "v6",
+  "rooms",
 ] as const;
 
 /** Bundle one browser entry point into a single minified ES module; returns its bytes. Bun bundles

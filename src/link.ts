@@ -110,8 +110,7 @@ export const hangUp = (pc: RTCPeerConnection, dc: RTCDataChannel) => {
 export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
   const a = parseAddr(relay.addr);
   const fp = relay.fp?.toUpperCase?.();
-  if (!a || !FP_RE.test(fp))
-    return Promise.reject(new LinkError(relay.addr, "bad-relay", "not a valid relay address and SHA-256 fingerprint"));
+  if (!a || !FP_RE.test(fp)) return Promise.reject(new LinkError(relay.addr, "bad-relay", "not an ip:port and SHA-256 fingerprint"));
   const PC = o.RTCPeerConnection ?? globalThis.RTCPeerConnection;
   const pc = new PC({ certificates: o.certificates });
   const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
@@ -170,7 +169,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     pc.onconnectionstatechange = () =>
       broken() &&
       (iceUp()
-        ? fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint")
+        ? fail("dtls-fingerprint", "DTLS failed: certificate does not match fp")
         : fail("ice-failed", `ICE failed (is UDP ${a.port} reachable?)`));
     dc.onopen = () => link.send({ t: T.HELLO, min: VERSION, max: VERSION });
     dc.onclose = () => fail("closed", "channel closed");
@@ -220,6 +219,6 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
       await pc.setLocalDescription(offer);
       const mid = /^a=mid:(.*)$/m.exec(offer.sdp!)?.[1]?.trim() ?? "0";
       await pc.setRemoteDescription({ type: "answer", sdp: relayAnswer(a.ip, a.port, a.v6, fp, randomUfrag(), mid, 65536) });
-    })().catch((e) => fail("closed", "WebRTC refused the handshake: " + (e?.message ?? e)));
+    })().catch((e) => fail("closed", "WebRTC refused: " + (e?.message ?? e)));
   });
 }

@@ -154,7 +154,7 @@ function firstLink(relays: RelayInfo[], o: ConnectOptions, sources?: SourceRepor
 export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   const ev = createEmitter<NetEvents>();
   const PC = o.RTCPeerConnection ?? globalThis.RTCPeerConnection;
-  if (!PC) throw new Error("lumamesh: no RTCPeerConnection here; pass one as options.RTCPeerConnection");
+  if (!PC) throw new Error("lumamesh: no RTCPeerConnection (pass options.RTCPeerConnection)");
   // One certificate for the relay link and every direct connection: the peer id is its fingerprint's
   // prefix, so the relay and the other peers can both check it. Made (or read) while relays are looked for.
   let id = random(8);

@@ -233,7 +233,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       bytes = frames.length * RELAYED_OVERHEAD + frames.reduce((n, f) => n + f.length, 0);
     if (bytes / l.rate > RELAY_SEND_MAX || frames.length / l.msgRate > RELAY_SEND_MAX)
       return Promise.reject(
-        RangeError(`lumamesh: ${bytes} bytes cannot pass relay ${l.relay.addr} (${l.rate} B/s) within ${RELAY_SEND_MAX} s`),
+        RangeError(`lumamesh: ${bytes} B cannot pass relay ${l.relay.addr} (${l.rate} B/s) within ${RELAY_SEND_MAX} s`),
       );
     return chain(dq, id, async () => {
       for (const f of frames) {
@@ -343,7 +343,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     if (!left && active.size < host.k && host.relays().flat().length > active.size + refused.size)
       refill = setTimeout(fill, active.size ? 5000 : 1000);
     if (!left && !active.size && !queue.length)
-      joined?.("no relay admitted this page to the room" + (refused.size ? ": " + [...refused.values()].join("; ") : ""));
+      joined?.("no relay admitted it" + (refused.size ? ": " + [...refused.values()].join("; ") : ""));
   };
 
   const onFrame = (f: Frame, l: Link) => {
