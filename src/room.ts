@@ -8,7 +8,7 @@ import { E, T, type Frame } from "../protocol/frames.ts";
 import { deriveRoom, sealMsg, openMsg, type CryptoProvider, type RoomKeys } from "./seal.ts";
 import { encodeData, createReassembler, type Reassembler } from "../protocol/chunk.ts";
 import { sendFrames } from "./send.ts";
-import { concat, fromHex, hex, random } from "../protocol/bytes.ts";
+import { concat, fromHex, hex, int, random, uint } from "../protocol/bytes.ts";
 import { fpId } from "../protocol/addr.ts";
 import { RELAYED_OVERHEAD, Sealed } from "../protocol/sealed.ts";
 import { createMesh, Do, type Action, type ErrorCode, type Path } from "./mesh.ts";
@@ -151,8 +151,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     switch (a[0]) {
       case Do.SEND: {
         const [, , kind, seq, to, body] = a,
-          pt = concat([new Uint8Array(4), session, body]);
-        new DataView(pt.buffer).setUint32(0, seq);
+          pt = concat([int(seq, 4), session, body]);
         void chain(q, id, async () => {
           const sealed = await sealMsg(host.crypto, keys, host.id, fromHex(id), kind, to ? fromHex(to) : zero, pt);
           linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to: fromHex(id), data: concat([Uint8Array.of(kind), sealed]) });
@@ -297,12 +296,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     const pt = await openMsg(host.crypto, keys, from, host.id, kind, fresh ? session : zero, data.subarray(1));
     if (left) return;
     if (!pt || pt.length < 12) return mesh.bad(id, !fresh);
-    mesh.opened(
-      id,
-      l,
-      { kind, seq: new DataView(pt.buffer, pt.byteOffset).getUint32(0), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh },
-      now(),
-    );
+    mesh.opened(id, l, { kind, seq: uint(pt.subarray(0, 4)), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh }, now());
     wake();
   };
 
