@@ -97,6 +97,9 @@ export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r
   ].join("\r\n");
 }
 
+/** The page's monotonic clock (ms). */
+export const now = () => performance.now();
+
 /** Close a connection and its channel without hearing of it: their handlers go first. */
 export const hangUp = (pc: RTCPeerConnection, dc: RTCDataChannel) => {
   dc.onmessage = dc.onclose = pc.onconnectionstatechange = pc.oniceconnectionstatechange = null;
@@ -120,7 +123,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     rx = 0,
     due = 0,
     bad = 0;
-  const t0 = performance.now();
+  const t0 = now();
   const iceUp = () => /^(connected|completed)$/.test(pc.iceConnectionState),
     broken = () => /^(failed|closed)$/.test(pc.connectionState);
   const link: Link = {
@@ -131,9 +134,9 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     msgRate: 0,
     rtt: 0,
     pace: (n) => {
-      const now = performance.now();
-      due = Math.max(due, now - 1000) + Math.max(n / link.rate, 1 / link.msgRate) * 1100;
-      return new Promise((r) => setTimeout(r, due - now));
+      const t = now();
+      due = Math.max(due, t - 1000) + Math.max(n / link.rate, 1 / link.msgRate) * 1100;
+      return new Promise((r) => setTimeout(r, due - t));
     },
     send: (f) => dc.readyState === "open" && dc.send(encode(f) as Uint8Array<ArrayBuffer>),
     onframe: () => {},
@@ -178,7 +181,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
       // A relay that keeps sending what is not the protocol is dropped (rooms move to the next relay).
       if (!f || (link.maxFrame && (f.t === T.WELCOME || f.t < T.WELCOME)))
         return ++bad > MAX_BAD_FRAMES && finish("relay broke the protocol");
-      rx = performance.now();
+      rx = now();
       if (link.maxFrame) return link.onframe(f);
       if (f.t === T.WELCOME) {
         for (const k of ["maxFrame", "rate", "msgRate"] as const)
@@ -201,11 +204,11 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
         let sent = 0;
         const beat = () => {
           if (done) return;
-          const now = performance.now();
+          const t = now();
           if (sent > rx) {
-            if (now - sent > PING_ANSWER_MS) return finish("relay stopped answering");
-          } else if (now - rx > (pc.iceConnectionState === "disconnected" ? PING_ANSWER_MS : PING_AFTER_MS))
-            (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
+            if (t - sent > PING_ANSWER_MS) return finish("relay stopped answering");
+          } else if (t - rx > (pc.iceConnectionState === "disconnected" ? PING_ANSWER_MS : PING_AFTER_MS))
+            (sent = t), link.send({ t: T.PING, data: new Uint8Array(0) });
           timer = setTimeout(beat, 500);
         };
         timer = setTimeout(beat, 500);

@@ -12,7 +12,7 @@ import { concat, fromHex, hex, int, random, uint } from "../protocol/bytes.ts";
 import { fpId } from "../protocol/addr.ts";
 import { RELAYED_OVERHEAD, Sealed } from "../protocol/sealed.ts";
 import { createMesh, Do, type Action, type ErrorCode, type Path } from "./mesh.ts";
-import { hangUp, type Link, type RelayInfo } from "./link.ts";
+import { hangUp, now, type Link, type RelayInfo } from "./link.ts";
 import { rank } from "./discover.ts";
 
 export type { Path } from "./mesh.ts";
@@ -127,7 +127,6 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
   const q = new Map<string, Promise<unknown>>(),
     dq = new Map<string, Promise<unknown>>();
   const active = new Map<string, Link>();
-  const now = () => performance.now();
   let left = false,
     rq: Promise<unknown> = Promise.resolve(),
     timer: ReturnType<typeof setTimeout> | undefined;
