@@ -184,12 +184,10 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
       rx = now();
       if (link.maxFrame) return link.onframe(f);
       if (f.t === T.WELCOME) {
+        // Taken as they are checked: a link that fails here is finished (no frame reaches it after).
         for (const k of ["maxFrame", "rate", "msgRate"] as const)
-          if (f[k] < WELCOME_FLOOR[k]) return fail("protocol", `relay announced ${k} ${f[k]}, below ${WELCOME_FLOOR[k]}`);
+          if ((link[k] = f[k]) < WELCOME_FLOOR[k]) return fail("protocol", `relay announced ${k} ${f[k]}, below ${WELCOME_FLOOR[k]}`);
         link.rtt = rx - t0;
-        link.maxFrame = f.maxFrame;
-        link.rate = f.rate;
-        link.msgRate = f.msgRate;
         clearTimeout(timer);
         dc.onclose = () => finish("relay closed the channel");
         pc.onconnectionstatechange = () => broken() && finish("connection " + pc.connectionState);
