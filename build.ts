@@ -128,7 +128,7 @@ export async function bundle(entry: string, define: Record<string, string> = {})
   });
   // terser last: its names (one scope's `e` reused in every inner scope that does not need the
   // outer one) and its inlining of functions used once compress better: ~650 B brotli of 10,574.
-  const { code = "" } = await minify(es, { module: true, toplevel: true, compress: { passes: 2 }, mangle: true });
+  const { code = "" } = await minify(es, { module: true, toplevel: true, compress: { passes: 2, hoist_funs: true }, mangle: true });
   // A name left as a property (.n, n: or n( as a key, {n, or ,n shorthand) or as a whole string ("n",
   // read through a string) after mangling; the same letters as a local name or inside a word are fine.
   for (const n of library ? LIBRARY_MANGLED : [])
