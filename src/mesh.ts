@@ -146,15 +146,14 @@ export function createMesh(self: string, ses: string, nick: string, act: (...a: 
   const send = (m: Member, kind: Sealed, body: Uint8Array) => act(Do.SEND, m.id, kind, ++m.tx, kind === Sealed.HELLO ? "" : m.ses, body);
   // HELLOs to candidates cost a seal and a relay frame each: HELLO_RATE a second at most (burst 2×),
   // the rest wait their turn. A HELLO owed to a member that proved itself is never held back.
-  let tokens = 2 * HELLO_RATE,
-    at = 0;
+  // A token bucket kept as the time its tokens were spent up to: never more than 2 s behind now
+  // (a full bucket), a HELLO_RATE-th of a second forward per HELLO, empty when within that of now.
+  let spent = -Infinity;
   const hello = (m: Member, now: number) => {
-    tokens = Math.min(2 * HELLO_RATE, tokens + ((now - at) * HELLO_RATE) / 1000);
-    at = now;
-    const wait = !m.proven && tokens < 1;
+    const wait = !m.proven && (spent = Math.max(spent, now - 2000)) + 1000 / HELLO_RATE > now;
     m.hello = now + (wait ? 1000 / HELLO_RATE : HELLO_EVERY);
     if (wait) return;
-    if (!m.proven) tokens--;
+    if (!m.proven) spent += 1000 / HELLO_RATE;
     m.said = true;
     send(m, Sealed.HELLO, enc({ nick }));
   };
