@@ -159,10 +159,8 @@ export function byDistance(relays: RelayInfo[]): RelayInfo[] {
     const m = at[r.addr];
     return m && now - m[2] < FAIL_MS ? 3e9 : m?.[1] || 2e9;
   };
-  return relays
-    .map((r, i) => [key(r), i, r] as const)
-    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
-    .map((x) => x[2]);
+  // Array sorts are stable (ES2019): equal keys keep the given order.
+  return [...relays].sort((a, b) => key(a) - key(b));
 }
 
 /**
