@@ -46,7 +46,7 @@ export const encodeData = (data: unknown, max = DATA_FRAME_MAX): Uint8Array<Arra
   const id = int((seq = (seq + 1) >>> 0), 4);
   for (let o = 0; o < n; ) {
     const e = Math.min(n, o + max - (o ? 5 : 9));
-    out.push(concat([Uint8Array.of(k | (o ? NEXT : FIRST)), id, o ? new Uint8Array(0) : int(n, 4), p.subarray(o, e)]));
+    out.push(concat([Uint8Array.of(k | (o ? NEXT : FIRST)), id, int(n, o ? 0 : 4), p.subarray(o, e)]));
     o = e;
   }
   return out;
