@@ -172,7 +172,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     pc.onconnectionstatechange = () =>
       broken() &&
       (iceUp()
-        ? fail("dtls-fingerprint", "DTLS failed: wrong fingerprint")
+        ? fail("dtls-fingerprint", "DTLS failed: certificate does not match the fingerprint")
         : fail("ice-failed", `ICE failed (is UDP ${a.port} reachable?)`));
     dc.onopen = () => link.send({ t: T.HELLO, min: VERSION, max: VERSION });
     dc.onclose = () => fail("closed", "channel closed");
