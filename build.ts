@@ -162,7 +162,7 @@ export function assertNoImports(code: string, name: string) {
  * and 14 more names; rooms hear links through RoomHost.rooms; dead sums and branches out; ~300 B)
  * took it to 10,520. The idle link's PING moving from 30 s to 120 s of silence changed one literal
  * (3e4 → 12e4) and brotli by +54 B (10,574): at this size brotli's choices jump with any byte, so the
- * budget, 10,624, kept ~50 B of room. A third pass (issue 15) took it to 9,700: terser after esbuild
+ * budget, 10,624, kept ~50 B of room. A third pass (issue 15) took it to 9,697: terser after esbuild
  * (−657 B: its names, one scope's `e` reused in every inner scope that needs no outer one, and its
  * inlining of functions used once), 9 more mangled names (~23 B), shorter messages (~90 B), the
  * frames' big-endian integers for every u32 instead of DataViews (~45 B), the HELLO bucket as a
