@@ -16,7 +16,7 @@
 // Chunks of a message arrive in order (reliable ordered channel); messages may interleave, keyed by id.
 // After a message is dropped, each of its remaining frames also returns an error.
 
-import { concat, utf8Decode, utf8Encode } from "./bytes.ts";
+import { concat, int, uint, utf8Decode, utf8Encode } from "./bytes.ts";
 
 /** The largest data frame on a direct channel (relayed frames are smaller: relay maxFrame − sealed.ts RELAYED_OVERHEAD). */
 export const DATA_FRAME_MAX = 16384;
@@ -42,23 +42,11 @@ export const encodeData = (data: unknown, max = DATA_FRAME_MAX): Uint8Array<Arra
   }
   const n = p.length,
     out: Uint8Array<ArrayBuffer>[] = [];
-  if (n < max) {
-    const f = new Uint8Array(n + 1);
-    f[0] = k;
-    f.set(p, 1);
-    return [f];
-  }
-  const id = (seq = (seq + 1) >>> 0);
+  if (n < max) return [concat([Uint8Array.of(k), p])];
+  const id = int((seq = (seq + 1) >>> 0), 4);
   for (let o = 0; o < n; ) {
-    const h = o ? 5 : 9,
-      e = Math.min(n, o + max - h),
-      f = new Uint8Array(h + e - o),
-      v = new DataView(f.buffer);
-    f[0] = k | (o ? NEXT : FIRST);
-    v.setUint32(1, id);
-    if (!o) v.setUint32(5, n);
-    f.set(p.subarray(o, e), h);
-    out.push(f);
+    const e = Math.min(n, o + max - (o ? 5 : 9));
+    out.push(concat([Uint8Array.of(k | (o ? NEXT : FIRST)), id, int(n, o ? 0 : 4), p.subarray(o, e)]));
     o = e;
   }
   return out;
@@ -112,15 +100,14 @@ export const createReassembler = ({
     const n = f.length,
       k = f[0] & 3,
       fl = f[0] & 252,
-      v = new DataView(f.buffer, f.byteOffset, n),
-      id = n > 4 && v.getUint32(1);
+      id = n > 4 && uint(f.subarray(1, 5));
     if (!n || k > 2) return err("bad frame");
     if (!fl) return n - 1 > maxMessage ? err("too large") : stale ? wait() : done(k, f.slice(1));
     if (id === false || (fl !== FIRST && fl !== NEXT)) return err("bad frame");
     let e = m.get(id);
     if (fl === FIRST) {
       if (e || n < 9) return (m.delete(id), err("bad frame"));
-      const t = v.getUint32(5);
+      const t = uint(f.subarray(5, 9));
       if (t > maxMessage) return err("too large");
       let claimed = t;
       for (const x of m.values()) claimed += x.t;

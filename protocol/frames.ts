@@ -3,7 +3,7 @@
 // are written down in docs/protocol.md; the examples there are checked by test/protocol/frames.test.ts.
 // decode() never throws on wire input: it returns null for anything malformed.
 
-import { concat, utf8Decode, utf8Encode } from "./bytes.ts";
+import { concat, int, uint, utf8Decode, utf8Encode } from "./bytes.ts";
 
 export const VERSION = 1;
 /** Largest frame either side sends or accepts, in bytes (the relay announces its own in WELCOME). */
@@ -117,7 +117,7 @@ export function encode(f: Frame): Uint8Array {
       n = FIXED[c];
     out.push(
       c <= "4"
-        ? Uint8Array.from({ length: n }, (_, i) => (x / 256 ** (n - 1 - i)) & 255)
+        ? int(x, n)
         : c === "b"
           ? Uint8Array.of(x ? 1 : 0)
           : c === "s" || c === "m"
@@ -143,7 +143,7 @@ export function decode(b: Uint8Array): Frame | null {
     if (o > n || (c === "b" && s[0] > 1) || (c === "p" && m > 64) || (c === "l" && m % 8)) return null;
     f[k] =
       c <= "4"
-        ? s.reduce((a, x) => a * 256 + x, 0)
+        ? uint(s)
         : c === "b"
           ? s[0] === 1
           : c === "s" || c === "m"

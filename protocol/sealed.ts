@@ -39,6 +39,6 @@ export const RELAYED_OVERHEAD = 67;
 /** The additional data a sealed message is bound to. RangeError on bad ids, sessions or type. */
 export function sealedAD(topic: Uint8Array, from: Uint8Array, to: Uint8Array, type: number, toSession: Uint8Array): Uint8Array {
   if (from.length !== 8 || to.length !== 8 || toSession.length !== 8 || type !== (type & 255))
-    throw new RangeError("lumamesh: peer ids and sessions are 8 bytes, type is 0..255");
+    throw new RangeError("lumamesh: ids and sessions are 8 bytes, type a byte");
   return concat([utf8Encode("lmv2"), topic, from, to, Uint8Array.of(type), toSession]);
 }

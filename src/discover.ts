@@ -3,7 +3,7 @@
 // read through ord recursion (same-origin when this library was itself loaded from an ord route,
 // else the configured ord origins); the list compiled into this bundle; relays cached from earlier
 // visits. Inside an inscription only same-origin ord routes are ever requested.
-import { concat, fromHex, utf8Encode } from "../protocol/bytes.ts";
+import { concat, fromHex, uint, utf8Encode } from "../protocol/bytes.ts";
 import { parseBootstrap, type RelayInfo } from "../protocol/bootstrap.ts";
 import { recordShape, recordSignedBytes } from "../protocol/record.ts";
 
@@ -159,10 +159,8 @@ export function byDistance(relays: RelayInfo[]): RelayInfo[] {
     const m = at[r.addr];
     return m && now - m[2] < FAIL_MS ? 3e9 : m?.[1] || 2e9;
   };
-  return relays
-    .map((r, i) => [key(r), i, r] as const)
-    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
-    .map((x) => x[2]);
+  // Array sorts are stable (ES2019): equal keys keep the given order.
+  return [...relays].sort((a, b) => key(a) - key(b));
 }
 
 /**
@@ -203,7 +201,7 @@ export async function rank(topic: Uint8Array, relays: RelayInfo[], sha256: (d: U
   const scored = await Promise.all(
     relays.map(async (r) => {
       const h = await sha256(concat([topic, utf8Encode(r.fp)]));
-      return [new DataView(h.buffer).getUint32(0), r] as const;
+      return [uint(h.subarray(0, 4)), r] as const;
     }),
   );
   return scored.sort((a, b) => b[0] - a[0]).map((x) => x[1]);

@@ -97,6 +97,9 @@ export function relayAnswer(ip: string, port: number, v6: boolean, fp: string, r
   ].join("\r\n");
 }
 
+/** The page's monotonic clock (ms). */
+export const now = () => performance.now();
+
 /** Close a connection and its channel without hearing of it: their handlers go first. */
 export const hangUp = (pc: RTCPeerConnection, dc: RTCDataChannel) => {
   dc.onmessage = dc.onclose = pc.onconnectionstatechange = pc.oniceconnectionstatechange = null;
@@ -110,8 +113,7 @@ export const hangUp = (pc: RTCPeerConnection, dc: RTCDataChannel) => {
 export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
   const a = parseAddr(relay.addr);
   const fp = relay.fp?.toUpperCase?.();
-  if (!a || !FP_RE.test(fp))
-    return Promise.reject(new LinkError(relay.addr, "bad-relay", "not a valid relay address and SHA-256 fingerprint"));
+  if (!a || !FP_RE.test(fp)) return Promise.reject(new LinkError(relay.addr, "bad-relay", "not an ip:port and SHA-256 fingerprint"));
   const PC = o.RTCPeerConnection ?? globalThis.RTCPeerConnection;
   const pc = new PC({ certificates: o.certificates });
   const dc = pc.createDataChannel("", { negotiated: true, id: 0 });
@@ -121,7 +123,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     rx = 0,
     due = 0,
     bad = 0;
-  const t0 = performance.now();
+  const t0 = now();
   const iceUp = () => /^(connected|completed)$/.test(pc.iceConnectionState),
     broken = () => /^(failed|closed)$/.test(pc.connectionState);
   const link: Link = {
@@ -132,9 +134,9 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     msgRate: 0,
     rtt: 0,
     pace: (n) => {
-      const now = performance.now();
-      due = Math.max(due, now - 1000) + Math.max(n / link.rate, 1 / link.msgRate) * 1100;
-      return new Promise((r) => setTimeout(r, due - now));
+      const t = now();
+      due = Math.max(due, t - 1000) + Math.max(n / link.rate, 1 / link.msgRate) * 1100;
+      return new Promise((r) => setTimeout(r, due - t));
     },
     send: (f) => dc.readyState === "open" && dc.send(encode(f) as Uint8Array<ArrayBuffer>),
     onframe: () => {},
@@ -170,7 +172,7 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
     pc.onconnectionstatechange = () =>
       broken() &&
       (iceUp()
-        ? fail("dtls-fingerprint", "DTLS failed: the relay's certificate does not match the fingerprint")
+        ? fail("dtls-fingerprint", "DTLS failed: certificate does not match the fingerprint")
         : fail("ice-failed", `ICE failed (is UDP ${a.port} reachable?)`));
     dc.onopen = () => link.send({ t: T.HELLO, min: VERSION, max: VERSION });
     dc.onclose = () => fail("closed", "channel closed");
@@ -179,15 +181,13 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
       // A relay that keeps sending what is not the protocol is dropped (rooms move to the next relay).
       if (!f || (link.maxFrame && (f.t === T.WELCOME || f.t < T.WELCOME)))
         return ++bad > MAX_BAD_FRAMES && finish("relay broke the protocol");
-      rx = performance.now();
+      rx = now();
       if (link.maxFrame) return link.onframe(f);
       if (f.t === T.WELCOME) {
+        // Taken as they are checked: a link that fails here is finished (no frame reaches it after).
         for (const k of ["maxFrame", "rate", "msgRate"] as const)
-          if (f[k] < WELCOME_FLOOR[k]) return fail("protocol", `relay announced ${k} ${f[k]}, below ${WELCOME_FLOOR[k]}`);
+          if ((link[k] = f[k]) < WELCOME_FLOOR[k]) return fail("protocol", `relay announced ${k} ${f[k]}, below ${WELCOME_FLOOR[k]}`);
         link.rtt = rx - t0;
-        link.maxFrame = f.maxFrame;
-        link.rate = f.rate;
-        link.msgRate = f.msgRate;
         clearTimeout(timer);
         dc.onclose = () => finish("relay closed the channel");
         pc.onconnectionstatechange = () => broken() && finish("connection " + pc.connectionState);
@@ -202,11 +202,11 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
         let sent = 0;
         const beat = () => {
           if (done) return;
-          const now = performance.now();
+          const t = now();
           if (sent > rx) {
-            if (now - sent > PING_ANSWER_MS) return finish("relay stopped answering");
-          } else if (now - rx > (pc.iceConnectionState === "disconnected" ? PING_ANSWER_MS : PING_AFTER_MS))
-            (sent = now), link.send({ t: T.PING, data: new Uint8Array(0) });
+            if (t - sent > PING_ANSWER_MS) return finish("relay stopped answering");
+          } else if (t - rx > (pc.iceConnectionState === "disconnected" ? PING_ANSWER_MS : PING_AFTER_MS))
+            (sent = t), link.send({ t: T.PING, data: new Uint8Array(0) });
           timer = setTimeout(beat, 500);
         };
         timer = setTimeout(beat, 500);
@@ -220,6 +220,6 @@ export function openLink(relay: RelayInfo, o: LinkOptions = {}): Promise<Link> {
       await pc.setLocalDescription(offer);
       const mid = /^a=mid:(.*)$/m.exec(offer.sdp!)?.[1]?.trim() ?? "0";
       await pc.setRemoteDescription({ type: "answer", sdp: relayAnswer(a.ip, a.port, a.v6, fp, randomUfrag(), mid, 65536) });
-    })().catch((e) => fail("closed", "WebRTC refused the handshake: " + (e?.message ?? e)));
+    })().catch((e) => fail("closed", "WebRTC refused: " + (e?.message ?? e)));
   });
 }

@@ -146,15 +146,14 @@ export function createMesh(self: string, ses: string, nick: string, act: (...a: 
   const send = (m: Member, kind: Sealed, body: Uint8Array) => act(Do.SEND, m.id, kind, ++m.tx, kind === Sealed.HELLO ? "" : m.ses, body);
   // HELLOs to candidates cost a seal and a relay frame each: HELLO_RATE a second at most (burst 2×),
   // the rest wait their turn. A HELLO owed to a member that proved itself is never held back.
-  let tokens = 2 * HELLO_RATE,
-    at = 0;
+  // A token bucket kept as the time its tokens were spent up to: never more than 2 s behind now
+  // (a full bucket), a HELLO_RATE-th of a second forward per HELLO, empty when within that of now.
+  let spent = -Infinity;
   const hello = (m: Member, now: number) => {
-    tokens = Math.min(2 * HELLO_RATE, tokens + ((now - at) * HELLO_RATE) / 1000);
-    at = now;
-    const wait = !m.proven && tokens < 1;
+    const wait = !m.proven && (spent = Math.max(spent, now - 2000)) + 1000 / HELLO_RATE > now;
     m.hello = now + (wait ? 1000 / HELLO_RATE : HELLO_EVERY);
     if (wait) return;
-    if (!m.proven) tokens--;
+    if (!m.proven) spent += 1000 / HELLO_RATE;
     m.said = true;
     send(m, Sealed.HELLO, enc({ nick }));
   };
@@ -165,7 +164,8 @@ export function createMesh(self: string, ses: string, nick: string, act: (...a: 
       k = code + (members.has(id) ? "" : msg);
     set.has(k) || (set.add(k), act(Do.ERROR, id, code, msg));
   };
-  const malformed = (id: string) => no(id, "relay", `peer ${id} sent a malformed message`);
+  const malformed = (id: string) => no(id, "relay", `peer ${id}: malformed message`),
+    replay = (id: string) => no(id, "replay", `peer ${id}: replayed message`);
   const announce = (m: Member, path: Path, now: number) => {
     if ((path === "direct" && !(m.ok && m.ice)) || m.path === path) return;
     const first = !m.path;
@@ -201,10 +201,10 @@ export function createMesh(self: string, ses: string, nick: string, act: (...a: 
   /** A sealed message from `id` opened; it came through `link`. */
   const opened = (id: string, link: unknown, o: Opened, now: number): void => {
     // Only a HELLO may name no session of ours; anything else was sealed for another visit.
-    if (id === self || (!o.fresh && o.kind !== Sealed.HELLO)) return no(id, "replay", `a message from ${id} was a replay`);
+    if (id === self || (!o.fresh && o.kind !== Sealed.HELLO)) return replay(id);
     let m = get(id);
     if (!m) {
-      if (count(true) >= MAX_MEMBERS) return no(id, "limit", `room is full here (${MAX_MEMBERS})`);
+      if (count(true) >= MAX_MEMBERS) return no(id, "limit", `room full (${MAX_MEMBERS})`);
       m = add(id, now);
     }
     m.via.add(link);
@@ -219,7 +219,7 @@ export function createMesh(self: string, ses: string, nick: string, act: (...a: 
       if (m.pc) return (drop(m), opened(id, link, o, now));
       (m.ses = o.ses), (m.rx = 0);
     }
-    if (o.seq <= m.rx) return no(id, "replay", `a message from ${id} was a replay`);
+    if (o.seq <= m.rx) return replay(id);
     m.rx = o.seq;
     if (!m.proven) {
       m.proven = true;
@@ -232,7 +232,7 @@ export function createMesh(self: string, ses: string, nick: string, act: (...a: 
       // Relayed data is as good as the room key; a member on a working direct path (DTLS-checked)
       // sends there, so relayed data then could be forged by anyone holding the key: refused, unless
       // it continues a message begun on the relay before the switch.
-      if (m.ok && m.ice && !m.partial) return no(id, "relay", `relayed data from ${id} while a direct path is up`);
+      if (m.ok && m.ice && !m.partial) return no(id, "relay", `peer ${id}: relayed data while direct`);
       // Relayed data from a member not yet announced: it fell back to the relay (maybe a moment before us).
       m.path || announce(m, "relayed", now);
       return act(Do.DATA, id, o.body);
@@ -269,7 +269,7 @@ export function createMesh(self: string, ses: string, nick: string, act: (...a: 
       if (m) return void m.via.add(link);
       // Too many candidates: the oldest goes (a relay naming thousands of ids cannot keep out the one that joins now).
       if (count(false) >= MAX_CANDIDATES) {
-        no(id, "limit", "too many unproven members named by the relay");
+        no(id, "limit", "relay named too many members");
         members.delete([...members.values()].find((x) => !x.proven)!.id);
       }
       (m = add(id, now)).via.add(link);
@@ -293,7 +293,7 @@ export function createMesh(self: string, ses: string, nick: string, act: (...a: 
      *  Anything else names a session: sealed for an earlier visit of this page (it crashed and came
      *  back under its id) or tampered with; counted, not reported. */
     bad: (id: string, hello: boolean) =>
-      hello ? no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password, or tampered with)`) : void st.rejected++,
+      hello ? no(id, "decrypt", `peer ${id}: cannot decrypt (wrong room password?)`) : void st.rejected++,
 
     opened,
 
@@ -324,7 +324,7 @@ export function createMesh(self: string, ses: string, nick: string, act: (...a: 
       const m = get(id);
       if (!m) return;
       if (ok === undefined) return void (m.ok && ((m.ok = false), m.via.size ? lost(m, now) : drop(m)));
-      if (!ok) return (no(id, "identity", `peer ${id} does not hold the certificate its id names`), drop(m));
+      if (!ok) return (no(id, "identity", `peer ${id}: certificate does not match id`), drop(m));
       m.ok = m.ice = true;
       announce(m, "direct", now);
     },

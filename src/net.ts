@@ -2,7 +2,7 @@
 // that answers, keeps the link up (reconnecting with backoff when the relay goes away), learns relays
 // from relays (bounded, ranked below its own sources) and carries frames for rooms.
 import { createEmitter } from "./emitter.ts";
-import { openLink, LinkError, type Link, type LinkOptions, type RelayInfo, type FailReason } from "./link.ts";
+import { openLink, now, LinkError, type Link, type LinkOptions, type RelayInfo, type FailReason } from "./link.ts";
 import { T, type Frame } from "../protocol/frames.ts";
 import { joinRoom, type JoinOptions, type Room, type RoomHost, type RoomIn } from "./room.ts";
 import { webCrypto, type CryptoProvider } from "./seal.ts";
@@ -154,7 +154,7 @@ function firstLink(relays: RelayInfo[], o: ConnectOptions, sources?: SourceRepor
 export async function createNet(o: ConnectOptions = {}): Promise<Net> {
   const ev = createEmitter<NetEvents>();
   const PC = o.RTCPeerConnection ?? globalThis.RTCPeerConnection;
-  if (!PC) throw new Error("lumamesh: no RTCPeerConnection here; pass one as options.RTCPeerConnection");
+  if (!PC) throw new Error("lumamesh: no RTCPeerConnection (pass options.RTCPeerConnection)");
   // One certificate for the relay link and every direct connection: the peer id is its fingerprint's
   // prefix, so the relay and the other peers can both check it. Made (or read) while relays are looked for.
   let id = random(8);
@@ -192,9 +192,9 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     seen(l.relay, l.rtt);
     let taught = -Infinity;
     const learn = (json: string) => {
-      const now = performance.now();
-      if (now - taught < RECORDS_EVERY) return;
-      taught = now;
+      const t = now();
+      if (t - taught < RECORDS_EVERY) return;
+      taught = t;
       learning = learning
         .then(() => checkRecords(json, home))
         .then((rs) => {
@@ -288,12 +288,10 @@ export async function createNet(o: ConnectOptions = {}): Promise<Net> {
     ping(timeoutMs = 5000) {
       const data = random(8),
         k = data.join(),
-        t0 = performance.now();
+        t0 = now();
       return new Promise<number>((resolve, reject) => {
         // One way out: the PONG (no argument), the timeout or no link (a reason).
-        const end = (why?: string) => (
-          clearTimeout(t), pongs.delete(k), why ? reject(new Error("lumamesh: " + why)) : resolve(performance.now() - t0)
-        );
+        const end = (why?: string) => (clearTimeout(t), pongs.delete(k), why ? reject(new Error("lumamesh: " + why)) : resolve(now() - t0));
         const t = setTimeout(end, timeoutMs, "ping timed out");
         pongs.set(k, end);
         net.send({ t: T.PING, data }) || end("not connected");

@@ -8,11 +8,11 @@ import { E, T, type Frame } from "../protocol/frames.ts";
 import { deriveRoom, sealMsg, openMsg, type CryptoProvider, type RoomKeys } from "./seal.ts";
 import { encodeData, createReassembler, type Reassembler } from "../protocol/chunk.ts";
 import { sendFrames } from "./send.ts";
-import { concat, fromHex, hex, random } from "../protocol/bytes.ts";
+import { concat, fromHex, hex, int, random, uint } from "../protocol/bytes.ts";
 import { fpId } from "../protocol/addr.ts";
 import { RELAYED_OVERHEAD, Sealed } from "../protocol/sealed.ts";
 import { createMesh, Do, type Action, type ErrorCode, type Path } from "./mesh.ts";
-import { hangUp, type Link, type RelayInfo } from "./link.ts";
+import { hangUp, now, type Link, type RelayInfo } from "./link.ts";
 import { rank } from "./discover.ts";
 
 export type { Path } from "./mesh.ts";
@@ -127,7 +127,6 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
   const q = new Map<string, Promise<unknown>>(),
     dq = new Map<string, Promise<unknown>>();
   const active = new Map<string, Link>();
-  const now = () => performance.now();
   let left = false,
     rq: Promise<unknown> = Promise.resolve(),
     timer: ReturnType<typeof setTimeout> | undefined;
@@ -151,8 +150,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     switch (a[0]) {
       case Do.SEND: {
         const [, , kind, seq, to, body] = a,
-          pt = concat([new Uint8Array(4), session, body]);
-        new DataView(pt.buffer).setUint32(0, seq);
+          pt = concat([int(seq, 4), session, body]);
         void chain(q, id, async () => {
           const sealed = await sealMsg(host.crypto, keys, host.id, fromHex(id), kind, to ? fromHex(to) : zero, pt);
           linkOf(id)?.send({ t: T.SEND, topic: keys.topic, to: fromHex(id), data: concat([Uint8Array.of(kind), sealed]) });
@@ -233,7 +231,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
       bytes = frames.length * RELAYED_OVERHEAD + frames.reduce((n, f) => n + f.length, 0);
     if (bytes / l.rate > RELAY_SEND_MAX || frames.length / l.msgRate > RELAY_SEND_MAX)
       return Promise.reject(
-        RangeError(`lumamesh: ${bytes} bytes cannot pass relay ${l.relay.addr} (${l.rate} B/s) within ${RELAY_SEND_MAX} s`),
+        RangeError(`lumamesh: ${bytes} B cannot pass relay ${l.relay.addr} (${l.rate} B/s) within ${RELAY_SEND_MAX} s`),
       );
     return chain(dq, id, async () => {
       for (const f of frames) {
@@ -297,12 +295,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     const pt = await openMsg(host.crypto, keys, from, host.id, kind, fresh ? session : zero, data.subarray(1));
     if (left) return;
     if (!pt || pt.length < 12) return mesh.bad(id, !fresh);
-    mesh.opened(
-      id,
-      l,
-      { kind, seq: new DataView(pt.buffer, pt.byteOffset).getUint32(0), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh },
-      now(),
-    );
+    mesh.opened(id, l, { kind, seq: uint(pt.subarray(0, 4)), ses: hex(pt.subarray(4, 12)), body: pt.subarray(12), fresh }, now());
     wake();
   };
 
@@ -343,7 +336,7 @@ export async function joinRoom(host: RoomHost, name: string, o: JoinOptions = {}
     if (!left && active.size < host.k && host.relays().flat().length > active.size + refused.size)
       refill = setTimeout(fill, active.size ? 5000 : 1000);
     if (!left && !active.size && !queue.length)
-      joined?.("no relay admitted this page to the room" + (refused.size ? ": " + [...refused.values()].join("; ") : ""));
+      joined?.("no relay admitted it" + (refused.size ? ": " + [...refused.values()].join("; ") : ""));
   };
 
   const onFrame = (f: Frame, l: Link) => {

@@ -20,7 +20,7 @@
 // WebCrypto is missing on non-secure origins (plain-HTTP ord servers on a LAN): every primitive goes
 // through a CryptoProvider so fallback.ts (@noble, loaded by dynamic import) can stand in.
 
-import { concat, random, utf8Encode } from "../protocol/bytes.ts";
+import { concat, int, random, utf8Encode } from "../protocol/bytes.ts";
 import { sealedAD } from "../protocol/sealed.ts";
 
 export interface CryptoProvider {
@@ -74,9 +74,8 @@ const L = (s: string) => utf8Encode("lumamesh/v1/" + s);
 
 export const deriveRoom = async (c: CryptoProvider, name: string, password = ""): Promise<RoomKeys> => {
   const n = utf8Encode(name.normalize("NFC")),
-    len = new Uint8Array(4),
+    len = int(n.length, 4),
     e = new Uint8Array(0);
-  new DataView(len.buffer).setUint32(0, n.length);
   const master = (p: string) => c.pbkdf2(concat([len, n, utf8Encode(p)]), L("room"), KDF_ITERATIONS, 32);
   // The topic comes from the name alone, so peers with a wrong password still meet at the relay
   // and can be told why nothing decrypts; the key comes from name and password.
