@@ -26,7 +26,7 @@
 
 import { verify, X509Certificate } from "node:crypto";
 import { DtlsClient, DtlsServer, HashAlgorithm, SignatureAlgorithm, type Transport } from "werift";
-import { checkSctpPacket, hasChunk } from "./sctp-check.ts";
+import { checkSctpPacket, hasChunk, resetsStream } from "./sctp-check.ts";
 import { FP_RE } from "../protocol/addr.ts";
 import type { Guard } from "./sctp-harden.ts";
 import { CT, DTLS_1_2, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
@@ -51,8 +51,8 @@ export interface SessionHandlers {
   onOpen(): void;
   /** one binary DataChannel message */
   onMessage(msg: Uint8Array): void;
-  /** exactly once: 'dtls-closed' | 'sctp-closed' | 'fingerprint-mismatch' | 'handshake-failed: …' | 'closed-locally'
-   *  | 'send-queue-full' | 'retransmit-limit' | 'sctp-message-too-long' */
+  /** exactly once: 'dtls-closed' | 'sctp-closed' | 'channel-closed' (the peer reset channel 0's stream) | 'fingerprint-mismatch'
+   *  | 'handshake-failed: …' | 'closed-locally' | 'send-queue-full' | 'retransmit-limit' | 'sctp-message-too-long' */
   onClose(reason: string): void;
   /** Input dropped before werift saw it (a reason such as 'sctp.chunk-length-under-4'); counted by the caller. */
   onDrop?(reason: string): void;
@@ -85,6 +85,7 @@ const SCTP_PORT = 5000;
 const SCTP_ABORT = 6;
 const SCTP_HEARTBEAT = 4;
 const SCTP_HEARTBEAT_ACK = 5;
+const SCTP_RECONFIG = 130;
 const SCTP_ESTABLISHED = 4;
 const PPID_BINARY = 53;
 const PPID_BINARY_EMPTY = 57;
@@ -140,6 +141,11 @@ export const MAX_DATAGRAM = 1200;
 
 /** Sessions with datagrams to send at the end of this turn of the event loop (see lower.send). */
 const outbox: (() => void)[] = [];
+/** Run `f` at the end of this turn of the event loop, with the datagrams (after those queued so far). */
+function atTurnEnd(f: () => void) {
+  if (!outbox.length) setImmediate(flushOutbox);
+  outbox.push(f);
+}
 function flushOutbox() {
   // A flush that makes another session write (a send error closing it, say) adds to this pass.
   for (let i = 0; i < outbox.length; i++) outbox[i]!();
@@ -158,6 +164,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   let keys: RecordKeys | undefined;
   /** The peer sent an SCTP ABORT (authenticated: it came inside DTLS). */
   let peerAborted = false;
+  /** The peer reset channel 0's stream (closed the channel): the session ends CHANNEL_CLOSE_GRACE_MS later. */
+  let channelClosing: ReturnType<typeof setTimeout> | undefined;
   /** While true, werift's datagrams are not sent (its HelloVerifyRequest: the core sent ours). */
   let mute = false;
   const drop = (reason: string) => {
@@ -197,10 +205,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     send: (buf: Buffer) => {
       // What was written before close() still leaves (the goodbyes); nothing after it.
       if (!closed && !mute) {
-        if (!pending.length) {
-          if (!outbox.length) setImmediate(flushOutbox);
-          outbox.push(flush);
-        }
+        if (!pending.length) atTurnEnd(flush);
         pending.push(buf);
       }
       return DONE;
@@ -230,6 +235,11 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     if (closed) return;
     closed = true;
     open = false;
+    // The peer is gone (its authenticated ABORT or alert): what this turn queued for it (a SACK, an
+    // answer to its stream reset) would only come back as ICMP port unreachable. TLS 1.2 §7.2.1:
+    // "discarding any pending writes".
+    if (peerAborted || reason === "dtls-closed") pending = [];
+    if (channelClosing) clearTimeout(channelClosing);
     if (sctp) {
       const s = sctp;
       sctp = undefined;
@@ -292,6 +302,14 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     // An idle browser's HEARTBEAT every 30 s: answered here, without werift (see heartbeatAck).
     if (keys && heartbeatAck(sctp as unknown as SctpPrivate, buf, sealApp)) return;
     if (hasChunk(buf, SCTP_ABORT)) peerAborted = true; // before werift closes on it (synchronously)
+    if (hasChunk(buf, SCTP_RECONFIG) && peerClosesChannel(sctp as unknown as SctpPrivate, buf)) {
+      // The peer closed channel 0 (a page's dc.close(), then pc.close()): the session has no other
+      // use. It ends shortly (ABORT + close_notify), unless the peer's own ABORT, which a closing
+      // browser sends right behind, comes first: then nothing is sent to a port already closed.
+      // werift would answer the reset with a reset of its own (a datagram and a timer).
+      channelClosing ??= setTimeout(() => shut("channel-closed"), CHANNEL_CLOSE_GRACE_MS);
+      if (buf[COMMON + 0] === SCTP_RECONFIG && COMMON + padded(buf.readUInt16BE(COMMON + 2)) >= buf.length) return;
+    }
     sctpInput(sctp, buf, drop);
   };
   dtls.onData.subscribe(appData);
@@ -397,6 +415,19 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     s.start(SCTP_PORT).catch(noop);
   };
 
+  /** Graceful end: SCTP ABORT + DTLS close_notify, then onClose(reason). */
+  const shut = (reason: string) => {
+    if (closed) return;
+    const s = sctp;
+    if (s && open) {
+      // stop() sends ABORT synchronously (its first await is after transmit) and cancels timers.
+      s.onReceive.allUnsubscribe();
+      s.stop().catch(noop);
+    }
+    sendAlert(1, 0); // close_notify
+    finish(reason);
+  };
+
   const session: ChannelSession = {
     receive(datagram: Uint8Array) {
       if (closed) return;
@@ -461,20 +492,28 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       return remoteFp;
     },
     close() {
-      if (closed) return;
-      const s = sctp;
-      if (s && open) {
-        // stop() sends ABORT synchronously (its first await is after transmit) and cancels timers.
-        s.onReceive.allUnsubscribe();
-        s.stop().catch(noop);
-      }
-      sendAlert(1, 0); // close_notify
-      finish("closed-locally");
+      shut("closed-locally");
     },
   };
   rawSenders.set(session, (b) => void dtls.send(Buffer.from(b)).catch(noop));
   associations.set(session, () => sctp);
   return session;
+}
+
+const COMMON = 12;
+/** How long a session whose peer closed its channel waits for the peer's ABORT before ending itself. */
+const CHANNEL_CLOSE_GRACE_MS = 250;
+const padded = (n: number) => n + ((4 - (n % 4)) % 4);
+
+/** A sound packet of this association whose RE-CONFIG resets channel 0's stream (relay/sctp-check.ts). */
+function peerClosesChannel(s: SctpPrivate, p: Buffer): boolean {
+  return (
+    s.associationState === SCTP_ESTABLISHED &&
+    p.length >= COMMON &&
+    p.readUInt32BE(4) === s.localVerificationTag &&
+    !checkSctpPacket(p) &&
+    resetsStream(p, 0)
+  );
 }
 
 /** Whether a datagram is whole application-data records of epoch ≥ 1 and nothing else. */
