@@ -173,7 +173,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       /* counting must not break the session */
     }
   };
-  const gate: Gate = { reasm: new Reassembler(), done: new Map(), ahead: new Map(), drop };
+  // Client sessions only (a server session's handshake keeps its own state: relay/dtls-server.ts).
+  const gate: Gate | undefined = role.server ? undefined : { reasm: new Reassembler(), done: new Map(), ahead: new Map(), drop };
 
   // werift hands over one record per call: a flight of five handshake messages was five datagrams
   // (five send syscalls, on both ends), an SCTP SACK and the DATA after it two. Records written in
@@ -364,10 +365,10 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     ctx.recordSequenceNumber = Math.max(ctx.recordSequenceNumber, 1024);
     const k = recordKeysOf(dtls.cipher.cipher as Parameters<typeof recordKeysOf>[0], false);
     release(dtls);
-    gate.reasm.clear();
-    gate.done.clear();
-    gate.ahead.clear();
-    gate.early = undefined;
+    gate!.reasm.clear();
+    gate!.done.clear();
+    gate!.ahead.clear();
+    gate!.early = undefined;
     connect(der, k);
   });
 
@@ -497,7 +498,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
           else srv.receive(buf, performance.now());
           return;
         }
-        for (const x of filterRecords(buf, connected, dtls!, fail, gate)) {
+        for (const x of filterRecords(buf, connected, dtls!, fail, gate!)) {
           if (closed) return;
           lower.onData(x, undefined as unknown as Parameters<Transport["onData"]>[1]);
         }
