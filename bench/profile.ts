@@ -56,7 +56,7 @@ const RULES: [string, (f: Frame) => boolean][] = [
         f.url.includes("werift")),
   ],
   [
-    "DTLS (werift + relay record gate)",
+    "DTLS (relay/dtls-server.ts handshake, record layer, session; werift DTLS only on relay dials)",
     (f) => f.url.includes("werift") || /relay\/(werift|dtls-records|dtls|session|cert)[\w-]*\.ts$/.test(f.url),
   ],
   ["relay core, router, cookies, limits", (f) => /relay\/(core|router|cookie|limits)\.ts$/.test(f.url)],

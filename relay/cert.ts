@@ -20,10 +20,13 @@ export interface Certificate {
   fingerprint: string;
 }
 
+const HEX2 = /* @__PURE__ */ Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
 /** sha-256 fingerprint of a DER certificate: "AB:CD:…" (uppercase, colon separated). */
 export function fingerprintOf(certDer: Uint8Array): string {
-  const h = createHash("sha256").update(certDer).digest("hex").toUpperCase();
-  return h.match(/../g)!.join(":");
+  const d = createHash("sha256").update(certDer).digest();
+  let s = HEX2[d[0]!]!;
+  for (let i = 1; i < d.length; i++) s += ":" + HEX2[d[i]!]!;
+  return s;
 }
 
 export function normFp(fp: string): string {

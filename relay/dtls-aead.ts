@@ -52,6 +52,21 @@ export function recordKeysOf(c: WeriftAead | undefined, server: boolean): Record
     : { algorithm: c.blockAlgorithm!, writeKey: key(ck), writeSalt: salt(cn), readKey: key(sk), readSalt: salt(sn) };
 }
 
+/** Record keys from a TLS 1.2 key block (RFC 5246 §6.3: client_write_key, server_write_key,
+ *  client_write_IV, server_write_IV; no MAC keys for AEAD suites), for the server's or the client's side. */
+export function keysFromBlock(algorithm: "aes-128-gcm" | "aes-256-gcm", block: Uint8Array, keyLen: number, server: boolean): RecordKeys {
+  if (block.length < 2 * keyLen + 2 * SALT) throw new RangeError("dtls-aead: key block too short");
+  const key = (o: number) => createSecretKey(Uint8Array.from(block.subarray(o, o + keyLen)));
+  const salt = (o: number) => Uint8Array.from(block.subarray(o, o + SALT));
+  const ck = key(0),
+    sk = key(keyLen),
+    cn = salt(2 * keyLen),
+    sn = salt(2 * keyLen + SALT);
+  return server
+    ? { algorithm, writeKey: sk, writeSalt: sn, readKey: ck, readSalt: cn }
+    : { algorithm, writeKey: ck, writeSalt: cn, readKey: sk, readSalt: sn };
+}
+
 function put48(b: Uint8Array, o: number, v: number) {
   const hi = Math.floor(v / 2 ** 32);
   b[o] = (hi >>> 8) & 255;

@@ -27,6 +27,28 @@ export function hasChunk(p: Uint8Array, type: number): boolean {
   return false;
 }
 
+/** Whether a packet (already found sound by checkSctpPacket) holds a RE-CONFIG chunk whose Outgoing SSN
+ *  Reset Request (RFC 6525 §4.1) resets `stream` (a request naming no stream resets them all): the peer
+ *  closed that DataChannel (RFC 8831 §6.7). */
+export function resetsStream(p: Uint8Array, stream: number): boolean {
+  for (let o = COMMON_HEADER; o + 4 <= p.length; ) {
+    const len = (p[o + 2]! << 8) | p[o + 3]!;
+    if (len < 4) return false;
+    if (p[o] === 130)
+      for (let q = o + 4; q + 4 <= o + len; ) {
+        const plen = (p[q + 2]! << 8) | p[q + 3]!;
+        if (plen < 4) break;
+        if (((p[q]! << 8) | p[q + 1]!) === 13 && plen >= 16) {
+          if (plen === 16) return true;
+          for (let i = q + 16; i + 2 <= q + plen; i += 2) if (((p[i]! << 8) | p[i + 1]!) === stream) return true;
+        }
+        q += plen + ((4 - (plen % 4)) % 4);
+      }
+    o += len + ((4 - (len % 4)) % 4);
+  }
+  return false;
+}
+
 /** Why the packet must not reach werift, or undefined when its shape is sound. */
 export function checkSctpPacket(p: Uint8Array): string | undefined {
   if (p.length < COMMON_HEADER + 4) return "short";

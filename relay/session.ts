@@ -6,30 +6,34 @@
 // Uint8Array and callbacks. werift is imported here and in relay/werift-patches.ts only (pinned 0.25.2).
 //
 // Wiring (why each piece is used the way it is; werift's bugs: docs/werift-bugs.md):
-//  - DtlsServer / DtlsClient run over a tiny `Transport` object ({send, onData, close}).
-//    RTCDtlsTransport is not used: it wants the peer fingerprint up front and a role
-//    from ICE. No RTCPeerConnection, no ICE agent, no SRTP (no use_srtp extension).
+//  - Server sessions (what browsers, and relays that dial this one, reach) do their DTLS handshake
+//    with relay/dtls-server.ts (node:crypto, no werift): werift's DtlsServer cost more than any
+//    other part of a browser's connect (its flight, record and schema objects, and their JIT
+//    compilation) and never checked the client's CertificateVerify. Client sessions (the relay
+//    dialing another relay) use werift's DtlsClient over a tiny `Transport` object ({send, onData,
+//    close}). RTCDtlsTransport is not used: it wants the peer fingerprint up front and a role from
+//    ICE. No RTCPeerConnection, no ICE agent, no SRTP (no use_srtp extension).
 //  - SCTP: one bare association per session (werift's class, patched: relay/werift-patches.ts), no
 //    RTCSctpTransport, no RTCDataChannel, no stand-in DTLS transport: channel 0 is negotiated, so
 //    DCEP is not needed, and remote DCEP OPENs are ignored instead of allocating channels.
-//  - Everything werift misses for a relay is done here: records are filtered before they
-//    reach werift (post-handshake plaintext is dropped: a spoofed ClientHello would
-//    otherwise reset the session), alerts are authenticated here (werift closes on any
-//    alert, even unauthenticated ones), close sends a real close_notify (werift's close()
-//    sends nothing), the client verifies the ServerKeyExchange signature and the server
-//    the client's CertificateVerify (werift checks neither), and every werift promise gets
-//    a catch (werift's SCTP data path rejects on malformed input: an unhandled rejection).
-//  - Once the handshake is done, application-data records are sealed and opened here with the keys
-//    werift derived (relay/dtls-aead.ts), not by werift's record layer, and an SCTP HEARTBEAT alone in
-//    its packet is answered here (heartbeatAck): the two things every idle link does, at a fraction
-//    of werift's cost per record. Alerts and handshake retransmissions still go through the gate below.
+//  - Everything werift misses for a relay is done here: a client session's records are filtered
+//    before they reach werift (post-handshake plaintext is dropped), alerts are authenticated here
+//    (werift closes on any alert, even unauthenticated ones), close sends a real close_notify
+//    (werift's close() sends nothing), the client verifies the ServerKeyExchange signature (werift
+//    does not), and every werift promise gets a catch (werift's SCTP data path rejects on
+//    malformed input: an unhandled rejection).
+//  - Once the handshake is done, application-data records are sealed and opened here
+//    (relay/dtls-aead.ts), not by werift's record layer, and an SCTP HEARTBEAT alone in its packet is
+//    answered here (heartbeatAck): the two things every idle link does, at a fraction of werift's cost
+//    per record.
 
 import { verify, X509Certificate } from "node:crypto";
-import { DtlsClient, DtlsServer, HashAlgorithm, SignatureAlgorithm, type Transport } from "werift";
-import { checkSctpPacket, hasChunk } from "./sctp-check.ts";
+import { DtlsClient, HashAlgorithm, SignatureAlgorithm, type Transport } from "werift";
+import { checkSctpPacket, hasChunk, resetsStream } from "./sctp-check.ts";
 import { FP_RE } from "../protocol/addr.ts";
 import type { Guard } from "./sctp-harden.ts";
-import { CT, DTLS_1_2, HS, Reassembler, handshakeRecord, helloStart, parseHandshakes, withoutCookie } from "./dtls-records.ts";
+import { CT, DTLS_1_2, HS, Reassembler, handshakeRecord, parseHandshakes } from "./dtls-records.ts";
+import { REPLAY_GAP_MS, ServerHandshake } from "./dtls-server.ts";
 import { fingerprintOf, normFp, signerOf, type Certificate } from "./cert.ts";
 import { openRecord, recordKeysOf, sealRecord, type RecordKeys } from "./dtls-aead.ts";
 import { crc32cPacket } from "./crc32c.ts";
@@ -38,6 +42,7 @@ import {
   patchWerift,
   quietWerift,
   sctpClass,
+  weriftClientCurves,
   RTO_BACKOFF_MAX,
   RTO_INITIAL,
   type Sctp,
@@ -51,8 +56,8 @@ export interface SessionHandlers {
   onOpen(): void;
   /** one binary DataChannel message */
   onMessage(msg: Uint8Array): void;
-  /** exactly once: 'dtls-closed' | 'sctp-closed' | 'fingerprint-mismatch' | 'handshake-failed: …' | 'closed-locally'
-   *  | 'send-queue-full' | 'retransmit-limit' | 'sctp-message-too-long' */
+  /** exactly once: 'dtls-closed' | 'sctp-closed' | 'channel-closed' (the peer reset channel 0's stream) | 'fingerprint-mismatch'
+   *  | 'handshake-failed: …' | 'closed-locally' | 'send-queue-full' | 'retransmit-limit' | 'sctp-message-too-long' */
   onClose(reason: string): void;
   /** Input dropped before werift saw it (a reason such as 'sctp.chunk-length-under-4'); counted by the caller. */
   onDrop?(reason: string): void;
@@ -85,6 +90,7 @@ const SCTP_PORT = 5000;
 const SCTP_ABORT = 6;
 const SCTP_HEARTBEAT = 4;
 const SCTP_HEARTBEAT_ACK = 5;
+const SCTP_RECONFIG = 130;
 const SCTP_ESTABLISHED = 4;
 const PPID_BINARY = 53;
 const PPID_BINARY_EMPTY = 57;
@@ -93,13 +99,8 @@ const DEFAULT_MAX_MESSAGE_SIZE = 65536;
 /** SCTP receive window we advertise: bounds what a well-behaved peer keeps in flight at us. */
 const RECEIVE_WINDOW = 256 * 1024;
 
-const SESSION_SERVER = 2; // werift SessionType.SERVER
 const HS_SERVER_KEY_EXCHANGE = 12;
-const HS_CERTIFICATE_VERIFY = 15;
-const HS_FINISHED = 20;
 const HS_SERVER_HELLO_DONE = 14;
-
-type Dtls = DtlsServer | DtlsClient;
 
 const noop = () => {};
 const DONE: Promise<void> = /* @__PURE__ */ Promise.resolve();
@@ -140,6 +141,11 @@ export const MAX_DATAGRAM = 1200;
 
 /** Sessions with datagrams to send at the end of this turn of the event loop (see lower.send). */
 const outbox: (() => void)[] = [];
+/** Run `f` at the end of this turn of the event loop, with the datagrams (after those queued so far). */
+function atTurnEnd(f: () => void) {
+  if (!outbox.length) setImmediate(flushOutbox);
+  outbox.push(f);
+}
 function flushOutbox() {
   // A flush that makes another session write (a send error closing it, say) adds to this pass.
   for (let i = 0; i < outbox.length; i++) outbox[i]!();
@@ -158,8 +164,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   let keys: RecordKeys | undefined;
   /** The peer sent an SCTP ABORT (authenticated: it came inside DTLS). */
   let peerAborted = false;
-  /** While true, werift's datagrams are not sent (its HelloVerifyRequest: the core sent ours). */
-  let mute = false;
+  /** The peer reset channel 0's stream (closed the channel): the session ends CHANNEL_CLOSE_GRACE_MS later. */
+  let channelClosing: ReturnType<typeof setTimeout> | undefined;
   const drop = (reason: string) => {
     try {
       h.onDrop?.(reason);
@@ -167,7 +173,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       /* counting must not break the session */
     }
   };
-  const gate: Gate = { server: role.server, reasm: new Reassembler(), done: new Map(), ahead: new Map(), drop };
+  // Client sessions only (a server session's handshake keeps its own state: relay/dtls-server.ts).
+  const gate: Gate | undefined = role.server ? undefined : { reasm: new Reassembler(), done: new Map(), ahead: new Map(), drop };
 
   // werift hands over one record per call: a flight of five handshake messages was five datagrams
   // (five send syscalls, on both ends), an SCTP SACK and the DATA after it two. Records written in
@@ -196,11 +203,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     closed: false,
     send: (buf: Buffer) => {
       // What was written before close() still leaves (the goodbyes); nothing after it.
-      if (!closed && !mute) {
-        if (!pending.length) {
-          if (!outbox.length) setImmediate(flushOutbox);
-          outbox.push(flush);
-        }
+      if (!closed) {
+        if (!pending.length) atTurnEnd(flush);
         pending.push(buf);
       }
       return DONE;
@@ -208,38 +212,56 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     onData: noop,
     close: () => DONE,
   };
+  const signer = signerOf(role.cert);
+  // Server (the relay serving a browser, or a relay that dialed it): relay/dtls-server.ts. Client (the
+  // relay dialing another relay): werift's DtlsClient.
+  const srv = role.server
+    ? new ServerHandshake({
+        certDer: signer.certDer,
+        sign: signer.sign,
+        send: (r) => void lower.send(Buffer.from(r.buffer, r.byteOffset, r.byteLength)),
+        drop,
+        fail: (reason) => fail(reason),
+        done: (k, der) => connect(der, k),
+      })
+    : undefined;
   // No PEM for werift to parse (it would, in every session, with @fidm/x509): the certificate and a
   // signer over a key object made once per certificate (relay/cert.ts signerOf).
   const options = {
     transport: lower,
     signatureHash: { hash: HashAlgorithm.sha256_4, signature: SignatureAlgorithm.ecdsa_3 },
-    extendedMasterSecret: true,
-    // Server: ask for the browser's certificate so its fingerprint is known (peer identity).
-    certificateRequest: role.server,
+    extendedMasterSecret: clientEms,
   };
-  const dtls: Dtls = role.server ? new DtlsServer(options) : new DtlsClient(options);
-  lightenEvents(dtls, ["onConnect", "onData", "onError", "onClose"]);
-  const signer = signerOf(role.cert);
-  dtls.cipher.localCert = signer.certDer;
-  dtls.cipher.signatureHashAlgorithm = options.signatureHash;
-  // Server: ServerKeyExchange (werift calls localPrivateKey.sign); client: CertificateVerify (signatureData).
-  (dtls.cipher as unknown as { localPrivateKey: unknown }).localPrivateKey = signer;
-  (dtls.cipher as unknown as { signatureData: (d: Buffer, hash: string) => Buffer }).signatureData = (d, hash) => signer.sign(d, hash);
+  const dtls: DtlsClient | undefined = srv ? undefined : new DtlsClient(options);
+  if (dtls) {
+    lightenEvents(dtls, ["onConnect", "onData", "onError", "onClose"]);
+    dtls.cipher.localCert = signer.certDer;
+    dtls.cipher.signatureHashAlgorithm = options.signatureHash;
+    // CertificateVerify: werift calls signatureData.
+    (dtls.cipher as unknown as { signatureData: (d: Buffer, hash: string) => Buffer }).signatureData = (d, hash) => signer.sign(d, hash);
+  }
 
   const finish = (reason: string) => {
     if (closed) return;
     closed = true;
     open = false;
+    // The peer is gone (its authenticated ABORT or alert): what this turn queued for it (a SACK, an
+    // answer to its stream reset) would only come back as ICMP port unreachable. TLS 1.2 §7.2.1:
+    // "discarding any pending writes".
+    if (peerAborted || reason === "dtls-closed") pending = [];
+    if (channelClosing) clearTimeout(channelClosing);
     if (sctp) {
       const s = sctp;
       sctp = undefined;
       s.onReceive.allUnsubscribe();
       s.setState(1 /* CLOSED: cancels every SCTP timer */);
     }
-    dtls.onConnect.allUnsubscribe();
-    dtls.onData.allUnsubscribe();
-    dtls.onError.allUnsubscribe();
-    dtls.onClose.allUnsubscribe();
+    if (dtls) {
+      dtls.onConnect.allUnsubscribe();
+      dtls.onData.allUnsubscribe();
+      dtls.onError.allUnsubscribe();
+      dtls.onClose.allUnsubscribe();
+    }
     try {
       h.onClose(reason);
     } catch {
@@ -250,6 +272,13 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   const sendAlert = (level: number, desc: number) => {
     // werift's DtlsSocket.close() sends nothing; build an encrypted alert record (RFC 6347 §4.1).
     try {
+      if (srv) {
+        // Keys exist once the client's Finished checked out and ours went out (epoch 1).
+        const k = srv.recordKeys;
+        if (k) lower.send(sealRecord(k, CT.ALERT, DTLS_1_2, 1, srv.seq1++, Uint8Array.of(level, desc)));
+        return;
+      }
+      if (!dtls) return;
       // Keys exist once our Finished went out (epoch 1), even before our own checks pass.
       const epoch = dtls.dtls.epoch;
       if (epoch === 0 || !dtls.cipher.cipher) return;
@@ -279,8 +308,8 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     finish(reason);
   };
 
-  dtls.onError.subscribe((e: unknown) => fail(`handshake-failed: ${e instanceof Error ? e.message : String(e)}`));
-  dtls.onClose.subscribe(() => fail("dtls-closed"));
+  dtls?.onError.subscribe((e: unknown) => fail(`handshake-failed: ${e instanceof Error ? e.message : String(e)}`));
+  dtls?.onClose.subscribe(() => fail("dtls-closed"));
   /** One decrypted application-data record: an SCTP packet. */
   const appData = (buf: Buffer) => {
     if (!sctp) return;
@@ -292,25 +321,41 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     // An idle browser's HEARTBEAT every 30 s: answered here, without werift (see heartbeatAck).
     if (keys && heartbeatAck(sctp as unknown as SctpPrivate, buf, sealApp)) return;
     if (hasChunk(buf, SCTP_ABORT)) peerAborted = true; // before werift closes on it (synchronously)
+    if (hasChunk(buf, SCTP_RECONFIG) && peerClosesChannel(sctp as unknown as SctpPrivate, buf)) {
+      // The peer closed channel 0 (a page's dc.close(), then pc.close()): the session has no other
+      // use. It ends shortly (ABORT + close_notify), unless the peer's own ABORT, which a closing
+      // browser sends right behind, comes first: then nothing is sent to a port already closed.
+      // werift would answer the reset with a reset of its own (a datagram and a timer).
+      channelClosing ??= setTimeout(() => shut("channel-closed"), CHANNEL_CLOSE_GRACE_MS);
+      if (buf[COMMON + 0] === SCTP_RECONFIG && COMMON + padded(buf.readUInt16BE(COMMON + 2)) >= buf.length) return;
+    }
     sctpInput(sctp, buf, drop);
   };
-  dtls.onData.subscribe(appData);
+  dtls?.onData.subscribe(appData);
   /** One SCTP packet out, as an application-data record sealed with this session's keys. */
   const sealApp = (data: Uint8Array) => {
-    const ctx = dtls.dtls;
+    if (srv) return void lower.send(sealRecord(keys!, CT.APPLICATION_DATA, DTLS_1_2, 1, srv.seq1++, data));
+    const ctx = dtls!.dtls;
     lower.send(sealRecord(keys!, CT.APPLICATION_DATA, DTLS_1_2, ctx.epoch, ++ctx.recordSequenceNumber, data));
   };
-  dtls.onConnect.subscribe(() => {
+  /** The handshake is done and its proofs checked: the peer's certificate, and the record keys. */
+  const connect = (der: Buffer, k: RecordKeys | undefined) => {
+    if (connected || closed) return;
+    const fp = fingerprintOf(der);
+    if (role.expectFp !== undefined && fp !== role.expectFp) return fail("fingerprint-mismatch", 42 /* bad_certificate */);
+    remoteFp = fp;
+    connected = true;
+    keys = k;
+    startSctp();
+  };
+  dtls?.onConnect.subscribe(() => {
     // DtlsClient fires onConnect again on every retransmitted server Finished.
     if (connected || closed) return;
     const der = dtls.remoteCertificate;
     if (!der) return fail("handshake-failed: no peer certificate", 42);
-    const fp = fingerprintOf(der);
-    if (role.expectFp !== undefined && fp !== role.expectFp) return fail("fingerprint-mismatch", 42 /* bad_certificate */);
-    const proof = role.server ? checkCertificateVerify(dtls, der) : checkServerKeyExchange(dtls, der);
+    if (role.expectFp !== undefined && fingerprintOf(der) !== role.expectFp) return fail("fingerprint-mismatch", 42 /* bad_certificate */);
+    const proof = checkServerKeyExchange(dtls, der);
     if (proof) return fail(`handshake-failed: ${proof}`, 51 /* decrypt_error */);
-    remoteFp = fp;
-    connected = true;
     // werift sends its Finished as epoch 1 with the epoch-0 record counter (sequence 8 or so), then
     // resets the counter and numbers application data 1, 2, 3… (dtls/src/flight/server/flight6.js
     // sendFinished, client/flight5.js). The application record that reaches the Finished's number is a
@@ -318,16 +363,16 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     // early frame per session (a JOINED, a PONG) until SCTP retransmitted it. Start above it.
     const ctx = (dtls as unknown as { dtls: { recordSequenceNumber: number } }).dtls;
     ctx.recordSequenceNumber = Math.max(ctx.recordSequenceNumber, 1024);
-    keys = recordKeysOf(dtls.cipher.cipher as Parameters<typeof recordKeysOf>[0], role.server);
+    const k = recordKeysOf(dtls.cipher.cipher as Parameters<typeof recordKeysOf>[0], false);
     release(dtls);
-    gate.reasm.clear();
-    gate.done.clear();
-    gate.ahead.clear();
-    gate.early = undefined;
-    startSctp();
+    gate!.reasm.clear();
+    gate!.done.clear();
+    gate!.ahead.clear();
+    gate!.early = undefined;
+    connect(der, k);
   });
 
-  if (dtls instanceof DtlsClient) {
+  if (dtls) {
     const client = dtls;
     // Deferred so the caller holds the session before the first transmit() happens.
     queueMicrotask(() => {
@@ -338,7 +383,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
   const startSctp = () => {
     const s = new (sctpClass())(
       {
-        send: (data: Buffer) => (closed ? DONE : keys ? (sealApp(data), DONE) : dtls.send(data).catch(noop)),
+        send: (data: Buffer) => (closed ? DONE : keys ? (sealApp(data), DONE) : dtls ? dtls.send(data).catch(noop) : DONE),
         close: noop,
       },
       SCTP_PORT,
@@ -397,6 +442,41 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     s.start(SCTP_PORT).catch(noop);
   };
 
+  /** Graceful end: SCTP ABORT + DTLS close_notify, then onClose(reason). */
+  const shut = (reason: string) => {
+    if (closed) return;
+    const s = sctp;
+    if (s && open) {
+      // stop() sends ABORT synchronously (its first await is after transmit) and cancels timers.
+      s.onReceive.allUnsubscribe();
+      s.stop().catch(noop);
+    }
+    sendAlert(1, 0); // close_notify
+    finish(reason);
+  };
+
+  /** Server, after the handshake: a datagram that is not application data only. Application data is
+   *  opened here as on the fast path; an alert closes the session only when authentic (a plaintext
+   *  or forged one is spoofable); a handshake record (the client's Finished again: flight 6 was lost)
+   *  goes to the handshake, which answers an authentic one. */
+  const serverRecords = (buf: Buffer) => {
+    for (let o = 0; o + 13 <= buf.length && !closed; ) {
+      const end = o + 13 + buf.readUInt16BE(o + 11);
+      if (end > buf.length) return;
+      const rec = buf.subarray(o, end),
+        type = rec[0],
+        epoch = rec.readUInt16BE(3);
+      o = end;
+      if (epoch === 0) continue;
+      if (type === CT.APPLICATION_DATA) {
+        const plain = openRecord(keys!, rec);
+        if (plain) appData(plain);
+      } else if (type === CT.ALERT) {
+        if (openRecord(keys!, rec)) return fail("dtls-closed");
+      } else if (type === CT.HANDSHAKE) srv!.receive(rec, performance.now());
+    }
+  };
+
   const session: ChannelSession = {
     receive(datagram: Uint8Array) {
       if (closed) return;
@@ -413,15 +493,14 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
           }
           return;
         }
-        for (const x of filterRecords(buf, connected, dtls, fail, gate)) {
+        if (srv) {
+          if (connected) serverRecords(buf);
+          else srv.receive(buf, performance.now());
+          return;
+        }
+        for (const x of filterRecords(buf, connected, dtls!, fail, gate!)) {
           if (closed) return;
-          mute = !!x.mute;
-          try {
-            lower.onData(x.rec, undefined as unknown as Parameters<Transport["onData"]>[1]);
-          } finally {
-            mute = false;
-          }
-          x.after?.();
+          lower.onData(x, undefined as unknown as Parameters<Transport["onData"]>[1]);
         }
       } catch {
         /* dropped: werift's parsers throw on garbage */
@@ -461,20 +540,28 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       return remoteFp;
     },
     close() {
-      if (closed) return;
-      const s = sctp;
-      if (s && open) {
-        // stop() sends ABORT synchronously (its first await is after transmit) and cancels timers.
-        s.onReceive.allUnsubscribe();
-        s.stop().catch(noop);
-      }
-      sendAlert(1, 0); // close_notify
-      finish("closed-locally");
+      shut("closed-locally");
     },
   };
-  rawSenders.set(session, (b) => void dtls.send(Buffer.from(b)).catch(noop));
+  rawSenders.set(session, (b) => (dtls ? void dtls.send(Buffer.from(b)).catch(noop) : keys && sealApp(b)));
   associations.set(session, () => sctp);
   return session;
+}
+
+const COMMON = 12;
+/** How long a session whose peer closed its channel waits for the peer's ABORT before ending itself. */
+const CHANNEL_CLOSE_GRACE_MS = 250;
+const padded = (n: number) => n + ((4 - (n % 4)) % 4);
+
+/** A sound packet of this association whose RE-CONFIG resets channel 0's stream (relay/sctp-check.ts). */
+function peerClosesChannel(s: SctpPrivate, p: Buffer): boolean {
+  return (
+    s.associationState === SCTP_ESTABLISHED &&
+    p.length >= COMMON &&
+    p.readUInt32BE(4) === s.localVerificationTag &&
+    !checkSctpPacket(p) &&
+    resetsStream(p, 0)
+  );
 }
 
 /** Whether a datagram is whole application-data records of epoch ≥ 1 and nothing else. */
@@ -512,26 +599,16 @@ function heartbeatAck(s: SctpPrivate, p: Buffer, send: (pkt: Uint8Array) => void
   return true;
 }
 
-/** A retransmitted handshake message is passed on to werift (which answers it by resending its own
- *  flight) at most once per REPLAY_GAP_MS: a spoofed copy cannot make the relay send faster than that,
- *  and a client on a lossy path (or a relay whose socket buffer overflowed in a burst) that keeps
- *  retransmitting is answered for as long as the handshake may last. A count instead (4, before
- *  issue 17) left a client whose flights were lost more often than that waiting for ever. */
-const REPLAY_GAP_MS = 400;
-
-/** Per-session state of the record gate before the handshake completes. */
+/** Per-session state of the record gate before the handshake completes (client sessions). */
 interface Gate {
-  server: boolean;
   /** Bounded reassembly of fragmented handshake messages (relay/dtls-records.ts). */
   reasm: Reassembler;
   /** Whole handshake messages already passed on, by message_seq, and when: a retransmission is passed
    *  again, once per REPLAY_GAP_MS at most (each makes werift resend its flight: a spoofed copy must not amplify). */
   done: Map<number, { rec: Buffer; at: number }>;
-  /** Server: the client random of the ClientHello this session serves. */
-  random?: Uint8Array;
   /** The message_seq werift gets next (RFC 6347 §4.2.2 next_receive_seq): werift processes
    *  handshake messages in the order they come, and a lost Certificate makes it fail the session on
-   *  the CertificateVerify that overtook it. Messages ahead of it wait here (a few, whole). */
+   *  the ServerKeyExchange that overtook it. Messages ahead of it wait here (a few, whole). */
   next?: number;
   ahead: Map<number, Buffer>;
   /** The peer's encrypted Finished, when it came while an earlier message of its flight was missing
@@ -544,19 +621,16 @@ const MAX_AHEAD = 4,
   MAX_AHEAD_SEQ = 8;
 
 /**
- * Record layer gate (RFC 6347 §4.1: type(1) version(2) epoch(2) seq(6) length(2) fragment).
- * Before the handshake completes, plaintext handshake records are taken apart here: fragments are
- * reassembled within fixed bounds (werift would allocate what a header claims and buffer fragments
- * without limit) and werift gets each message whole, one record each. A server session exists
- * only because the core checked a ClientHello's cookie (relay/core.ts): its first ClientHello is
- * given to werift twice — without the cookie, muted, so werift sets up its flight-2 state exactly
- * once, then as sent — and a ClientHello from another client (another random) never reaches it.
- * After the handshake: only epoch ≥ 1 records pass (a plaintext ClientHello would make werift
- * reset the session — renegotiation() — and a plaintext alert would close it: both spoofable),
- * and alerts are decrypted here; only an authentic one closes the session.
+ * Record layer gate of a client session (the relay dialing another relay, with werift's DtlsClient;
+ * RFC 6347 §4.1: type(1) version(2) epoch(2) seq(6) length(2) fragment). Before the handshake
+ * completes, plaintext handshake records are taken apart here: fragments are reassembled within
+ * fixed bounds (werift would allocate what a header claims and buffer fragments without limit) and
+ * werift gets each message whole, one record each. After the handshake: only epoch ≥ 1 records pass
+ * (a plaintext alert would close the session: spoofable), and alerts are decrypted here; only an
+ * authentic one closes the session.
  */
-function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: string) => void, g: Gate): Pass[] {
-  const keep: Pass[] = [];
+function filterRecords(buf: Buffer, connected: boolean, dtls: DtlsClient, fail: (r: string) => void, g: Gate): Buffer[] {
+  const keep: Buffer[] = [];
   let o = 0;
   while (o + 13 <= buf.length) {
     const type = buf[o]!;
@@ -576,59 +650,32 @@ function filterRecords(buf: Buffer, connected: boolean, dtls: Dtls, fail: (r: st
       fail("dtls-closed");
       return [];
     }
-    if (connected && epoch === 0) continue;
-    if (connected && type === CT.HANDSHAKE) {
-      // The peer retransmits its last flight when our last one was lost. werift would look for
-      // the handshake transcript we released; answer here instead (server: resend flight 6),
-      // but only to an authentic record.
-      if (dtls instanceof DtlsServer && authentic(dtls, rec, epoch))
-        for (const b of dtls.dtls.lastMessage) dtls.transport.send(b).catch(() => {});
-      continue;
-    }
+    if (connected && (epoch === 0 || type === CT.HANDSHAKE)) continue;
     if (type === CT.HANDSHAKE && epoch === 0) {
-      handshake(rec, dtls, g, keep);
+      handshake(rec, g, keep);
       continue;
     }
     if (type === CT.HANDSHAKE && g.ahead.size) g.early = Buffer.from(rec);
-    keep.push({ rec });
+    keep.push(rec);
   }
   return keep;
 }
 
-/** A record for werift: muted (what werift sends meanwhile is dropped), and what to do after it. */
-interface Pass {
-  rec: Buffer;
-  mute?: boolean;
-  after?: () => void;
-}
-
 /** One plaintext handshake record before the handshake completed: see filterRecords. */
-function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: Pass[]) {
+function handshake(rec: Buffer, g: Gate, keep: Buffer[]) {
   const frags = parseHandshakes(rec.subarray(13));
   if (!frags) return g.drop("dtls.bad-handshake-header");
   const version = rec.readUInt16BE(1),
     seq = rec.readUIntBE(5, 6);
   for (const f of frags) {
-    if (g.server && g.random && f.msgType === HS.CLIENT_HELLO && f.offset === 0) {
-      const hs = helloStart(f.data);
-      if (!hs || !Buffer.from(g.random).equals(Buffer.from(hs.random))) {
-        g.drop("dtls.hello-other-client");
-        continue;
-      }
-    }
     const seen = g.done.get(f.messageSeq);
     if (seen) {
-      // A retransmitted message. The last message of the peer's flight makes werift resend its own
+      // A retransmitted message. The last message of the server's flight makes werift resend its own
       // flight (ours was lost); every other one was taken already and is not given again: werift
-      // would process it anew (a second ClientKeyExchange recomputes the extended master secret
-      // over a transcript that has grown since: wrong keys, and the handshake never completes).
+      // would process it anew.
       const now = performance.now();
-      if (
-        f.offset !== 0 ||
-        !(g.server ? f.msgType === HS.CLIENT_HELLO : f.msgType === HS.HELLO_VERIFY_REQUEST || f.msgType === HS_SERVER_HELLO_DONE)
-      )
-        continue;
-      if (now - seen.at >= REPLAY_GAP_MS) (seen.at = now), keep.push({ rec: seen.rec });
+      if (f.offset !== 0 || !(f.msgType === HS.HELLO_VERIFY_REQUEST || f.msgType === HS_SERVER_HELLO_DONE)) continue;
+      if (now - seen.at >= REPLAY_GAP_MS) (seen.at = now), keep.push(seen.rec);
       else g.drop("dtls.retransmit-too-soon");
       continue;
     }
@@ -637,30 +684,6 @@ function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: Pass[]) {
     if (typeof r === "string") {
       g.drop("dtls.fragment-" + r);
       continue;
-    }
-    if (g.server && r.msgType === HS.CLIENT_HELLO) {
-      const hs = helloStart(r.body);
-      if (!hs || hs.cookie.length === 0) {
-        g.drop("dtls.hello-without-cookie");
-        continue;
-      }
-      if (g.random && !Buffer.from(g.random).equals(Buffer.from(hs.random))) {
-        g.drop("dtls.hello-other-client");
-        continue;
-      }
-      if (!g.random) {
-        g.random = Uint8Array.from(hs.random);
-        dtls.dtls.cookie = Buffer.from(hs.cookie);
-        // werift's flight 2 restarts its record numbering (at 1). The core's HelloVerifyRequests
-        // echoed the record numbers of the client's first hellos (RFC 6347 §4.2.1), all below this
-        // one's: flight 4 must start above them, or a client that got two HelloVerifyRequests (it
-        // resent its first hello) drops the ServerHello as a replay of the second, for ever.
-        keep.push({
-          rec: Buffer.from(handshakeRecord(seq, version, HS.CLIENT_HELLO, 0, withoutCookie(r.body, hs))),
-          mute: true,
-          after: () => void (dtls.dtls.recordSequenceNumber = Math.max(dtls.dtls.recordSequenceNumber, seq)),
-        });
-      }
     }
     const whole = Buffer.from(handshakeRecord(seq, version, r.msgType, r.messageSeq, r.body));
     if (g.next !== undefined && r.messageSeq !== g.next) {
@@ -674,17 +697,17 @@ function handshake(rec: Buffer, dtls: Dtls, g: Gate, keep: Pass[]) {
     pass(g, r.messageSeq, whole, keep);
     let filled = false;
     for (let m; (m = g.ahead.get(g.next!)); filled = true) g.ahead.delete(g.next!), pass(g, g.next!, m, keep);
-    if (filled && !g.ahead.size && g.early) keep.push({ rec: g.early }), (g.early = undefined);
+    if (filled && !g.ahead.size && g.early) keep.push(g.early), (g.early = undefined);
   }
 }
 
-function pass(g: Gate, messageSeq: number, whole: Buffer, keep: Pass[]) {
+function pass(g: Gate, messageSeq: number, whole: Buffer, keep: Buffer[]) {
   if (g.done.size < 16) g.done.set(messageSeq, { rec: whole, at: performance.now() });
   g.next = messageSeq + 1;
-  keep.push({ rec: whole });
+  keep.push(whole);
 }
 
-function authentic(dtls: Dtls, rec: Buffer, epoch: number): boolean {
+function authentic(dtls: DtlsClient, rec: Buffer, epoch: number): boolean {
   try {
     dtls.cipher.cipher.decrypt(dtls.sessionType, rec.subarray(13), {
       type: rec[0]!,
@@ -700,7 +723,7 @@ function authentic(dtls: Dtls, rec: Buffer, epoch: number): boolean {
 
 /** After the handshake werift keeps every handshake message, the ECDHE keys and the flight
  * objects for the session's lifetime; none is used again once records are gated as above. */
-function release(dtls: Dtls): void {
+function release(dtls: DtlsClient): void {
   quietWerift(dtls as unknown as Parameters<typeof quietWerift>[0]);
   dtls.dtls.handshakeCache = {};
   dtls.dtls.lastFlight = [];
@@ -722,9 +745,9 @@ function release(dtls: Dtls): void {
 }
 
 /** Client side: werift never checks the ServerKeyExchange signature (RFC 5246 §7.4.3). */
-function checkServerKeyExchange(dtls: Dtls, der: Buffer): string | undefined {
+function checkServerKeyExchange(dtls: DtlsClient, der: Buffer): string | undefined {
   try {
-    const ske = findHandshake(dtls, HS_SERVER_KEY_EXCHANGE);
+    const ske = dtls.dtls.sortedHandshakeCache.find((m) => m.msg_type === HS_SERVER_KEY_EXCHANGE);
     if (!ske) return "no ServerKeyExchange";
     const f = ske.fragment;
     const params = 4 + f[3]!; // curve_type(1) named_curve(2) point_len(1) point
@@ -738,30 +761,6 @@ function checkServerKeyExchange(dtls: Dtls, der: Buffer): string | undefined {
   } catch (e) {
     return `ServerKeyExchange: ${(e as Error).message}`;
   }
-}
-
-/** Server side: werift never checks the client's CertificateVerify (RFC 5246 §7.4.8). */
-function checkCertificateVerify(dtls: Dtls, der: Buffer): string | undefined {
-  try {
-    const all = dtls.dtls.sortedHandshakeCache;
-    const cv = all.find((m) => m.msg_type === HS_CERTIFICATE_VERIFY);
-    if (!cv) return "no CertificateVerify";
-    const transcript = Buffer.concat(
-      all.filter((m) => m.msg_type !== HS_CERTIFICATE_VERIFY && m.msg_type !== HS_FINISHED).map((m) => m.serialize()),
-    );
-    const f = cv.fragment;
-    const hash = f[0]!;
-    const sigLen = f.readUInt16BE(2);
-    if (hash !== HashAlgorithm.sha256_4) return "unsupported CertificateVerify hash";
-    const key = new X509Certificate(der).publicKey;
-    return verify("sha256", transcript, key, f.subarray(4, 4 + sigLen)) ? undefined : "bad CertificateVerify signature";
-  } catch (e) {
-    return `CertificateVerify: ${(e as Error).message}`;
-  }
-}
-
-function findHandshake(dtls: Dtls, type: number) {
-  return dtls.dtls.sortedHandshakeCache.find((m) => m.msg_type === type);
 }
 
 /** DTLS server (relay role, a=setup:passive), SCTP port 5000, negotiated channel id 0. Accepts any client certificate but exposes its fingerprint (after checking the client holds its key). */
@@ -860,6 +859,17 @@ function sendRawSctp(session: ChannelSession, packet: Uint8Array) {
   f(packet);
 }
 
+/** Tests: whether client sessions offer the extended master secret (RFC 7627), and which curves. */
+let clientEms = true;
+function clientOffers(o: { ems?: boolean; curves?: number[] }): () => void {
+  const ems = clientEms;
+  const curves = o.curves ? weriftClientCurves(o.curves) : undefined;
+  if (o.ems !== undefined) clientEms = o.ems;
+  return () => {
+    clientEms = ems;
+    if (curves) weriftClientCurves(curves);
+  };
+}
+
 /** Internals for tests. */
-/** Internals for tests. */
-export const _internal = /* @__PURE__ */ Object.freeze({ filterRecords, sctpHarness, sendRawSctp, association });
+export const _internal = /* @__PURE__ */ Object.freeze({ filterRecords, sctpHarness, sendRawSctp, association, clientOffers });

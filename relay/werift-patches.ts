@@ -10,7 +10,7 @@
 //    from a throw-away RTCSctpTransport, and its prototype gets the bounded receive path
 //    (relay/sctp-harden.ts) and an RTO.Min of 200 ms.
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { RTCSctpTransport } from "werift";
+import { NamedCurveAlgorithmList, RTCSctpTransport } from "werift";
 import nacl from "tweetnacl";
 import { hardenSctp } from "./sctp-harden.ts";
 
@@ -45,6 +45,15 @@ export function patchWerift(): void {
   (nacl.box as { keyPair: () => { publicKey: Uint8Array; secretKey: Uint8Array } }).keyPair = x25519KeyPair;
   (nacl as { scalarMult: (n: Uint8Array, p: Uint8Array) => Uint8Array }).scalarMult = x25519;
   sctpClass();
+}
+
+/** Tests: make werift's DtlsClient offer these named curves (its module-level list, changed in place);
+ *  the list it had is returned, to be put back. */
+export function weriftClientCurves(curves: number[]): number[] {
+  const list = NamedCurveAlgorithmList as number[];
+  const old = [...list];
+  list.splice(0, list.length, ...curves);
+  return old;
 }
 
 export type Sctp = RTCSctpTransport["sctp"];

@@ -221,7 +221,7 @@ describe("bounded handshake", () => {
     s.close();
   });
 
-  test("werift runs flight 2 once, silently: the server never sends a HelloVerifyRequest and refuses hellos without a cookie or from another client", async () => {
+  test("the server never sends a HelloVerifyRequest (the core does) and refuses hellos without a cookie or from another client", async () => {
     const { s, c } = await openPair();
     expect(s.sent.some((d) => d[0] === 22 && d[13] === 3)).toBe(false);
     expect(c.opened).toBe(1);
@@ -242,7 +242,7 @@ describe("bounded handshake", () => {
     });
     fresh.receive(ch2); // the core let it through (its cookie checked out): flight 4 follows
     await until(() => sent.some((d) => d[0] === 22 && d[13] === 2), 5000, "ServerHello");
-    fresh.receive(ch1); // a hello without a cookie never reaches werift (the core answers those)
+    fresh.receive(ch1); // a hello without a cookie is not answered here (the core answers those)
     const other = ch2.slice();
     other[13 + 12 + 2] ^= 0xff; // another client random
     fresh.receive(other);

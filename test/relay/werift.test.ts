@@ -126,6 +126,49 @@ describe("sessions over an in-memory pipe", () => {
     });
   }
 
+  /** An SCTP packet of the client's association holding one RE-CONFIG chunk whose Outgoing SSN Reset
+   *  Request (RFC 6525 §4.1) resets `streams` (what a browser sends for dc.close()). */
+  const resetPacket = async (c: ChannelSession, streams: number[]) => {
+    const { crc32cPacket } = await import("../../relay/crc32c.ts");
+    const ca = _internal.association(c) as unknown as { remoteVerificationTag: number; localTsn: number };
+    const plen = 16 + 2 * streams.length;
+    const clen = 4 + plen + ((4 - (plen % 4)) % 4);
+    const b = Buffer.alloc(12 + clen);
+    b.writeUInt16BE(5000, 0), b.writeUInt16BE(5000, 2), b.writeUInt32BE(ca.remoteVerificationTag, 4);
+    b[12] = 130;
+    b.writeUInt16BE(4 + plen, 14);
+    b.writeUInt16BE(13, 16), b.writeUInt16BE(plen, 18);
+    b.writeUInt32BE(7, 20), b.writeUInt32BE(0, 24), b.writeUInt32BE((ca.localTsn - 1) >>> 0, 28);
+    streams.forEach((id, i) => b.writeUInt16BE(id, 32 + 2 * i));
+    b.writeUInt32LE(crc32cPacket(b), 8);
+    return b;
+  };
+
+  test("the client resets channel 0's stream (closes its channel): the server ends the session shortly after (channel-closed), and says so", async () => {
+    const p = await openPair();
+    _internal.sendRawSctp(p.c.session, await resetPacket(p.c.session, [3])); // another stream: nothing happens
+    await Bun.sleep(400);
+    expect(p.s.closes).toEqual([]);
+    _internal.sendRawSctp(p.c.session, await resetPacket(p.c.session, [0]));
+    await until(() => p.s.closes.length > 0, 3000, "the server's close");
+    expect(p.s.closes).toEqual(["channel-closed"]);
+    await until(() => p.c.closes.length > 0, 3000, "the client hears it");
+    expect(["sctp-closed", "dtls-closed"]).toContain(p.c.closes[0]!);
+  });
+
+  test("a stream reset followed by the peer's own ABORT (a browser's dc.close(), pc.close()): the server sends nothing more", async () => {
+    const p = await openPair();
+    await Bun.sleep(50); // the last SACKs
+    const sent = p.s.sent.length;
+    _internal.sendRawSctp(p.c.session, await resetPacket(p.c.session, [0]));
+    p.c.session.close();
+    await until(() => p.s.closes.length > 0, 3000, "the server's close");
+    expect(["sctp-closed", "dtls-closed"]).toContain(p.s.closes[0]!);
+    await Bun.sleep(400);
+    expect(p.s.closes.length).toBe(1);
+    expect(p.s.sent.length).toBe(sent); // no answer to the reset, no ABORT or alert back
+  });
+
   test("client with the wrong fingerprint: onClose('fingerprint-mismatch'), never onOpen; server learns", async () => {
     const { serverCert: sc, clientCert: cc } = await certs();
     const other = await generateCertificate();
