@@ -1525,7 +1525,7 @@ export function fuzzDtls(
     }
     for (const [k, v] of Object.entries(outcome.drops)) res.drops[k] = (res.drops[k] ?? 0) + v;
     if (outcome.fail) {
-      const k = outcome.fail.replace(/alert \d+$/, "alert N");
+      const k = outcome.fail.replace(/(alert|message) \d+$/, "$1 N");
       res.fails[k] = (res.fails[k] ?? 0) + 1;
     }
     res.maxCaseMs = Math.max(res.maxCaseMs, outcome.ms);
