@@ -161,11 +161,16 @@ export function withoutCookie(body: Uint8Array, h: HelloStart): Uint8Array {
   return out;
 }
 
+/** Disjoint byte ranges held for one message in reassembly, at most. A sender fragmenting at any real
+ *  MTU has far fewer (an 8 KB message in 256-byte fragments, every other one lost, has 16); without a
+ *  bound, one-byte fragments leaving gaps made every fragment re-sort thousands of ranges. */
+export const MAX_FRAGMENT_RANGES = 32;
+
 /**
  * Bounded reassembly of fragmented plaintext handshake messages (RFC 6347 §4.2.3). A message may
- * claim at most MAX_HANDSHAKE_MESSAGE bytes and at most `maxPending` messages are in progress;
- * anything beyond is refused (the caller drops it and counts). Memory is allocated for what was
- * claimed only after the claim passed those checks.
+ * claim at most MAX_HANDSHAKE_MESSAGE bytes, be held in at most MAX_FRAGMENT_RANGES disjoint pieces,
+ * and at most `maxPending` messages are in progress; anything beyond is refused (the caller drops it
+ * and counts). Memory is allocated for what was claimed only after the claim passed those checks.
  */
 export class Reassembler {
   private pending = new Map<number, { msgType: number; buf: Uint8Array; have: [number, number][] }>();
@@ -174,7 +179,7 @@ export class Reassembler {
   /** A whole message when this fragment completes one; "partial"; or a reason to refuse the fragment. */
   add(
     f: HandshakeFragment,
-  ): { msgType: number; messageSeq: number; body: Uint8Array } | "partial" | "too-large" | "too-many" | "inconsistent" {
+  ): { msgType: number; messageSeq: number; body: Uint8Array } | "partial" | "too-large" | "too-many" | "too-fragmented" | "inconsistent" {
     if (f.length > MAX_HANDSHAKE_MESSAGE) return "too-large";
     if (f.offset === 0 && f.data.length === f.length) return { msgType: f.msgType, messageSeq: f.messageSeq, body: f.data };
     let p = this.pending.get(f.messageSeq);
@@ -183,8 +188,10 @@ export class Reassembler {
       p = { msgType: f.msgType, buf: new Uint8Array(f.length), have: [] };
       this.pending.set(f.messageSeq, p);
     } else if (p.msgType !== f.msgType || p.buf.length !== f.length) return "inconsistent";
+    const have = merge(p.have, [f.offset, f.offset + f.data.length]);
+    if (have.length > MAX_FRAGMENT_RANGES) return "too-fragmented";
     p.buf.set(f.data, f.offset);
-    p.have = merge(p.have, [f.offset, f.offset + f.data.length]);
+    p.have = have;
     if (p.have.length === 1 && p.have[0]![0] === 0 && p.have[0]![1] === f.length) {
       this.pending.delete(f.messageSeq);
       return { msgType: p.msgType, messageSeq: f.messageSeq, body: p.buf };

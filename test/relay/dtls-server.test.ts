@@ -5,6 +5,7 @@
 // 'handshake-failed: …', never a session. (Real browsers: test/net/layer1.test.ts, test/browser/.)
 import { describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
+import { MAX_FRAGMENT_RANGES, Reassembler } from "../../relay/dtls-records.ts";
 import { prf, spkiOf } from "../../relay/dtls-server.ts";
 import { _internal, createServerSession } from "../../relay/werift.ts";
 import { certs, openPair, pair, until } from "../helpers/pipe.ts";
@@ -203,5 +204,50 @@ describe("a broken or hostile client gets a fatal alert, never a session", () =>
       expect(() => s.receive(d)).not.toThrow();
     }
     s.close();
+  });
+
+  // Found by test/relay/dtls-fuzz.test.ts (fragment-flood): one-byte fragments that leave a gap between
+  // each other never join, and every new one re-sorted all of a message's ranges: with four messages of
+  // 4,000 pieces a datagram of 100 such fragments cost ~10 ms of CPU (a few hundred µs with the cap).
+  test("one-byte fragments that never join: at most MAX_FRAGMENT_RANGES pieces a message, the rest refused; a whole fragment still completes it", () => {
+    const r = new Reassembler();
+    const results: Record<string, number> = {};
+    for (let seq = 0; seq < 4; seq++)
+      for (let off = 1; off < 8192; off += 2) {
+        const x = r.add({ msgType: 11, length: 8192, messageSeq: seq, offset: off, data: Uint8Array.of(off & 255) });
+        const k = typeof x === "string" ? x : "whole";
+        results[k] = (results[k] ?? 0) + 1;
+      }
+    expect(results).toEqual({ partial: 4 * MAX_FRAGMENT_RANGES, "too-fragmented": 4 * (4096 - MAX_FRAGMENT_RANGES) });
+    expect(r.size).toBe(4);
+    // what was held is kept: fragments covering the message join every piece
+    const all = Uint8Array.from({ length: 8192 }, (_, i) => i & 255);
+    expect(r.add({ msgType: 11, length: 8192, messageSeq: 2, offset: 0, data: all.subarray(0, 8191) })).toBe("partial");
+    const whole = r.add({ msgType: 11, length: 8192, messageSeq: 2, offset: 8191, data: all.subarray(8191) });
+    expect(typeof whole).toBe("object");
+    expect(Buffer.from((whole as { body: Uint8Array }).body).equals(Buffer.from(all))).toBe(true);
+    expect(r.size).toBe(3);
+  });
+
+  test("a flood of one-byte fragments beside the client's flight 5: refused and counted, the session still opens", async () => {
+    const frag = (seq: number, offset: number) => [11, 0, 0x20, 0, 0, seq, 0, offset >> 8, offset & 255, 0, 0, 1, 0xee];
+    let flooded = false;
+    const { s, c } = await openPair({
+      edit: (fromServer, d) => {
+        if (fromServer || flooded || !records(d).some(([t, e, r]) => t === 22 && e === 0 && r[13] === 11)) return d;
+        flooded = true;
+        // 100 fragments a record, for message_seq 6 and 7 (after the Finished's: they never complete)
+        const recs = [];
+        for (const seq of [6, 7])
+          for (let k = 0; k < 4; k++) {
+            const body = Array.from({ length: 100 }, (_, i) => frag(seq, 2 * (k * 100 + i) + 1)).flat();
+            recs.push(Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 99, body.length >> 8, body.length & 255, ...body]));
+          }
+        return Buffer.concat([...recs, d]);
+      },
+    });
+    expect(flooded).toBe(true);
+    expect(s.drops["dtls.fragment-too-fragmented"]).toBe(2 * (400 - MAX_FRAGMENT_RANGES));
+    c.session.close();
   });
 });
