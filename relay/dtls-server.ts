@@ -349,6 +349,12 @@ export class ServerHandshake {
         this.hello(r.body, r.messageSeq, recordSeq);
         continue;
       }
+      if (this.verified) {
+        // After CertificateVerify the client's only message is its Finished (epoch 1): a plaintext one
+        // held ahead would keep the Finished waiting for good (one spoofed datagram would stall it).
+        this.io.drop("dtls.handshake-out-of-order");
+        continue;
+      }
       if (r.messageSeq !== this.next) {
         // Ahead of a message still missing (lost, or overtaken): wait for it, a few at most.
         if (
@@ -510,11 +516,19 @@ export class ServerHandshake {
         let pms: Buffer;
         if (this.curve === X25519) {
           if (pub.length !== 32) return this.failWith("bad X25519 key share", ALERT.ILLEGAL_PARAMETER);
-          const peer = createPublicKey({ key: Buffer.concat([X25519_SPKI, pub]), format: "der", type: "spki" });
-          pms = diffieHellman({ privateKey: this.x25519Key!, publicKey: peer });
+          try {
+            const peer = createPublicKey({ key: Buffer.concat([X25519_SPKI, pub]), format: "der", type: "spki" });
+            pms = diffieHellman({ privateKey: this.x25519Key!, publicKey: peer });
+          } catch {
+            return this.failWith("X25519 key share refused (small order?)", ALERT.ILLEGAL_PARAMETER);
+          }
         } else {
           if (pub.length !== 65 || pub[0] !== 4) return this.failWith("bad P-256 key share", ALERT.ILLEGAL_PARAMETER);
-          pms = this.p256!.computeSecret(pub);
+          try {
+            pms = this.p256!.computeSecret(pub);
+          } catch {
+            return this.failWith("P-256 key share not on the curve", ALERT.ILLEGAL_PARAMETER);
+          }
         }
         this.x25519Key = undefined;
         this.p256 = undefined;
@@ -531,16 +545,23 @@ export class ServerHandshake {
           return this.failWith("unexpected CertificateVerify", ALERT.UNEXPECTED_MESSAGE);
         const scheme = r.u16();
         const sig = r.bytes(r.u16());
+        if (r.left) return this.failWith("CertificateVerify: bytes after the signature", ALERT.DECODE_ERROR);
         if (scheme !== ECDSA_SHA256 && scheme !== RSA_SHA256)
           return this.failWith("unsupported CertificateVerify hash", ALERT.ILLEGAL_PARAMETER);
         let ok = false;
         try {
-          ok = verify("sha256", Buffer.concat(this.transcript), certKey(this.clientCert), sig);
+          const key = certKey(this.clientCert);
+          // The scheme names the key's algorithm too (RFC 5246 §7.4.8): an ECDSA signature labelled RSA is refused.
+          if (key.asymmetricKeyType !== (scheme === ECDSA_SHA256 ? "ec" : "rsa"))
+            return this.failWith("CertificateVerify scheme does not match the certificate's key", ALERT.ILLEGAL_PARAMETER);
+          ok = verify("sha256", Buffer.concat(this.transcript), key, sig);
         } catch {
           return this.failWith("CertificateVerify: unreadable certificate", ALERT.BAD_CERTIFICATE);
         }
         if (!ok) return this.failWith("bad CertificateVerify signature", ALERT.DECRYPT_ERROR);
         this.verified = true;
+        // Nothing but the Finished (epoch 1) may follow: messages held ahead are not the client's.
+        this.ahead.clear();
         break;
       }
       default:

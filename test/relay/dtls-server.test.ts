@@ -250,4 +250,24 @@ describe("a broken or hostile client gets a fatal alert, never a session", () =>
     expect(s.drops["dtls.fragment-too-fragmented"]).toBe(2 * (400 - MAX_FRAGMENT_RANGES));
     c.session.close();
   });
+
+  for (const when of ["before", "after"] as const)
+    test(`a spoofed whole plaintext message past the Finished's message_seq, ${when} flight 5: it cannot hold the Finished back`, async () => {
+      // message_seq 9: within the handshake's look-ahead window, after anything a client sends in the clear
+      const spoof = () => {
+        const body = [11, 0, 0, 3, 0, 9, 0, 0, 0, 0, 0, 3, 0, 0, 0];
+        return Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 98, 0, body.length, ...body]);
+      };
+      let injected = false;
+      const { s, c } = await openPair({
+        edit: (fromServer, d) => {
+          if (fromServer || injected || !records(d).some(([t, e, r]) => t === 22 && e === 0 && r[13] === 11)) return d;
+          injected = true;
+          return when === "before" ? Buffer.concat([spoof(), d]) : Buffer.concat([d, spoof()]);
+        },
+      });
+      expect(injected).toBe(true);
+      expect(s.session.remoteFingerprint).toBe((await certs()).clientCert.fingerprint);
+      c.session.close();
+    });
 });
