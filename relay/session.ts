@@ -167,7 +167,7 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
       /* counting must not break the session */
     }
   };
-  const gate: Gate = { server: role.server, reasm: new Reassembler(), done: new Map(), ahead: new Map(), drop };
+  let gate: Gate = { server: role.server, reasm: new Reassembler(), done: new Map(), ahead: new Map(), drop };
 
   // werift hands over one record per call: a flight of five handshake messages was five datagrams
   // (five send syscalls, on both ends), an SCTP SACK and the DATA after it two. Records written in
@@ -320,10 +320,9 @@ function createSession(role: Role, h: SessionHandlers): ChannelSession {
     ctx.recordSequenceNumber = Math.max(ctx.recordSequenceNumber, 1024);
     keys = recordKeysOf(dtls.cipher.cipher as Parameters<typeof recordKeysOf>[0], role.server);
     release(dtls);
-    gate.reasm.clear();
-    gate.done.clear();
-    gate.ahead.clear();
-    gate.early = undefined;
+    // The gate's handshake state is done with: every session shares one empty gate from here on
+    // (filterRecords reads nothing of it once connected), and its Maps are garbage.
+    gate = role.server ? CONNECTED_GATE_SERVER : CONNECTED_GATE_CLIENT;
     startSctp();
   });
 
@@ -539,6 +538,12 @@ interface Gate {
   early?: Buffer;
   drop(reason: string): void;
 }
+/** The gate of every session whose handshake is done: filterRecords, once connected, drops epoch-0
+ *  records and handles alerts and handshake records without it; frozen so that nothing writes to it. */
+const connectedGate = (server: boolean): Gate =>
+  Object.freeze({ server, reasm: new Reassembler(0), done: new Map(), ahead: new Map(), drop: noop });
+const CONNECTED_GATE_SERVER = /* @__PURE__ */ connectedGate(true),
+  CONNECTED_GATE_CLIENT = /* @__PURE__ */ connectedGate(false);
 /** Handshake messages held ahead of a missing one, at most, and how far ahead. */
 const MAX_AHEAD = 4,
   MAX_AHEAD_SEQ = 8;
