@@ -5,41 +5,43 @@ import { COALESCE, Coalescer, openUdp, type Udp } from "../../relay/udp.ts";
 import { until } from "../helpers/pipe.ts";
 
 describe("Coalescer (sans-IO)", () => {
-  const cpu = (ms: number) => () => ms;
-  /** `n` datagrams arrive. */
-  const feed = (c: Coalescer, n: number) => {
-    for (let i = 0; i < n; i++) c.arrived();
+  /** `n` datagrams arrive, the last at `at` (CPU time so far: `cpu` ms). */
+  const feed = (c: Coalescer, n: number, at: number, cpu: number) => {
+    for (let i = 0; i < n; i++) c.arrived(i === n - 1 ? at : at - 1, () => cpu);
   };
 
   test("below its rate it never sleeps; above, it sleeps until ms after the turn began", () => {
     const c = new Coalescer({ ms: 4, rate: 1000 }, 0, 0);
-    feed(c, 100); // 100 in 250 ms: 400/s
-    expect(c.pause(249.5, 250, cpu(10), true)).toBe(0);
+    feed(c, 100, 250, 10); // 100 in 250 ms: 400/s
     expect(c.rate).toBe(400);
-    feed(c, 500); // 500 in the next 250 ms: 2000/s
-    expect(c.pause(499.5, 500, cpu(20), true)).toBe(4); // 3.5 ms left, in whole ms
+    expect(c.active).toBe(false);
+    expect(c.pause(249.5, 250, true)).toBe(0);
+    feed(c, 500, 500, 20); // 500 in the next 250 ms: 2000/s
     expect(c.rate).toBe(2000);
+    expect(c.active).toBe(true);
+    expect(c.pause(499.5, 500, true)).toBe(4); // 3.5 ms left, in whole ms
     expect(c.sleeps).toBe(1);
     // A turn that took 1.5 ms: sleeps what is left of the 4.
-    expect(c.pause(600, 601.5, cpu(20), true)).toBe(3);
+    expect(c.pause(600, 601.5, true)).toBe(3);
   });
 
   test("a busy thread (half a core or more) or a long turn never sleeps, nor when the caller says no", () => {
     const c = new Coalescer({ ms: 4, rate: 1000 }, 0, 0);
-    feed(c, 500);
-    expect(c.pause(250, 250.1, cpu(150), true)).toBe(0); // 150 ms CPU in 250 ms: 0.6 of a core
+    feed(c, 500, 250, 150); // 150 ms CPU in 250 ms: 0.6 of a core
     expect(c.load).toBeCloseTo(0.6);
-    feed(c, 500);
-    expect(c.pause(500, 500.1, cpu(160), true)).toBe(4); // 10 ms in 250: idle enough
-    expect(c.pause(600, 602, cpu(160), true)).toBe(0); // the turn took half of ms: no
-    expect(c.pause(700, 700.1, cpu(160), false)).toBe(0); // a handshake in flight
+    expect(c.pause(250, 250.1, true)).toBe(0);
+    feed(c, 500, 500, 160); // 10 ms in 250: idle enough
+    expect(c.pause(500, 500.1, true)).toBe(4);
+    expect(c.pause(600, 602, true)).toBe(0); // the turn took half of ms: no
+    expect(c.pause(700, 700.1, false)).toBe(0); // a handshake in flight
     expect(c.sleeps).toBe(1);
   });
 
   test("ms 0 turns it off; bad options throw", () => {
     const c = new Coalescer({ ms: 0, rate: 1 }, 0, 0);
-    feed(c, 10000);
-    expect(c.pause(250, 250.1, cpu(0), true)).toBe(0);
+    feed(c, 10000, 250, 0);
+    expect(c.active).toBe(false);
+    expect(c.pause(250, 250.1, true)).toBe(0);
     expect(() => new Coalescer({ ms: 1.5, rate: 1 }, 0, 0)).toThrow(RangeError);
     expect(() => new Coalescer({ ms: 2, rate: 0 }, 0, 0)).toThrow(RangeError);
     expect(COALESCE.ms).toBeGreaterThan(0);
@@ -56,8 +58,8 @@ describe("openUdp", () => {
     for (let i = 0; i < n; i++) u.send(Uint8Array.of(tag, i), to, "127.0.0.1");
   };
 
-  test("what one turn sends leaves at its end, every datagram, in order (sendMany)", async () => {
-    const a = await open(),
+  test("every datagram sent arrives, in order, and close() sends what is still queued", async () => {
+    const a = await open({ coalesce: { ms: 2, rate: 1 } }),
       b = await open();
     try {
       send(a.u, b.u.port, 50, 1);
