@@ -56,7 +56,7 @@ const RULES: [string, (f: Frame) => boolean][] = [
         f.url.includes("werift")),
   ],
   [
-    "DTLS (relay/dtls-server.ts handshake, record layer, session; werift DTLS only on relay dials)",
+    "DTLS (handshake, record layer, session: werift before issue 17, relay/dtls-server.ts after)",
     (f) => f.url.includes("werift") || /relay\/(werift|dtls-records|dtls|session|cert)[\w-]*\.ts$/.test(f.url),
   ],
   ["relay core, router, cookies, limits", (f) => /relay\/(core|router|cookie|limits)\.ts$/.test(f.url)],
