@@ -27,7 +27,7 @@ const DEFAULTS: Config = {
   recordFrames: undefined,
   idleTimeout: 30,
   statsInterval: 60,
-  coalesce: 0,
+  coalesce: 2,
   coalesceRate: 1000,
   limits: {},
   peers: [],
