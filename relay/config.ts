@@ -1,7 +1,6 @@
 // Relay configuration: command-line flags, each also settable by an environment variable.
 import { LEVELS, type Level } from "./log.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import { COALESCE } from "./udp.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { NETWORKS, type NetworkName } from "../inscribe/networks.ts";
@@ -23,10 +22,6 @@ export interface Config {
   idleTimeout: number;
   /** Log counters every this many seconds (0: never). */
   statsInterval: number;
-  /** Wake coalescing (relay/udp.ts): sleep this many ms before taking more datagrams in (0: never)… */
-  coalesce: number;
-  /** …once datagrams arrive at this many per second or more. */
-  coalesceRate: number;
   /**
    * Bitcoin self-registration: present for `address` and `register`, and in serve mode when a
    * registration flag is given (absent otherwise, so a plain relay's config is unchanged).
@@ -149,18 +144,6 @@ export const FLAGS: Flag[] = [
     env: "LUMAMESH_STATS_INTERVAL",
     arg: "SECONDS",
     help: "log a relay.stats line with every counter this often (default 60, 0 = never)",
-  },
-  {
-    name: "coalesce",
-    env: "LUMAMESH_COALESCE",
-    arg: "MS",
-    help: `above --coalesce-rate, let datagrams gather this long before taking them in, so that one wake takes many (default ${COALESCE.ms}; 0 = never)`,
-  },
-  {
-    name: "coalesceRate",
-    env: "LUMAMESH_COALESCE_RATE",
-    arg: "N",
-    help: `datagrams per second from which --coalesce applies (default ${COALESCE.rate}, ~${Math.round((COALESCE.rate * 2.7) / 100) * 100} idle pages)`,
   },
   {
     name: "ord",
@@ -290,8 +273,6 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     ord: parseOrd(raw.ord as string | undefined),
     idleTimeout: num("idleTimeout", 30, 1),
     statsInterval: num("statsInterval", 60, 0),
-    coalesce: coalesceMs(num("coalesce", COALESCE.ms, 0)),
-    coalesceRate: num("coalesceRate", COALESCE.rate, 1),
     ...(command === "address" || command === "register" || REGISTER_FLAGS.some((f) => raw[f.name] !== undefined)
       ? { register: parseRegister(raw, command, num) }
       : {}),
@@ -345,11 +326,6 @@ function parseRegister(
 export function advertisedIp(c: Config): string {
   if (c.publicIp) return c.publicIp;
   return c.host === "0.0.0.0" || c.host === "::" ? "127.0.0.1" : c.host;
-}
-
-function coalesceMs(ms: number): number {
-  if (!Number.isInteger(ms) || ms > 50) throw new ConfigError(`--coalesce must be a whole number of ms, 0..50, got ${ms}`);
-  return ms;
 }
 
 function parseLimits(spec: string | undefined): Partial<Limits> {

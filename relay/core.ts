@@ -123,8 +123,6 @@ export class RelayCore {
   isRelay: (fp: string) => boolean = () => false;
   /** Plain STUN Bindings sent from this relay's socket, by transaction id: to whom, when. */
   private bindings = new Map<string, { to: string; at: number }>();
-  /** When the last ClientHello came in (any: with or without a cookie), for the shell's wake coalescing. */
-  lastHelloAt = -Infinity;
   /** Sessions by the time tick() must look at them (a session's entry is current when its `due` matches). */
   private deadlines = new DeadlineHeap<Session>();
 
@@ -158,7 +156,6 @@ export class RelayCore {
       // A ClientHello is answered by the cookie exchange, whether a session exists or not.
       if (b0 === 22) {
         const ch = findClientHello(buf);
-        if (ch) this.lastHelloAt = now;
         if (ch) return this.hello(buf, ch.record.seq, ch.hello.random, ch.hello.cookie, from, key, s, now);
       }
       if (!s) return this.drop("dtls-no-session");

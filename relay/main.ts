@@ -72,7 +72,6 @@ async function main(argv: string[]): Promise<number> {
     log,
     recordFrames: c.recordFrames,
     limits: { idleTimeoutMs: c.idleTimeout * 1000, ...c.limits },
-    coalesce: { ms: c.coalesce, rate: c.coalesceRate },
     onRecords: (json, from) => peering?.fromSession(json, from),
     onMapped: (from, mapped) => peering?.pong(from, mapped),
     onSessionClosed: (key) => peering?.sessionClosed(key),

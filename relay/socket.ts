@@ -2,7 +2,7 @@
 // and one werift session per remote address, all driven by the sans-IO RelayCore. Nothing here
 // decides anything; it executes actions.
 import { appendFileSync } from "node:fs";
-import { openUdp, RECV_BUFFER, type CoalesceOptions } from "./udp.ts";
+import { openUdp, RECV_BUFFER } from "./udp.ts";
 import { RelayCore, addrKey, type Action, type Addr } from "./core.ts";
 import { createServerSession, type ChannelSession } from "./session.ts";
 import type { Certificate } from "./cert.ts";
@@ -23,24 +23,7 @@ export interface RelayOptions {
   onMapped?: (from: string, mapped: string | null) => void;
   /** A session ended, for whatever reason. */
   onSessionClosed?: (key: string) => void;
-  /** Wake coalescing (relay/udp.ts CoalesceOptions; default COALESCE). */
-  coalesce?: CoalesceOptions;
-  /** The core's deadlines are looked at on multiples of this (ms; default TIMER_SLACK_MS). */
-  timerSlackMs?: number;
-  /** Memory given back after a wave of handshakes: after `after` new sessions, `quietMs` without a
-   *  ClientHello, at most once per `everyMs` (defaults RELEASE). */
-  release?: { after: number; quietMs: number; everyMs: number };
 }
-
-/** Timeouts (idle, handshake, HELLO, the rest of the relay list) fire up to this late (ms): one
- *  wake handles every session due in the same slice. */
-export const TIMER_SLACK_MS = 250;
-/** Memory is given back after this many new sessions, once handshakes were quiet this long (ms), at
- *  most this often (ms). */
-export const RELEASE = /* @__PURE__ */ Object.freeze({ after: 256, quietMs: 2000, everyMs: 60_000 });
-/** Wake coalescing waits this long after the last ClientHello (a handshake's cookie exchange has no
- *  session yet; a browser's first retransmission comes after ~1 s). */
-const HELLO_QUIET_MS = 1000;
 
 export interface RunningRelay {
   port: number;
@@ -136,18 +119,13 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
     arm(); // what ran may have brought a deadline forward (a new session, a channel opened)
   };
 
-  // The core's timeouts: one timer, set to its next deadline (never polling every session), rounded
-  // up to a multiple of TIMER_SLACK_MS: every session's idle deadline comes up once per idle timeout,
-  // so 10,000 sessions would otherwise wake the thread 333 times a second, each time for one.
-  const slack = o.timerSlackMs ?? TIMER_SLACK_MS;
+  // The core's timeouts: one timer, set to its next deadline (never polling every session).
   let timer: ReturnType<typeof setTimeout> | undefined,
     armed = Infinity,
     stopped = false;
   const arm = () => {
-    const next = core.nextDeadline();
-    if (stopped || next === Infinity) return;
-    const at = Math.ceil(next / slack) * slack;
-    if (at >= armed) return;
+    const at = core.nextDeadline();
+    if (stopped || at >= armed) return;
     clearTimeout(timer);
     armed = at;
     // +1 ms: a session expires once the clock is past its deadline.
@@ -157,40 +135,15 @@ export async function startRelay(o: RelayOptions): Promise<RunningRelay> {
     armed = Infinity;
     try {
       run(core.tick(now()));
-      release(now());
     } catch (e) {
       log("warn", "tick.exception", { error: String(e) });
     }
     arm();
   };
 
-  // After a wave of handshakes, give back what they left behind: each allocates far more than the
-  // session it makes keeps (werift's flights, transcripts, key exchange), and the runtime keeps the
-  // heap it grew to and collects it lazily. Once `after` sessions were made since the last time and
-  // no ClientHello came for `quietMs`, one full collection (~60 ms at 5,000 sessions, measured), at
-  // most once per `everyMs`: ~1 KB less RSS per held session at once, measured in-process at 5,000.
-  // Not Bun.shrink() as well: it throws away compiled code too, and with it the relay measured hotter
-  // at idle afterwards (10,000 links: 11.1 % of a core twice, against 8.4-9.6 % without it).
-  const rel = o.release ?? RELEASE;
-  let releasedAt = -Infinity,
-    createdThen = 0;
-  const release = (t: number) => {
-    const created = core.counters["sessions.created"] ?? 0;
-    if (created - createdThen < rel.after || core.handshaking || t - core.lastHelloAt < rel.quietMs || t - releasedAt < rel.everyMs) return;
-    (releasedAt = t), (createdThen = created);
-    Bun.gc(true);
-    core.count("memory.releases");
-    log("debug", "memory.released", { ms: Math.round(now() - t), sessions: core.size });
-  };
-
   const udp = await openUdp({
     host: o.host,
     port: o.port,
-    coalesce: o.coalesce,
-    // Never while a browser is joining (from its first ClientHello to its channel open): no
-    // handshake waits on a sleeping thread.
-    mayCoalesce: () => core.handshaking === 0 && now() - core.lastHelloAt > HELLO_QUIET_MS,
-    onCoalesce: () => core.count("udp.coalesce-sleeps"),
     onDatagram: (msg, port, address) => {
       core.count("datagrams.in");
       if (msg[0]! <= 3) core.count("datagrams.in.stun");

@@ -27,8 +27,6 @@ const DEFAULTS: Config = {
   recordFrames: undefined,
   idleTimeout: 30,
   statsInterval: 60,
-  coalesce: 2,
-  coalesceRate: 1000,
   limits: {},
   peers: [],
   ord: "https://ordinals.com",
@@ -58,10 +56,6 @@ describe("parseConfig", () => {
         "45",
         "--stats-interval",
         "0",
-        "--coalesce",
-        "0",
-        "--coalesce-rate",
-        "500",
         "--record-frames",
         "/tmp/f.log",
       ]),
@@ -76,8 +70,6 @@ describe("parseConfig", () => {
       recordFrames: "/tmp/f.log",
       idleTimeout: 45,
       statsInterval: 0,
-      coalesce: 0,
-      coalesceRate: 500,
       limits: {},
       peers: [],
       ord: "https://ordinals.com",
@@ -111,13 +103,6 @@ describe("parseConfig", () => {
     expect(fails(["--limit", "msgRate"])).toBe("--limit msgRate must be a positive number, got undefined");
   });
 
-  test("--coalesce: whole ms, 0..50; --coalesce-rate: ≥ 1", () => {
-    expect(fails(["--coalesce", "1.5"])).toBe("--coalesce must be a whole number of ms, 0..50, got 1.5");
-    expect(fails(["--coalesce", "51"])).toBe("--coalesce must be a whole number of ms, 0..50, got 51");
-    expect(fails(["--coalesce", "-1"])).toBe('--coalesce must be a number ≥ 0, got "-1"');
-    expect(fails(["--coalesce-rate", "0"])).toBe('--coalesce-rate must be a number ≥ 1, got "0"');
-  });
-
   test("a value that looks like a flag is still taken as the value", () => {
     expect(p(["--data-dir", "--weird"]).dataDir).toBe("--weird");
   });
@@ -134,8 +119,6 @@ describe("parseConfig", () => {
         LUMAMESH_LOG_ADDRESSES: "1",
         LUMAMESH_IDLE_TIMEOUT: "10",
         LUMAMESH_STATS_INTERVAL: "5",
-        LUMAMESH_COALESCE: "4",
-        LUMAMESH_COALESCE_RATE: "2000",
         LUMAMESH_RECORD_FRAMES: "/tmp/r",
       }),
     ).toEqual({
@@ -149,8 +132,6 @@ describe("parseConfig", () => {
       recordFrames: "/tmp/r",
       idleTimeout: 10,
       statsInterval: 5,
-      coalesce: 4,
-      coalesceRate: 2000,
       limits: {},
       peers: [],
       ord: "https://ordinals.com",
@@ -284,8 +265,6 @@ describe("USAGE", () => {
       "LUMAMESH_LOG_ADDRESSES",
       "LUMAMESH_IDLE_TIMEOUT",
       "LUMAMESH_STATS_INTERVAL",
-      "LUMAMESH_COALESCE",
-      "LUMAMESH_COALESCE_RATE",
       "LUMAMESH_ORD",
       "LUMAMESH_PEERS",
       "LUMAMESH_LIMITS",
