@@ -65,9 +65,12 @@ function handshake(cert: Certificate, timeoutMs = 20000): Promise<Sess> {
       if (done) return;
       done = true;
       clearTimeout(timer), clearTimeout(checks);
-      if (sess) closeSess(sess);
-      else closeWithGoodbyes(session, sock);
+      // Settle first: a close that throws (a socket that never bound) must not leave openMany waiting.
       reject(new Error(why));
+      try {
+        if (sess) closeSess(sess);
+        else closeWithGoodbyes(session, sock);
+      } catch {}
     };
     const timer = setTimeout(() => fail(answered ? "timeout after ICE" : "timeout: ICE checks unanswered"), timeoutMs);
     sock.on("error", () => {});
