@@ -181,7 +181,12 @@ export class Reassembler {
     f: HandshakeFragment,
   ): { msgType: number; messageSeq: number; body: Uint8Array } | "partial" | "too-large" | "too-many" | "too-fragmented" | "inconsistent" {
     if (f.length > MAX_HANDSHAKE_MESSAGE) return "too-large";
-    if (f.offset === 0 && f.data.length === f.length) return { msgType: f.msgType, messageSeq: f.messageSeq, body: f.data };
+    if (f.offset === 0 && f.data.length === f.length) {
+      // A whole copy (a retransmission unfragmented) completes the message: drop any half-joined
+      // copy of it, or its slot would stay and could refuse a later fragmented message.
+      this.pending.delete(f.messageSeq);
+      return { msgType: f.msgType, messageSeq: f.messageSeq, body: f.data };
+    }
     let p = this.pending.get(f.messageSeq);
     if (!p) {
       if (this.pending.size >= this.maxPending) return "too-many";

@@ -229,6 +229,23 @@ describe("a broken or hostile client gets a fatal alert, never a session", () =>
     expect(r.size).toBe(3);
   });
 
+  // Found by the fuzzer and left alone at first: a whole copy of a message half joined from fragments
+  // was returned but its partial slot stayed, so four such messages filled every slot for good.
+  test("a whole copy of a half-joined message frees its slot", () => {
+    const r = new Reassembler();
+    const body = Uint8Array.from({ length: 300 }, (_, i) => i & 255);
+    for (let seq = 0; seq < 4; seq++) {
+      expect(r.add({ msgType: 11, length: 300, messageSeq: seq, offset: 0, data: body.subarray(0, 100) })).toBe("partial");
+      const whole = r.add({ msgType: 11, length: 300, messageSeq: seq, offset: 0, data: body });
+      expect(typeof whole).toBe("object");
+    }
+    expect(r.size).toBe(0);
+    // a fifth message, fragmented, still finds a slot and completes
+    expect(r.add({ msgType: 11, length: 300, messageSeq: 4, offset: 0, data: body.subarray(0, 150) })).toBe("partial");
+    const last = r.add({ msgType: 11, length: 300, messageSeq: 4, offset: 150, data: body.subarray(150) });
+    expect(Buffer.from((last as { body: Uint8Array }).body).equals(Buffer.from(body))).toBe(true);
+  });
+
   test("a flood of one-byte fragments beside the client's flight 5: refused and counted, the session still opens", async () => {
     const frag = (seq: number, offset: number) => [11, 0, 0x20, 0, 0, seq, 0, offset >> 8, offset & 255, 0, 0, 1, 0xee];
     let flooded = false;
