@@ -341,7 +341,12 @@ describe("hostile peers", () => {
         "the message after the garbage (or the peer dropped)",
         // 100,001 DataChannel messages through two renderers: ~3 s here, once > 20 s on a loaded CI machine
         60000,
-      );
+      ).catch(async (e) => {
+        // This case failed under load at one stop (never alone): say what each side thought of the path.
+        const side = (p: Page) =>
+          ev(p, "({ paths: globalThis.log.paths, now: globalThis.room.peers.map((x) => x.path), errors: globalThis.log.errors })");
+        throw new Error(`${(e as Error).message}; victim ${JSON.stringify(await side(victim))}; sender ${JSON.stringify(await side(bad))}`);
+      });
       const errs = await ev(victim, "globalThis.log.errors");
       expect(errs.length).toBe(1);
       expect(typeof errs[0].code).toBe("string");
