@@ -40,6 +40,19 @@ export async function certs() {
   return { serverCert, clientCert };
 }
 
+/** A lone server session (no peer) that hands what it sends to `transmit` and counts what it drops, by reason. */
+export function countingServer(cert: Certificate, transmit: (d: Uint8Array) => void = () => {}) {
+  const drops: Record<string, number> = {};
+  const session = createServerSession(cert, {
+    transmit,
+    onOpen() {},
+    onMessage() {},
+    onClose() {},
+    onDrop: (r) => void (drops[r] = (drops[r] ?? 0) + 1),
+  });
+  return { session, drops };
+}
+
 export interface PairOptions {
   /** Return true to lose this datagram. */
   drop?: (fromServer: boolean, d: Uint8Array) => boolean;

@@ -8,7 +8,7 @@ import { X509Certificate } from "node:crypto";
 import { MAX_FRAGMENT_RANGES, Reassembler } from "../../relay/dtls-records.ts";
 import { prf, spkiOf } from "../../relay/dtls-server.ts";
 import { _internal, createServerSession } from "../../relay/werift.ts";
-import { certs, openPair, pair, until } from "../helpers/pipe.ts";
+import { certs, countingServer, openPair, pair, until } from "../helpers/pipe.ts";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ""), "hex");
 
@@ -183,14 +183,7 @@ describe("a broken or hostile client gets a fatal alert, never a session", () =>
 
   test("garbage and truncated records before the hello never throw out of receive()", async () => {
     const { serverCert } = await certs();
-    const drops: Record<string, number> = {};
-    const s = createServerSession(serverCert, {
-      transmit() {},
-      onOpen() {},
-      onMessage() {},
-      onClose() {},
-      onDrop: (r) => void (drops[r] = (drops[r] ?? 0) + 1),
-    });
+    const { session: s, drops } = countingServer(serverCert);
     let x = 12345;
     const rnd = () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 16) & 255;
     for (let i = 0; i < 2000; i++) {

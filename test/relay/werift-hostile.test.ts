@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { _internal, createServerSession } from "../../relay/werift.ts";
 import { MAX_HELD_CHUNKS } from "../../relay/sctp-harden.ts";
 import { crc32c } from "../helpers/sctp-gen.ts";
-import { certs, openPair, until } from "../helpers/pipe.ts";
+import { certs, countingServer, openPair, until } from "../helpers/pipe.ts";
 
 const u16 = (v: number) => [(v >>> 8) & 255, v & 255];
 const u32 = (v: number) => [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
@@ -186,14 +186,7 @@ describe("bounded handshake", () => {
 
   test("a fragment claiming 16 MiB allocates nothing and is dropped; at most a few messages are reassembled at once", async () => {
     const { serverCert } = await certs();
-    const drops: Record<string, number> = {};
-    const s = createServerSession(serverCert, {
-      transmit() {},
-      onOpen() {},
-      onMessage() {},
-      onClose() {},
-      onDrop: (r) => void (drops[r] = (drops[r] ?? 0) + 1),
-    });
+    const { session: s, drops } = countingServer(serverCert);
     const before = process.memoryUsage().rss;
     for (let i = 0; i < 1000; i++) s.receive(rec(i & 255, frag(11, 16 * 1024 * 1024 - 1, 2, 0, [1, 2, 3])));
     expect(drops["dtls.fragment-too-large"]).toBe(1000);
@@ -231,15 +224,8 @@ describe("bounded handshake", () => {
     expect(hellos.length).toBe(2);
     const [ch1, ch2] = hellos as [Uint8Array, Uint8Array];
     const { serverCert } = await certs();
-    const drops: Record<string, number> = {};
     const sent: Uint8Array[] = [];
-    const fresh = createServerSession(serverCert, {
-      transmit: (d) => void sent.push(d.slice()),
-      onOpen() {},
-      onMessage() {},
-      onClose() {},
-      onDrop: (r) => void (drops[r] = (drops[r] ?? 0) + 1),
-    });
+    const { session: fresh, drops } = countingServer(serverCert, (d) => void sent.push(d.slice()));
     fresh.receive(ch2); // the core let it through (its cookie checked out): flight 4 follows
     await until(() => sent.some((d) => d[0] === 22 && d[13] === 2), 5000, "ServerHello");
     fresh.receive(ch1); // a hello without a cookie is not answered here (the core answers those)
