@@ -30,7 +30,7 @@
 // Wire input never throws (parsers return null or {type:'ignore', reason}). Misuse of the API
 // (bad txid length, bad port, unparsable `from.address`) throws a TypeError/RangeError "stun: …".
 
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 // Bun implements node:zlib's crc32 natively (checked on Bun 1.4.5); the test file keeps a table
 // CRC-32 beside it as an oracle.
 import { crc32 } from "node:zlib";
@@ -55,6 +55,19 @@ export type StunDecision =
   /** `ufrag`: USERNAME's first half, R (the key, and what the caller knows the session by). */
   | { type: "check"; ufrag: string; useCandidate: boolean; reply: Uint8Array }
   | { type: "error"; reply: Uint8Array; reason: string };
+
+/**
+ * HMAC-SHA1(key, data) into the first 20 bytes of a scratch buffer that the next call overwrites.
+ * Every ICE check costs two (its MESSAGE-INTEGRITY and the answer's). Bun's CryptoHasher writes
+ * the digest into a buffer it is given (the relay runs on Bun only). node:crypto's createHmac
+ * allocated a Hmac and a digest and reported ~1 KB each to the collector: half of the 4 KB an idle
+ * link's check allocated (measured), ~18 MB/s and an eden collection a second at 10,000 links.
+ */
+const MAC = new Uint8Array(64); // CryptoHasher.digest(buffer) wants at least 64 bytes
+function hmacSha1(key: Uint8Array, data: Uint8Array): Uint8Array {
+  new Bun.CryptoHasher("sha1", key).update(data).digest(MAC);
+  return MAC;
+}
 
 export const MAGIC_COOKIE = 0x2112a442;
 const FINGERPRINT_XOR = 0x5354554e;
@@ -248,12 +261,12 @@ export function checkIntegrity(msg: StunMessage, key: Uint8Array): boolean {
   w16(raw, 2, mi + 24 - 20);
   let mac: Uint8Array;
   try {
-    mac = createHmac("sha1", key).update(raw.subarray(0, mi)).digest();
+    mac = hmacSha1(key, raw.subarray(0, mi));
   } finally {
     raw[2] = h0;
     raw[3] = h1;
   }
-  return timingSafeEqual(mac, raw.subarray(mi + 4, mi + 24));
+  return timingSafeEqual(mac.subarray(0, 20), raw.subarray(mi + 4, mi + 24));
 }
 
 /** FINGERPRINT, RFC 8489 §14.7: CRC-32 (ISO HDLC) of everything before it, XOR 0x5354554e. */
@@ -304,10 +317,10 @@ function encode(
   }
   if (key) {
     w16(out, 2, off + 24 - 20);
-    const mac = createHmac("sha1", key).update(out.subarray(0, off)).digest();
+    const mac = hmacSha1(key, out.subarray(0, off));
     w16(out, off, ATTR.MESSAGE_INTEGRITY);
     w16(out, off + 2, 20);
-    out.set(mac, off + 4);
+    out.set(mac.subarray(0, 20), off + 4);
     off += 24;
   }
   if (opts?.fingerprint) {
