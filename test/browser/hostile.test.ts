@@ -324,27 +324,44 @@ describe("hostile peers", () => {
   test("7. 100,000 one-byte garbage frames from a peer on its direct channel: one error, not one per frame; the page stays responsive", async () => {
     const r = await startInProcessRelay();
     try {
-      const victim = await page([r.rec], "garbage");
+      const victim = await page([r.rec], "garbage", { raw: true });
       const bad = await page([r.rec], "garbage", { raw: true });
       await until(victim, "globalThis.room.peers[0]?.path == 'direct'", "direct peer");
       await until(bad, "globalThis.room.peers[0]?.path == 'direct'", "direct peer (the sender's side)");
-      await bad.evaluate(async () => {
-        const g = globalThis as any,
-          dc = g.dcs[g.dcs.length - 1] as RTCDataChannel;
-        for (let i = 0; i < 100000; i++) dc.send(Uint8Array.of(255));
-        // Then an honest message on the same ordered channel: once it is read, so is every frame before it.
-        await g.room.peers[0].send("after the garbage");
+      // What reaches the victim's direct channel (its last), counted beside the library's own handler.
+      await victim.evaluate(() => {
+        const g = globalThis as any;
+        g.got = 0;
+        g.dcs[g.dcs.length - 1].addEventListener("message", () => g.got++);
       });
+      // The flood goes in batches of 10,000, each sent once the last has arrived. All 100,000 at once
+      // sometimes wedges Chromium's own SCTP on a loaded machine: with three busy loops on two cores,
+      // 4 runs in 20 stopped for good at 62-63k delivered, the sender's bufferedAmount 0, both channels
+      // open, nothing more in 70 s (below the library: counted on the raw channel). That is Chromium's
+      // flow control, not what this case is about: the library's answer to garbage.
+      const BATCH = 10000;
+      for (let sent = 0; sent < 100000; ) {
+        await bad.evaluate((n) => {
+          const g = globalThis as any,
+            dc = g.dcs[g.dcs.length - 1] as RTCDataChannel;
+          for (let i = 0; i < n; i++) dc.send(Uint8Array.of(255));
+        }, BATCH);
+        sent += BATCH;
+        await until(victim, `globalThis.got >= ${sent}`, `garbage frame ${sent} at the victim`, 60000);
+      }
+      // Then an honest message on the same ordered channel.
+      await bad.evaluate(() => (globalThis as any).room.peers[0].send("after the garbage"));
       await until(
         victim,
         "globalThis.log.msgs.some((m) => m.d == 'after the garbage') || globalThis.room.peers.length == 0",
         "the message after the garbage (or the peer dropped)",
-        // 100,001 DataChannel messages through two renderers: ~3 s here, once > 20 s on a loaded CI machine
         60000,
       ).catch(async (e) => {
-        // This case failed under load at one stop (never alone): say what each side thought of the path.
         const side = (p: Page) =>
-          ev(p, "({ paths: globalThis.log.paths, now: globalThis.room.peers.map((x) => x.path), errors: globalThis.log.errors })");
+          ev(
+            p,
+            "({ got: globalThis.got, paths: globalThis.log.paths, now: globalThis.room.peers.map((x) => x.path), errors: globalThis.log.errors })",
+          );
         throw new Error(`${(e as Error).message}; victim ${JSON.stringify(await side(victim))}; sender ${JSON.stringify(await side(bad))}`);
       });
       const errs = await ev(victim, "globalThis.log.errors");
