@@ -102,7 +102,8 @@ export const createReassembler = ({
       fl = f[0] & 252,
       id = n > 4 && uint(f.subarray(1, 5));
     if (!n || k > 2) return err("bad frame");
-    if (!fl) return n - 1 > maxMessage ? err("too large") : stale ? wait() : done(k, f.slice(1));
+    // A whole message is delivered even when it is the frame that found another one stale.
+    if (!fl) return n - 1 > maxMessage ? err("too large") : done(k, f.slice(1));
     if (id === false || (fl !== FIRST && fl !== NEXT)) return err("bad frame");
     let e = m.get(id);
     if (fl === FIRST) {

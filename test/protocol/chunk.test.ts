@@ -200,6 +200,16 @@ describe("malformed and oversized input", () => {
     expect(r.pending).toBe(0);
   });
 
+  test("a whole message that arrives as another times out is delivered, not dropped with the timeout", () => {
+    const r = createReassembler({ timeout: 60_000 });
+    const [head] = encodeData(new Uint8Array(30_000));
+    expect(r(head!, 0)).toBeNull();
+    expect(r.pending).toBe(1);
+    const [whole] = encodeData("still here");
+    expect(r(whole!, 60_001)).toEqual({ data: "still here" });
+    expect(r.pending).toBe(0); // the stale one is gone all the same
+  });
+
   test("fuzz: 10,000 random and mutated frames never throw; the reassembler still works afterwards", () => {
     const r = createReassembler({ maxMessage: 1 << 20, maxPending: 4 });
     const valid = [...encodeData(big(40_000)), ...encodeData({ a: 1 }), ...encodeData("text")];
