@@ -18,7 +18,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { alternate, cpuSeconds, cpuSplit, LineChild, loadNote, median, medianOf, rssBytes, type Row } from "./util.ts";
 import { PING_AFTER_MS } from "../src/link.ts";
-import { udpFloor } from "./floor.ts";
+import { echoCommands, measureEcho, udpFloor, udpInDatagrams } from "./floor.ts";
 
 const ROOT = join(import.meta.dir, "..");
 /** Per-address and per-network budgets: loopback is one address and one /24. */
@@ -300,6 +300,8 @@ export async function benchCapacity(
       await Bun.sleep(3000);
       const base = rssBytes(relay.proc.pid);
       let open = 0;
+      /** The last held level's idle relay: CPU and datagrams answered per second (as floorUnder counts them). */
+      const last = { cpu: [] as number[], dps: [] as number[] };
       for (const n of HELD) {
         const r = await openOn(relay, workers, n - open, 32);
         open += r.ok;
@@ -328,12 +330,14 @@ export async function benchCapacity(
             s0 = cpuSplit(relay.proc.pid).sys,
             g0 = workers.reduce((s, w) => s + w.cpu(), 0),
             k0 = relay.counters(),
+            d0 = udpInDatagrams(),
             t0 = performance.now();
           idleLoad.push((await import("node:os")).loadavg()[0]!);
           await Bun.sleep(10_000);
           const secs = (performance.now() - t0) / 1000,
             k1 = relay.counters();
           cpu.push((100 * (cpuSeconds(relay.proc.pid) - c0)) / secs);
+          if (n === HELD[HELD.length - 1]) last.cpu.push(cpu[cpu.length - 1]!), last.dps.push((udpInDatagrams() - d0) / secs / 2);
           sys.push((100 * (cpuSplit(relay.proc.pid).sys - s0)) / secs);
           gen.push((100 * (workers.reduce((s, w) => s + w.cpu(), 0) - g0)) / secs);
           const per = (k: string) => ((k1[k] ?? 0) - (k0[k] ?? 0)) / secs / (relay.sessions() || open);
@@ -350,6 +354,35 @@ export async function benchCapacity(
           note: `${median(links)} held; of which kernel ${median(sys).toFixed(1)}%; ${((median(cpu) * 1e4) / median(links)).toFixed(1)} µs per link per second; per link ${median(frames).toFixed(3)} frames/s, ${median(dgrams).toFixed(2)} datagrams/s (in + out); loadgen ${median(gen).toFixed(0)}% of a core; ${loadNote(idleLoad)}`,
         });
       }
+      // 4. The floor under the same load: the relay killed, each echo server bound to its port in
+      // turn answers the load generator's own sessions (they go on sending consent checks, heartbeats
+      // and PINGs; a session whose PING goes unanswered closes, so the rate falls: each echo's CPU is
+      // scaled to the relay's datagram rate, counted the same way).
+      process.kill(relay.proc.pid, "SIGKILL");
+      await relay.proc.exited;
+      const n = HELD[HELD.length - 1]!,
+        cmds = echoCommands(relay.port),
+        under: Record<string, { cpu: number; dps: number }[]> = { bun: [], c: [] },
+        relayDps = median(last.dps);
+      const uLoad = await alternate(cmds.c ? (["bun", "c"] as const) : (["bun"] as const), R, async (k) => {
+        under[k]!.push(await measureEcho(cmds[k]!, 10));
+      });
+      for (const [k, lib] of [
+        ["bun", `Bun.udpSocket echo (Bun ${Bun.version})`],
+        ["c", "C echo (epoll_wait, recvfrom, sendto)"],
+      ] as const)
+        rows.push({
+          section,
+          metric: `floor under the same load generator: a bare UDP echo on the relay's port, answering its ${n} sessions after the relay is killed (% of one core at the relay's ${relayDps.toFixed(0)} datagrams/s in; median of ${R} × 10 s)`,
+          library: lib,
+          value: under[k]!.length ? medianOf(under[k]!.map((x) => (x.cpu * relayDps) / x.dps)) : "no C compiler on this machine",
+          ratio: under[k]!.length
+            ? `relay ${(median(last.cpu) / median(under[k]!.map((x) => (x.cpu * relayDps) / x.dps))).toFixed(2)}×`
+            : "",
+          note: under[k]!.length
+            ? `unscaled ${under[k]!.map((x) => `${x.cpu.toFixed(1)} % at ${x.dps.toFixed(0)}/s`).join(", ")}; the relay ${median(last.cpu).toFixed(1)} % at ${relayDps.toFixed(0)}/s; ${loadNote(uLoad)}`
+            : "",
+        });
       rows.push({
         section,
         metric: "idle links: what each held session sends, as an idle Chromium page does",
@@ -368,7 +401,8 @@ export async function benchCapacity(
       await Promise.all(workers.map((w) => w.stop()));
       await relay.stop();
     }
-    // 4. The floor under those rows: a server that only echoes the consent checks' datagrams.
+    // 5. The floor under those rows with a lighter generator: a server that only echoes datagrams
+    // like the consent checks, sent from sockets that do nothing else (bench/floor.ts).
     const n = HELD[HELD.length - 1]!,
       bun: number[] = [],
       c: number[] = [];

@@ -6,24 +6,30 @@
 // compiler is on the machine, a C program looping on epoll_wait / recvfrom / sendto (the kernel's).
 // On loopback the sender's time includes the receiving socket's network stack and waking its
 // process; a relay on a real network pays less per send.
-// Run as a child (`bun bench/floor.ts gen PORT RATE SOCKETS` / `bun bench/floor.ts echo`) by udpFloor().
+// The generator here is lighter than the relay's real one: bench/capacity.ts also measures both
+// echo servers bound to the relay's port after the relay is killed, answering the load generator's
+// own sessions (floorUnder), which costs them more (measured: Bun ~7.5 % against ~4.5 % here).
+// Run as a child (`bun bench/floor.ts gen PORT RATE SOCKETS` / `bun bench/floor.ts echo [PORT]`) by
+// udpFloor() and floorUnder().
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cpuSeconds } from "./util.ts";
 
 const C_ECHO = `#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/epoll.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-int main(void) {
+int main(int argc, char **argv) {
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in a = {0};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(0x7f000001);
-  bind(s, (void *)&a, sizeof a);
+  a.sin_port = htons(argc > 1 ? atoi(argv[1]) : 0);
+  if (bind(s, (void *)&a, sizeof a)) return 1;
   socklen_t l = sizeof a;
   getsockname(s, (void *)&a, &l);
   printf("%d\\n", ntohs(a.sin_port));
@@ -66,6 +72,42 @@ async function firstLine(p: Bun.Subprocess<"ignore", "pipe", "inherit">): Promis
   return s.trim();
 }
 
+/** The two echo servers' commands (the C one null without a compiler); `port` 0: any. */
+export function echoCommands(port = 0): { bun: string[]; c: string[] | null } {
+  const c = cEcho();
+  return { bun: [process.execPath, import.meta.path, "echo", String(port)], c: c ? [c, String(port)] : null };
+}
+
+/** Datagrams received by every UDP socket on this machine so far (/proc/net/snmp, Udp InDatagrams). */
+export function udpInDatagrams(): number {
+  const l = readFileSync("/proc/net/snmp", "utf8")
+    .split("\n")
+    .filter((x) => x.startsWith("Udp:"));
+  return Number(l[1]!.split(/\s+/)[l[0]!.split(/\s+/).indexOf("InDatagrams")]);
+}
+
+/**
+ * CPU (% of one core) of an echo server started with `cmd` (it prints its port), measured for
+ * `seconds` after one second, and the datagrams it answered per second: every UDP datagram the
+ * machine received in that time, halved (each one it receives, the sender receives back).
+ */
+export async function measureEcho(cmd: string[], seconds: number): Promise<{ cpu: number; dps: number }> {
+  const echo = Bun.spawn(cmd, { stdout: "pipe", stderr: "inherit", stdin: "ignore" });
+  try {
+    await firstLine(echo);
+    await Bun.sleep(1000);
+    const c0 = cpuSeconds(echo.pid),
+      d0 = udpInDatagrams(),
+      t0 = performance.now();
+    await Bun.sleep(seconds * 1000);
+    const secs = (performance.now() - t0) / 1000;
+    return { cpu: (100 * (cpuSeconds(echo.pid) - c0)) / secs, dps: (udpInDatagrams() - d0) / secs / 2 };
+  } finally {
+    echo.kill();
+    await echo.exited;
+  }
+}
+
 /** CPU (% of one core) of each echo server answering `links / consentMs` datagrams/s from `links` sockets. */
 export async function udpFloor(o: { links: number; consentMs: number; seconds: number }): Promise<{ bun: number; c: number | null }> {
   const rate = (o.links * 1000) / o.consentMs;
@@ -99,7 +141,11 @@ export async function udpFloor(o: { links: number; consentMs: number; seconds: n
 if (import.meta.main) {
   const [mode, port, rate, sockets] = process.argv.slice(2);
   if (mode === "echo") {
-    const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: (sock, buf, p, a) => void sock.send(buf, p, a) } });
+    const s = await Bun.udpSocket({
+      hostname: "127.0.0.1",
+      port: Number(port ?? 0),
+      socket: { data: (sock, buf, p, a) => void sock.send(buf, p, a) },
+    });
     console.log(s.port);
   } else if (mode === "gen") {
     // `sockets` sockets, sending `rate` 100-byte datagrams per second between them, evenly spread.
@@ -114,7 +160,7 @@ if (import.meta.main) {
       for (const now = performance.now(); next < now; next += per) socks[i++ % n]!.send(buf, Number(port), "127.0.0.1");
     }, 1);
   } else {
-    console.error("usage: bun bench/floor.ts echo | gen PORT RATE SOCKETS");
+    console.error("usage: bun bench/floor.ts echo [PORT] | gen PORT RATE SOCKETS");
     process.exit(2);
   }
 }
