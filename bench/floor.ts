@@ -96,6 +96,7 @@ export async function measureEcho(cmd: string[], seconds: number): Promise<{ cpu
   try {
     await firstLine(echo);
     await Bun.sleep(1000);
+    if (echo.exitCode !== null) throw new Error(`floor: echo server exited (${echo.exitCode}): ${cmd.join(" ")}`);
     const c0 = cpuSeconds(echo.pid),
       d0 = udpInDatagrams(),
       t0 = performance.now();
@@ -144,7 +145,15 @@ if (import.meta.main) {
     const s = await Bun.udpSocket({
       hostname: "127.0.0.1",
       port: Number(port ?? 0),
-      socket: { data: (sock, buf, p, a) => void sock.send(buf, p, a) },
+      // A sender that closed its socket comes back as ECONNREFUSED: not a reason to stop echoing.
+      socket: {
+        data(sock, buf, p, a) {
+          try {
+            sock.send(buf, p, a);
+          } catch {}
+        },
+        error() {},
+      },
     });
     console.log(s.port);
   } else if (mode === "gen") {
