@@ -306,6 +306,39 @@ describe("sendFrames", () => {
     expect(ch.listeners()).toBe(0);
   });
 
+  test("a later call never overtakes one that is waiting, even once the queue is below highWater", async () => {
+    const ch = fake(),
+      first = frames(4),
+      later = new Uint8Array(7);
+    const a = sendFrames(ch, first, 2500);
+    await tick();
+    expect(ch.sent).toHaveLength(3);
+    ch.drain(2000); // below highWater, above the threshold: no event yet
+    const b = sendFrames(ch, [later], 2500);
+    await tick();
+    expect(ch.sent).toHaveLength(3); // `later` waits behind the fourth frame
+    ch.drain(0);
+    await Promise.all([a, b]);
+    expect(ch.sent).toEqual([...first, later]);
+    expect(ch.listeners()).toBe(0);
+  });
+
+  test("many callers waiting share one wait, and a wake-up sends only until highWater again", async () => {
+    const ch = fake();
+    const all = Array.from({ length: 100 }, (_, i) => new Uint8Array(1000).fill(i));
+    const ps = all.map((f) => sendFrames(ch, [f], 2500));
+    await tick();
+    expect(ch.sent).toHaveLength(3);
+    expect(ch.listeners()).toBe(2); // one bufferedamountlow and one close listener, not two per caller
+    ch.drain(0);
+    await tick();
+    expect(ch.sent).toHaveLength(6); // not all 97 at once (Chromium closes a channel past 16 MiB queued)
+    while (ch.sent.length < 100) ch.drain(0), await tick();
+    await Promise.all(ps);
+    expect(ch.sent).toEqual(all); // first come, first sent
+    expect(ch.listeners()).toBe(0);
+  });
+
   test("rejects when the channel does not drain for `stall` ms (a peer that stopped reading), listeners removed", async () => {
     const ch = fake();
     const err = await sendFrames(ch, frames(10), 2500, 50).catch((e: Error) => e);
