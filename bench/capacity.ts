@@ -300,7 +300,7 @@ export async function benchCapacity(
       await Bun.sleep(3000);
       const base = rssBytes(relay.proc.pid);
       let open = 0;
-      /** The last held level's idle relay: CPU and datagrams answered per second (as floorUnder counts them). */
+      /** The last held level's idle relay: CPU and datagrams answered per second (as measureEcho counts them). */
       const last = { cpu: [] as number[], dps: [] as number[] };
       for (const n of HELD) {
         const r = await openOn(relay, workers, n - open, 32);
@@ -370,19 +370,19 @@ export async function benchCapacity(
       for (const [k, lib] of [
         ["bun", `Bun.udpSocket echo (Bun ${Bun.version})`],
         ["c", "C echo (epoll_wait, recvfrom, sendto)"],
-      ] as const)
+      ] as const) {
+        const scaled = under[k]!.map((x) => (x.cpu * relayDps) / x.dps);
         rows.push({
           section,
           metric: `floor under the same load generator: a bare UDP echo on the relay's port, answering its ${n} sessions after the relay is killed (% of one core at the relay's ${relayDps.toFixed(0)} datagrams/s in; median of ${R} × 10 s)`,
           library: lib,
-          value: under[k]!.length ? medianOf(under[k]!.map((x) => (x.cpu * relayDps) / x.dps)) : "no C compiler on this machine",
-          ratio: under[k]!.length
-            ? `relay ${(median(last.cpu) / median(under[k]!.map((x) => (x.cpu * relayDps) / x.dps))).toFixed(2)}×`
-            : "",
-          note: under[k]!.length
+          value: scaled.length ? medianOf(scaled) : "no C compiler on this machine",
+          ratio: scaled.length ? `relay ${(median(last.cpu) / median(scaled)).toFixed(2)}×` : "",
+          note: scaled.length
             ? `unscaled ${under[k]!.map((x) => `${x.cpu.toFixed(1)} % at ${x.dps.toFixed(0)}/s`).join(", ")}; the relay ${median(last.cpu).toFixed(1)} % at ${relayDps.toFixed(0)}/s; ${loadNote(uLoad)}`
             : "",
         });
+      }
       rows.push({
         section,
         metric: "idle links: what each held session sends, as an idle Chromium page does",

@@ -8,9 +8,9 @@
 // process; a relay on a real network pays less per send.
 // The generator here is lighter than the relay's real one: bench/capacity.ts also measures both
 // echo servers bound to the relay's port after the relay is killed, answering the load generator's
-// own sessions (floorUnder), which costs them more (measured: Bun ~7.5 % against ~4.5 % here).
+// own sessions (measureEcho), which costs them more (bench/RESULTS.md: Bun 6.3 % there, 5.4 % here).
 // Run as a child (`bun bench/floor.ts gen PORT RATE SOCKETS` / `bun bench/floor.ts echo [PORT]`) by
-// udpFloor() and floorUnder().
+// udpFloor() and measureEcho().
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
