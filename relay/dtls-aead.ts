@@ -10,6 +10,7 @@
 // AAD:     epoch(2) seq(6) type(1) version(2) plaintext length(2)
 
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
+import { put48 } from "./dtls-records.ts";
 
 const HEADER = 13,
   EXPLICIT = 8,
@@ -65,16 +66,6 @@ export function keysFromBlock(algorithm: "aes-128-gcm" | "aes-256-gcm", block: U
   return server
     ? { algorithm, writeKey: sk, writeSalt: sn, readKey: ck, readSalt: cn }
     : { algorithm, writeKey: ck, writeSalt: cn, readKey: sk, readSalt: sn };
-}
-
-function put48(b: Uint8Array, o: number, v: number) {
-  const hi = Math.floor(v / 2 ** 32);
-  b[o] = (hi >>> 8) & 255;
-  b[o + 1] = hi & 255;
-  b[o + 2] = v >>> 24;
-  b[o + 3] = (v >>> 16) & 255;
-  b[o + 4] = (v >>> 8) & 255;
-  b[o + 5] = v & 255;
 }
 
 /** One whole protected record (header included) carrying `plain`. */

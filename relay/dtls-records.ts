@@ -229,7 +229,8 @@ const u48 = (b: Uint8Array, o: number) =>
   ((b[o]! << 8) | b[o + 1]!) * 2 ** 32 + (((b[o + 2]! << 24) | (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!) >>> 0);
 const put16 = (b: Uint8Array, o: number, v: number) => ((b[o] = v >>> 8), (b[o + 1] = v & 255));
 const put24 = (b: Uint8Array, o: number, v: number) => ((b[o] = (v >>> 16) & 255), put16(b, o + 1, v & 0xffff));
-function put48(b: Uint8Array, o: number, v: number) {
+/** A 48-bit big-endian integer (a DTLS record sequence number) at `o`. */
+export function put48(b: Uint8Array, o: number, v: number) {
   put16(b, o, Math.floor(v / 2 ** 32) & 0xffff);
   const lo = v >>> 0;
   b[o + 2] = lo >>> 24;
