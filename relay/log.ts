@@ -1,4 +1,6 @@
 // The relay's logger: one JSON line per event on stdout, levels, addresses redacted unless asked for.
+// A stdout that goes away (the terminal closed, `relay | head`, a log collector restarted) costs
+// the log, not the relay: the first failed write says so once on stderr and logging stops.
 
 export type Level = "debug" | "info" | "warn" | "error" | "silent";
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
@@ -13,7 +15,7 @@ export interface Logger {
 
 export function createLogger(level: Level, opts: { showAddresses?: boolean; write?: (line: string) => void } = {}): Logger {
   const min = RANK[level];
-  const write = opts.write ?? ((l: string) => process.stdout.write(l + "\n"));
+  const write = opts.write ?? stdoutLines();
   const log = ((lvl, event, fields) => {
     if (RANK[lvl] < min) return;
     write(JSON.stringify({ t: new Date().toISOString(), level: lvl, event, ...fields }));
@@ -23,4 +25,29 @@ export function createLogger(level: Level, opts: { showAddresses?: boolean; writ
   log.addr = (address, port) =>
     (opts.showAddresses ? address : address.includes(":") ? "[v6]" : "x.x.x.x") + (port === undefined ? "" : ":" + port);
   return log;
+}
+
+/** Lines to stdout until a write fails (EPIPE, EBADF: thrown, or emitted later as an 'error'); then
+ *  one line on stderr, if that still works, and nothing more. */
+function stdoutLines(): (line: string) => void {
+  let gone = false;
+  const lost = (e: unknown) => {
+    if (gone) return;
+    gone = true;
+    process.stderr.on("error", () => {}); // a stderr gone too must not take the relay down either
+    try {
+      process.stderr.write(
+        `lumamesh-relay: stdout failed (${(e as { code?: string })?.code ?? String(e)}): logging stopped, the relay goes on\n`,
+      );
+    } catch {}
+  };
+  process.stdout.on("error", lost);
+  return (line) => {
+    if (gone) return;
+    try {
+      process.stdout.write(line + "\n");
+    } catch (e) {
+      lost(e);
+    }
+  };
 }

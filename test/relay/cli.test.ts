@@ -7,6 +7,9 @@ import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { FP_RE } from "../../protocol/addr.ts";
 import { checkRecord } from "../../relay/record.ts";
+import { spawn } from "node:child_process";
+import { openRelayLink } from "../../relay/client.ts";
+import { generateCertificate } from "../../relay/werift.ts";
 
 const MAIN = join(import.meta.dir, "../../relay/main.ts");
 const run = (...args: string[]) => {
@@ -60,4 +63,67 @@ describe("lumamesh-relay CLI", () => {
     const other = JSON.parse(run("record", "--data-dir", mkdtempSync(join(tmpdir(), "lumamesh-cli-"))).out);
     expect(other.fp).not.toBe(rec.fp);
   });
+
+  test("a stdout that goes away costs the log, not the relay: one line on stderr, and it goes on serving", async () => {
+    // As `lumamesh-relay | head -1` or a closed terminal leaves it: the read end of stdout closed
+    // while the relay runs. Before the fix, the next log line threw EPIPE and killed the process.
+    const p = spawn(
+      process.execPath,
+      [
+        MAIN,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data-dir",
+        mkdtempSync(join(tmpdir(), "lumamesh-cli-")),
+        "--ord",
+        "none",
+        "--log-level",
+        "debug",
+        "--stats-interval",
+        "1",
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      let err = "";
+      p.stderr.on("data", (d) => (err += d));
+      const exited = new Promise<number | null>((r) => p.on("exit", (code) => r(code)));
+      const listening = await new Promise<any>((resolve, reject) => {
+        let buf = "";
+        p.stdout.on("data", (d) => {
+          buf += d;
+          for (const line of buf.split("\n").slice(0, -1)) {
+            const l = JSON.parse(line);
+            if (l.event === "relay.listening") resolve(l);
+          }
+          buf = buf.slice(buf.lastIndexOf("\n") + 1);
+        });
+        p.on("exit", () => reject(new Error(`relay exited before listening: ${err}`)));
+      });
+      p.stdout.destroy();
+      // Every session logs debug events, and the stats line comes every second: each write now fails.
+      const cert = await generateCertificate();
+      for (let i = 0; i < 3; i++) {
+        const link = await openRelayLink(listening.record, cert);
+        expect(link.maxFrame).toBeGreaterThan(0);
+        link.close();
+      }
+      while (!err.includes("stdout failed")) await Bun.sleep(50);
+      await Bun.sleep(1500); // at least one more stats line attempted after the failure
+      const link = await openRelayLink(listening.record, cert);
+      expect(link.maxFrame).toBeGreaterThan(0);
+      link.close();
+      expect(p.exitCode).toBeNull();
+      expect(err).toMatch(/^lumamesh-relay: stdout failed \(EPIPE\): logging stopped, the relay goes on\n$/);
+      // and it still stops cleanly on SIGTERM
+      p.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      p.kill("SIGKILL");
+    }
+  }, 60_000);
 });
