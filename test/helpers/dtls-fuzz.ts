@@ -1267,9 +1267,14 @@ function compare(a: Item[], b: Item[], upToFinished: boolean, identity = false):
       .sort()
       .join();
   if (raws(a) !== raws(b)) return "differ";
+  // A flight-5 message numbered below the recording's first flight-5 message is a stale copy to the
+  // server (the hellos' numbers are taken, or behind it): dropped unread, as RFC 6347 §4.2.2 has it.
+  const f5 = Math.min(...a.map((i) => (i.kind === "hs" && i.role !== "ClientHello" ? i.seq : Infinity)));
+  const stale = (i: Hs) => i.role !== "ClientHello" && i.seq < f5;
   const bySeq = (l: Item[]) => {
     const m = new Map<number, Set<string>>();
-    for (const i of l) if (i.kind === "hs" && (!upToFinished || i.seq < fin)) m.set(i.seq, (m.get(i.seq) ?? new Set()).add(key(i)));
+    for (const i of l)
+      if (i.kind === "hs" && !stale(i) && (!upToFinished || i.seq < fin)) m.set(i.seq, (m.get(i.seq) ?? new Set()).add(key(i)));
     return m;
   };
   const [x, y] = [bySeq(a), bySeq(b)];
@@ -1438,6 +1443,25 @@ export function messagesCase(
   frame(s);
   let now = 1000;
   return { rec, ops: ["edited"], expect, deliveries: s.dgs.map((d) => ({ d: Uint8Array.from(Buffer.concat(d)), now: (now += 5) })) };
+}
+
+/** The recording with a copy of its CertificateVerify numbered `seq` in the same datagram right
+ *  after it (the case the fuzzer once misjudged: a copy numbered below flight 5 is stale, the server
+ *  drops it unread, and the handshake completes); `expect` as the fuzzer's oracle judges it. */
+export function staleCopyCase(rec: Recording, seq: number): Case {
+  const s: State = { r: rng(1), rec, items: items(rec), dgs: [], wire: [], gaps: [], ops: [], reseal: false };
+  const i = s.items.findIndex((m) => m.kind === "hs" && m.role === "CertificateVerify");
+  const cv = s.items[i] as Hs;
+  s.items.splice(i + 1, 0, { ...cv, body: Uint8Array.from(cv.body), seq, role: "extra CertificateVerify" });
+  frame(s);
+  const c = compare(items(rec), s.items, true);
+  let now = 1000;
+  return {
+    rec,
+    ops: [`a CertificateVerify again, numbered ${seq}`],
+    expect: c === "same" ? "complete" : c === "maybe" ? "any" : "never",
+    deliveries: s.dgs.map((d) => ({ d: Uint8Array.from(Buffer.concat(d)), now: (now += 5) })),
+  };
 }
 
 /** The recording's datagrams as they were (a clean replay). */
