@@ -50,9 +50,10 @@ export async function openUdp(o: {
 }): Promise<Udp> {
   const sock: Socket = createSocket({ type: o.host.includes(":") ? "udp6" : "udp4", reuseAddr: false });
   await new Promise<void>((resolve, reject) => {
-    sock.once("error", reject);
+    const failed = (e: Error & { code?: string }) => reject(new Error(bindError(o.host, o.port, e)));
+    sock.once("error", failed);
     sock.bind(o.port, o.host, () => {
-      sock.off("error", reject);
+      sock.off("error", failed);
       resolve();
     });
   });
@@ -98,4 +99,19 @@ export async function openUdp(o: {
       : (d, port, address) => sock.send(d, port, address),
     close: () => new Promise<void>((r) => sock.close(() => r())),
   };
+}
+
+/** What an operator needs to hear when the socket cannot be bound: the address, and what to do. */
+export function bindError(host: string, port: number, e: Error & { code?: string }): string {
+  const at = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  switch (e.code) {
+    case "EADDRINUSE":
+      return `cannot bind UDP ${at}: the port is in use (another relay on it? pick another with --port)`;
+    case "EADDRNOTAVAIL":
+      return `cannot bind UDP ${at}: not an address of this machine (bind one it has, or 0.0.0.0; the address browsers reach goes in --public-ip)`;
+    case "EACCES":
+      return `cannot bind UDP ${at}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`;
+    default:
+      return `cannot bind UDP ${at}: ${e.message}`;
+  }
 }

@@ -8,6 +8,8 @@ import pkg from "../../package.json" with { type: "json" };
 import { FP_RE } from "../../protocol/addr.ts";
 import { checkRecord } from "../../relay/record.ts";
 import { spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { bindError } from "../../relay/udp.ts";
 import { openRelayLink } from "../../relay/client.ts";
 import { generateCertificate } from "../../relay/werift.ts";
 
@@ -62,6 +64,33 @@ describe("lumamesh-relay CLI", () => {
     // A different data dir is a different relay.
     const other = JSON.parse(run("record", "--data-dir", mkdtempSync(join(tmpdir(), "lumamesh-cli-"))).out);
     expect(other.fp).not.toBe(rec.fp);
+  });
+
+  test("a UDP port it cannot bind: exit 1 and one line naming the address and what to do", async () => {
+    const taken = createSocket("udp4");
+    await new Promise<void>((r) => taken.bind(0, "127.0.0.1", () => r()));
+    try {
+      const dir = mkdtempSync(join(tmpdir(), "lumamesh-cli-"));
+      const port = taken.address().port;
+      const inUse = run("--host", "127.0.0.1", "--port", String(port), "--data-dir", dir, "--ord", "none", "--log-level", "warn");
+      expect(inUse.code).toBe(1);
+      expect(inUse.err).toBe(
+        `lumamesh-relay: cannot bind UDP 127.0.0.1:${port}: the port is in use (another relay on it? pick another with --port)\n`,
+      );
+      // 203.0.113.9 (TEST-NET-3) is on no interface here: bind fails locally, nothing is sent.
+      const notHere = run("--host", "203.0.113.9", "--port", "0", "--data-dir", dir, "--ord", "none", "--log-level", "warn");
+      expect(notHere.code).toBe(1);
+      expect(notHere.err).toStartWith("lumamesh-relay: cannot bind UDP 203.0.113.9:0: not an address of this machine");
+      expect(notHere.err).toContain("--public-ip");
+    } finally {
+      taken.close();
+    }
+    // Tests run as root, where low ports bind: the message for EACCES, and for a code without one.
+    const err = (code: string) => Object.assign(new Error(`bind ${code}`), { code });
+    expect(bindError("::", 443, err("EACCES"))).toBe(
+      "cannot bind UDP [::]:443: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+    );
+    expect(bindError("0.0.0.0", 4884, err("EINVAL"))).toBe("cannot bind UDP 0.0.0.0:4884: bind EINVAL");
   });
 
   test("a stdout that goes away costs the log, not the relay: one line on stderr, and it goes on serving", async () => {
