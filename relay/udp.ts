@@ -50,7 +50,8 @@ export async function openUdp(o: {
 }): Promise<Udp> {
   const sock: Socket = createSocket({ type: o.host.includes(":") ? "udp6" : "udp4", reuseAddr: false });
   await new Promise<void>((resolve, reject) => {
-    const failed = (e: Error & { code?: string }) => reject(new Error(bindError(o.host, o.port, e)));
+    // The code stays on the error: callers fall back on it (npm start takes free ports on EADDRINUSE).
+    const failed = (e: Error & { code?: string }) => reject(Object.assign(new Error(bindError(o.host, o.port, e)), { code: e.code }));
     sock.once("error", failed);
     sock.bind(o.port, o.host, () => {
       sock.off("error", failed);

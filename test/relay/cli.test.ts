@@ -9,7 +9,7 @@ import { FP_RE } from "../../protocol/addr.ts";
 import { checkRecord } from "../../relay/record.ts";
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { bindError } from "../../relay/udp.ts";
+import { bindError, openUdp } from "../../relay/udp.ts";
 import { openRelayLink } from "../../relay/client.ts";
 import { generateCertificate } from "../../relay/werift.ts";
 
@@ -84,6 +84,16 @@ describe("lumamesh-relay CLI", () => {
       expect(notHere.err).toContain("--public-ip");
     } finally {
       taken.close();
+    }
+    // In process: the error keeps its code (npm start falls back to free ports on EADDRINUSE).
+    const held = createSocket("udp4");
+    await new Promise<void>((r) => held.bind(0, "127.0.0.1", () => r()));
+    try {
+      const e = await openUdp({ host: "127.0.0.1", port: held.address().port, onDatagram() {}, onError() {} }).catch((x) => x);
+      expect(e.code).toBe("EADDRINUSE");
+      expect(e.message).toContain("the port is in use");
+    } finally {
+      held.close();
     }
     // Tests run as root, where low ports bind: the message for EACCES, and for a code without one.
     const err = (code: string) => Object.assign(new Error(`bind ${code}`), { code });
