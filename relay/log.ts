@@ -15,7 +15,7 @@ export interface Logger {
 
 export function createLogger(level: Level, opts: { showAddresses?: boolean; write?: (line: string) => void } = {}): Logger {
   const min = RANK[level];
-  const write = opts.write ?? stdoutLines();
+  const write = opts.write ?? (toStdout ??= stdoutLines());
   const log = ((lvl, event, fields) => {
     if (RANK[lvl] < min) return;
     write(JSON.stringify({ t: new Date().toISOString(), level: lvl, event, ...fields }));
@@ -26,6 +26,9 @@ export function createLogger(level: Level, opts: { showAddresses?: boolean; writ
     (opts.showAddresses ? address : address.includes(":") ? "[v6]" : "x.x.x.x") + (port === undefined ? "" : ":" + port);
   return log;
 }
+
+/** One writer for every logger of the process (one 'error' listener on stdout, one notice). */
+let toStdout: ((line: string) => void) | undefined;
 
 /** Lines to stdout until a write fails (EPIPE, EBADF: thrown, or emitted later as an 'error'); then
  *  one line on stderr, if that still works, and nothing more. */
