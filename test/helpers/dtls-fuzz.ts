@@ -1441,8 +1441,13 @@ export function messagesCase(
   edit(hsItems(s));
   if (reseal) resealFinished(rec, s.items);
   frame(s);
+  return { rec, ops: ["edited"], expect, deliveries: framed(s) };
+}
+
+/** The framed datagrams, 5 ms apart (as recorded, without the fuzzer's gaps). */
+function framed(s: State): Delivery[] {
   let now = 1000;
-  return { rec, ops: ["edited"], expect, deliveries: s.dgs.map((d) => ({ d: Uint8Array.from(Buffer.concat(d)), now: (now += 5) })) };
+  return s.dgs.map((d) => ({ d: Uint8Array.from(Buffer.concat(d)), now: (now += 5) }));
 }
 
 /** The recording with a copy of its CertificateVerify numbered `seq` in the same datagram right
@@ -1455,12 +1460,11 @@ export function staleCopyCase(rec: Recording, seq: number): Case {
   s.items.splice(i + 1, 0, { ...cv, body: Uint8Array.from(cv.body), seq, role: "extra CertificateVerify" });
   frame(s);
   const c = compare(items(rec), s.items, true);
-  let now = 1000;
   return {
     rec,
     ops: [`a CertificateVerify again, numbered ${seq}`],
     expect: c === "same" ? "complete" : c === "maybe" ? "any" : "never",
-    deliveries: s.dgs.map((d) => ({ d: Uint8Array.from(Buffer.concat(d)), now: (now += 5) })),
+    deliveries: framed(s),
   };
 }
 
